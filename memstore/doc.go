@@ -1,0 +1,10 @@
+// Package memstore is an in-process idempotency store: the default store of
+// idempotency.New, and the one for tests and single-process programs.
+//
+// Records live in a sharded map, each shard with its own lock, so unrelated
+// keys never contend. Expired records are dropped as their shard is written
+// and by a background sweeper, so memory tracks live records only. Waiting
+// duplicates are woken when a record changes, without polling. Records do
+// not survive the process; for many processes use filestore, redisstore or
+// pgstore.
+package memstore

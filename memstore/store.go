@@ -1,0 +1,339 @@
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"hash/maphash"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/idempotency-go/idempotency/idemtype"
+)
+
+// Options configures a Store. The zero value, like a nil *Options, means
+// defaults.
+type Options struct {
+	// Shards is the number of independently locked partitions, rounded up
+	// to a power of two. Default: 64.
+	Shards int
+	// Now is the store's clock, for tests that move time by hand.
+	// Default: time.Now.
+	Now func() time.Time
+	// SweepInterval is how often a background goroutine removes expired
+	// records; Close stops it. Default: one minute. Negative: no goroutine
+	// (expired records are still dropped as their shard is written, and by
+	// Sweep).
+	SweepInterval time.Duration
+}
+
+// Store is an in-memory idemtype.Store. The zero value is not usable; call
+// New.
+type Store struct {
+	shards []shard
+	mask   uint64
+	seed   maphash.Seed
+	now    func() time.Time
+	tokens atomic.Uint64
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+var (
+	_ idemtype.Store   = (*Store)(nil)
+	_ idemtype.Watcher = (*Store)(nil)
+	_ idemtype.Lister  = (*Store)(nil)
+	_ idemtype.Sweeper = (*Store)(nil)
+)
+
+// New returns an empty Store. A nil opts means defaults. Call Close when
+// done with it to stop its sweeper.
+func New(opts *Options) *Store {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	n := 64
+	if o.Shards > 0 {
+		n = 1
+		for n < o.Shards {
+			n <<= 1
+		}
+	}
+	s := &Store{
+		shards: make([]shard, n),
+		mask:   uint64(n - 1),
+		seed:   maphash.MakeSeed(),
+		now:    o.Now,
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for i := range s.shards {
+		s.shards[i].recs = make(map[string]*idemtype.Record)
+	}
+	interval := o.SweepInterval
+	if interval == 0 {
+		interval = time.Minute
+	}
+	if interval < 0 {
+		close(s.done)
+		return s
+	}
+	go s.sweeper(interval)
+	return s
+}
+
+func (s *Store) shard(key string) *shard {
+	return &s.shards[maphash.String(s.seed, key)&s.mask]
+}
+
+func (s *Store) nextToken() idemtype.Token { return idemtype.Token(s.tokens.Add(1)) }
+
+// Claim implements idemtype.Store.
+func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
+	if err := ctx.Err(); err != nil {
+		return idemtype.Claim{}, err
+	}
+	now := s.now()
+	sh := s.shard(req.Key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.expire(now)
+	rec := sh.live(req.Key, now)
+	if rec == nil {
+		rec = &idemtype.Record{
+			Key:         req.Key,
+			Fingerprint: req.Fingerprint,
+			Status:      idemtype.StatusInProgress,
+			Token:       s.nextToken(),
+			LeaseUntil:  now.Add(req.Lease),
+			ExpiresAt:   expiry(now, req.TTL),
+			CreatedAt:   now,
+			UpdatedAt:   now,
+		}
+		sh.put(rec)
+		return idemtype.Claim{Acquired: true, Record: *rec}, nil
+	}
+	lapsed := rec.Status == idemtype.StatusInProgress && !rec.LeaseUntil.After(now)
+	if !lapsed || !req.Takeover || rec.Fingerprint != req.Fingerprint {
+		return idemtype.Claim{Record: *rec, Abandoned: lapsed}, nil
+	}
+	rec.Token = s.nextToken()
+	rec.LeaseUntil = now.Add(req.Lease)
+	rec.UpdatedAt = now
+	if e := expiry(now, req.TTL); !e.Equal(rec.ExpiresAt) {
+		rec.ExpiresAt = e
+		sh.schedule(rec)
+	}
+	sh.notify(req.Key)
+	return idemtype.Claim{Acquired: true, TookOver: true, Record: *rec}, nil
+}
+
+// Extend implements idemtype.Store.
+func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, lease time.Duration) error {
+	return s.owned(ctx, key, token, func(sh *shard, rec *idemtype.Record, now time.Time) {
+		rec.LeaseUntil = now.Add(lease)
+		rec.UpdatedAt = now
+	})
+}
+
+// Complete implements idemtype.Store.
+func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
+	value := bytes.Clone(out.Value)
+	return s.owned(ctx, key, token, func(sh *shard, rec *idemtype.Record, now time.Time) {
+		rec.Status = out.Status
+		rec.Value = value
+		rec.UpdatedAt = now
+		rec.ExpiresAt = expiry(now, out.TTL)
+		sh.schedule(rec)
+		sh.notify(key)
+	})
+}
+
+// Release implements idemtype.Store.
+func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) error {
+	return s.owned(ctx, key, token, func(sh *shard, rec *idemtype.Record, _ time.Time) {
+		sh.remove(key)
+	})
+}
+
+// owned runs f under the key's lock if token owns an in-progress record.
+func (s *Store) owned(ctx context.Context, key string, token idemtype.Token, f func(*shard, *idemtype.Record, time.Time)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := s.now()
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	rec := sh.live(key, now)
+	if rec == nil || rec.Token != token || rec.Status != idemtype.StatusInProgress {
+		return idemtype.ErrLeaseLost
+	}
+	f(sh, rec, now)
+	return nil
+}
+
+// Get implements idemtype.Store.
+func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return idemtype.Record{}, err
+	}
+	now := s.now()
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if rec := sh.live(key, now); rec != nil {
+		return *rec, nil
+	}
+	return idemtype.Record{}, idemtype.ErrNotFound
+}
+
+// Delete implements idemtype.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.remove(key)
+	return nil
+}
+
+// Watch implements idemtype.Watcher: the channel is closed by the next
+// change of the key's record in this store.
+func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	w := sh.watchers[key]
+	if w == nil {
+		if sh.watchers == nil {
+			sh.watchers = make(map[string]*watch)
+		}
+		w = &watch{ch: make(chan struct{})}
+		sh.watchers[key] = w
+	}
+	w.n++
+	var once sync.Once
+	return w.ch, func() {
+		once.Do(func() {
+			sh.mu.Lock()
+			defer sh.mu.Unlock()
+			if w.n--; w.n == 0 && sh.watchers[key] == w {
+				delete(sh.watchers, key)
+			}
+		})
+	}, nil
+}
+
+// List implements idemtype.Lister.
+func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record) bool) error {
+	for i := range s.shards {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		sh := &s.shards[i]
+		now := s.now()
+		sh.mu.Lock()
+		var recs []idemtype.Record
+		for k, rec := range sh.recs {
+			if strings.HasPrefix(k, prefix) && live(rec, now) {
+				recs = append(recs, *rec)
+			}
+		}
+		sh.mu.Unlock()
+		for _, rec := range recs {
+			if !fn(rec) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// Sweep implements idemtype.Sweeper.
+func (s *Store) Sweep(ctx context.Context) (int, error) {
+	n := 0
+	for i := range s.shards {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += sh.expire(s.now())
+		sh.mu.Unlock()
+	}
+	return n, nil
+}
+
+// Len reports how many records the store holds, expired ones not yet
+// swept included.
+func (s *Store) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.recs)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Clear forgets every record, as if the store were new. Executions still
+// running can no longer complete their records.
+func (s *Store) Clear() {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for k := range sh.recs {
+			sh.remove(k)
+		}
+		sh.exp = sh.exp[:0]
+		sh.mu.Unlock()
+	}
+}
+
+// Close stops the background sweeper. The store stays usable.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+	})
+	<-s.done
+	return nil
+}
+
+func (s *Store) sweeper(interval time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			_, _ = s.Sweep(context.Background())
+		}
+	}
+}
+
+func expiry(now time.Time, ttl time.Duration) time.Time {
+	if ttl <= 0 {
+		return time.Time{}
+	}
+	return now.Add(ttl)
+}
+
+func live(rec *idemtype.Record, now time.Time) bool {
+	return rec.ExpiresAt.IsZero() || rec.ExpiresAt.After(now)
+}
