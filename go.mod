@@ -1,3 +1,5 @@
 module github.com/idempotency-go/idempotency
 
 go 1.24
+
+require go.uber.org/goleak v1.3.0 // indirect

@@ -1,0 +1,270 @@
+package idempotency
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"time"
+)
+
+// The canonical encoding behind Key and WithFingerprint: a tagged,
+// length-prefixed byte string in which equal values, and only equal values,
+// encode alike. It is part of the key format: changing it changes every
+// derived key, so it must stay stable across releases.
+const (
+	tagNil     = 'N'
+	tagFalse   = 'F'
+	tagTrue    = 'T'
+	tagInt     = 'I' // sign byte, then 8 bytes of magnitude
+	tagFloat   = 'D'
+	tagComplex = 'C'
+	tagString  = 'S'
+	tagBytes   = 'B'
+	tagList    = 'L'
+	tagMap     = 'M' // maps and structs alike: sorted key/value pairs
+	tagTime    = 'Z'
+	tagText    = 'X' // encoding.TextMarshaler
+)
+
+const maxDepth = 64
+
+type encoder struct {
+	buf   []byte
+	depth int
+	seen  map[ref]bool // pointers and maps on the current path
+}
+
+var (
+	timeType          = reflect.TypeFor[time.Time]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+func (e *encoder) values(args []any) error {
+	e.uvarint(uint64(len(args)))
+	for _, a := range args {
+		if err := e.value(reflect.ValueOf(a)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *encoder) uvarint(n uint64) { e.buf = binary.AppendUvarint(e.buf, n) }
+
+func (e *encoder) str(tag byte, s []byte) {
+	e.buf = append(e.buf, tag)
+	e.uvarint(uint64(len(s)))
+	e.buf = append(e.buf, s...)
+}
+
+func (e *encoder) int(neg bool, mag uint64) {
+	sign := byte('+')
+	if neg && mag != 0 {
+		sign = '-'
+	}
+	e.buf = append(e.buf, tagInt, sign)
+	e.buf = binary.BigEndian.AppendUint64(e.buf, mag)
+}
+
+func (e *encoder) float(tag byte, f float64) error {
+	if math.IsNaN(f) {
+		return fmt.Errorf("cannot encode NaN")
+	}
+	if f == 0 {
+		f = 0 // -0 and +0 are the same value
+	}
+	e.buf = append(e.buf, tag)
+	e.buf = binary.BigEndian.AppendUint64(e.buf, math.Float64bits(f))
+	return nil
+}
+
+func (e *encoder) value(v reflect.Value) error {
+	if !v.IsValid() {
+		e.buf = append(e.buf, tagNil)
+		return nil
+	}
+	if e.depth++; e.depth > maxDepth {
+		return fmt.Errorf("value nested deeper than %d levels", maxDepth)
+	}
+	defer func() { e.depth-- }()
+
+	t := v.Type()
+	if t == timeType && (v.CanInterface() || v.CanAddr()) {
+		var tm time.Time
+		if v.CanInterface() {
+			tm = v.Interface().(time.Time)
+		} else {
+			// An unexported field: reflection will not hand it out.
+			tm = *(*time.Time)(v.Addr().UnsafePointer())
+		}
+		e.buf = append(e.buf, tagTime)
+		e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(tm.Unix()))
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(tm.Nanosecond()))
+		return nil
+	}
+	if t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface && t.Implements(textMarshalerType) && v.CanInterface() {
+		b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
+		if err != nil {
+			return fmt.Errorf("%v: %w", t, err)
+		}
+		e.str(tagText, b)
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		if v.Bool() {
+			e.buf = append(e.buf, tagTrue)
+		} else {
+			e.buf = append(e.buf, tagFalse)
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n := v.Int()
+		if n < 0 {
+			e.int(true, uint64(-(n + 1))+1)
+		} else {
+			e.int(false, uint64(n))
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		e.int(false, v.Uint())
+	case reflect.Float32, reflect.Float64:
+		return e.float(tagFloat, v.Float())
+	case reflect.Complex64, reflect.Complex128:
+		c := v.Complex()
+		if err := e.float(tagComplex, real(c)); err != nil {
+			return err
+		}
+		return e.float(tagComplex, imag(c))
+	case reflect.String:
+		e.str(tagString, []byte(v.String()))
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 && t.Elem().PkgPath() == "" && !t.Elem().Implements(textMarshalerType) {
+			if t.Kind() == reflect.Slice {
+				e.str(tagBytes, v.Bytes())
+			} else {
+				b := make([]byte, v.Len())
+				reflect.Copy(reflect.ValueOf(b), v)
+				e.str(tagBytes, b)
+			}
+			return nil
+		}
+		e.buf = append(e.buf, tagList)
+		e.uvarint(uint64(v.Len()))
+		for i := range v.Len() {
+			if err := e.value(v.Index(i)); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			return e.pairs(nil)
+		}
+		leave, err := e.enter(v)
+		if err != nil {
+			return err
+		}
+		defer leave()
+		pairs := make([][2][]byte, 0, v.Len())
+		it := v.MapRange()
+		for it.Next() {
+			k, err := e.sub(it.Key())
+			if err != nil {
+				return err
+			}
+			val, err := e.sub(it.Value())
+			if err != nil {
+				return err
+			}
+			pairs = append(pairs, [2][]byte{k, val})
+		}
+		return e.pairs(pairs)
+	case reflect.Struct:
+		v = addressable(v)
+		pairs := make([][2][]byte, 0, t.NumField())
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Tag.Get("idempotency") == "-" {
+				continue
+			}
+			val, err := e.sub(v.Field(i))
+			if err != nil {
+				return fmt.Errorf("field %s: %w", f.Name, err)
+			}
+			k := &encoder{}
+			k.str(tagString, []byte(f.Name))
+			pairs = append(pairs, [2][]byte{k.buf, val})
+		}
+		return e.pairs(pairs)
+	case reflect.Pointer:
+		if v.IsNil() {
+			e.buf = append(e.buf, tagNil)
+			return nil
+		}
+		leave, err := e.enter(v)
+		if err != nil {
+			return err
+		}
+		defer leave()
+		return e.value(v.Elem())
+	case reflect.Interface:
+		if v.IsNil() {
+			e.buf = append(e.buf, tagNil)
+			return nil
+		}
+		return e.value(v.Elem())
+	default: // Func, Chan, UnsafePointer
+		return fmt.Errorf("cannot encode a value of type %v", t)
+	}
+	return nil
+}
+
+// sub encodes v on its own, for sorting.
+func (e *encoder) sub(v reflect.Value) ([]byte, error) {
+	s := &encoder{depth: e.depth, seen: e.seen}
+	err := s.value(v)
+	e.seen = s.seen
+	return s.buf, err
+}
+
+func (e *encoder) pairs(pairs [][2][]byte) error {
+	slices.SortFunc(pairs, func(a, b [2][]byte) int { return bytes.Compare(a[0], b[0]) })
+	e.buf = append(e.buf, tagMap)
+	e.uvarint(uint64(len(pairs)))
+	for _, p := range pairs {
+		e.buf = append(e.buf, p[0]...)
+		e.buf = append(e.buf, p[1]...)
+	}
+	return nil
+}
+
+// enter marks a pointer or map as on the current path, to refuse cycles.
+func (e *encoder) enter(v reflect.Value) (func(), error) {
+	p := ref{v.Pointer(), v.Type()}
+	if e.seen[p] {
+		return nil, fmt.Errorf("cannot encode a cyclic value")
+	}
+	if e.seen == nil {
+		e.seen = make(map[ref]bool)
+	}
+	e.seen[p] = true
+	return func() { delete(e.seen, p) }, nil
+}
+
+type ref struct {
+	p uintptr
+	t reflect.Type
+}
+
+// addressable returns v, or an addressable copy of it, so that unexported
+// fields inside it can be read.
+func addressable(v reflect.Value) reflect.Value {
+	if v.CanAddr() || !v.CanInterface() {
+		return v
+	}
+	c := reflect.New(v.Type()).Elem()
+	c.Set(v)
+	return c
+}

@@ -1,0 +1,144 @@
+package idempotency
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// NoExpiry as a TTL keeps outcomes forever.
+const NoExpiry time.Duration = -1
+
+// MaxKeyLen is the longest key Do accepts, in bytes.
+const MaxKeyLen = 4096
+
+// DuplicatePolicy says what a call gets when its key was seen before.
+type DuplicatePolicy int
+
+const (
+	// ReturnStored returns the stored outcome; while the first call still
+	// runs, waits up to Config.WaitTimeout for it. The default.
+	ReturnStored DuplicatePolicy = iota
+	// Wait waits for a running first call until the caller's context ends,
+	// then returns its outcome.
+	Wait
+	// Reject returns ErrDuplicate whenever the key was seen before.
+	Reject
+)
+
+func (p DuplicatePolicy) String() string {
+	switch p {
+	case ReturnStored:
+		return "ReturnStored"
+	case Wait:
+		return "Wait"
+	case Reject:
+		return "Reject"
+	}
+	return fmt.Sprintf("DuplicatePolicy(%d)", int(p))
+}
+
+// FailurePolicy says what happens to a key whose fn returned an error.
+type FailurePolicy int
+
+const (
+	// Release forgets the failed attempt so that the call may be retried.
+	// The default.
+	Release FailurePolicy = iota
+	// Remember records the failure: later calls get it back (ErrFailed)
+	// without running fn. Context cancellation and a lost lease are never
+	// remembered; they release the key.
+	Remember
+)
+
+func (p FailurePolicy) String() string {
+	switch p {
+	case Release:
+		return "Release"
+	case Remember:
+		return "Remember"
+	}
+	return fmt.Sprintf("FailurePolicy(%d)", int(p))
+}
+
+// Config configures a Guard. The zero value, like a nil *Config, means
+// defaults.
+type Config struct {
+	// TTL is how long an outcome is remembered after it is recorded, and
+	// the longest an in-progress record lives. Default 24h; NoExpiry keeps
+	// it forever. Other negative values are invalid.
+	TTL time.Duration
+	// Lease is how long a claim lives without renewal; while fn runs the
+	// guard renews it every Lease/3. Past a lapsed lease another caller may
+	// take over (see NoTakeover). Default 30s; at least 1ms.
+	Lease time.Duration
+	// OnDuplicate is what a call gets when its key was seen before.
+	// Default ReturnStored.
+	OnDuplicate DuplicatePolicy
+	// WaitTimeout is how long ReturnStored waits for a first call that is
+	// still running before returning ErrInProgress. Default 10s; negative:
+	// do not wait.
+	WaitTimeout time.Duration
+	// OnFailure is what a failed fn leaves behind. Default Release.
+	OnFailure FailurePolicy
+	// NoTakeover, when true, never takes over a claim whose lease lapsed:
+	// strict at-most-once. Callers get ErrAbandoned for that key until its
+	// TTL ends or it is forgotten. Default false.
+	NoTakeover bool
+	// Codec encodes results. Default JSON (encoding/json).
+	Codec Codec
+	// KnownErrors are sentinel errors that keep their identity (errors.Is)
+	// when a remembered failure is replayed. They are matched by message,
+	// so keep their messages stable across releases. Default none.
+	KnownErrors []error
+	// Logger receives store errors and other conditions worth a look.
+	// Default: discard.
+	Logger *slog.Logger
+	// Observer receives an event per notable step, for metrics and
+	// tracing. Default none.
+	Observer Observer
+}
+
+const (
+	defaultTTL         = 24 * time.Hour
+	defaultLease       = 30 * time.Second
+	defaultWaitTimeout = 10 * time.Second
+)
+
+// withDefaults returns c with defaults filled in; it panics on an invalid
+// value, since a Config is written by a programmer, not read from input.
+func (c Config) withDefaults() Config {
+	switch {
+	case c.TTL == 0:
+		c.TTL = defaultTTL
+	case c.TTL < 0 && c.TTL != NoExpiry:
+		panic(fmt.Sprintf("idempotency: invalid Config.TTL %v (want > 0, 0 for the default or NoExpiry)", c.TTL))
+	}
+	switch {
+	case c.Lease == 0:
+		c.Lease = defaultLease
+	case c.Lease < time.Millisecond:
+		panic(fmt.Sprintf("idempotency: invalid Config.Lease %v (want >= 1ms, or 0 for the default)", c.Lease))
+	}
+	if c.WaitTimeout == 0 {
+		c.WaitTimeout = defaultWaitTimeout
+	}
+	if c.OnDuplicate < ReturnStored || c.OnDuplicate > Reject {
+		panic(fmt.Sprintf("idempotency: invalid Config.OnDuplicate %v", c.OnDuplicate))
+	}
+	if c.OnFailure < Release || c.OnFailure > Remember {
+		panic(fmt.Sprintf("idempotency: invalid Config.OnFailure %v", c.OnFailure))
+	}
+	for i, e := range c.KnownErrors {
+		if e == nil {
+			panic(fmt.Sprintf("idempotency: Config.KnownErrors[%d] is nil", i))
+		}
+	}
+	if c.Codec == nil {
+		c.Codec = JSONCodec{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}

@@ -1,0 +1,153 @@
+package idempotency
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Do runs fn at most once for key and returns its result; duplicates get
+// the stored result instead of running fn.
+//
+// A first call claims key in the store, runs fn with a context carrying
+// the claim's fencing token (TokenFrom) while renewing the lease, and
+// records the outcome. A call whose key was seen before gets, by
+// Config.OnDuplicate, the stored result, the result once the running call
+// finishes, or ErrDuplicate; a remembered failure comes back as a
+// *FailedError. fn's own error is returned unchanged. Store failures before
+// fn runs return ErrStore and fn does not run; a failure to record fn's
+// outcome returns fn's result together with ErrNotRecorded. If fn panics,
+// its claim is released (or the failure remembered) and the panic goes on.
+func Do[T any](ctx context.Context, g *Guard, key string, fn func(context.Context) (T, error), opts ...CallOption) (T, error) {
+	var zero T
+	var co callOptions
+	for _, o := range opts {
+		o(&co)
+	}
+	c, err := g.acquire(ctx, key, &co)
+	if err != nil {
+		return zero, err
+	}
+	if !c.Acquired {
+		return replay[T](ctx, g, c.Record)
+	}
+	return execute(ctx, g, c.Record, fn, &co)
+}
+
+// replay decodes a completed record's value.
+func replay[T any](ctx context.Context, g *Guard, rec Record) (T, error) {
+	var v T
+	if len(rec.Value) == 0 {
+		err := &Error{Kind: ErrResultUnavailable, Key: rec.Key, Token: rec.Token, Err: errors.New("the result could not be encoded when it was recorded")}
+		g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token, Err: err})
+		return v, err
+	}
+	if err := g.cfg.Codec.Unmarshal(rec.Value, &v); err != nil {
+		err = &Error{Kind: ErrResultUnavailable, Key: rec.Key, Token: rec.Token, Err: err}
+		g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token, Err: err})
+		return v, err
+	}
+	g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token})
+	return v, nil
+}
+
+// execute runs fn under the claim rec and records its outcome.
+func execute[T any](ctx context.Context, g *Guard, rec Record, fn func(context.Context) (T, error), co *callOptions) (v T, err error) {
+	key, token := rec.Key, rec.Token
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	runCtx = context.WithValue(runCtx, tokenKey{}, token)
+	r := g.renew(ctx, key, token, cancel)
+	start := time.Now()
+	done := false
+	defer func() {
+		if done {
+			return
+		}
+		// fn panicked or called runtime.Goexit: free the key (or remember
+		// the failure), then let the panic go on.
+		p := recover()
+		r.stop()
+		perr := fmt.Errorf("panic: %v", p)
+		if p == nil {
+			perr = errors.New("the guarded function exited its goroutine")
+		}
+		g.observe(ctx, Event{Kind: EventExecuted, Key: key, Token: token, Took: time.Since(start), Err: perr})
+		g.fail(ctx, key, token, perr, co)
+		if p != nil {
+			panic(p)
+		}
+	}()
+	v, err = fn(runCtx)
+	done = true
+	r.stop()
+	g.observe(ctx, Event{Kind: EventExecuted, Key: key, Token: token, Took: time.Since(start), Err: err})
+	if err != nil {
+		switch {
+		case context.Cause(runCtx) == ErrLeaseLost:
+			// The key is no longer ours to write.
+		case ctx.Err() != nil:
+			// A cancelled call is not a failure worth remembering.
+			g.release(ctx, key, token)
+		default:
+			g.fail(ctx, key, token, err, co)
+		}
+		return v, err
+	}
+	out := Outcome{Status: StatusCompleted, TTL: g.ttl(co)}
+	if out.Value, err = g.cfg.Codec.Marshal(v); err != nil {
+		// Duplicates get ErrResultUnavailable; fn never runs again.
+		g.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: result cannot be encoded; recorded without a value",
+			slog.String("key", key), slog.Any("error", err))
+		out.Value = nil
+	}
+	if err := g.write(ctx, func(c context.Context) error { return g.store.Complete(c, key, token, out) }); err != nil {
+		g.storeError(ctx, "complete", key, token, err)
+		return v, &Error{Kind: ErrNotRecorded, Key: key, Token: token, Err: err}
+	}
+	return v, nil
+}
+
+func (g *Guard) ttl(co *callOptions) time.Duration {
+	if co.ttl != 0 {
+		return co.ttl
+	}
+	return g.cfg.TTL
+}
+
+// fail settles a failed execution by the failure policy.
+func (g *Guard) fail(ctx context.Context, key string, token Token, err error, co *callOptions) {
+	if g.cfg.OnFailure != Remember {
+		g.release(ctx, key, token)
+		return
+	}
+	out := Outcome{Status: StatusFailed, Value: encodeFailure(err, g.cfg.KnownErrors), TTL: g.ttl(co)}
+	if serr := g.write(ctx, func(c context.Context) error { return g.store.Complete(c, key, token, out) }); serr != nil {
+		g.storeError(ctx, "complete", key, token, serr)
+	}
+}
+
+func (g *Guard) release(ctx context.Context, key string, token Token) {
+	if err := g.write(ctx, func(c context.Context) error { return g.store.Release(c, key, token) }); err != nil {
+		// The claim lapses with its lease; nothing is lost.
+		g.storeError(ctx, "release", key, token, err)
+	}
+}
+
+// write records an outcome. fn has run, so the record must be written even
+// if the caller gave up meanwhile: the caller's cancellation does not reach
+// the store, only a bound of one lease, after which the claim is no longer
+// ours to write anyway.
+func (g *Guard) write(ctx context.Context, op func(context.Context) error) error {
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.Lease)
+	defer cancel()
+	return op(c)
+}
+
+func (g *Guard) storeError(ctx context.Context, op, key string, token Token, err error) {
+	g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: store "+op+" failed",
+		slog.String("key", key), slog.Uint64("token", uint64(token)), slog.Any("error", err))
+	g.observe(ctx, Event{Kind: EventStoreError, Key: key, Token: token, Err: err})
+}

@@ -1,0 +1,69 @@
+package idempotency
+
+import (
+	"context"
+	"io"
+
+	"github.com/idempotency-go/idempotency/memstore"
+)
+
+// Guard runs functions at most once per key, recording executions in a
+// Store. A Guard is safe for concurrent use; build one per store and
+// configuration and share it.
+type Guard struct {
+	store   Store
+	watcher Watcher // nil when the store cannot notify
+	cfg     Config
+	owned   io.Closer // the private store of New(nil, ...)
+}
+
+// New returns a Guard over store. A nil store means a private in-memory
+// store (memstore), closed by Guard.Close; a nil cfg means defaults. New
+// panics on an invalid Config.
+func New(store Store, cfg *Config) *Guard {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	g := &Guard{cfg: c.withDefaults(), store: store}
+	if store == nil {
+		m := memstore.New(nil)
+		g.store, g.owned = m, m
+	}
+	g.watcher, _ = g.store.(Watcher)
+	return g
+}
+
+// Store returns the guard's store.
+func (g *Guard) Store() Store { return g.store }
+
+// Config returns the guard's configuration with defaults filled in.
+func (g *Guard) Config() Config { return g.cfg }
+
+// Lookup returns the live record for key, or an error matching ErrNotFound.
+func (g *Guard) Lookup(ctx context.Context, key string) (Record, error) {
+	return g.store.Get(ctx, key)
+}
+
+// Forget deletes the record for key, so that the next call runs fn again.
+// It is meant for operators (an abandoned key under NoTakeover, a bad
+// remembered outcome); an execution still running under key can then no
+// longer record its outcome.
+func (g *Guard) Forget(ctx context.Context, key string) error {
+	return g.store.Delete(ctx, key)
+}
+
+// Close releases the private store of a Guard made with a nil store. It
+// does not close a store passed to New.
+func (g *Guard) Close() error {
+	if g.owned != nil {
+		return g.owned.Close()
+	}
+	return nil
+}
+
+func (g *Guard) observe(ctx context.Context, e Event) {
+	if g.cfg.Observer != nil {
+		g.cfg.Observer.Observe(ctx, e)
+	}
+}

@@ -1,0 +1,26 @@
+package idempotency
+
+import "time"
+
+// CallOption is a rare per-call setting of Do.
+type CallOption func(*callOptions)
+
+type callOptions struct {
+	payload    any
+	hasPayload bool
+	ttl        time.Duration
+}
+
+// WithFingerprint binds the key to payload: a later call with the same key
+// and another payload fails with ErrKeyReused instead of replaying an
+// outcome made for different input. Strings and byte slices are hashed as
+// they are; other values by their canonical encoding (see Key). A payload
+// that cannot be encoded fails the call with ErrInvalidKey.
+func WithFingerprint(payload any) CallOption {
+	return func(o *callOptions) { o.payload, o.hasPayload = payload, true }
+}
+
+// WithTTL overrides Config.TTL for this call's outcome.
+func WithTTL(ttl time.Duration) CallOption {
+	return func(o *callOptions) { o.ttl = ttl }
+}

@@ -1,0 +1,61 @@
+package idempotency
+
+import (
+	"context"
+	"time"
+)
+
+// Polling bounds for stores that cannot notify, and for notifications that
+// never come.
+const (
+	minPoll = 5 * time.Millisecond
+	maxPoll = 500 * time.Millisecond
+)
+
+type pollState struct{ next time.Duration }
+
+// wait blocks until the in-progress record rec may have changed: the store
+// says so (Watcher), the lease is due to lapse, a poll is due, or the
+// deadline passes. It returns an error only when ctx ends.
+func (g *Guard) wait(ctx context.Context, rec Record, deadline time.Time, poll *pollState) error {
+	var changed <-chan struct{}
+	if g.watcher != nil {
+		ch, stop, err := g.watcher.Watch(ctx, rec.Key)
+		if err == nil {
+			defer stop()
+			// The record may have changed between the claim and the
+			// watch: look once more before sleeping.
+			cur, err := g.store.Get(ctx, rec.Key)
+			if err != nil || cur.Token != rec.Token || cur.Status != StatusInProgress {
+				return ctx.Err()
+			}
+			rec, changed = cur, ch
+		}
+	}
+	// Wake no later than the lease lapses (the executor may have died), so
+	// that a lost notification cannot hold a waiter past the lease; without
+	// notifications, poll with a growing interval.
+	wake := time.Until(rec.LeaseUntil) + time.Millisecond
+	if changed == nil {
+		switch {
+		case poll.next == 0:
+			poll.next = minPoll
+		case poll.next < maxPoll:
+			poll.next = min(2*poll.next, maxPoll)
+		}
+		wake = min(wake, poll.next)
+	}
+	if !deadline.IsZero() {
+		wake = min(wake, time.Until(deadline))
+	}
+	wake = max(wake, time.Millisecond)
+	t := time.NewTimer(wake)
+	defer t.Stop()
+	select {
+	case <-changed:
+	case <-t.C:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	return nil
+}
