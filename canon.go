@@ -124,7 +124,7 @@ func (e *encoder) value(v reflect.Value) error {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n := v.Int()
 		if n < 0 {
-			e.int(true, uint64(-(n + 1))+1)
+			e.int(true, uint64(-(n+1))+1)
 		} else {
 			e.int(false, uint64(n))
 		}
