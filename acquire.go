@@ -58,10 +58,14 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 			return Claim{}, g.conflict(ctx, &Error{Kind: ErrAbandoned, Key: key, Token: rec.Token})
 		}
 		if deadline.IsZero() && g.cfg.OnDuplicate == ReturnStored {
-			if g.cfg.WaitTimeout < 0 {
+			wait := g.cfg.WaitTimeout
+			if co.wait != 0 {
+				wait = co.wait
+			}
+			if wait < 0 {
 				return Claim{}, g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: rec.Token})
 			}
-			deadline = time.Now().Add(g.cfg.WaitTimeout)
+			deadline = time.Now().Add(wait)
 		}
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			return Claim{}, g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: rec.Token})

@@ -9,6 +9,7 @@ type callOptions struct {
 	payload    any
 	hasPayload bool
 	ttl        time.Duration
+	wait       time.Duration
 }
 
 // WithFingerprint binds the key to payload: a later call with the same key
@@ -23,4 +24,11 @@ func WithFingerprint(payload any) CallOption {
 // WithTTL overrides Config.TTL for this call's outcome.
 func WithTTL(ttl time.Duration) CallOption {
 	return func(o *callOptions) { o.ttl = ttl }
+}
+
+// WithWaitTimeout overrides Config.WaitTimeout for this call: how long a
+// duplicate waits for a first call that is still running, under
+// ReturnStored. Negative: do not wait (ErrInProgress at once).
+func WithWaitTimeout(d time.Duration) CallOption {
+	return func(o *callOptions) { o.wait = d }
 }
