@@ -26,7 +26,9 @@ type renewal struct {
 
 func (g *Guard) renew(ctx context.Context, key string, token Token, cancel context.CancelCauseFunc) *renewal {
 	r := &renewal{g: g, ctx: context.WithoutCancel(ctx), key: key, token: token, cancel: cancel, renewed: time.Now()}
+	r.mu.Lock() // fire may run before r.t is set
 	r.t = time.AfterFunc(g.cfg.Lease/3, r.fire)
+	r.mu.Unlock()
 	return r
 }
 

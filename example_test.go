@@ -1,0 +1,103 @@
+package idempotency_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/idempotency-go/idempotency"
+)
+
+func ExampleDo() {
+	g := idempotency.New(nil, nil) // in-memory store
+	defer g.Close()
+	charges := 0
+	charge := func(ctx context.Context) (string, error) {
+		charges++
+		return "ch_1", nil
+	}
+	for range 3 { // a client retrying
+		id, err := idempotency.Do(context.Background(), g, "invoice:42", charge)
+		fmt.Println(id, err)
+	}
+	fmt.Println("charges:", charges)
+	// Output:
+	// ch_1 <nil>
+	// ch_1 <nil>
+	// ch_1 <nil>
+	// charges: 1
+}
+
+func ExampleWrap() {
+	g := idempotency.New(nil, nil)
+	defer g.Close()
+	type Email struct{ To, Subject string }
+	sent := 0
+	send := idempotency.Wrap(g, "send-email", func(ctx context.Context, e Email) (bool, error) {
+		sent++
+		return true, nil
+	})
+	ctx := context.Background()
+	send(ctx, Email{"a@example.com", "Welcome"})
+	send(ctx, Email{"a@example.com", "Welcome"}) // same arguments: not sent again
+	send(ctx, Email{"b@example.com", "Welcome"})
+	fmt.Println("sent:", sent)
+	// Output: sent: 2
+}
+
+func ExampleWrapKeyed() {
+	g := idempotency.New(nil, nil)
+	defer g.Close()
+	type Event struct {
+		ID     string
+		Amount int
+	}
+	handle := idempotency.WrapKeyed(g, func(e Event) string { return "webhook:" + e.ID },
+		func(ctx context.Context, e Event) (int, error) { return e.Amount, nil })
+	ctx := context.Background()
+	first, _ := handle(ctx, Event{"evt_1", 100})
+	replayed, _ := handle(ctx, Event{"evt_1", 100}) // the provider redelivers
+	fmt.Println(first, replayed)
+	// Output: 100 100
+}
+
+func ExampleWithFingerprint() {
+	g := idempotency.New(nil, nil)
+	defer g.Close()
+	create := func(body string) error {
+		_, err := idempotency.Do(context.Background(), g, "client-key-1", func(ctx context.Context) (string, error) {
+			return "created", nil
+		}, idempotency.WithFingerprint(body))
+		return err
+	}
+	fmt.Println(create(`{"amount":100}`))
+	fmt.Println(create(`{"amount":100}`))
+	fmt.Println(errors.Is(create(`{"amount":999}`), idempotency.ErrKeyReused))
+	// Output:
+	// <nil>
+	// <nil>
+	// true
+}
+
+func ExampleConfig_remember() {
+	errDeclined := errors.New("card declined")
+	g := idempotency.New(nil, &idempotency.Config{
+		OnFailure:   idempotency.Remember,
+		KnownErrors: []error{errDeclined},
+	})
+	defer g.Close()
+	charge := func(ctx context.Context) (string, error) { return "", fmt.Errorf("charge: %w", errDeclined) }
+	_, err := idempotency.Do(context.Background(), g, "invoice:7", charge)
+	fmt.Println(err)
+	_, err = idempotency.Do(context.Background(), g, "invoice:7", charge) // replayed, not run
+	fmt.Println(err, errors.Is(err, idempotency.ErrFailed), errors.Is(err, errDeclined))
+	// Output:
+	// charge: card declined
+	// charge: card declined true true
+}
+
+func ExampleKey() {
+	k, _ := idempotency.Key("create-invoice", map[string]any{"customer": "alice", "amount": 4200})
+	fmt.Println(k)
+	// Output: create-invoice:-FuNJwMWQbFWkr4vY0vtVrJsWUzqy3_B9UVEUrEnHqY
+}
