@@ -1,0 +1,43 @@
+package filestore_test
+
+import (
+	"os"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/idempotency-go/idempotency/filestore"
+	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/storetest"
+)
+
+func TestMain(m *testing.M) {
+	if role := os.Getenv(childEnv); role != "" {
+		os.Exit(runChild(role))
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func newStore(t testing.TB, opts *filestore.Options) *filestore.Store {
+	t.Helper()
+	s, err := filestore.New(t.TempDir(), opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) idemtype.Store { return newStore(t, nil) })
+}
+
+func TestConformanceNoSync(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) idemtype.Store { return newStore(t, &filestore.Options{NoSync: true}) })
+}
