@@ -1,0 +1,122 @@
+package redisstore
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/idempotency-go/idempotency/idemtype"
+)
+
+// fields are the hash fields of a record, in the order the scripts and
+// Get return them.
+var fields = []string{"k", "f", "s", "t", "v", "l", "e", "c", "u"}
+
+// name returns the Redis key (and channel) of a user key: the prefix and
+// base64url(SHA-256(key)) inside a hash tag. Hashing makes any bytes safe
+// and collision-free; the tag spreads keys over the slots of a Cluster
+// while keeping everything one record needs in one slot.
+func (s *Store) name(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	b := make([]byte, 0, len(s.prefix)+2+base64.RawURLEncoding.EncodedLen(len(sum)))
+	b = append(b, s.prefix...)
+	b = append(b, '{')
+	b = base64.RawURLEncoding.AppendEncode(b, sum[:])
+	b = append(b, '}')
+	return string(b)
+}
+
+// decodeRecord turns the nine field values of a record hash (k f s t v l e
+// c u; nil for a missing field) into a Record for key. Anything but a
+// complete, well-formed record of key is reported as ErrCorrupt.
+func decodeRecord(key string, vals []any) (idemtype.Record, error) {
+	if len(vals) != len(fields) {
+		return idemtype.Record{}, corrupt(key, "%d fields, want %d", len(vals), len(fields))
+	}
+	str := make([]string, len(vals))
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			return idemtype.Record{}, corrupt(key, "field %s is %T", fields[i], v)
+		}
+		str[i] = s
+	}
+	if str[0] != key {
+		return idemtype.Record{}, corrupt(key, "holds the record of another key")
+	}
+	st, err := strconv.ParseUint(str[2], 10, 8)
+	if err != nil || st < uint64(idemtype.StatusInProgress) || st > uint64(idemtype.StatusFailed) {
+		return idemtype.Record{}, corrupt(key, "status %q", str[2])
+	}
+	tok, err := strconv.ParseUint(str[3], 10, 64)
+	if err != nil || tok == 0 {
+		return idemtype.Record{}, corrupt(key, "token %q", str[3])
+	}
+	var ms [4]int64
+	for i := range ms {
+		ms[i], err = strconv.ParseInt(str[5+i], 10, 64)
+		if err != nil || ms[i] < 0 {
+			return idemtype.Record{}, corrupt(key, "field %s %q", fields[5+i], str[5+i])
+		}
+	}
+	rec := idemtype.Record{
+		Key:         key,
+		Fingerprint: str[1],
+		Status:      idemtype.Status(st),
+		Token:       idemtype.Token(tok),
+		LeaseUntil:  time.UnixMilli(ms[0]),
+		CreatedAt:   time.UnixMilli(ms[2]),
+		UpdatedAt:   time.UnixMilli(ms[3]),
+	}
+	if str[4] != "" {
+		rec.Value = []byte(str[4])
+	}
+	if ms[1] != 0 {
+		rec.ExpiresAt = time.UnixMilli(ms[1])
+	}
+	return rec, nil
+}
+
+// isTombstone reports whether the nine field values are those of a
+// tombstone: a token and nothing else.
+func isTombstone(vals []any) bool {
+	for i, v := range vals {
+		if (v != nil) != (i == 3) {
+			return false
+		}
+	}
+	return len(vals) == len(fields)
+}
+
+// isAbsent reports whether all field values are missing.
+func isAbsent(vals []any) bool {
+	for _, v := range vals {
+		if v != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func corrupt(key, format string, args ...any) error {
+	return fmt.Errorf("idempotency: redisstore: record of key %q: %s: %w", trunc(key), fmt.Sprintf(format, args...), idemtype.ErrCorrupt)
+}
+
+// trunc shortens keys for error messages; keys may be kilobytes long.
+func trunc(key string) string {
+	if len(key) > 64 {
+		return key[:64] + "..."
+	}
+	return key
+}
+
+// millis converts a positive duration to whole milliseconds, rounding up
+// so that a lease or TTL is never shorter than asked; <= 0 gives 0.
+func millis(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
