@@ -34,7 +34,7 @@ end
 `
 
 // claimScript: ARGV key, fingerprint, lease ms, ttl ms (0: none),
-// takeover (1/0), publish command ('' for none).
+// takeover (1/0), publish command (empty: none).
 // Replies {'a', now, token} acquired, {'t', now, token, created} taken
 // over, {'e', now, k, f, s, t, v, l, e, c, u} existing record, {'x', ...}
 // existing and abandoned, {'c', now} corrupt.
