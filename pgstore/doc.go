@@ -1,0 +1,41 @@
+// Package pgstore keeps idempotency records in PostgreSQL (pgx v5), and
+// offers DoTx, which commits the record of a call together with the
+// call's own writes to the same database.
+//
+// # Store
+//
+// New returns a Store for a *pgxpool.Pool. Every operation is one SQL
+// statement: a first call costs two (claim, complete), a duplicate one.
+// Leases and expiry are judged on the server's clock, keys of any bytes
+// (NUL, invalid UTF-8, 4 KiB and more) are stored by their SHA-256 digest
+// with the raw key alongside, and tokens come from one sequence, so they
+// grow per key even after a release, delete or expiry. Every write commits
+// with synchronous_commit on, whatever the server or session says, so a
+// completed record survives a server crash.
+//
+// A Store implements idemtype.Watcher (LISTEN/NOTIFY on one dedicated
+// connection, polling when it is down), idemtype.Lister and
+// idemtype.Sweeper; Close releases the listening connection.
+//
+// # DoTx
+//
+// DoTx runs fn inside a transaction that also holds the claim of the key
+// and records the outcome before it commits. Record and effect commit
+// together or not at all: a process killed mid-call leaves neither, and the
+// next call runs fn once. A duplicate arriving while that transaction runs
+// blocks on its row lock, then gets the stored result, or gets an error
+// matching idempotency.ErrInProgress when its wait ends first:
+//
+//	id, err := pgstore.DoTx(ctx, g, "payment:"+req.ID, func(ctx context.Context, tx pgx.Tx) (int64, error) {
+//		var id int64
+//		err := tx.QueryRow(ctx, "INSERT INTO ledger (account, cents) VALUES ($1, $2) RETURNING id", req.Account, req.Cents).Scan(&id)
+//		return id, err
+//	})
+//
+// # Schema
+//
+// New applies the schema (a table, a sequence, an index and a version
+// table, all named after Options.Table) unless Options.ManualMigrate is
+// set; Migrate applies it explicitly, for deployments where the
+// application's role may not run DDL.
+package pgstore

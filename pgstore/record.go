@@ -1,0 +1,106 @@
+package pgstore
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// row is a records row as scanned, before any check.
+type row struct {
+	key, fingerprint []byte
+	status           int16
+	token            int64
+	value            []byte
+	leaseUntil       pgtype.Timestamptz
+	expiresAt        pgtype.Timestamptz
+	createdAt        pgtype.Timestamptz
+	updatedAt        pgtype.Timestamptz
+}
+
+// dest lists r's fields in the order of cols, for Scan.
+func (r *row) dest(extra ...any) []any {
+	return append([]any{&r.key, &r.fingerprint, &r.status, &r.token, &r.value,
+		&r.leaseUntil, &r.expiresAt, &r.createdAt, &r.updatedAt}, extra...)
+}
+
+func hashKey(key string) []byte {
+	sum := sha256.Sum256([]byte(key))
+	return sum[:]
+}
+
+// decode checks a row read for key and turns it into a Record. Whatever
+// the row holds, the result is key's record or an error matching
+// idemtype.ErrCorrupt: never another key's record.
+func (r *row) decode(key string) (idemtype.Record, error) {
+	corrupt := func(format string, args ...any) (idemtype.Record, error) {
+		return idemtype.Record{}, fmt.Errorf("%w: pgstore: key %q: %s", idemtype.ErrCorrupt, truncate(key), fmt.Sprintf(format, args...))
+	}
+	if string(r.key) != key {
+		return corrupt("row holds key %q", truncate(string(r.key)))
+	}
+	st := idemtype.Status(r.status)
+	if r.status < int16(idemtype.StatusInProgress) || r.status > int16(idemtype.StatusFailed) {
+		return corrupt("unknown status %d", r.status)
+	}
+	if r.token <= 0 {
+		return corrupt("invalid token %d", r.token)
+	}
+	rec := idemtype.Record{Key: key, Fingerprint: string(r.fingerprint), Status: st, Token: idemtype.Token(r.token)}
+	if st != idemtype.StatusInProgress {
+		rec.Value = r.value
+	}
+	var err error
+	for _, f := range []struct {
+		name     string
+		ts       pgtype.Timestamptz
+		dst      *time.Time
+		nullable bool
+	}{
+		{"lease_until", r.leaseUntil, &rec.LeaseUntil, false},
+		{"expires_at", r.expiresAt, &rec.ExpiresAt, true},
+		{"created_at", r.createdAt, &rec.CreatedAt, false},
+		{"updated_at", r.updatedAt, &rec.UpdatedAt, false},
+	} {
+		switch {
+		case !f.ts.Valid && f.nullable:
+		case !f.ts.Valid:
+			_, err = corrupt("%s is NULL", f.name)
+		case f.ts.InfinityModifier != pgtype.Finite:
+			_, err = corrupt("%s is infinite", f.name)
+		default:
+			*f.dst = f.ts.Time
+		}
+		if err != nil {
+			return idemtype.Record{}, err
+		}
+	}
+	return rec, nil
+}
+
+// scanRecord reads one row for key; no row is ErrNotFound.
+func scanRecord(rows pgx.Row, key string, extra ...any) (idemtype.Record, error) {
+	var r row
+	if err := rows.Scan(r.dest(extra...)...); err != nil {
+		if err == pgx.ErrNoRows {
+			return idemtype.Record{}, idemtype.ErrNotFound
+		}
+		return idemtype.Record{}, wrap("read", key, err)
+	}
+	return r.decode(key)
+}
+
+func truncate(k string) string {
+	if len(k) > 64 {
+		return k[:61] + "..."
+	}
+	return k
+}
+
+func wrap(op, key string, err error) error {
+	return fmt.Errorf("idempotency: pgstore: %s %q: %w", op, truncate(key), err)
+}

@@ -1,0 +1,182 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// txCall is the state of one DoTx call. DoTx runs the guard's ordinary
+// Do with a context carrying it; the Store's methods, seeing it for the
+// call's key, work inside the call's transaction instead of on the pool:
+// Claim begins the transaction and claims the key in it, Complete writes
+// the outcome and commits, Release rolls back. The guard's validation,
+// fingerprints, codec, duplicate policies and observers thus apply to
+// DoTx unchanged.
+type txCall struct {
+	s        *Store
+	key      string
+	reject   bool      // a busy key is not waited for
+	deadline time.Time // zero: wait until ctx ends
+
+	mu        sync.Mutex
+	tx        pgx.Tx
+	req       idemtype.ClaimRequest
+	token     idemtype.Token
+	busy      *idemtype.Record // the key's row is locked by another running transaction
+	committed bool
+	commitErr error
+}
+
+type txCallKey struct{}
+
+// txCallFrom returns the DoTx call running under ctx for key on s, if any.
+func txCallFrom(ctx context.Context, s *Store, key string) *txCall {
+	c, _ := ctx.Value(txCallKey{}).(*txCall)
+	if c == nil || c.s != s || c.key != key {
+		return nil
+	}
+	return c
+}
+
+// errBusy: the key's row stayed locked by another transaction for as long
+// as this call would wait. DoTx reports it as ErrInProgress.
+var errBusy = errors.New("idempotency: pgstore: the key is held by a running transaction")
+
+// lockNotAvailable is SQLSTATE 55P03, raised when lock_timeout ends a wait.
+const lockNotAvailable = "55P03"
+
+func (c *txCall) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rollbackLocked(ctx)
+	c.busy = nil
+	wait := c.s.opts.LockWait
+	if c.reject {
+		wait = time.Millisecond
+	} else if !c.deadline.IsZero() {
+		wait = min(wait, time.Until(c.deadline))
+	}
+	wait = max(wait, time.Millisecond) // 0 would mean no limit
+	tx, err := c.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return idemtype.Claim{}, wrap("begin", c.key, err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`,
+		fmt.Sprintf("%dms", wait.Milliseconds()+boolInt(wait%time.Millisecond != 0))); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return idemtype.Claim{}, wrap("begin", c.key, err)
+	}
+	cl, err := c.s.claim(ctx, tx, req)
+	if err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != lockNotAvailable {
+			return idemtype.Claim{}, err
+		}
+		if c.reject || (!c.deadline.IsZero() && !time.Now().Before(c.deadline)) {
+			return idemtype.Claim{}, fmt.Errorf("%w: %w", errBusy, err)
+		}
+		// Report the invisible running call as in progress until it may
+		// have ended: the guard then waits (woken by the commit's
+		// notification) and claims again.
+		now := time.Now()
+		c.busy = &idemtype.Record{Key: req.Key, Fingerprint: req.Fingerprint, Status: idemtype.StatusInProgress,
+			Token: 1, LeaseUntil: now.Add(c.s.opts.LockWait), CreatedAt: now, UpdatedAt: now}
+		return idemtype.Claim{Record: *c.busy}, nil
+	}
+	if !cl.Acquired {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return cl, nil
+	}
+	c.tx, c.req, c.token = tx, req, cl.Record.Token
+	return cl, nil
+}
+
+// owns reports whether token is this call's claim, still in its
+// transaction.
+func (c *txCall) owns(token idemtype.Token) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tx != nil && c.token == token
+}
+
+func (c *txCall) isContended() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.busy != nil
+}
+
+func (c *txCall) contended() (idemtype.Record, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.busy == nil {
+		return idemtype.Record{}, false
+	}
+	return *c.busy, true
+}
+
+// complete writes a success in the transaction and commits it. A failure
+// (OnFailure: Remember) rolls the transaction back, so that fn's writes
+// vanish, and then records the failure on its own.
+func (c *txCall) complete(ctx context.Context, out idemtype.Outcome) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tx := c.tx
+	if out.Status == idemtype.StatusFailed {
+		c.rollbackLocked(ctx)
+		r := c.req
+		return c.s.exec(ctx, c.s.pool, "record failure", c.s.sql.fail, r.Key,
+			hashKey(r.Key), []byte(r.Key), []byte(r.Fingerprint), tokenArg(c.token), out.Value, micros(out.TTL, 0))
+	}
+	if out.Status != idemtype.StatusCompleted {
+		c.rollbackLocked(ctx)
+		return fmt.Errorf("idempotency: pgstore: complete %q: invalid outcome status %v", truncate(c.key), out.Status)
+	}
+	if err := c.s.exec(ctx, tx, "complete", c.s.sql.completeTx, c.key,
+		hashKey(c.key), []byte(c.key), tokenArg(c.token), int16(out.Status), out.Value, micros(out.TTL, 0)); err != nil {
+		c.rollbackLocked(ctx)
+		c.commitErr = err
+		return err
+	}
+	c.tx = nil
+	if err := tx.Commit(ctx); err != nil {
+		c.commitErr = wrap("commit", c.key, err)
+		return c.commitErr
+	}
+	c.committed = true
+	return nil
+}
+
+func (c *txCall) rollback(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rollbackLocked(ctx)
+	return nil
+}
+
+// rollbackLocked ends the open transaction, if any. A failed rollback
+// leaves nothing to undo: the server aborts a transaction whose connection
+// is gone, and pgx closes a connection whose rollback failed.
+func (c *txCall) rollbackLocked(ctx context.Context) {
+	if c.tx == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = c.tx.Rollback(rctx)
+	c.tx = nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
