@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 )
 
@@ -22,10 +23,7 @@ import (
 // its claim is released (or the failure remembered) and the panic goes on.
 func Do[T any](ctx context.Context, g *Guard, key string, fn func(context.Context) (T, error), opts ...CallOption) (T, error) {
 	var zero T
-	var co callOptions
-	for _, o := range opts {
-		o(&co)
-	}
+	co := applyOptions(opts)
 	c, err := g.acquire(ctx, key, &co)
 	if err != nil {
 		return zero, err
@@ -38,28 +36,44 @@ func Do[T any](ctx context.Context, g *Guard, key string, fn func(context.Contex
 
 // replay decodes a completed record's value.
 func replay[T any](ctx context.Context, g *Guard, rec Record) (T, error) {
-	var v T
 	if len(rec.Value) == 0 {
 		err := &Error{Kind: ErrResultUnavailable, Key: rec.Key, Token: rec.Token, Err: errors.New("the result could not be encoded when it was recorded")}
 		g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token, Err: err})
-		return v, err
+		var zero T
+		return zero, err
 	}
-	if err := g.cfg.Codec.Unmarshal(rec.Value, &v); err != nil {
+	typ := reflect.TypeFor[T]()
+	cache := immutable(typ)
+	if cache {
+		if v, ok := g.replays.get(rec.Key, rec.Token, typ); ok {
+			g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token})
+			return v.(T), nil
+		}
+	}
+	v, err := decode[T](g.cfg.Codec, rec.Value)
+	if err != nil {
 		err = &Error{Kind: ErrResultUnavailable, Key: rec.Key, Token: rec.Token, Err: err}
 		g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token, Err: err})
 		return v, err
+	}
+	if cache {
+		g.replays.put(rec.Key, rec.Token, typ, v)
 	}
 	g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token})
 	return v, nil
 }
 
+func decode[T any](c Codec, data []byte) (T, error) {
+	var v T
+	err := c.Unmarshal(data, &v)
+	return v, err
+}
+
 // execute runs fn under the claim rec and records its outcome.
 func execute[T any](ctx context.Context, g *Guard, rec Record, fn func(context.Context) (T, error), co *callOptions) (v T, err error) {
 	key, token := rec.Key, rec.Token
-	runCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	runCtx = context.WithValue(runCtx, tokenKey{}, token)
-	r := g.renew(ctx, key, token, cancel)
+	e := g.start(ctx, key, token)
+	defer e.cancel(nil)
 	start := time.Now()
 	done := false
 	defer func() {
@@ -69,7 +83,7 @@ func execute[T any](ctx context.Context, g *Guard, rec Record, fn func(context.C
 		// fn panicked or called runtime.Goexit: free the key (or remember
 		// the failure), then let the panic go on.
 		p := recover()
-		r.stop()
+		e.stop()
 		perr := fmt.Errorf("panic: %v", p)
 		if p == nil {
 			perr = errors.New("the guarded function exited its goroutine")
@@ -80,13 +94,13 @@ func execute[T any](ctx context.Context, g *Guard, rec Record, fn func(context.C
 			panic(p)
 		}
 	}()
-	v, err = fn(runCtx)
+	v, err = fn(e)
 	done = true
-	r.stop()
+	e.stop()
 	g.observe(ctx, Event{Kind: EventExecuted, Key: key, Token: token, Took: time.Since(start), Err: err})
 	if err != nil {
 		switch {
-		case context.Cause(runCtx) == ErrLeaseLost:
+		case e.leaseLost():
 			// The key is no longer ours to write.
 		case ctx.Err() != nil:
 			// A cancelled call is not a failure worth remembering.
@@ -103,7 +117,7 @@ func execute[T any](ctx context.Context, g *Guard, rec Record, fn func(context.C
 			slog.String("key", key), slog.Any("error", err))
 		out.Value = nil
 	}
-	if err := g.write(ctx, func(c context.Context) error { return g.store.Complete(c, key, token, out) }); err != nil {
+	if err := g.store.Complete(writeCtx(ctx), key, token, out); err != nil {
 		g.storeError(ctx, "complete", key, token, err)
 		return v, &Error{Kind: ErrNotRecorded, Key: key, Token: token, Err: err}
 	}
@@ -124,27 +138,23 @@ func (g *Guard) fail(ctx context.Context, key string, token Token, err error, co
 		return
 	}
 	out := Outcome{Status: StatusFailed, Value: encodeFailure(err, g.cfg.KnownErrors), TTL: g.ttl(co)}
-	if serr := g.write(ctx, func(c context.Context) error { return g.store.Complete(c, key, token, out) }); serr != nil {
+	if serr := g.store.Complete(writeCtx(ctx), key, token, out); serr != nil {
 		g.storeError(ctx, "complete", key, token, serr)
 	}
 }
 
 func (g *Guard) release(ctx context.Context, key string, token Token) {
-	if err := g.write(ctx, func(c context.Context) error { return g.store.Release(c, key, token) }); err != nil {
+	if err := g.store.Release(writeCtx(ctx), key, token); err != nil {
 		// The claim lapses with its lease; nothing is lost.
 		g.storeError(ctx, "release", key, token, err)
 	}
 }
 
-// write records an outcome. fn has run, so the record must be written even
-// if the caller gave up meanwhile: the caller's cancellation does not reach
-// the store, only a bound of one lease, after which the claim is no longer
-// ours to write anyway.
-func (g *Guard) write(ctx context.Context, op func(context.Context) error) error {
-	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.Lease)
-	defer cancel()
-	return op(c)
-}
+// writeCtx is the context for recording an outcome. fn has run, so the
+// record must be written even if the caller gave up meanwhile: the caller's
+// cancellation does not reach the store (its values do). Stores bound their
+// own I/O (network clients time out).
+func writeCtx(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 func (g *Guard) storeError(ctx context.Context, op, key string, token Token, err error) {
 	g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: store "+op+" failed",

@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"hash/maphash"
 	"io"
 
 	"github.com/idempotency-go/idempotency/memstore"
@@ -15,6 +16,7 @@ type Guard struct {
 	watcher Watcher // nil when the store cannot notify
 	cfg     Config
 	owned   io.Closer // the private store of New(nil, ...)
+	replays *replayCache
 }
 
 // New returns a Guard over store. A nil store means a private in-memory
@@ -25,7 +27,7 @@ func New(store Store, cfg *Config) *Guard {
 	if cfg != nil {
 		c = *cfg
 	}
-	g := &Guard{cfg: c.withDefaults(), store: store}
+	g := &Guard{cfg: c.withDefaults(), store: store, replays: &replayCache{seed: maphash.MakeSeed()}}
 	if store == nil {
 		m := memstore.New(nil)
 		g.store, g.owned = m, m

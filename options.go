@@ -12,6 +12,19 @@ type callOptions struct {
 	wait       time.Duration
 }
 
+// applyOptions keeps the options off the heap when there are none: the
+// duplicate path allocates nothing for them.
+func applyOptions(opts []CallOption) callOptions {
+	if len(opts) == 0 {
+		return callOptions{}
+	}
+	co := new(callOptions)
+	for _, o := range opts {
+		o(co)
+	}
+	return *co
+}
+
 // WithFingerprint binds the key to payload: a later call with the same key
 // and another payload fails with ErrKeyReused instead of replaying an
 // outcome made for different input. Strings and byte slices are hashed as

@@ -7,15 +7,18 @@ import (
 	"time"
 )
 
-// renewal extends a running execution's lease every Lease/3 until stopped.
-// It runs on a timer rather than a goroutine of its own, so a call that
-// finishes within Lease/3 costs no renewal at all.
-type renewal struct {
-	g      *Guard
-	ctx    context.Context
-	key    string
-	token  Token
-	cancel context.CancelCauseFunc
+// execution is the context fn runs under: cancelled with ErrLeaseLost when
+// the claim is lost, carrying the claim's token, and renewing the lease
+// every Lease/3 until stopped. Renewals run on a timer rather than a
+// goroutine of their own, so a call that finishes within Lease/3 costs no
+// renewal at all.
+type execution struct {
+	context.Context // fn's: cancelled by cancel
+	parent          context.Context
+	cancel          context.CancelCauseFunc
+	g               *Guard
+	key             string
+	token           Token
 
 	mu      sync.Mutex
 	stopped bool
@@ -24,67 +27,79 @@ type renewal struct {
 	renewed time.Time // last time the lease was known to be ours
 }
 
-func (g *Guard) renew(ctx context.Context, key string, token Token, cancel context.CancelCauseFunc) *renewal {
-	r := &renewal{g: g, ctx: context.WithoutCancel(ctx), key: key, token: token, cancel: cancel, renewed: time.Now()}
-	r.mu.Lock() // fire may run before r.t is set
-	r.t = time.AfterFunc(g.cfg.Lease/3, r.fire)
-	r.mu.Unlock()
-	return r
+func (g *Guard) start(ctx context.Context, key string, token Token) *execution {
+	runCtx, cancel := context.WithCancelCause(ctx)
+	e := &execution{Context: runCtx, parent: ctx, cancel: cancel, g: g, key: key, token: token, renewed: time.Now()}
+	e.mu.Lock() // fire may run before e.t is set
+	e.t = time.AfterFunc(g.cfg.Lease/3, e.fire)
+	e.mu.Unlock()
+	return e
 }
 
-func (r *renewal) fire() {
-	r.mu.Lock()
-	if r.stopped {
-		r.mu.Unlock()
+// Value serves TokenFrom.
+func (e *execution) Value(key any) any {
+	if key == (tokenKey{}) {
+		return e.token
+	}
+	return e.Context.Value(key)
+}
+
+func (e *execution) fire() {
+	e.mu.Lock()
+	if e.stopped {
+		e.mu.Unlock()
 		return
 	}
-	r.wg.Add(1)
-	r.mu.Unlock()
-	defer r.wg.Done()
+	e.wg.Add(1)
+	e.mu.Unlock()
+	defer e.wg.Done()
 
-	lease := r.g.cfg.Lease
-	ctx, cancel := context.WithTimeout(r.ctx, lease/3)
-	err := r.g.store.Extend(ctx, r.key, r.token, lease)
+	lease := e.g.cfg.Lease
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.parent), lease/3)
+	err := e.g.store.Extend(ctx, e.key, e.token, lease)
 	cancel()
 	now := time.Now()
 	switch {
 	case err == nil:
-		r.renewed = now
+		e.renewed = now
 	case errors.Is(err, ErrLeaseLost):
-		r.lost(err)
+		e.lost(err)
 		return
 	default:
-		r.g.storeError(r.ctx, "extend", r.key, r.token, err)
-		if now.Sub(r.renewed) >= lease {
+		e.g.storeError(e.parent, "extend", e.key, e.token, err)
+		if now.Sub(e.renewed) >= lease {
 			// Unrenewed for a whole lease: another caller may own the key
 			// by now, so fn must stop.
-			r.lost(err)
+			e.lost(err)
 			return
 		}
 	}
-	r.mu.Lock()
-	if !r.stopped {
-		r.t.Reset(lease / 3)
+	e.mu.Lock()
+	if !e.stopped {
+		e.t.Reset(lease / 3)
 	}
-	r.mu.Unlock()
+	e.mu.Unlock()
 }
 
-func (r *renewal) lost(err error) {
-	r.mu.Lock()
-	stopped := r.stopped
-	r.mu.Unlock()
+func (e *execution) lost(err error) {
+	e.mu.Lock()
+	stopped := e.stopped
+	e.mu.Unlock()
 	if stopped {
 		return // fn finished meanwhile; its outcome is settled by the caller
 	}
-	r.g.observe(r.ctx, Event{Kind: EventLeaseLost, Key: r.key, Token: r.token, Err: err})
-	r.cancel(ErrLeaseLost)
+	e.g.observe(e.parent, Event{Kind: EventLeaseLost, Key: e.key, Token: e.token, Err: err})
+	e.cancel(ErrLeaseLost)
 }
 
 // stop ends renewals and waits for one in flight.
-func (r *renewal) stop() {
-	r.mu.Lock()
-	r.stopped = true
-	r.t.Stop()
-	r.mu.Unlock()
-	r.wg.Wait()
+func (e *execution) stop() {
+	e.mu.Lock()
+	e.stopped = true
+	e.t.Stop()
+	e.mu.Unlock()
+	e.wg.Wait()
 }
+
+// leaseLost reports whether fn's context was cancelled for a lost claim.
+func (e *execution) leaseLost() bool { return context.Cause(e.Context) == ErrLeaseLost }

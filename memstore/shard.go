@@ -1,7 +1,6 @@
 package memstore
 
 import (
-	"container/heap"
 	"sync"
 	"time"
 
@@ -37,7 +36,7 @@ func (sh *shard) live(key string, now time.Time) *idemtype.Record {
 
 func (sh *shard) put(rec *idemtype.Record) {
 	sh.recs[rec.Key] = rec
-	sh.schedule(rec)
+	sh.schedule(rec, time.Time{})
 }
 
 func (sh *shard) remove(key string) {
@@ -54,12 +53,13 @@ func (sh *shard) notify(key string) {
 	}
 }
 
-// schedule remembers when rec expires. Entries made stale by a later
-// update are dropped when they come due, so the heap holds at most a few
-// entries per live record.
-func (sh *shard) schedule(rec *idemtype.Record) {
-	if !rec.ExpiresAt.IsZero() {
-		heap.Push(&sh.exp, expiryEntry{at: rec.ExpiresAt, key: rec.Key})
+// schedule makes sure rec has an expiry entry no later than its ExpiresAt.
+// An entry that comes due before a record expires (its expiry was moved
+// later) is pushed again then, so moving an expiry later costs nothing now
+// and the heap holds about one entry per record.
+func (sh *shard) schedule(rec *idemtype.Record, old time.Time) {
+	if !rec.ExpiresAt.IsZero() && (old.IsZero() || rec.ExpiresAt.Before(old)) {
+		sh.exp.push(expiryEntry{at: rec.ExpiresAt, key: rec.Key})
 	}
 }
 
@@ -67,10 +67,15 @@ func (sh *shard) schedule(rec *idemtype.Record) {
 func (sh *shard) expire(now time.Time) int {
 	n := 0
 	for len(sh.exp) > 0 && !sh.exp[0].at.After(now) {
-		e := heap.Pop(&sh.exp).(expiryEntry)
-		if rec := sh.recs[e.key]; rec != nil && !live(rec, now) {
+		e := sh.exp.pop()
+		rec := sh.recs[e.key]
+		switch {
+		case rec == nil || rec.ExpiresAt.IsZero():
+		case !live(rec, now):
 			sh.remove(e.key)
 			n++
+		case rec.ExpiresAt.After(e.at):
+			sh.exp.push(expiryEntry{at: rec.ExpiresAt, key: e.key})
 		}
 	}
 	return n
@@ -81,15 +86,43 @@ type expiryEntry struct {
 	key string
 }
 
+// expiries is a min-heap by time, typed to spare container/heap's boxing.
 type expiries []expiryEntry
 
-func (h expiries) Len() int           { return len(h) }
-func (h expiries) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h expiries) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiries) Push(x any)        { *h = append(*h, x.(expiryEntry)) }
-func (h *expiries) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
+func (h *expiries) push(e expiryEntry) {
+	*h = append(*h, e)
+	q := *h
+	for i := len(q) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !q[i].at.Before(q[p].at) {
+			break
+		}
+		q[i], q[p] = q[p], q[i]
+		i = p
+	}
+}
+
+func (h *expiries) pop() expiryEntry {
+	q := *h
+	top := q[0]
+	last := len(q) - 1
+	q[0] = q[last]
+	q[last] = expiryEntry{}
+	q = q[:last]
+	for i := 0; ; {
+		l, small := 2*i+1, i
+		if l < len(q) && q[l].at.Before(q[small].at) {
+			small = l
+		}
+		if r := l + 1; r < len(q) && q[r].at.Before(q[small].at) {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		q[i], q[small] = q[small], q[i]
+		i = small
+	}
+	*h = q
+	return top
 }

@@ -127,10 +127,9 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 	rec.Token = s.nextToken()
 	rec.LeaseUntil = now.Add(req.Lease)
 	rec.UpdatedAt = now
-	if e := expiry(now, req.TTL); !e.Equal(rec.ExpiresAt) {
-		rec.ExpiresAt = e
-		sh.schedule(rec)
-	}
+	old := rec.ExpiresAt
+	rec.ExpiresAt = expiry(now, req.TTL)
+	sh.schedule(rec, old)
 	sh.notify(req.Key)
 	return idemtype.Claim{Acquired: true, TookOver: true, Record: *rec}, nil
 }
@@ -150,8 +149,9 @@ func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, 
 		rec.Status = out.Status
 		rec.Value = value
 		rec.UpdatedAt = now
+		old := rec.ExpiresAt
 		rec.ExpiresAt = expiry(now, out.TTL)
-		sh.schedule(rec)
+		sh.schedule(rec, old)
 		sh.notify(key)
 	})
 }

@@ -1,0 +1,164 @@
+package bench
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/memstore"
+	"golang.org/x/sync/singleflight"
+)
+
+type receipt struct {
+	ID     string `json:"id"`
+	Amount int    `json:"amount"`
+}
+
+var sink atomic.Int64
+
+// work is the guarded function: cheap, so that the benchmarks measure the
+// guard and not the work.
+func work(context.Context) (receipt, error) {
+	sink.Add(1)
+	return receipt{ID: "ch_1", Amount: 4200}, nil
+}
+
+func newGuard(b *testing.B) *idempotency.Guard {
+	s := memstore.New(&memstore.Options{SweepInterval: -1})
+	b.Cleanup(func() { _ = s.Close() })
+	return idempotency.New(s, nil)
+}
+
+func keys(n int) []string {
+	ks := make([]string, n)
+	for i := range ks {
+		ks[i] = "invoice:" + strconv.Itoa(i)
+	}
+	return ks
+}
+
+// BenchmarkFirstCall: every call has a new key, so every call runs fn and
+// records its outcome.
+func BenchmarkFirstCall(b *testing.B) {
+	ctx := context.Background()
+	b.Run("bare", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = work(ctx)
+		}
+	})
+	b.Run("singleflight", func(b *testing.B) {
+		var sf singleflight.Group
+		ks := keys(b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			_, _, _ = sf.Do(ks[i], func() (any, error) { return work(ctx) })
+		}
+	})
+	b.Run("memstore", func(b *testing.B) {
+		g := newGuard(b)
+		ks := keys(b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if _, err := idempotency.Do(ctx, g, ks[i], work); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkDuplicate: every call repeats one key whose outcome is stored.
+func BenchmarkDuplicate(b *testing.B) {
+	ctx := context.Background()
+	b.Run("bare", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = work(ctx)
+		}
+	})
+	b.Run("singleflight", func(b *testing.B) {
+		var sf singleflight.Group
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _, _ = sf.Do("invoice:1", func() (any, error) { return work(ctx) })
+		}
+	})
+	b.Run("memstore", func(b *testing.B) {
+		g := newGuard(b)
+		if _, err := idempotency.Do(ctx, g, "invoice:1", work); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := idempotency.Do(ctx, g, "invoice:1", work); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkParallelDuplicate: all goroutines repeat a few hot keys.
+func BenchmarkParallelDuplicate(b *testing.B) {
+	ctx := context.Background()
+	hot := keys(16)
+	b.Run("bare", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_, _ = work(ctx)
+			}
+		})
+	})
+	b.Run("singleflight", func(b *testing.B) {
+		var sf singleflight.Group
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				_, _, _ = sf.Do(hot[i%len(hot)], func() (any, error) { return work(ctx) })
+				i++
+			}
+		})
+	})
+	b.Run("memstore", func(b *testing.B) {
+		g := newGuard(b)
+		for _, k := range hot {
+			if _, err := idempotency.Do(ctx, g, k, work); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if _, err := idempotency.Do(ctx, g, hot[i%len(hot)], work); err != nil {
+					b.Error(err)
+					return
+				}
+				i++
+			}
+		})
+	})
+}
+
+// BenchmarkWrap: the key derived from the argument on every call.
+func BenchmarkWrap(b *testing.B) {
+	ctx := context.Background()
+	type invoice struct {
+		Customer string
+		Amount   int
+	}
+	g := newGuard(b)
+	create := idempotency.Wrap(g, "create-invoice", func(ctx context.Context, inv invoice) (receipt, error) { return work(ctx) })
+	inv := invoice{"alice", 4200}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := create(ctx, inv); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,88 @@
+package idempotency
+
+import (
+	"hash/maphash"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// replayCache keeps recently decoded results so that a hot duplicate does
+// not decode the same bytes again. A completed record never changes while
+// it has the same token (a new execution gets a new token), so (key,
+// token, type) names one value for good. Only values that callers cannot
+// mutate through are cached (no pointers, slices, maps or interfaces
+// inside): every caller may get the same copy.
+//
+// It is direct-mapped and lock-free: a slot holds the last value decoded
+// for the keys that hash to it.
+type replayCache struct {
+	seed  maphash.Seed
+	slots [replaySlots]atomic.Pointer[replayEntry]
+}
+
+const replaySlots = 1024
+
+type replayEntry struct {
+	key   string
+	token Token
+	typ   reflect.Type
+	value any
+}
+
+func (c *replayCache) slot(key string) *atomic.Pointer[replayEntry] {
+	return &c.slots[maphash.String(c.seed, key)%replaySlots]
+}
+
+func (c *replayCache) get(key string, token Token, typ reflect.Type) (any, bool) {
+	e := c.slot(key).Load()
+	if e == nil || e.token != token || e.typ != typ || e.key != key {
+		return nil, false
+	}
+	return e.value, true
+}
+
+func (c *replayCache) put(key string, token Token, typ reflect.Type, value any) {
+	c.slot(key).Store(&replayEntry{key: key, token: token, typ: typ, value: value})
+}
+
+var immutableTypes sync.Map // reflect.Type -> bool
+
+// immutable reports whether values of t can be shared between callers:
+// copying one copies all of it.
+func immutable(t reflect.Type) bool {
+	if v, ok := immutableTypes.Load(t); ok {
+		return v.(bool)
+	}
+	ok := immutableType(t, 0)
+	immutableTypes.Store(t, ok)
+	return ok
+}
+
+var timeTypeForCache = reflect.TypeFor[time.Time]()
+
+func immutableType(t reflect.Type, depth int) bool {
+	if depth > 16 {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.String:
+		return true
+	case reflect.Array:
+		return immutableType(t.Elem(), depth+1)
+	case reflect.Struct:
+		if t == timeTypeForCache {
+			return true // its *Location is never mutated
+		}
+		for i := range t.NumField() {
+			if !immutableType(t.Field(i).Type, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
