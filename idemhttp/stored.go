@@ -1,0 +1,125 @@
+package idemhttp
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/idempotency-go/idempotency"
+)
+
+// storedResponse is the outcome recorded for a request: what the handler
+// answered. It is encoded with the guard's Codec.
+type storedResponse struct {
+	Status  int         `json:"status"`
+	Header  http.Header `json:"header,omitempty"`
+	Body    []byte      `json:"body,omitempty"`
+	Trailer http.Header `json:"trailer,omitempty"`
+	// NotReplayable, when set, says why only this marker was recorded (the
+	// body was too large, the connection was hijacked): duplicates get
+	// ProblemNotReplayable and the handler does not run again.
+	NotReplayable string `json:"not_replayable,omitempty"`
+}
+
+// errStoredInvalid marks a decoded record that cannot be a response.
+var errStoredInvalid = fmt.Errorf("idempotency: idemhttp: stored response: %w", idempotency.ErrCorrupt)
+
+// validate checks a decoded record before it is written to a client: it
+// came from a store that anyone with access could have written.
+func (s *storedResponse) validate() error {
+	if s.Status < 100 || s.Status > 999 || (s.Status < 200 && s.NotReplayable == "") {
+		return fmt.Errorf("%w: status %d", errStoredInvalid, s.Status)
+	}
+	for _, h := range []http.Header{s.Header, s.Trailer} {
+		for k, vs := range h {
+			if !validFieldName(k) || hopByHop[k] {
+				return fmt.Errorf("%w: header name %q", errStoredInvalid, k)
+			}
+			for _, v := range vs {
+				if !validFieldValue(v) {
+					return fmt.Errorf("%w: value of header %q", errStoredInvalid, k)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// writeTo replays s to w.
+func (s *storedResponse) writeTo(w http.ResponseWriter) {
+	h := w.Header()
+	for k, vs := range s.Header {
+		h[k] = append([]string(nil), vs...)
+	}
+	if len(s.Header["Content-Type"]) == 0 {
+		// The original went without a type (sniffed ones are stored):
+		// keep net/http from guessing one now.
+		h["Content-Type"] = nil
+	}
+	h.Set(HeaderReplayed, "true")
+	if len(s.Trailer) == 0 && bodyAllowed(s.Status) && h.Get("Content-Length") == "" {
+		h.Set("Content-Length", strconv.Itoa(len(s.Body)))
+	}
+	w.WriteHeader(s.Status)
+	if len(s.Body) > 0 {
+		_, _ = w.Write(s.Body)
+	}
+	for k, vs := range s.Trailer {
+		h[http.TrailerPrefix+k] = append([]string(nil), vs...)
+	}
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// hopByHop are the headers that describe one connection, never a response
+// (RFC 9110, section 7.6.1), and so are never stored.
+var hopByHop = map[string]bool{
+	"Connection":          true,
+	"Keep-Alive":          true,
+	"Proxy-Connection":    true,
+	"Proxy-Authenticate":  true,
+	"Proxy-Authorization": true,
+	"Te":                  true,
+	"Transfer-Encoding":   true,
+	"Upgrade":             true,
+}
+
+// validFieldName reports an RFC 9110 token.
+func validFieldName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTchar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldValue reports a value without control characters other than
+// HTAB, so that no stored value can split a header.
+func validFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// errServerError is what the guarded function returns for a 5xx response,
+// so that the guard releases the key.
+type serverError struct{ status int }
+
+func (e *serverError) Error() string {
+	return "idempotency: idemhttp: the handler answered " + strconv.Itoa(e.status)
+}
+
+func isServerError(err error) bool {
+	var se *serverError
+	return errors.As(err, &se)
+}
