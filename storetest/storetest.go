@@ -30,10 +30,10 @@ func Run(t *testing.T, newStore func(t *testing.T) idemtype.Store) {
 // to wait out.
 const (
 	longLease  = time.Minute
-	shortLease = 300 * time.Millisecond
-	lapse      = 700 * time.Millisecond // sleep that outlasts shortLease
-	shortTTL   = 400 * time.Millisecond
-	pastTTL    = 900 * time.Millisecond
+	shortLease = 500 * time.Millisecond
+	lapse      = 1200 * time.Millisecond // sleep that outlasts shortLease
+	shortTTL   = time.Second
+	pastTTL    = 2200 * time.Millisecond // sleep that outlasts shortTTL
 )
 
 var cases = []struct {
@@ -336,16 +336,19 @@ func testUnknownKey(t *testing.T, s idemtype.Store) {
 }
 
 func testExtend(t *testing.T, s idemtype.Store) {
-	r := mustAcquire(t, s, req("k", shortLease))
-	// Keep renewing past several short leases: nobody may take over.
-	deadline := time.Now().Add(lapse + shortLease)
+	lease := 2 * shortLease
+	r := mustAcquire(t, s, req("k", lease))
+	// Keep renewing past several leases: nobody may take over.
+	noTake := req("k", lease)
+	noTake.Takeover = false
+	deadline := time.Now().Add(3 * lease)
 	for time.Now().Before(deadline) {
-		if err := s.Extend(ctx(t), "k", r.Token, shortLease); err != nil {
+		if err := s.Extend(ctx(t), "k", r.Token, lease); err != nil {
 			t.Fatalf("Extend: %v", err)
 		}
-		time.Sleep(shortLease / 4)
-		if c := mustNotAcquire(t, s, req("k", shortLease)); c.Abandoned {
-			t.Fatal("renewed claim reported abandoned")
+		time.Sleep(lease / 10)
+		if c := mustNotAcquire(t, s, noTake); c.Abandoned || c.Record.Token != r.Token {
+			t.Fatalf("renewed claim reported abandoned or replaced: %+v", c)
 		}
 	}
 	if err := s.Extend(ctx(t), "k", r.Token, longLease); err != nil {
