@@ -120,3 +120,7 @@ func millis(d time.Duration) int64 {
 	}
 	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
+
+// RedisKey returns the name of the Redis key holding key's record (also
+// the channel its changes are published on), for operators and tests.
+func (s *Store) RedisKey(key string) string { return s.name(key) }

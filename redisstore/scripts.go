@@ -50,8 +50,11 @@ if r[3] then
   local tok = tonumber(r[4])
   local lu = tonumber(r[6])
   local s = r[3]
-  if r[1] ~= ARGV[1] or not tok or not lu or (s ~= '1' and s ~= '2' and s ~= '3') then
+  if r[1] ~= ARGV[1] or not tok or not lu or (s ~= '1' and s ~= '2' and s ~= '3') or not r[2] or not r[5] then
     return {'c', now}
+  end
+  for i = 7, 9 do
+    if not tonumber(r[i]) then return {'c', now} end
   end
   if s ~= '1' or lu > now then
     return {'e', now, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]}
@@ -76,39 +79,45 @@ expire(e)
 return {'a', now, t}
 `)
 
-// ownedCheck sets ok when token ARGV[1] owns an in-progress record, and
-// returns -1 from the script for a record of another type.
+// ownedCheck returns 0 from the script unless token ARGV[2] owns an
+// in-progress record of key ARGV[1], and -1 for anything that is not a
+// well-formed record of that key, so that writes never touch it.
 const ownedCheck = `
-local r = redis.pcall('HMGET', KEYS[1], 's', 't')
+local r = redis.pcall('HMGET', KEYS[1], 'k', 's', 't', 'l', 'e', 'c', 'u')
 if r.err then return -1 end
-if r[1] ~= '1' or r[2] ~= ARGV[1] then return 0 end
+if not r[1] and not r[2] then return 0 end
+if r[1] ~= ARGV[1] or (r[2] ~= '1' and r[2] ~= '2' and r[2] ~= '3') then return -1 end
+for i = 3, 7 do
+  if not tonumber(r[i]) then return -1 end
+end
+if r[2] ~= '1' or r[3] ~= ARGV[2] then return 0 end
 `
 
-// extendScript: ARGV token, lease ms. Replies 1 done, 0 not the owner,
+// extendScript: ARGV key, token, lease ms. Replies 1 done, 0 not the owner,
 // -1 corrupt.
 var extendScript = redis.NewScript(prelude + ownedCheck + `
-redis.call('HSET', KEYS[1], 'l', fmt(now + tonumber(ARGV[2])), 'u', fmt(now))
+redis.call('HSET', KEYS[1], 'l', fmt(now + tonumber(ARGV[3])), 'u', fmt(now))
 return 1
 `)
 
-// completeScript: ARGV token, status, value, ttl ms (0: none), publish
-// command.
+// completeScript: ARGV key, token, status, value, ttl ms (0: none),
+// publish command.
 var completeScript = redis.NewScript(prelude + ownedCheck + `
-local ttl = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[5])
 local e = 0
 if ttl > 0 then e = now + ttl end
-redis.call('HSET', KEYS[1], 's', ARGV[2], 'v', ARGV[3], 'e', fmt(e), 'u', fmt(now))
+redis.call('HSET', KEYS[1], 's', ARGV[3], 'v', ARGV[4], 'e', fmt(e), 'u', fmt(now))
 expire(e)
-publish(ARGV[5], ARGV[2])
+publish(ARGV[6], ARGV[3])
 return 1
 `)
 
-// releaseScript: ARGV token, tombstone ms, publish command.
+// releaseScript: ARGV key, token, tombstone ms, publish command.
 var releaseScript = redis.NewScript(prelude + ownedCheck + `
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 't', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-publish(ARGV[3], '0')
+redis.call('HSET', KEYS[1], 't', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+publish(ARGV[4], '0')
 return 1
 `)
 

@@ -157,14 +157,14 @@ func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) e
 // owned runs a script that writes only if the token owns the in-progress
 // record, and maps its reply.
 func (s *Store) owned(ctx context.Context, op, key string, script *redis.Script, args ...any) error {
-	n, err := script.Run(ctx, s.client, []string{s.name(key)}, args...).Int()
+	n, err := script.Run(ctx, s.client, []string{s.name(key)}, append([]any{key}, args...)...).Int()
 	switch {
 	case err != nil:
 		return fmt.Errorf("idempotency: redisstore: %s: %w", op, err)
 	case n == 0:
 		return idemtype.ErrLeaseLost
 	case n < 0:
-		return corrupt(key, "not a record hash")
+		return corrupt(key, "not a well-formed record")
 	}
 	return nil
 }

@@ -1,0 +1,81 @@
+package redisstore
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/idempotency-go/idempotency/idemtype"
+)
+
+// FuzzDecodeRecord feeds arbitrary field values (and missing fields) to the
+// record decoder: it must never panic, must report every failure as
+// ErrCorrupt, and must only ever return a record of the key asked for with
+// a valid status and a non-zero token.
+func FuzzDecodeRecord(f *testing.F) {
+	f.Add("k", "k", "fp", "2", "17", "value", "100", "0", "50", "60", uint16(0))
+	f.Add("k", "k", "", "1", "1795714651078200", "", "1795714651078", "1795714711078", "1", "1", uint16(0))
+	f.Add("k", "other", "", "1", "5", "", "1", "0", "1", "1", uint16(0))
+	f.Add("k", "k", "", "9", "5", "", "1", "0", "1", "1", uint16(0))
+	f.Add("k", "k", "", "1", "0", "", "1", "0", "1", "1", uint16(0))
+	f.Add("k", "k", "", "1", "-1", "", "1e3", "0", "1", "1", uint16(0))
+	f.Add("k", "k", "", "1", "5", "", "1", "-5", "1", "1", uint16(0))
+	f.Add("k", "k", "", "1", "5", "", "1", "0", "1", "1", uint16(1<<4))
+	f.Add("\x00\xff", "\x00\xff", "", "3", "18446744073709551615", "\x00", "9223372036854775807", "0", "0", "0", uint16(0))
+	f.Add("k", "k", "", "1", "18446744073709551616", "", "1", "0", "1", "1", uint16(0))
+	f.Fuzz(func(t *testing.T, key, k, fp, s, tok, v, l, e, c, u string, missing uint16) {
+		vals := []any{k, fp, s, tok, v, l, e, c, u}
+		for i := range vals {
+			if missing&(1<<i) != 0 {
+				vals[i] = nil
+			}
+		}
+		rec, err := decodeRecord(key, vals)
+		if err != nil {
+			if !errors.Is(err, idemtype.ErrCorrupt) {
+				t.Fatalf("decode error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		if rec.Key != key || k != key {
+			t.Fatalf("decoded a record of %q for key %q", k, key)
+		}
+		if rec.Status < idemtype.StatusInProgress || rec.Status > idemtype.StatusFailed || rec.Token == 0 {
+			t.Fatalf("decoded invalid record %+v", rec)
+		}
+		if string(rec.Value) != v {
+			t.Fatalf("value %q, stored %q", rec.Value, v)
+		}
+		// The claim reply carries the same fields after a code and the
+		// server time; it must agree.
+		cl, err := decodeClaim(idemtype.ClaimRequest{Key: key}, append([]any{"e", int64(1)}, vals...))
+		if err != nil || cl.Acquired || cl.Record.Token != rec.Token {
+			t.Fatalf("claim reply decoded as %+v, %v; record %+v", cl, err, rec)
+		}
+	})
+}
+
+// FuzzDecodeClaim feeds arbitrary claim replies to the claim decoder: it
+// must never panic, and anything but an acquisition with a positive token
+// or a valid record must be ErrCorrupt.
+func FuzzDecodeClaim(f *testing.F) {
+	f.Add("a", int64(1), "17", "", uint8(3))
+	f.Add("t", int64(1), "18", "5", uint8(4))
+	f.Add("t", int64(1), "18", "x", uint8(4))
+	f.Add("a", int64(1), "0", "", uint8(3))
+	f.Add("c", int64(1), "", "", uint8(2))
+	f.Add("e", int64(1), "", "", uint8(2))
+	f.Add("z", int64(1), "1", "1", uint8(4))
+	f.Fuzz(func(t *testing.T, code string, now int64, a, b string, n uint8) {
+		res := []any{code, now, a, b}[:min(int(n), 4)]
+		cl, err := decodeClaim(idemtype.ClaimRequest{Key: "k"}, res)
+		if err != nil {
+			if !errors.Is(err, idemtype.ErrCorrupt) {
+				t.Fatalf("decode error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		if !cl.Acquired || cl.Record.Token == 0 || cl.Record.Key != "k" {
+			t.Fatalf("decoded %+v from %q", cl, res)
+		}
+	})
+}
