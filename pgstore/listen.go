@@ -19,7 +19,7 @@ type listener struct {
 
 	mu       sync.Mutex
 	watchers map[string]map[*watch]struct{} // by key digest, hex
-	up       bool                            // LISTEN is active
+	up       bool                           // LISTEN is active
 	started  bool
 	closed   bool
 	first    chan struct{} // closed after the first connection attempt

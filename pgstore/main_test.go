@@ -27,8 +27,8 @@ var (
 const childEnv = "PGSTORE_TEST_CHILD"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(m.Run())
+	if mode := os.Getenv(childEnv); mode != "" {
+		os.Exit(runChild(mode))
 	}
 	var err error
 	server, err = testserver.NewPostgres(nil)
