@@ -1,0 +1,211 @@
+package idemhttp_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idempotency-go/idempotency/idemhttp"
+)
+
+func TestStreamingReachesTheClientAsWritten(t *testing.T) {
+	t.Parallel()
+	var c counter
+	clientRead := make(chan struct{})
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.add("x")
+		rc := http.NewResponseController(w)
+		// Deadlines and full duplex reach the server's writer (Unwrap).
+		for name, err := range map[string]error{
+			"SetWriteDeadline": rc.SetWriteDeadline(time.Now().Add(time.Minute)),
+			"SetReadDeadline":  rc.SetReadDeadline(time.Now().Add(time.Minute)),
+			"EnableFullDuplex": rc.EnableFullDuplex(),
+		} {
+			if err != nil {
+				t.Errorf("ResponseController.%s: %v", name, err)
+			}
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "event: one\n\n")
+		if err := rc.Flush(); err != nil {
+			t.Errorf("Flush: %v", err)
+		}
+		// The client must see the first event before the handler goes
+		// on: nothing holds the response back.
+		select {
+		case <-clientRead:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "event: two\n\n")
+		w.(http.Flusher).Flush()
+	}), nil)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+"/events", nil)
+	hr.Header.Set(idemhttp.HeaderKey, `"stream"`)
+	res, err := e.client.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	br := bufio.NewReader(res.Body)
+	line, err := br.ReadString('\n')
+	if err != nil || line != "event: one\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	close(clientRead)
+	rest, err := io.ReadAll(br)
+	if err != nil || string(rest) != "\nevent: two\n\n" {
+		t.Fatalf("rest %q, %v", rest, err)
+	}
+
+	replay := e.do(req{key: "stream", path: "/events"})
+	if !replay.replayed() || string(replay.body) != "event: one\n\nevent: two\n\n" || c.get("x") != 1 {
+		t.Fatalf("replay %q (replayed %v), %d runs", replay.body, replay.replayed(), c.get("x"))
+	}
+}
+
+func TestLargeResponses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		limit      int64 // Config.MaxResponseBytes
+		size       int
+		replayable bool
+	}{
+		{name: "default limit, at the limit", size: 1 << 20, replayable: true},
+		{name: "default limit, one byte over", size: 1<<20 + 1},
+		{name: "small limit, far over", limit: 64 << 10, size: 3 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			body := bytes.Repeat([]byte("0123456789abcdef"), tc.size/16+1)[:tc.size]
+			e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c.add("x")
+				w.Header().Set("Content-Type", "application/octet-stream")
+				w.WriteHeader(http.StatusCreated)
+				for p := body; len(p) > 0; {
+					n := min(len(p), 10_000)
+					_, _ = w.Write(p[:n])
+					p = p[n:]
+					w.(http.Flusher).Flush()
+				}
+			}), &envOptions{mw: &idemhttp.Config{MaxResponseBytes: tc.limit}})
+
+			first := e.do(req{key: "k"})
+			if first.status != http.StatusCreated || !bytes.Equal(first.body, body) {
+				t.Fatalf("first response: %d, %d bytes; want 201 and the whole body", first.status, len(first.body))
+			}
+			second := e.do(req{key: "k"})
+			if c.get("x") != 1 {
+				t.Fatalf("handler ran %d times", c.get("x"))
+			}
+			if tc.replayable {
+				first.header.Del("Transfer-Encoding")
+				second.header.Del("Content-Length")
+				sameResponse(t, first, second)
+				return
+			}
+			second.wantProblem(t, http.StatusConflict, idemhttp.ProblemNotReplayable)
+			if p := second.problem(t); p["original_status"] != float64(http.StatusCreated) {
+				t.Fatalf("original_status %v", p["original_status"])
+			}
+			rec, err := e.store.Get(context.Background(), idemhttp.RecordKey("", "", "k"))
+			if err != nil || len(rec.Value) > 1024 {
+				t.Fatalf("marker record: %d bytes, %v", len(rec.Value), err)
+			}
+		})
+	}
+}
+
+func TestTrailersAreReplayed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		body := []byte(strings.Repeat("payload ", 1000))
+		_, _ = w.Write(body)
+		sum := sha256.Sum256(body)
+		w.Header().Set("X-Checksum", hex.EncodeToString(sum[:]))
+		w.Header().Set(http.TrailerPrefix+"X-Late", "late")
+	}), nil)
+	first := e.do(req{key: "k"})
+	replay := e.do(req{key: "k"})
+	if first.trailer.Get("X-Checksum") == "" || first.trailer.Get("X-Late") != "late" {
+		t.Fatalf("original trailers %v", first.trailer)
+	}
+	if !replay.replayed() || !bytes.Equal(first.body, replay.body) {
+		t.Fatalf("replay body differs")
+	}
+	for _, k := range []string{"X-Checksum", "X-Late"} {
+		if a, b := first.trailer.Get(k), replay.trailer.Get(k); a != b {
+			t.Fatalf("trailer %s: replay %q, original %q", k, b, a)
+		}
+	}
+}
+
+func TestHijackedResponseIsNotReplayed(t *testing.T) {
+	t.Parallel()
+	var c counter
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.add("x")
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Errorf("Hijack: %v", err)
+			return
+		}
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nraw ok")
+		_ = brw.Flush()
+	}), &envOptions{mw: &idemhttp.Config{Wait: time.Minute}}) // the client may be done before the handler
+	if r := e.do(req{key: "k"}); string(r.body) != "raw ok" {
+		t.Fatalf("hijacked response %q", r.body)
+	}
+	e.do(req{key: "k"}).wantProblem(t, http.StatusConflict, idemhttp.ProblemNotReplayable)
+	if c.get("x") != 1 {
+		t.Fatalf("handler ran %d times", c.get("x"))
+	}
+}
+
+func TestClientGoneStillRecordsTheWholeResponse(t *testing.T) {
+	t.Parallel()
+	var c counter
+	written := make(chan struct{})
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.add("x")
+		_, _ = io.WriteString(w, "part one;")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the client hung up
+		_, _ = io.WriteString(w, "part two")
+		close(written)
+	}), &envOptions{mw: &idemhttp.Config{Wait: time.Minute}})
+	ctx, cancel := context.WithCancel(context.Background())
+	hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL, nil)
+	hr.Header.Set(idemhttp.HeaderKey, `"k"`)
+	res, err := e.client.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len("part one;"))
+	if _, err := io.ReadFull(res.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	_ = res.Body.Close()
+	<-written
+	// The handler finished; its response is recorded whole (the retry
+	// waits for the record if need be).
+	r := e.do(req{key: "k", path: "/"})
+	if !r.replayed() || string(r.body) != "part one;part two" || c.get("x") != 1 {
+		t.Fatalf("after the client left: %d %q replayed=%v, %d runs", r.status, r.body, r.replayed(), c.get("x"))
+	}
+}
