@@ -37,12 +37,12 @@ func claimReq(key string) idempotency.ClaimRequest {
 func TestSyncsPerCall(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		name                          string
-		noSync                        bool
-		claim, complete, dup, release uint64
+		name                                  string
+		noSync                                bool
+		claim, extend, complete, dup, release uint64
 	}{
-		{"Sync", false, 2, 2, 0, 1},
-		{"NoSync", true, 0, 0, 0, 0},
+		{"Sync", false, 2, 1, 2, 0, 1},
+		{"NoSync", true, 0, 0, 0, 0, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -70,6 +70,7 @@ func TestSyncsPerCall(t *testing.T) {
 				return err
 			})
 			step("duplicate of an in-progress call", c.dup, 0, func() error { _, err := s.Claim(ctx, claimReq("k")); return err })
+			step("extend", c.extend, 1, func() error { return s.Extend(ctx, "k", tok, time.Minute) })
 			step("complete", c.complete, 1, func() error {
 				return s.Complete(ctx, "k", tok, idempotency.Outcome{Status: idempotency.StatusCompleted, Value: []byte("v"), TTL: time.Hour})
 			})

@@ -24,7 +24,8 @@
 // A write goes to a temporary file in dir/tmp, which is fsynced, renamed
 // over the record file, and the record's directory is fsynced: two fsyncs.
 // A first call costs four (claim, complete); a removal (release, delete)
-// one. A duplicate call reads the record file once, without a lock, a
+// one; a lease renewal one (the file only: a renewal lost to a power loss
+// merely shortens the lease of an executor that died with the host). A duplicate call reads the record file once, without a lock, a
 // write or an fsync: files are never changed in place, so an opened file is
 // a consistent snapshot.
 //

@@ -266,7 +266,9 @@ func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, le
 	return s.owned(ctx, key, token, func(l loc, rec *idemtype.Record, now time.Time) error {
 		rec.LeaseUntil = now.Add(lease)
 		rec.UpdatedAt = now
-		return s.put(l, rec)
+		// No directory fsync: an extension lost to a power loss only
+		// shortens a lease whose executor died with the host.
+		return s.write(l, rec, false)
 	})
 }
 

@@ -36,8 +36,3 @@ func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) idemtype.Store { return newStore(t, nil) })
 }
-
-func TestConformanceNoSync(t *testing.T) {
-	t.Parallel()
-	storetest.Run(t, func(t *testing.T) idemtype.Store { return newStore(t, &filestore.Options{NoSync: true}) })
-}

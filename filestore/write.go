@@ -17,7 +17,11 @@ import (
 // temporary file that is fsynced, renamed over the record file (atomic: a
 // reader opens the old file or the new one, never a mix) and the directory
 // is fsynced so that the rename itself survives a power loss. Two fsyncs.
-func (s *Store) put(l loc, rec *idemtype.Record) error {
+func (s *Store) put(l loc, rec *idemtype.Record) error { return s.write(l, rec, true) }
+
+// write is put with the directory fsync optional. Without it the rename may
+// be lost to a power loss, leaving the previous record, never a torn one.
+func (s *Store) write(l loc, rec *idemtype.Record, durable bool) error {
 	tmp, err := s.writeTemp(encode(rec))
 	if err != nil {
 		return err
@@ -27,6 +31,9 @@ func (s *Store) put(l loc, rec *idemtype.Record) error {
 		return fmt.Errorf("idempotency: filestore: %w", err)
 	}
 	s.writes.Add(1)
+	if !durable {
+		return nil
+	}
 	return s.syncDir(l.dir)
 }
 
