@@ -1,0 +1,87 @@
+package idemhttp_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/idemhttp"
+)
+
+func Example() {
+	g := idempotency.New(nil, nil) // in-memory store
+	defer g.Close()
+
+	payments := 0
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /payments", func(w http.ResponseWriter, r *http.Request) {
+		payments++
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id":"pay_%d"}`+"\n", payments)
+	})
+	handler := idemhttp.New(g, &idemhttp.Config{Required: true})(mux)
+
+	post := func(key, body string) {
+		r := httptest.NewRequest(http.MethodPost, "/payments", strings.NewReader(body))
+		if key != "" {
+			r.Header.Set("Idempotency-Key", key)
+		}
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Printf("%d replayed=%q %s", w.Code, w.Header().Get("Idempotent-Replayed"), w.Body)
+	}
+	post(`"order-42"`, `{"amount":100}`) // runs
+	post(`"order-42"`, `{"amount":100}`) // a retry: replayed
+	post(`"order-42"`, `{"amount":999}`) // same key, other request
+	post(``, `{"amount":100}`)           // no key
+	fmt.Println("payments made:", payments)
+	// Output:
+	// 201 replayed="" {"id":"pay_1"}
+	// 201 replayed="true" {"id":"pay_1"}
+	// 422 replayed="" {"type":"https://idempotency-go.dev/problems/key-reused","title":"Idempotency-Key reused","status":422,"detail":"This Idempotency-Key was already used with a different request (method, path or body)."}
+	// 400 replayed="" {"type":"https://idempotency-go.dev/problems/missing-key","title":"Idempotency-Key required","status":400,"detail":"This request requires an Idempotency-Key header."}
+	// payments made: 1
+}
+
+// Keys are per client: Scope names the authenticated client, so that the
+// same key from two clients runs twice and each gets its own response.
+func ExampleConfig_scope() {
+	g := idempotency.New(nil, nil)
+	defer g.Close()
+
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "charged %s\n", r.Header.Get("X-Account"))
+	})
+	handler := idemhttp.New(g, &idemhttp.Config{
+		// In a real service: the account the authentication middleware
+		// (placed outside this one) found for the API key.
+		Scope: func(r *http.Request) string { return r.Header.Get("X-Account") },
+	})(h)
+
+	for _, account := range []string{"alice", "bob", "alice"} {
+		r := httptest.NewRequest(http.MethodPost, "/charges", nil)
+		r.Header.Set("Idempotency-Key", `"k1"`)
+		r.Header.Set("X-Account", account)
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Printf("%s replayed=%q\n", strings.TrimSpace(w.Body.String()), w.Header().Get("Idempotent-Replayed"))
+	}
+	// Output:
+	// charged alice replayed=""
+	// charged bob replayed=""
+	// charged alice replayed="true"
+}
+
+func ExampleParseKey() {
+	for _, field := range []string{`"8e03978e-40d5"`, `8e03978e-40d5`, `"a", "b"`} {
+		key, err := idemhttp.ParseKey(field)
+		fmt.Printf("%q %v\n", key, err)
+	}
+	// Output:
+	// "8e03978e-40d5" <nil>
+	// "8e03978e-40d5" <nil>
+	// "" idempotency: idemhttp: invalid Idempotency-Key: more than one key
+}
