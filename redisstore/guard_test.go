@@ -152,54 +152,75 @@ func TestAOFRestart(t *testing.T) {
 }
 
 // TestWaiterNotified: a duplicate waiting for a running first call is woken
-// by the completion's message, not by polling: it makes a handful of round
-// trips while the first call runs for a second.
+// by the completion's message (sharded on a Cluster), not by polling: it
+// makes a handful of round trips while the first call runs for a second.
 func TestWaiterNotified(t *testing.T) {
 	t.Parallel()
-	srv := testserver.StartRedis(t)
-	ec, _ := client(t, srv.Addr())
-	wc, wn := client(t, srv.Addr())
-	pfx := prefix(t)
-	cfg := &idempotency.Config{Lease: time.Minute, WaitTimeout: time.Minute}
-	executor := idempotency.New(newStore(t, ec, &redisstore.Options{Prefix: pfx}), cfg)
-	waiter := idempotency.New(newStore(t, wc, &redisstore.Options{Prefix: pfx}), cfg)
-	ctx := context.Background()
+	cases := []struct {
+		name    string
+		clients func(t *testing.T) (executor, waiter redis.UniversalClient, n *counter)
+	}{
+		{"single", func(t *testing.T) (redis.UniversalClient, redis.UniversalClient, *counter) {
+			addr := testserver.StartRedis(t).Addr()
+			e, _ := client(t, addr)
+			w, n := client(t, addr)
+			return e, w, n
+		}},
+		{"cluster", func(t *testing.T) (redis.UniversalClient, redis.UniversalClient, *counter) {
+			cl := testserver.StartRedisCluster(t, 3)
+			e, _ := clusterClient(t, cl)
+			w, n := clusterClient(t, cl)
+			return e, w, n
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ec, wc, wn := tc.clients(t)
+			pfx := prefix(t)
+			cfg := &idempotency.Config{Lease: time.Minute, WaitTimeout: time.Minute}
+			executor := idempotency.New(newStore(t, ec, &redisstore.Options{Prefix: pfx}), cfg)
+			waiter := idempotency.New(newStore(t, wc, &redisstore.Options{Prefix: pfx}), cfg)
+			ctx := context.Background()
 
-	started, finish := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		_, err := idempotency.Do(ctx, executor, "k", func(context.Context) (string, error) {
-			close(started)
-			<-finish
-			return "first", nil
+			started, finish := make(chan struct{}), make(chan struct{})
+			done := make(chan error, 1)
+			go func() {
+				_, err := idempotency.Do(ctx, executor, "k", func(context.Context) (string, error) {
+					close(started)
+					<-finish
+					return "first", nil
+				})
+				done <- err
+			}()
+			<-started
+			// Open the connection (and on a Cluster learn the slots) first.
+			if _, err := waiter.Lookup(ctx, "k"); err != nil {
+				t.Fatal(err)
+			}
+			wn.count()
+			got := make(chan string, 1)
+			go func() {
+				v, err := idempotency.Do(ctx, waiter, "k", func(context.Context) (string, error) { return "second", nil })
+				if err != nil {
+					t.Error(err)
+				}
+				got <- v
+			}()
+			time.Sleep(time.Second) // a polling waiter would make ~10 round trips by now
+			close(finish)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if v := <-got; v != "first" {
+				t.Fatalf("waiter got %q, want the first call's result", v)
+			}
+			// Claim, Get after subscribing, Claim after the wake; a new
+			// pool connection's handshake may add up to three.
+			if n := wn.count(); n > 6 {
+				t.Fatalf("waiter made %d round trips while waiting; it polls", n)
+			}
 		})
-		done <- err
-	}()
-	<-started
-	if err := wc.Ping(ctx).Err(); err != nil { // open the connection
-		t.Fatal(err)
-	}
-	wn.count()
-	got := make(chan string, 1)
-	go func() {
-		v, err := idempotency.Do(ctx, waiter, "k", func(context.Context) (string, error) { return "second", nil })
-		if err != nil {
-			t.Error(err)
-		}
-		got <- v
-	}()
-	time.Sleep(time.Second) // a polling waiter would make ~10 round trips by now
-	close(finish)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if v := <-got; v != "first" {
-		t.Fatalf("waiter got %q, want the first call's result", v)
-	}
-	// Claim, Get after subscribing, Claim after the wake; a new pool
-	// connection's handshake may add up to three.
-	if n := wn.count(); n > 6 {
-		t.Fatalf("waiter made %d round trips while waiting; it polls", n)
 	}
 }
 

@@ -38,6 +38,13 @@ func TestStoreRoundTrips(t *testing.T) {
 	if got := n.count(); got != 2 {
 		t.Fatalf("first Claim on a fresh server: %d round trips, want 2 (EVALSHA, EVAL)", got)
 	}
+	if _, err := s.Claim(ctx, idemtype.ClaimRequest{Key: "warm2", Lease: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.count(); got != 1 {
+		t.Fatalf("second Claim: %d round trips, want 1 (the EVAL fallback is paid once)", got)
+	}
+	// LoadScripts puts the other scripts in the cache up front.
 	if err := s.LoadScripts(ctx); err != nil {
 		t.Fatal(err)
 	}
