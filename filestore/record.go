@@ -38,6 +38,8 @@ const (
 	headerSize = 60
 	trailer    = 4
 	offExpires = 24
+	// maxField is the longest key, fingerprint or value a record holds.
+	maxField = math.MaxUint32
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -245,9 +245,7 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 	if err := s.put(l, &rec); err != nil {
 		return idemtype.Claim{}, err
 	}
-	if took {
-		s.notify(l.st, req.Key)
-	}
+	s.notify(l.st, req.Key)
 	return idemtype.Claim{Acquired: true, TookOver: took, Record: rec}, nil
 }
 

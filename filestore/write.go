@@ -22,6 +22,9 @@ func (s *Store) put(l loc, rec *idemtype.Record) error { return s.write(l, rec, 
 // write is put with the directory fsync optional. Without it the rename may
 // be lost to a power loss, leaving the previous record, never a torn one.
 func (s *Store) write(l loc, rec *idemtype.Record, durable bool) error {
+	if uint64(len(rec.Key)) > maxField || uint64(len(rec.Fingerprint)) > maxField || uint64(len(rec.Value)) > maxField {
+		return fmt.Errorf("idempotency: filestore: key, fingerprint or value longer than the record format's %d bytes", maxField)
+	}
 	tmp, err := s.writeTemp(encode(rec))
 	if err != nil {
 		return err
