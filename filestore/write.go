@@ -23,7 +23,7 @@ func (s *Store) put(l loc, rec *idemtype.Record) error { return s.write(l, rec, 
 // be lost to a power loss, leaving the previous record, never a torn one.
 func (s *Store) write(l loc, rec *idemtype.Record, durable bool) error {
 	if uint64(len(rec.Key)) > maxField || uint64(len(rec.Fingerprint)) > maxField || uint64(len(rec.Value)) > maxField {
-		return fmt.Errorf("idempotency: filestore: key, fingerprint or value longer than the record format's %d bytes", maxField)
+		return fmt.Errorf("idempotency: filestore: key, fingerprint or value longer than the record format's %d bytes", uint64(maxField))
 	}
 	tmp, err := s.writeTemp(encode(rec))
 	if err != nil {
