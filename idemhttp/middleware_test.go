@@ -14,6 +14,7 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemhttp"
+	"github.com/idempotency-go/idempotency/memstore"
 )
 
 // gate blocks handler runs until opened.
@@ -682,5 +683,73 @@ func TestNewPanicsOnBadConfig(t *testing.T) {
 			}()
 			idemhttp.New(tc.g, tc.cfg)
 		})
+	}
+}
+
+func TestGuardPolicies(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		guard   idempotency.Config
+		status  int // the handler's first answer
+		problem string
+		code    int // what the retry gets
+	}{
+		{"Remember: a 5xx is final", idempotency.Config{OnFailure: idempotency.Remember}, http.StatusServiceUnavailable, idemhttp.ProblemFailed, http.StatusInternalServerError},
+		{"Reject: no replay", idempotency.Config{OnDuplicate: idempotency.Reject}, http.StatusCreated, idemhttp.ProblemDuplicate, http.StatusConflict},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c.add("x")
+				w.WriteHeader(tc.status)
+			}), &envOptions{guard: &tc.guard})
+			if r := e.do(req{key: "k"}); r.status != tc.status {
+				t.Fatalf("first: %d", r.status)
+			}
+			e.do(req{key: "k"}).wantProblem(t, tc.code, tc.problem)
+			if c.get("x") != 1 {
+				t.Fatalf("handler ran %d times", c.get("x"))
+			}
+		})
+	}
+}
+
+// completeFails records nothing: every Complete fails.
+type completeFails struct{ idempotency.Store }
+
+func (completeFails) Complete(context.Context, string, idempotency.Token, idempotency.Outcome) error {
+	return errors.New("disk full")
+}
+
+func TestUnrecordedResponseStillReachesTheClient(t *testing.T) {
+	t.Parallel()
+	var c counter
+	s := memstore.New(&memstore.Options{SweepInterval: -1})
+	t.Cleanup(func() { _ = s.Close() })
+	e := newEnv(t, paymentHandler(&c), &envOptions{store: completeFails{s}})
+	r := e.do(req{key: "k", body: "b"})
+	var got map[string]any
+	if err := json.Unmarshal(r.body, &got); err != nil || r.status != http.StatusCreated || got["run"] != float64(1) {
+		t.Fatalf("first: %d %s", r.status, r.body)
+	}
+	// The claim stays until its lease lapses: a retry meanwhile is told to
+	// wait, not run again.
+	e.do(req{key: "k", body: "b"}).wantProblem(t, http.StatusConflict, idemhttp.ProblemInProgress)
+	if c.total() != 1 {
+		t.Fatalf("handler ran %d times", c.total())
+	}
+}
+
+func TestScopeTooLong(t *testing.T) {
+	t.Parallel()
+	var c counter
+	e := newEnv(t, paymentHandler(&c), &envOptions{mw: &idemhttp.Config{
+		Scope: func(*http.Request) string { return strings.Repeat("s", idempotency.MaxKeyLen) },
+	}})
+	e.do(req{key: "k"}).wantProblem(t, http.StatusInternalServerError, idemhttp.ProblemInternal)
+	if c.total() != 0 {
+		t.Fatalf("handler ran %d times", c.total())
 	}
 }
