@@ -68,13 +68,18 @@ type Config struct {
 	ProblemBase string
 }
 
-// Defaults.
+// Defaults of Config.
 const (
-	DefaultKeyPrefix        = "idemhttp:"
-	DefaultMaxKeyLength     = 255
-	DefaultMaxRequestBytes  = 1 << 20
+	// DefaultKeyPrefix starts record keys.
+	DefaultKeyPrefix = "idemhttp:"
+	// DefaultMaxKeyLength is the longest Idempotency-Key accepted.
+	DefaultMaxKeyLength = 255
+	// DefaultMaxRequestBytes bounds guarded request bodies.
+	DefaultMaxRequestBytes = 1 << 20
+	// DefaultMaxResponseBytes bounds stored response bodies.
 	DefaultMaxResponseBytes = 1 << 20
-	DefaultProblemBase      = "https://idempotency-go.dev/problems/"
+	// DefaultProblemBase is the base of the problem type URIs.
+	DefaultProblemBase = "https://idempotency-go.dev/problems/"
 
 	// maxMaxKeyLength leaves room in the guard's key for a prefix and a
 	// scope.

@@ -42,8 +42,12 @@
 // connection.
 //
 // When the store fails before the handler runs, the request gets 503 and
-// the handler does not run (fail closed). When it fails after, the client
-// has its response already and the guard logs the error.
+// the handler does not run (fail closed). When it fails to record the
+// response, the client has it already and the guard logs the error; the
+// claim stays, so retries get 409 until its lease lapses, after which one
+// retry may run the handler again (the guard's takeover, at-least-once for
+// that failure only; under the guard's NoTakeover they get 409 with the
+// type ProblemAbandoned instead).
 //
 // # Streaming
 //
@@ -71,10 +75,11 @@
 //     such middleware sets before the handler runs are theirs, and are
 //     neither stored nor replayed, and a recovery middleware outside sees
 //     the handler's panics after the key was released;
-//   - outside the handlers whose effects must happen once, and outside any
-//     middleware whose output belongs in the replayed response
-//     (compression, for instance, is best placed outside, so that the
-//     stored body is the uncompressed one).
+//   - around the handlers whose effects must happen once, together with
+//     the middleware whose headers belong to the response (those inside it
+//     are stored and replayed). Compression goes outside it, so that the
+//     stored body is the uncompressed one and each replay is encoded for
+//     its own client.
 //
 // Hop-by-hop headers, Set-Cookie (Config.OmitHeaders) and the Date header
 // net/http adds are never stored; the replay carries the replaying
