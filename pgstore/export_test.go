@@ -1,0 +1,10 @@
+package pgstore
+
+// Statements exposes the claim, complete and DoTx-complete statements to
+// the benchmarks, which run them through raw pgx as a baseline.
+func (s *Store) Statements() (claim, complete, completeTx string) {
+	return s.sql.claim, s.sql.complete, s.sql.completeTx
+}
+
+// HashKey is the digest keys are stored under.
+func HashKey(key string) []byte { return hashKey(key) }
