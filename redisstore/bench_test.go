@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/idempotency-go/idempotency/internal/testserver"
 	"github.com/redis/go-redis/v9"
 )
@@ -16,8 +17,10 @@ import (
 // BenchmarkGuard measures calls through the guard on a local redis-server
 // beside a baseline of raw go-redis commands making the same number of
 // round trips (first call: SET NX then SET XX, as claim and complete;
-// duplicate: one GET), at 1 and 64 goroutines. Each guard case reports
-// x-baseline: its time per call divided by the baseline's in the same run.
+// duplicate: one GET), at 1 and 64 goroutines. The store cases make the
+// same calls on the Store directly (Claim and Complete, or Claim), the
+// guard cases through idempotency.Do; both report x-baseline: time per
+// call divided by the baseline's in the same run.
 //
 //	go test -run '^$' -bench BenchmarkGuard -benchmem ./redisstore
 func BenchmarkGuard(b *testing.B) {
@@ -45,9 +48,13 @@ func BenchmarkGuard(b *testing.B) {
 		}
 	}
 
+	req := func(k string) idemtype.ClaimRequest {
+		return idemtype.ClaimRequest{Key: k, Lease: time.Minute, TTL: time.Hour, Takeover: true}
+	}
 	cases := []struct {
 		name     string
 		baseline func(ctx context.Context, i int) error
+		store    func(ctx context.Context, i int) error // the same through the Store alone
 		guard    func(ctx context.Context, i int) error
 	}{
 		{"first",
@@ -59,12 +66,24 @@ func BenchmarkGuard(b *testing.B) {
 				return c.SetXX(ctx, k, "done", time.Hour).Err()
 			},
 			func(ctx context.Context, _ int) error {
+				k := fresh()
+				cl, err := s.Claim(ctx, req(k))
+				if err != nil {
+					return err
+				}
+				return s.Complete(ctx, k, cl.Record.Token, idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte("1"), TTL: time.Hour})
+			},
+			func(ctx context.Context, _ int) error {
 				_, err := idempotency.Do(ctx, g, fresh(), fn)
 				return err
 			}},
 		{"duplicate",
 			func(ctx context.Context, i int) error {
 				return c.Get(ctx, "base:dup"+strconv.Itoa(i%dupKeys)).Err()
+			},
+			func(ctx context.Context, i int) error {
+				_, err := s.Claim(ctx, req("dup"+strconv.Itoa(i%dupKeys)))
+				return err
 			},
 			func(ctx context.Context, i int) error {
 				_, err := idempotency.Do(ctx, g, "dup"+strconv.Itoa(i%dupKeys), fn)
@@ -102,12 +121,16 @@ func BenchmarkGuard(b *testing.B) {
 				run(tc.baseline)(b)
 				baseNs = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 			})
-			b.Run(prefix+"/guard", func(b *testing.B) {
-				run(tc.guard)(b)
-				if baseNs > 0 {
-					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/baseNs, "x-baseline")
+			ratio := func(op func(context.Context, int) error) func(b *testing.B) {
+				return func(b *testing.B) {
+					run(op)(b)
+					if baseNs > 0 {
+						b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/baseNs, "x-baseline")
+					}
 				}
-			})
+			}
+			b.Run(prefix+"/store", ratio(tc.store))
+			b.Run(prefix+"/guard", ratio(tc.guard))
 		}
 	}
 }
