@@ -209,3 +209,30 @@ func TestClientGoneStillRecordsTheWholeResponse(t *testing.T) {
 		t.Fatalf("after the client left: %d %q replayed=%v, %d runs", r.status, r.body, r.replayed(), c.get("x"))
 	}
 }
+
+func TestOtherKeysDoNotWait(t *testing.T) {
+	t.Parallel()
+	g := newGate()
+	defer g.open()
+	started := make(chan struct{})
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(started)
+			g.block() // a long stream holds its own key only
+		}
+		_, _ = io.WriteString(w, r.URL.Path)
+	}), nil)
+	slow := make(chan *resp, 1)
+	go func() { slow <- e.do(req{key: "slow", path: "/slow"}) }()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := e.send(ctx, req{key: "fast", path: "/fast"})
+	if err != nil || string(r.body) != "/fast" {
+		t.Fatalf("a request with another key waited on the running one: %v", err)
+	}
+	g.open()
+	if r := <-slow; string(r.body) != "/slow" {
+		t.Fatalf("slow request: %q", r.body)
+	}
+}
