@@ -2,4 +2,4 @@ module github.com/idempotency-go/idempotency
 
 go 1.24
 
-require go.uber.org/goleak v1.3.0 // indirect
+require go.uber.org/goleak v1.3.0
