@@ -490,3 +490,59 @@ func TestWaitingDuplicateIsNotified(t *testing.T) {
 		t.Fatal("waiting duplicate not woken within 20s (lease a minute, no polling): no notification")
 	}
 }
+
+// TestPollingWithoutListener: when the listening connection cannot be
+// made (here the role's connection limit is used up), waiters poll and
+// still get the outcome long before the lease would lapse.
+func TestPollingWithoutListener(t *testing.T) {
+	t.Parallel()
+	dsn := server.CreateDB(t)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	role := cfg.ConnConfig.User
+	if err := server.Exec("postgres", `ALTER ROLE `+role+` CONNECTION LIMIT 2`); err != nil {
+		t.Fatal(err)
+	}
+	onePool := func() *pgxpool.Pool {
+		c := cfg.Copy()
+		c.MaxConns = 1
+		p, err := pgxpool.NewWithConfig(context.Background(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(p.Close)
+		if err := p.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := newStore(t, onePool(), nil)
+	b := newStore(t, onePool(), &pgstore.Options{Table: strings.Trim(a.Table(), `"`), PollInterval: 50 * time.Millisecond})
+	gcfg := &idempotency.Config{OnDuplicate: idempotency.Wait, Lease: time.Minute}
+	ctx := testCtx(t)
+	cl, err := a.Claim(ctx, idemtype.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour})
+	if err != nil || !cl.Acquired {
+		t.Fatal(cl, err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		// Without polling this would sleep until the lease lapses, past
+		// its context.
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		v, err := idempotency.Do(wctx, idempotency.New(b, gcfg), "k", func(context.Context) (string, error) { return "second", nil })
+		if err == nil && v != "first" {
+			err = fmt.Errorf("got %q, want %q", v, "first")
+		}
+		got <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if err := a.Complete(ctx, "k", cl.Record.Token, idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte(`"first"`), TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("waiter without notifications: %v", err)
+	}
+}
