@@ -5,6 +5,7 @@ go 1.24
 require (
 	github.com/idempotency-go/idempotency v0.0.0
 	github.com/redis/go-redis/v9 v9.17.3
+	go.uber.org/goleak v1.3.0
 )
 
 require (
