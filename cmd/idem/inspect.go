@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+	"unicode/utf8"
+
+	"github.com/idempotency-go/idempotency"
+)
+
+// recordView is a record as get and list print it, one JSON object.
+type recordView struct {
+	Key string `json:"key"`
+	// KeyBase64 holds the key's exact bytes when they are not UTF-8 (Key
+	// then holds replacement characters).
+	KeyBase64   string     `json:"key_base64,omitempty"`
+	Status      string     `json:"status"`
+	Token       uint64     `json:"token"`
+	Fingerprint string     `json:"fingerprint,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	LeaseUntil  *time.Time `json:"lease_until,omitempty"` // in progress only
+	ExpiresAt   *time.Time `json:"expires_at"`            // null: never
+	ValueSize   int        `json:"value_size"`
+	// Run summarises a value written by idem run.
+	Run *runView `json:"run,omitempty"`
+}
+
+type runView struct {
+	Exit            int  `json:"exit"`
+	StdoutBytes     int  `json:"stdout_bytes"`
+	StderrBytes     int  `json:"stderr_bytes"`
+	StdoutTruncated bool `json:"stdout_truncated,omitempty"`
+	StderrTruncated bool `json:"stderr_truncated,omitempty"`
+}
+
+func viewOf(r idempotency.Record) recordView {
+	v := recordView{
+		Key:       r.Key,
+		Status:    r.Status.String(),
+		Token:     uint64(r.Token),
+		CreatedAt: r.CreatedAt.UTC(),
+		UpdatedAt: r.UpdatedAt.UTC(),
+		ValueSize: len(r.Value),
+	}
+	if !utf8.ValidString(r.Key) {
+		v.KeyBase64 = base64.StdEncoding.EncodeToString([]byte(r.Key))
+	}
+	// Fingerprints are digests; some are raw bytes.
+	if utf8.ValidString(r.Fingerprint) {
+		v.Fingerprint = r.Fingerprint
+	} else {
+		v.Fingerprint = "base64:" + base64.StdEncoding.EncodeToString([]byte(r.Fingerprint))
+	}
+	if r.Status == idempotency.StatusInProgress {
+		t := r.LeaseUntil.UTC()
+		v.LeaseUntil = &t
+	}
+	if !r.ExpiresAt.IsZero() {
+		t := r.ExpiresAt.UTC()
+		v.ExpiresAt = &t
+	}
+	if r.Status == idempotency.StatusCompleted && len(r.Value) > 0 {
+		if res, err := decodeResult(r.Value); err == nil {
+			v.Run = &runView{
+				Exit:        res.Exit,
+				StdoutBytes: len(res.Stdout), StderrBytes: len(res.Stderr),
+				StdoutTruncated: res.StdoutTruncated, StderrTruncated: res.StderrTruncated,
+			}
+		}
+	}
+	return v
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// key prints the key idem run uses for a command line.
+func (a *app) key(common commonFlags, args []string) int {
+	fs := flag.NewFlagSet("key", flag.ContinueOnError)
+	name := fs.String("name", defaultRunName, "")
+	if code, ok := a.parse("key", &common, args, fs); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		return a.usageError("key", "no command line")
+	}
+	k, err := idempotency.Key(*name, fs.Args())
+	if err != nil {
+		return a.fail(context.Background(), err)
+	}
+	fmt.Fprintln(a.stdout, k)
+	return exitOK
+}
+
+func (a *app) get(ctx context.Context, common commonFlags, args []string) int {
+	fs := flag.NewFlagSet("get", flag.ContinueOnError)
+	value := fs.Bool("value", false, "")
+	output := fs.Bool("output", false, "")
+	if code, ok := a.parse("get", &common, args, fs); !ok {
+		return code
+	}
+	switch {
+	case fs.NArg() != 1:
+		return a.usageError("get", "want exactly one KEY")
+	case *value && *output:
+		return a.usageError("get", "--value and --output exclude each other")
+	}
+	key := fs.Arg(0)
+	store, closeStore, err := a.openStore(ctx, common.store)
+	if err != nil {
+		return a.fail(ctx, err)
+	}
+	defer closeStore()
+	rec, err := store.Get(ctx, key)
+	if errors.Is(err, idempotency.ErrNotFound) {
+		return a.fail(ctx, fmt.Errorf("%w (key %q)", err, key))
+	}
+	if err != nil {
+		return a.fail(ctx, unavailable(err))
+	}
+	switch {
+	case *value:
+		_, err = a.stdout.Write(rec.Value)
+	case *output:
+		res, derr := decodeResult(rec.Value)
+		if rec.Status != idempotency.StatusCompleted || derr != nil {
+			return a.fail(ctx, fmt.Errorf("idempotency: key %q holds no recorded run (status %s)", key, rec.Status))
+		}
+		if _, err = a.stdout.Write(res.Stdout); err == nil {
+			_, err = a.stderr.Write(res.Stderr)
+		}
+	default:
+		err = writeJSON(a.stdout, viewOf(rec))
+	}
+	if err != nil {
+		return a.fail(ctx, err)
+	}
+	return exitOK
+}
+
+func (a *app) forget(ctx context.Context, common commonFlags, args []string) int {
+	fs := flag.NewFlagSet("forget", flag.ContinueOnError)
+	if code, ok := a.parse("forget", &common, args, fs); !ok {
+		return code
+	}
+	if fs.NArg() == 0 {
+		return a.usageError("forget", "want at least one KEY")
+	}
+	store, closeStore, err := a.openStore(ctx, common.store)
+	if err != nil {
+		return a.fail(ctx, err)
+	}
+	defer closeStore()
+	for _, key := range fs.Args() {
+		if err := store.Delete(ctx, key); err != nil {
+			return a.fail(ctx, unavailable(err))
+		}
+		a.notef(common.verbose, "forgot key %q", key)
+	}
+	return exitOK
+}
+
+func (a *app) list(ctx context.Context, common commonFlags, args []string) int {
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	if code, ok := a.parse("list", &common, args, fs); !ok {
+		return code
+	}
+	if fs.NArg() > 1 {
+		return a.usageError("list", "want at most one PREFIX")
+	}
+	store, closeStore, err := a.openStore(ctx, common.store)
+	if err != nil {
+		return a.fail(ctx, err)
+	}
+	defer closeStore()
+	lister, ok := store.(idempotency.Lister)
+	if !ok {
+		return a.fail(ctx, &codeError{code: exitUnavailable, err: errors.New("idempotency: this store cannot list its records")})
+	}
+	var werr error
+	err = lister.List(ctx, fs.Arg(0), func(r idempotency.Record) bool {
+		werr = writeJSON(a.stdout, viewOf(r))
+		return werr == nil
+	})
+	if werr != nil {
+		return a.fail(ctx, werr)
+	}
+	if err != nil {
+		// Records listed before a corrupt one was met were printed.
+		return a.fail(ctx, unavailable(err))
+	}
+	return exitOK
+}
+
+func (a *app) sweep(ctx context.Context, common commonFlags, args []string) int {
+	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
+	if code, ok := a.parse("sweep", &common, args, fs); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return a.usageError("sweep", "takes no arguments")
+	}
+	store, closeStore, err := a.openStore(ctx, common.store)
+	if err != nil {
+		return a.fail(ctx, err)
+	}
+	defer closeStore()
+	n := 0
+	if sw, ok := store.(idempotency.Sweeper); ok {
+		if n, err = sw.Sweep(ctx); err != nil {
+			return a.fail(ctx, unavailable(err))
+		}
+	} else {
+		a.notef(common.verbose, "this store expires records by itself; nothing to sweep")
+	}
+	if err := writeJSON(a.stdout, map[string]int{"removed": n}); err != nil {
+		return a.fail(ctx, err)
+	}
+	return exitOK
+}

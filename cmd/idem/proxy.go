@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/idemhttp"
+)
+
+func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int {
+	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:8081", "")
+	target := fs.String("target", "", "")
+	required := fs.Bool("required", false, "")
+	methods := fs.String("methods", "POST,PATCH", "")
+	scopeHeader := fs.String("scope-header", "", "")
+	keyPrefix := fs.String("key-prefix", idemhttp.DefaultKeyPrefix, "")
+	var ttl ttlFlag
+	ttl.d = 24 * time.Hour
+	fs.Var(&ttl, "ttl", "")
+	lease := fs.Duration("lease", 30*time.Second, "")
+	wait := fs.Duration("wait", 0, "")
+	noTakeover := fs.Bool("no-takeover", false, "")
+	storeErrors := fs.Bool("store-server-errors", false, "")
+	maxRequest := sizeFlag{n: idemhttp.DefaultMaxRequestBytes}
+	fs.Var(&maxRequest, "max-request-bytes", "")
+	maxResponse := sizeFlag{n: idemhttp.DefaultMaxResponseBytes}
+	fs.Var(&maxResponse, "max-response-bytes", "")
+	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "")
+	if code, ok := a.parse("proxy", &common, args, fs); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return a.usageError("proxy", "takes no arguments")
+	}
+	u, err := url.Parse(*target)
+	switch {
+	case *target == "":
+		return a.usageError("proxy", "--target is required")
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return a.usageError("proxy", fmt.Sprintf("--target %q is not an http:// or https:// URL", *target))
+	case *lease < time.Millisecond:
+		return a.usageError("proxy", "--lease must be at least 1ms")
+	case *wait < 0 || *shutdown < 0:
+		return a.usageError("proxy", "--wait and --shutdown-timeout must not be negative")
+	case maxRequest.n == 0 || maxResponse.n == 0:
+		return a.usageError("proxy", "--max-request-bytes and --max-response-bytes must be positive")
+	}
+	var ms []string
+	for _, m := range strings.Split(*methods, ",") {
+		if m = strings.ToUpper(strings.TrimSpace(m)); m != "" {
+			ms = append(ms, m)
+		}
+	}
+	if len(ms) == 0 {
+		return a.usageError("proxy", "--methods names no method")
+	}
+
+	store, closeStore, err := a.openStore(ctx, common.store)
+	if err != nil {
+		return a.fail(ctx, err)
+	}
+	defer closeStore()
+	logger := a.logger(common.verbose)
+	g := idempotency.New(store, &idempotency.Config{
+		TTL: ttl.d, Lease: *lease, NoTakeover: *noTakeover, Logger: logger,
+	})
+	cfg := &idemhttp.Config{
+		Methods:           ms,
+		Required:          *required,
+		KeyPrefix:         *keyPrefix,
+		MaxRequestBytes:   maxRequest.n,
+		MaxResponseBytes:  maxResponse.n,
+		Wait:              *wait,
+		StoreServerErrors: *storeErrors,
+	}
+	if *scopeHeader != "" {
+		cfg.Scope = headerScope(*scopeHeader)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(u)
+			r.SetXForwarded()
+		},
+		ErrorLog: log.New(a.stderr, "idem: proxy: ", 0),
+	}
+	srv := &http.Server{
+		Handler:           idemhttp.New(g, cfg)(rp),
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          log.New(a.stderr, "idem: proxy: ", 0),
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return a.fail(ctx, &codeError{code: exitUnavailable, err: fmt.Errorf("idempotency: proxy: %w", err)})
+	}
+	fmt.Fprintf(a.stderr, "idem: proxy listening on %s, forwarding to %s\n", ln.Addr(), u.Redacted())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return a.fail(ctx, &codeError{code: exitUnavailable, err: fmt.Errorf("idempotency: proxy: %w", err)})
+	case <-ctx.Done():
+	}
+	// Requests in flight finish and get their responses recorded.
+	fmt.Fprintf(a.stderr, "idem: proxy shutting down (%v)\n", context.Cause(ctx))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *shutdown)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return a.fail(context.Background(), &codeError{code: exitSoftware, err: fmt.Errorf("idempotency: proxy shutdown: %w", err)})
+	}
+	return exitOK
+}
+
+// headerScope scopes keys by a request header, such as Authorization.
+// Only a digest of its value reaches the store: header values may be
+// secrets.
+func headerScope(name string) func(*http.Request) string {
+	return func(r *http.Request) string {
+		v := r.Header.Values(name)
+		if len(v) == 0 {
+			return ""
+		}
+		sum := sha256.Sum256([]byte(strings.Join(v, "\n")))
+		return base64.RawURLEncoding.EncodeToString(sum[:16])
+	}
+}

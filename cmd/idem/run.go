@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/idempotency-go/idempotency"
+)
+
+// defaultRunName namespaces the keys idem run derives from command lines.
+const defaultRunName = "idem:run"
+
+// runFlags are the flags of idem run.
+type runFlags struct {
+	key, name  string
+	ttl        ttlFlag
+	lease      time.Duration
+	wait       time.Duration
+	noTakeover bool
+	remember   bool
+	maxOutput  sizeFlag
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.key, "key", "", "")
+	fs.StringVar(&f.name, "name", defaultRunName, "")
+	f.ttl.d = 24 * time.Hour
+	fs.Var(&f.ttl, "ttl", "")
+	fs.DurationVar(&f.lease, "lease", 30*time.Second, "")
+	fs.DurationVar(&f.wait, "wait", 0, "")
+	fs.BoolVar(&f.noTakeover, "no-takeover", false, "")
+	fs.BoolVar(&f.remember, "remember-failure", false, "")
+	f.maxOutput.n = 1 << 20
+	fs.Var(&f.maxOutput, "max-output", "")
+}
+
+// runKey is the record key of a command line: --key as given, else a
+// digest of the command line under --name.
+func (f *runFlags) runKey(argv []string) (string, error) {
+	if f.key != "" {
+		return f.key, nil
+	}
+	return idempotency.Key(f.name, argv)
+}
+
+// commandFailed is fn's error for a command that exited non-zero: the
+// guard releases the key, so that a retry runs the command again.
+type commandFailed struct{ exit int }
+
+func (e *commandFailed) Error() string {
+	return fmt.Sprintf("idempotency: command exited with code %d", e.exit)
+}
+
+func (a *app) run(ctx context.Context, common commonFlags, args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var f runFlags
+	f.register(fs)
+	if code, ok := a.parse("run", &common, args, fs); !ok {
+		return code
+	}
+	argv := fs.Args()
+	var keyAndName bool
+	fs.Visit(func(fl *flag.Flag) { keyAndName = keyAndName || (fl.Name == "name" && f.key != "") })
+	switch {
+	case len(argv) == 0:
+		return a.usageError("run", "no command to run")
+	case keyAndName:
+		return a.usageError("run", "--key and --name exclude each other")
+	case f.lease < time.Millisecond:
+		return a.usageError("run", fmt.Sprintf("--lease must be at least 1ms, not %v", f.lease))
+	case f.wait < 0:
+		return a.usageError("run", fmt.Sprintf("--wait must not be negative, not %v", f.wait))
+	case f.maxOutput.n > 64<<20:
+		return a.usageError("run", "--max-output is at most 64MiB")
+	}
+	key, err := f.runKey(argv)
+	if err != nil {
+		return a.fail(ctx, err)
+	}
+	a.notef(common.verbose, "key %q", key)
+
+	store, closeStore, err := a.openStore(ctx, common.store)
+	if err != nil {
+		return a.fail(ctx, err)
+	}
+	defer closeStore()
+	g := idempotency.New(store, &idempotency.Config{
+		TTL:        f.ttl.d,
+		Lease:      f.lease,
+		NoTakeover: f.noTakeover,
+		Logger:     a.logger(common.verbose),
+		Observer: idempotency.ObserverFunc(func(_ context.Context, e idempotency.Event) {
+			switch e.Kind {
+			case idempotency.EventTakeover:
+				a.notef(common.verbose, "took over key %q from a run whose lease lapsed (token %d)", e.Key, e.Token)
+			case idempotency.EventLeaseLost:
+				fmt.Fprintf(a.stderr, "idem: lost the lease of key %q; stopping the command\n", e.Key)
+			}
+		}),
+	})
+	wait := f.wait
+	if wait == 0 {
+		wait = -1 // the guard's "do not wait"
+	}
+
+	executed := false
+	res, err := idempotency.Do(ctx, g, key, func(ctx context.Context) (runResult, error) {
+		executed = true
+		res, forwarded, err := a.execute(ctx, argv, int(f.maxOutput.n))
+		if err != nil || res.Exit == 0 {
+			return res, err
+		}
+		// A command that fails after idem forwarded it a signal was
+		// interrupted, not failed: that is never remembered.
+		if !f.remember || forwarded != 0 {
+			return res, &commandFailed{exit: res.Exit}
+		}
+		return res, nil
+	}, idempotency.WithFingerprint(argv), idempotency.WithWaitTimeout(wait))
+
+	var failed *commandFailed
+	switch {
+	case err == nil && executed:
+		return res.Exit
+	case err == nil:
+		if err := res.check(); err != nil {
+			return a.fail(ctx, fmt.Errorf("%w (key %q)", err, key))
+		}
+		a.notef(common.verbose, "key %q was run before; replaying its recorded output and exit code %d", key, res.Exit)
+		_, _ = a.stdout.Write(res.Stdout)
+		_, _ = a.stderr.Write(res.Stderr)
+		if res.StdoutTruncated || res.StderrTruncated {
+			fmt.Fprintln(a.stderr, "idem: the recorded output was truncated (--max-output)")
+		}
+		return res.Exit
+	case errors.As(err, &failed):
+		a.notef(common.verbose, "command exited with code %d; key %q released", failed.exit, key)
+		return failed.exit
+	case errors.Is(err, idempotency.ErrNotRecorded):
+		fmt.Fprintf(a.stderr, "idem: the command ran (exit code %d) but its outcome could not be recorded: %v\n", res.Exit, err)
+		return exitNotRecorded
+	case errors.Is(err, idempotency.ErrLeaseLost):
+		return a.fail(ctx, fmt.Errorf("idempotency: key %q: the command was stopped (exit code %d): %w", key, res.Exit, err))
+	case errors.Is(err, idempotency.ErrKeyReused):
+		return a.fail(ctx, fmt.Errorf("%w; it was used with another command line", err))
+	}
+	return a.fail(ctx, err)
+}
