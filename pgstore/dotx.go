@@ -14,11 +14,27 @@ import (
 // *Store; fn does not run.
 var ErrWrongStore = errors.New("idempotency: pgstore: DoTx needs a Guard built on a *pgstore.Store")
 
+// ErrTxOwned is what Commit and Rollback return on the transaction DoTx
+// hands to fn: the transaction ends with DoTx, which commits the outcome
+// with it.
+var ErrTxOwned = errors.New("idempotency: pgstore: the transaction belongs to DoTx; return from fn to commit it, or return an error to roll it back")
+
+// fnTx is the transaction fn sees: everything but ending it, since fn's
+// writes must commit with their record or not at all.
+type fnTx struct{ pgx.Tx }
+
+// Commit returns ErrTxOwned.
+func (fnTx) Commit(context.Context) error { return ErrTxOwned }
+
+// Rollback returns ErrTxOwned.
+func (fnTx) Rollback(context.Context) error { return ErrTxOwned }
+
 // DoTx is idempotency.Do for a function whose effects are writes to the
 // store's database: fn runs inside a READ COMMITTED transaction that also
 // holds the claim of key and records fn's result before it commits, so
 // the effect and its record commit together or not at all. fn must do its
-// writes through tx (not the pool), and must not commit or roll it back.
+// writes through tx (not the pool). tx's Commit and Rollback return
+// ErrTxOwned: DoTx ends the transaction (Begin, a savepoint, is fine).
 //
 // Everything else is Do's: key validation, WithFingerprint, the codec,
 // Config.OnDuplicate, OnFailure and the observers. The differences:
@@ -65,7 +81,7 @@ func DoTx[T any](ctx context.Context, g *idempotency.Guard, key string, fn func(
 		tx := c.tx
 		c.mu.Unlock()
 		// fn's own guarded calls are not part of this one.
-		return fn(context.WithValue(ctx, txCallKey{}, (*txCall)(nil)), tx)
+		return fn(context.WithValue(ctx, txCallKey{}, (*txCall)(nil)), fnTx{tx})
 	}, opts...)
 	switch {
 	case err == nil:

@@ -393,3 +393,48 @@ func TestPlainDoWaitsForDoTx(t *testing.T) {
 		t.Fatalf("plain Do during DoTx got %q; want the transaction's %q", v, "tx")
 	}
 }
+
+// TestDoTxOwnsTheTransaction: fn cannot end the transaction early (its
+// effect would commit without the record); savepoints work.
+func TestDoTxOwnsTheTransaction(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, dsn)
+	s := newStore(t, pool, nil)
+	g := idempotency.New(s, nil)
+	table := ledger(t, pool)
+	ctx := testCtx(t)
+	var runs atomic.Int64
+	_, err := pgstore.DoTx(ctx, g, "k", func(ctx context.Context, tx pgx.Tx) (int64, error) {
+		id, err := insert(table, "k", 1, &runs)(ctx, tx)
+		if err != nil {
+			return 0, err
+		}
+		if err := tx.Commit(ctx); !errors.Is(err, pgstore.ErrTxOwned) {
+			return 0, fmt.Errorf("Commit inside fn = %v; want ErrTxOwned", err)
+		}
+		if err := tx.Rollback(ctx); !errors.Is(err, pgstore.ErrTxOwned) {
+			return 0, fmt.Errorf("Rollback inside fn = %v; want ErrTxOwned", err)
+		}
+		// A savepoint rolled back undoes only its own writes.
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := insert(table, "k", 1, &runs)(ctx, sp); err != nil {
+			return 0, err
+		}
+		if err := sp.Rollback(ctx); err != nil {
+			return 0, err
+		}
+		return id, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := ledgerRows(t, pool, table, "k"); n != 1 {
+		t.Fatalf("ledger has %d rows; want 1", n)
+	}
+	if rec, err := s.Get(ctx, "k"); err != nil || rec.Status != idempotency.StatusCompleted {
+		t.Fatalf("record = %+v, %v", rec, err)
+	}
+}

@@ -18,21 +18,43 @@ import (
 )
 
 // counter is a pgx tracer counting the statements sent, by their first
-// word.
+// word, and the round trips (a query, or a batch of them) under "trips".
 type counter struct {
 	mu sync.Mutex
 	n  map[string]int
 }
 
-func (c *counter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+func (c *counter) add(sql string, trip bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	w, _, _ := strings.Cut(strings.TrimSpace(d.SQL), " ")
-	c.n[strings.ToUpper(w)]++
+	if sql != "" {
+		w, _, _ := strings.Cut(strings.TrimSpace(sql), " ")
+		c.n[strings.ToUpper(w)]++
+	}
+	if trip {
+		c.n[trips]++
+	}
+}
+
+const trips = "trips"
+
+func (c *counter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	c.add(d.SQL, true)
 	return ctx
 }
 
 func (c *counter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+func (c *counter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	c.add("", true)
+	return ctx
+}
+
+func (c *counter) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	c.add(d.SQL, false)
+}
+
+func (c *counter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // take returns the counts so far and starts again.
 func (c *counter) take() map[string]int {
@@ -43,10 +65,13 @@ func (c *counter) take() map[string]int {
 	return n
 }
 
+// total counts statements.
 func total(m map[string]int) int {
 	n := 0
-	for _, v := range m {
-		n += v
+	for k, v := range m {
+		if k != trips {
+			n += v
+		}
 	}
 	return n
 }
@@ -80,26 +105,26 @@ func TestStatementsPerCall(t *testing.T) {
 	if _, err := idempotency.Do(ctx, g, "k", func(context.Context) (int, error) { return 1, nil }); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.take(); total(n) != 2 {
+	if n := c.take(); total(n) != 2 || n[trips] != 2 {
 		t.Fatalf("first call sent %v; want 2 statements", n)
 	}
 	if _, err := idempotency.Do(ctx, g, "k", func(context.Context) (int, error) { return 2, nil }); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.take(); total(n) != 1 {
+	if n := c.take(); total(n) != 1 || n[trips] != 1 {
 		t.Fatalf("duplicate call sent %v; want 1 statement", n)
 	}
 	if _, err := pgstore.DoTx(ctx, g, "tx", func(ctx context.Context, tx pgx.Tx) (int, error) { return 1, nil }); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.take(); total(n) != 5 || n["BEGIN"] != 1 || n["COMMIT"] != 1 {
-		t.Fatalf("DoTx first call sent %v; want BEGIN, settings, claim, complete, COMMIT", n)
+	if n := c.take(); total(n) != 5 || n[trips] != 4 || n["BEGIN"] != 1 || n["COMMIT"] != 1 {
+		t.Fatalf("DoTx first call sent %v; want BEGIN, settings and claim in one batch, complete, COMMIT", n)
 	}
 	if _, err := pgstore.DoTx(ctx, g, "tx", func(ctx context.Context, tx pgx.Tx) (int, error) { return 2, nil }); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.take(); total(n) != 4 {
-		t.Fatalf("DoTx duplicate sent %v; want BEGIN, settings, claim, ROLLBACK", n)
+	if n := c.take(); total(n) != 4 || n[trips] != 3 {
+		t.Fatalf("DoTx duplicate sent %v; want BEGIN, settings and claim in one batch, ROLLBACK", n)
 	}
 }
 

@@ -68,12 +68,7 @@ func (c *txCall) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype
 	if err != nil {
 		return idemtype.Claim{}, wrap("begin", c.key, err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`,
-		fmt.Sprintf("%dms", wait.Milliseconds()+boolInt(wait%time.Millisecond != 0))); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return idemtype.Claim{}, wrap("begin", c.key, err)
-	}
-	cl, err := c.s.claim(ctx, tx, req)
+	cl, err := c.s.claimIn(ctx, tx, req, fmt.Sprintf("%dms", wait.Milliseconds()+boolInt(wait%time.Millisecond != 0)))
 	if err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		var pgErr *pgconn.PgError

@@ -1,0 +1,72 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/jackc/pgx/v5"
+)
+
+// claimAttempts bounds how often Claim runs its statement again after
+// losing a race to a concurrent commit (see statements.claim); each retry
+// sees that commit, so more than two are rare.
+const claimAttempts = 16
+
+// Claim implements idemtype.Store in one statement.
+func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
+	if c := txCallFrom(ctx, s, req.Key); c != nil {
+		return c.claim(ctx, req)
+	}
+	return s.claim(ctx, s.pool, req)
+}
+
+// claim runs the claim statement on q (the pool, or a DoTx transaction).
+func (s *Store) claim(ctx context.Context, q querier, req idemtype.ClaimRequest) (idemtype.Claim, error) {
+	args := claimArgs(req)
+	for range claimAttempts {
+		c, err := scanClaim(q.QueryRow(ctx, s.sql.claim, args...), req.Key)
+		if errors.Is(err, idemtype.ErrNotFound) {
+			continue // lost a race with a concurrent commit: look again
+		}
+		return c, err
+	}
+	return idemtype.Claim{}, fmt.Errorf("idempotency: pgstore: claim %q: still racing after %d attempts", truncate(req.Key), claimAttempts)
+}
+
+// claimIn runs the claim in a DoTx transaction, after the statement that
+// sets its lock timeout and durability, both in one round trip.
+func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimRequest, lockTimeout string) (idemtype.Claim, error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`, lockTimeout)
+	b.Queue(s.sql.claim, claimArgs(req)...)
+	br := tx.SendBatch(ctx, b)
+	_, err := br.Exec()
+	var c idemtype.Claim
+	if err == nil {
+		c, err = scanClaim(br.QueryRow(), req.Key)
+	}
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = wrap("claim", req.Key, cerr)
+	}
+	if errors.Is(err, idemtype.ErrNotFound) {
+		return s.claim(ctx, tx, req)
+	}
+	return c, err
+}
+
+func claimArgs(req idemtype.ClaimRequest) []any {
+	return []any{hashKey(req.Key), []byte(req.Key), []byte(req.Fingerprint), micros(req.Lease, 1), micros(req.TTL, 0), req.Takeover}
+}
+
+// scanClaim reads the claim statement's row; no row is ErrNotFound.
+func scanClaim(r pgx.Row, key string) (idemtype.Claim, error) {
+	var c idemtype.Claim
+	rec, err := scanRecord(r, key, &c.Acquired, &c.TookOver, &c.Abandoned)
+	if err != nil {
+		return idemtype.Claim{}, err
+	}
+	c.Record = rec
+	return c, nil
+}
