@@ -23,9 +23,15 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 	}
 	var deadline time.Time // zero: wait until ctx ends
 	var poll pollState
+	var waiting Token // the running execution waited for, if any
 	for {
 		c, err := g.store.Claim(ctx, req)
 		if err != nil {
+			if waiting != 0 && ctx.Err() != nil {
+				// The caller gave up while waiting, as it claimed again:
+				// the same outcome as giving up during the wait.
+				return Claim{}, g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: waiting, Err: context.Cause(ctx)})
+			}
 			g.storeError(ctx, "claim", key, 0, err)
 			return Claim{}, &Error{Kind: ErrStore, Key: key, Err: err}
 		}
@@ -41,7 +47,10 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 		}
 		if g.cfg.OnDuplicate == Reject {
 			var cause error
-			if rec.Status == StatusInProgress {
+			switch {
+			case c.Abandoned:
+				cause = ErrAbandoned // it may not be running at all
+			case rec.Status == StatusInProgress:
 				cause = ErrInProgress
 			}
 			return Claim{}, g.conflict(ctx, &Error{Kind: ErrDuplicate, Key: key, Token: rec.Token, Err: cause})
@@ -70,6 +79,7 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
 			return Claim{}, g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: rec.Token})
 		}
+		waiting = rec.Token
 		if err := g.wait(ctx, rec, deadline, &poll); err != nil {
 			return Claim{}, g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: rec.Token, Err: err})
 		}

@@ -36,6 +36,12 @@ type encoder struct {
 	buf   []byte
 	depth int
 	seen  map[ref]bool // pointers and maps on the current path
+	// hidden counts the unexported struct fields on the current path.
+	// Values under one are read through an exported view of the field
+	// (reflection refuses to hand out what it reached through an
+	// unexported field, even to copy it), but encode as they always have:
+	// TextMarshalers there are not called.
+	hidden int
 }
 
 var (
@@ -93,20 +99,14 @@ func (e *encoder) value(v reflect.Value) error {
 	defer func() { e.depth-- }()
 
 	t := v.Type()
-	if t == timeType && (v.CanInterface() || v.CanAddr()) {
-		var tm time.Time
-		if v.CanInterface() {
-			tm = v.Interface().(time.Time)
-		} else {
-			// An unexported field: reflection will not hand it out.
-			tm = *(*time.Time)(v.Addr().UnsafePointer())
-		}
+	if t == timeType {
+		tm := v.Interface().(time.Time)
 		e.buf = append(e.buf, tagTime)
 		e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(tm.Unix()))
 		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(tm.Nanosecond()))
 		return nil
 	}
-	if t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface && t.Implements(textMarshalerType) && v.CanInterface() {
+	if t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface && t.Implements(textMarshalerType) && e.hidden == 0 {
 		b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
 		if err != nil {
 			return fmt.Errorf("%v: %w", t, err)
@@ -189,7 +189,18 @@ func (e *encoder) value(v reflect.Value) error {
 			if f.Tag.Get("idempotency") == "-" {
 				continue
 			}
-			val, err := e.sub(v.Field(i))
+			fv := v.Field(i)
+			if !f.IsExported() {
+				// v is addressable: read the field through an exported
+				// view, so that everything under it can be read too
+				// (times, arrays, whatever an interface holds).
+				fv = reflect.NewAt(f.Type, fv.Addr().UnsafePointer()).Elem()
+				e.hidden++
+			}
+			val, err := e.sub(fv)
+			if !f.IsExported() {
+				e.hidden--
+			}
 			if err != nil {
 				return fmt.Errorf("field %s: %w", f.Name, err)
 			}
@@ -223,14 +234,22 @@ func (e *encoder) value(v reflect.Value) error {
 
 // sub encodes v on its own, for sorting.
 func (e *encoder) sub(v reflect.Value) ([]byte, error) {
-	s := &encoder{depth: e.depth, seen: e.seen}
+	s := &encoder{depth: e.depth, seen: e.seen, hidden: e.hidden}
 	err := s.value(v)
 	e.seen = s.seen
 	return s.buf, err
 }
 
 func (e *encoder) pairs(pairs [][2][]byte) error {
-	slices.SortFunc(pairs, func(a, b [2][]byte) int { return bytes.Compare(a[0], b[0]) })
+	// Distinct map keys may encode alike (int8(1) and uint(1), two
+	// pointers to equal values): order those by value, or the encoding
+	// would follow the map's random iteration order.
+	slices.SortFunc(pairs, func(a, b [2][]byte) int {
+		if c := bytes.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return bytes.Compare(a[1], b[1])
+	})
 	e.buf = append(e.buf, tagMap)
 	e.uvarint(uint64(len(pairs)))
 	for _, p := range pairs {
@@ -261,7 +280,7 @@ type ref struct {
 // addressable returns v, or an addressable copy of it, so that unexported
 // fields inside it can be read.
 func addressable(v reflect.Value) reflect.Value {
-	if v.CanAddr() || !v.CanInterface() {
+	if v.CanAddr() {
 		return v
 	}
 	c := reflect.New(v.Type()).Elem()

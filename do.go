@@ -45,7 +45,7 @@ func replay[T any](ctx context.Context, g *Guard, rec Record) (T, error) {
 	typ := reflect.TypeFor[T]()
 	cache := immutable(typ)
 	if cache {
-		if v, ok := g.replays.get(rec.Key, rec.Token, typ); ok {
+		if v, ok := g.replays.get(rec.Key, rec.Token, typ, rec.Value); ok {
 			g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token})
 			return v.(T), nil
 		}
@@ -57,10 +57,23 @@ func replay[T any](ctx context.Context, g *Guard, rec Record) (T, error) {
 		return v, err
 	}
 	if cache {
-		g.replays.put(rec.Key, rec.Token, typ, v)
+		g.replays.put(rec.Key, rec.Token, typ, rec.Value, v)
 	}
 	g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token})
 	return v, nil
+}
+
+// encode marshals a result. A panicking Marshal (a MarshalJSON method
+// with a bug) makes a result that cannot be encoded: fn has run, so its
+// claim must still be settled, or the key would be run again once the
+// lease lapsed.
+func encode(c Codec, v any) (b []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("idempotency: Marshal panicked: %v", p)
+		}
+	}()
+	return c.Marshal(v)
 }
 
 func decode[T any](c Codec, data []byte) (T, error) {
@@ -111,7 +124,7 @@ func execute[T any](ctx context.Context, g *Guard, rec Record, fn func(context.C
 		return v, err
 	}
 	out := Outcome{Status: StatusCompleted, TTL: g.ttl(co)}
-	if out.Value, err = g.cfg.Codec.Marshal(v); err != nil {
+	if out.Value, err = encode(g.cfg.Codec, v); err != nil {
 		// Duplicates get ErrResultUnavailable; fn never runs again.
 		g.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: result cannot be encoded; recorded without a value",
 			slog.String("key", key), slog.Any("error", err))

@@ -55,28 +55,34 @@ func (e *execution) fire() {
 	defer e.wg.Done()
 
 	lease := e.g.cfg.Lease
+	next := lease / 3
+	// The store moves the lease from when it gets the request, no later
+	// than it was sent: count from the sending, not from the reply.
+	sent := time.Now()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.parent), lease/3)
 	err := e.g.store.Extend(ctx, e.key, e.token, lease)
 	cancel()
-	now := time.Now()
 	switch {
 	case err == nil:
-		e.renewed = now
+		e.renewed = sent
 	case errors.Is(err, ErrLeaseLost):
 		e.lost(err)
 		return
 	default:
 		e.g.storeError(e.parent, "extend", e.key, e.token, err)
-		if now.Sub(e.renewed) >= lease {
+		left := e.renewed.Add(lease).Sub(time.Now())
+		if left <= 0 {
 			// Unrenewed for a whole lease: another caller may own the key
 			// by now, so fn must stop.
 			e.lost(err)
 			return
 		}
+		// Try again, and look again no later than the lease lapses.
+		next = min(next, left)
 	}
 	e.mu.Lock()
 	if !e.stopped {
-		e.t.Reset(lease / 3)
+		e.t.Reset(next)
 	}
 	e.mu.Unlock()
 }

@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"bytes"
 	"hash/maphash"
 	"reflect"
 	"sync"
@@ -9,9 +10,11 @@ import (
 )
 
 // replayCache keeps recently decoded results so that a hot duplicate does
-// not decode the same bytes again. A completed record never changes while
-// it has the same token (a new execution gets a new token), so (key,
-// token, type) names one value for good. Only values that callers cannot
+// not decode the same bytes again. An entry is used only for the same key,
+// token, type and stored bytes: the bytes decide, since a store that
+// forgot a key (Forget, expiry) may hand a later execution an old token
+// again, and comparing bytes is still far cheaper than decoding them.
+// Only values that callers cannot
 // mutate through are cached (no pointers, slices, maps or interfaces
 // inside): every caller may get the same copy.
 //
@@ -28,6 +31,7 @@ type replayEntry struct {
 	key   string
 	token Token
 	typ   reflect.Type
+	raw   []byte // the stored bytes that value was decoded from
 	value any
 }
 
@@ -35,16 +39,17 @@ func (c *replayCache) slot(key string) *atomic.Pointer[replayEntry] {
 	return &c.slots[maphash.String(c.seed, key)%replaySlots]
 }
 
-func (c *replayCache) get(key string, token Token, typ reflect.Type) (any, bool) {
+func (c *replayCache) get(key string, token Token, typ reflect.Type, raw []byte) (any, bool) {
 	e := c.slot(key).Load()
-	if e == nil || e.token != token || e.typ != typ || e.key != key {
+	if e == nil || e.token != token || e.typ != typ || e.key != key || !bytes.Equal(e.raw, raw) {
 		return nil, false
 	}
 	return e.value, true
 }
 
-func (c *replayCache) put(key string, token Token, typ reflect.Type, value any) {
-	c.slot(key).Store(&replayEntry{key: key, token: token, typ: typ, value: value})
+func (c *replayCache) put(key string, token Token, typ reflect.Type, raw []byte, value any) {
+	// A copy: the store's bytes are not ours to keep.
+	c.slot(key).Store(&replayEntry{key: key, token: token, typ: typ, raw: bytes.Clone(raw), value: value})
 }
 
 var immutableTypes sync.Map // reflect.Type -> bool

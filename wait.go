@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -26,22 +27,36 @@ func (g *Guard) wait(ctx context.Context, rec Record, deadline time.Time, poll *
 			// The record may have changed between the claim and the
 			// watch: look once more before sleeping.
 			cur, err := g.store.Get(ctx, rec.Key)
-			if err != nil || cur.Token != rec.Token || cur.Status != StatusInProgress {
+			switch {
+			case errors.Is(err, ErrNotFound):
 				return ctx.Err()
+			case err != nil:
+				// Whether it changed is unknown: poll rather than trust
+				// the watch, and rather than claim again at once, which
+				// would spin for as long as reads fail.
+			case cur.Token != rec.Token || cur.Status != StatusInProgress:
+				return ctx.Err()
+			default:
+				rec, changed = cur, ch
 			}
-			rec, changed = cur, ch
 		}
 	}
 	// Wake no later than the lease lapses (the executor may have died), so
 	// that a lost notification cannot hold a waiter past the lease; without
-	// notifications, poll with a growing interval.
+	// notifications, poll with a growing interval. The lease is on the
+	// store's clock: when it looks lapsed here although the store did not
+	// let it be taken over, the clocks differ, and the waiter polls too
+	// rather than claim again every millisecond.
 	wake := time.Until(rec.LeaseUntil) + time.Millisecond
-	if changed == nil {
+	if changed == nil || wake <= 0 {
 		switch {
 		case poll.next == 0:
 			poll.next = minPoll
 		case poll.next < maxPoll:
 			poll.next = min(2*poll.next, maxPoll)
+		}
+		if wake <= 0 {
+			wake = poll.next
 		}
 		wake = min(wake, poll.next)
 	}

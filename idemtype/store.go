@@ -34,7 +34,9 @@ type Store interface {
 
 	// Extend moves the lease of the in-progress record owned by token to
 	// now+lease. It returns ErrLeaseLost when token no longer owns an
-	// in-progress record for key, even if its lease lapsed unnoticed.
+	// in-progress record for key. A lapsed lease alone does not end
+	// ownership: until another claim takes the record over (or it expires
+	// or is deleted), Extend, Complete and Release by its token succeed.
 	Extend(ctx context.Context, key string, token Token, lease time.Duration) error
 
 	// Complete stores the outcome of the execution owned by token: status,
@@ -141,6 +143,9 @@ func (s Status) String() string {
 
 // Token identifies one claim of a key. Tokens are never zero, unique per
 // claim of a key, and a later claim of a key gets a larger token than any
-// earlier one the store still remembers. Writes carry the token, so a stale
-// executor can never overwrite a newer execution's record (fencing).
+// earlier claim of that key, including claims whose records were since
+// released, deleted or expired: a counter kept with the record and
+// restarted with a new one does not do. Writes carry the token, so a stale
+// executor, whose record may have been deleted or expired under it, can
+// never overwrite a newer execution's record (fencing).
 type Token uint64
