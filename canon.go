@@ -30,7 +30,13 @@ const (
 	tagText    = 'X' // encoding.TextMarshaler
 )
 
-const maxDepth = 64
+// maxDepth and maxNodes bound the work a value can cause: a cycle, or a
+// structure that shares its nodes so that walking it takes exponential
+// time, is refused rather than followed.
+const (
+	maxDepth = 64
+	maxNodes = 1 << 20
+)
 
 type encoder struct {
 	buf   []byte
@@ -42,6 +48,7 @@ type encoder struct {
 	// unexported field, even to copy it), but encode as they always have:
 	// TextMarshalers there are not called.
 	hidden int
+	nodes  *int // values encoded so far, shared with sub-encoders
 }
 
 var (
@@ -92,6 +99,9 @@ func (e *encoder) value(v reflect.Value) error {
 	if !v.IsValid() {
 		e.buf = append(e.buf, tagNil)
 		return nil
+	}
+	if (*e.nodes)++; *e.nodes > maxNodes {
+		return fmt.Errorf("value has more than %d parts", maxNodes)
 	}
 	if e.depth++; e.depth > maxDepth {
 		return fmt.Errorf("value nested deeper than %d levels", maxDepth)
@@ -234,7 +244,7 @@ func (e *encoder) value(v reflect.Value) error {
 
 // sub encodes v on its own, for sorting.
 func (e *encoder) sub(v reflect.Value) ([]byte, error) {
-	s := &encoder{depth: e.depth, seen: e.seen, hidden: e.hidden}
+	s := &encoder{depth: e.depth, seen: e.seen, hidden: e.hidden, nodes: e.nodes}
 	err := s.value(v)
 	e.seen = s.seen
 	return s.buf, err

@@ -3,6 +3,7 @@ package idempotency
 import (
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/idempotency-go/idempotency/idemtype"
 )
@@ -93,7 +94,7 @@ func (e *FailedError) Is(target error) bool {
 		return true
 	}
 	for _, k := range e.known {
-		if k == target {
+		if reflect.TypeOf(k).Comparable() && k == target {
 			return true
 		}
 	}

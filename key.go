@@ -43,7 +43,8 @@ func fingerprint(payload any) (string, error) {
 }
 
 func digest(domain byte, args []any) ([sha256.Size]byte, error) {
-	e := encoder{buf: make([]byte, 0, 128)}
+	nodes := 0
+	e := encoder{buf: make([]byte, 0, 128), nodes: &nodes}
 	e.buf = append(e.buf, domain)
 	if err := e.values(args); err != nil {
 		return [sha256.Size]byte{}, &Error{Kind: ErrInvalidKey, Err: err}

@@ -22,7 +22,7 @@ type Event struct {
 	Kind  EventKind
 	Key   string
 	Token Token         // the execution's token, where there is one
-	Took  time.Duration // EventExecuted: fn's run time; EventReplayed: time spent waiting, if any
+	Took  time.Duration // EventExecuted: fn's run time
 	Err   error         // the error involved, if any
 }
 

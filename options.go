@@ -34,7 +34,8 @@ func WithFingerprint(payload any) CallOption {
 	return func(o *callOptions) { o.payload, o.hasPayload = payload, true }
 }
 
-// WithTTL overrides Config.TTL for this call's outcome.
+// WithTTL overrides Config.TTL for this call's outcome: 0 keeps
+// Config.TTL, a negative value (NoExpiry) keeps the outcome forever.
 func WithTTL(ttl time.Duration) CallOption {
 	return func(o *callOptions) { o.ttl = ttl }
 }

@@ -378,3 +378,35 @@ func TestRenewalFailureStopsAtLapse(t *testing.T) {
 		t.Fatalf("fn stopped %v after its lease lapsed in the store", late)
 	}
 }
+
+type dag struct{ L, R *dag }
+
+// A value whose nodes are shared would take exponential time to walk;
+// Key refuses it instead.
+func TestKeySharedNodesBounded(t *testing.T) {
+	t.Parallel()
+	d := &dag{}
+	for range 40 {
+		d = &dag{L: d, R: d}
+	}
+	if _, err := idempotency.Key("f", d); !errors.Is(err, idempotency.ErrInvalidKey) {
+		t.Fatalf("Key of a 2^40-node walk = %v, want ErrInvalidKey", err)
+	}
+}
+
+type uncomparableErr struct{ parts []string }
+
+func (e uncomparableErr) Error() string { return "uncomparable" }
+
+func TestFailedErrorUncomparableKnownError(t *testing.T) {
+	t.Parallel()
+	known := uncomparableErr{parts: []string{"x"}}
+	g := newGuard(t, nil, &idempotency.Config{OnFailure: idempotency.Remember, KnownErrors: []error{known}})
+	fn := func(context.Context) (int, error) { return 0, known }
+	_, _ = idempotency.Do(context.Background(), g, "k", fn)
+	_, err := idempotency.Do(context.Background(), g, "k", fn)
+	if errors.Is(err, uncomparableErr{}) { // must not panic
+		t.Fatal("matched a different uncomparable error")
+	}
+	wantErr(t, err, idempotency.ErrFailed)
+}

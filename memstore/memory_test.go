@@ -120,3 +120,24 @@ func TestCloseTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Released keys do not leave their expiry entries behind for a TTL.
+func TestReleasedKeysFreeMemory(t *testing.T) {
+	t.Parallel()
+	s := memstore.New(&memstore.Options{Shards: 1, SweepInterval: -1})
+	defer s.Close()
+	ctx := context.Background()
+	for i := range 10000 {
+		k := fmt.Sprint("k", i)
+		c, err := s.Claim(ctx, idemtype.ClaimRequest{Key: k, Lease: time.Minute, TTL: 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(ctx, k, c.Record.Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := memstore.ExpiryEntries(s); n > 100 {
+		t.Fatalf("%d expiry entries kept for 0 records", n)
+	}
+}

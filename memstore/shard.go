@@ -43,6 +43,21 @@ func (sh *shard) remove(key string) {
 	if _, ok := sh.recs[key]; ok {
 		delete(sh.recs, key)
 		sh.notify(key)
+		sh.compact()
+	}
+}
+
+// compact rebuilds the expiry heap when entries of removed records (a
+// release or delete leaves its entry until it comes due) outnumber the
+// live records, so that many failing calls cannot hold memory for a TTL.
+// A rebuild follows at least as many removals as it costs.
+func (sh *shard) compact() {
+	if len(sh.exp) <= 2*len(sh.recs)+64 {
+		return
+	}
+	sh.exp = sh.exp[:0]
+	for _, rec := range sh.recs {
+		sh.schedule(rec, time.Time{})
 	}
 }
 
