@@ -1,0 +1,202 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+// backend is a service behind the proxy that counts the requests reaching
+// it and answers each with its number.
+type backend struct {
+	hits    atomic.Int64
+	srv     *httptest.Server
+	block   chan struct{} // requests to /slow wait for it to close
+	arrived chan struct{} // a request to /slow arrived
+}
+
+func newBackend(t *testing.T) *backend {
+	b := &backend{block: make(chan struct{}), arrived: make(chan struct{}, 16)}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := b.hits.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		if r.URL.Path == "/slow" {
+			b.arrived <- struct{}{}
+			<-b.block
+		}
+		w.Header().Set("X-Hit", fmt.Sprint(n))
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, "hit %d: %s %s %s", n, r.Method, r.URL.Path, body)
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+var listenRE = regexp.MustCompile(`proxy listening on (\S+),`)
+
+// startProxy runs idem proxy in front of b on a free port and returns it
+// with its base URL.
+func startProxy(t *testing.T, e *env, b *backend, args ...string) (*proc, string) {
+	t.Helper()
+	p := start(t, e.command(append([]string{"proxy", "--listen", "127.0.0.1:0", "--target", b.srv.URL}, args...)...))
+	p.waitStderr("proxy listening on")
+	m := listenRE.FindStringSubmatch(p.stderr.String())
+	if m == nil {
+		t.Fatalf("no address in %q", p.stderr.String())
+	}
+	return p, "http://" + m[1]
+}
+
+type reply struct {
+	status   int
+	body     string
+	replayed string
+}
+
+func post(t *testing.T, url, key, body string, header ...string) reply {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply{status: resp.StatusCode, body: string(b), replayed: resp.Header.Get("Idempotent-Replayed")}
+}
+
+func TestProxy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBackend(t)
+	p, url := startProxy(t, e, b, "--scope-header", "Authorization")
+
+	first := post(t, url+"/pay", `"k1"`, "10 EUR", "Authorization", "Bearer alice")
+	second := post(t, url+"/pay", `"k1"`, "10 EUR", "Authorization", "Bearer alice")
+	if first.status != http.StatusCreated || first.replayed != "" {
+		t.Fatalf("first: %+v", first)
+	}
+	if second.status != http.StatusCreated || second.body != first.body || second.replayed != "true" {
+		t.Fatalf("second: %+v, first %+v", second, first)
+	}
+	if n := b.hits.Load(); n != 1 {
+		t.Fatalf("backend hit %d times, want 1", n)
+	}
+	// Another client's same key is its own.
+	if r := post(t, url+"/pay", `"k1"`, "10 EUR", "Authorization", "Bearer bob"); r.replayed != "" || r.body != "hit 2: POST /pay 10 EUR" {
+		t.Fatalf("other client: %+v", r)
+	}
+	// The same key with another body is refused.
+	if r := post(t, url+"/pay", `"k1"`, "99 EUR", "Authorization", "Bearer alice"); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("reused key: %+v", r)
+	}
+	// Without a key, requests pass through.
+	post(t, url+"/pay", "", "1 EUR")
+	post(t, url+"/pay", "", "1 EUR")
+	if n := b.hits.Load(); n != 4 {
+		t.Fatalf("backend hit %d times, want 4", n)
+	}
+	// The secret scope never reaches the store.
+	list := e.idem("list").want(t, 0).stdout
+	if strings.Contains(list, "alice") || len(decodeViews(t, list)) != 2 {
+		t.Fatalf("records: %s", list)
+	}
+	p.signal(syscall.SIGTERM)
+	p.wait().want(t, 0)
+}
+
+func TestProxyRequired(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBackend(t)
+	p, url := startProxy(t, e, b, "--required", "--methods", "post,PUT")
+	if r := post(t, url+"/x", "", "a"); r.status != http.StatusBadRequest {
+		t.Fatalf("no key: %+v", r)
+	}
+	req, _ := http.NewRequest(http.MethodPut, url+"/x", nil)
+	req.Header.Set("Idempotency-Key", `"p"`)
+	for range 2 {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if n := b.hits.Load(); n != 1 {
+		t.Fatalf("backend hit %d times by two PUTs, want 1", n)
+	}
+	p.signal(syscall.SIGINT)
+	p.wait().want(t, 0)
+}
+
+func TestProxyGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBackend(t)
+	p, url := startProxy(t, e, b)
+	got := make(chan reply, 1)
+	go func() {
+		// t.Fatal must not run here: report through the channel.
+		req, _ := http.NewRequest(http.MethodPost, url+"/slow", strings.NewReader("x"))
+		req.Header.Set("Idempotency-Key", `"s"`)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- reply{body: err.Error()}
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- reply{status: resp.StatusCode, body: string(body)}
+	}()
+	<-b.arrived
+	p.signal(syscall.SIGTERM)
+	p.waitStderr("shutting down")
+	close(b.block)
+	if r := <-got; r.status != http.StatusCreated {
+		t.Fatalf("request in flight during shutdown: %+v", r)
+	}
+	p.wait().want(t, 0)
+	// Its response was recorded before the proxy exited.
+	v := decodeViews(t, e.idem("list").want(t, 0).stdout)
+	if len(v) != 1 || v[0].Status != "completed" {
+		t.Fatalf("records after shutdown: %+v", v)
+	}
+}
+
+func TestProxyBackendDown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBackend(t)
+	p, url := startProxy(t, e, b)
+	b.srv.Close()
+	if r := post(t, url+"/x", `"d"`, "a"); r.status != http.StatusBadGateway {
+		t.Fatalf("backend down: %+v", r)
+	}
+	// A 502 is not recorded: the retry goes to the service again.
+	if r := post(t, url+"/x", `"d"`, "a"); r.status != http.StatusBadGateway || r.replayed != "" {
+		t.Fatalf("retry: %+v", r)
+	}
+	if out := e.idem("list").want(t, 0).stdout; out != "" {
+		t.Fatalf("records: %s", out)
+	}
+	p.signal(syscall.SIGTERM)
+	p.wait().want(t, 0)
+}
