@@ -70,7 +70,9 @@ flags:
                       line under --name; see idem key)
   --name N            the namespace of derived keys (default "idem:run")
   --ttl D             how long the outcome is remembered: a duration
-                      (90m), days (7d) or forever (default 24h)
+                      (90m), days (7d) or forever (default 24h); it
+                      also bounds the run: a command running longer
+                      cannot record its outcome (exit 74)
   --lease D           how long the key stays claimed without renewal;
                       past it another run may take over (default 30s)
   --wait D            how long to wait for a run of the key in progress

@@ -144,6 +144,8 @@ func (a *app) run(ctx context.Context, common commonFlags, args []string) int {
 		return exitNotRecorded
 	case errors.Is(err, idempotency.ErrLeaseLost):
 		return a.fail(ctx, fmt.Errorf("idempotency: key %q: the command was stopped (exit code %d): %w", key, res.Exit, err))
+	case errors.Is(err, idempotency.ErrResultUnavailable):
+		return a.fail(ctx, fmt.Errorf("%w; the record was not written by idem run, or cannot be read", err))
 	case errors.Is(err, idempotency.ErrKeyReused):
 		return a.fail(ctx, fmt.Errorf("%w; it was used with another command line", err))
 	}
