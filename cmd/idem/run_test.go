@@ -63,28 +63,49 @@ func TestRunReplayNoteOnlyWhenVerbose(t *testing.T) {
 
 func TestRunConcurrentProcesses(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	const procs = 8
-	// The sleep keeps the first run going while the others arrive; they
-	// wait for its outcome and replay it.
-	args := []string{"run", "--key", "once", "--wait", "2m", "--", "sh", "-c", effect + "; sleep 1"}
-	results := make([]result, procs)
-	var wg sync.WaitGroup
-	for i := range procs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = finish(t, e.command(args...))
-		}()
+	tests := []struct {
+		name string
+		wait string
+	}{
+		// Duplicates wait for the first run and replay its outcome.
+		{"waiting", "2m"},
+		// Duplicates arriving while it runs exit 75 at once.
+		{"not waiting", "0s"},
 	}
-	wg.Wait()
-	for i, r := range results {
-		if r.code != 0 || r.stdout != "out\n" || r.stderr != "err\n" {
-			t.Errorf("process %d: exit %d, stdout %q, stderr %q", i, r.code, r.stdout, r.stderr)
-		}
-	}
-	if n := len(e.lines("effects")); n != 1 {
-		t.Fatalf("%d effects from %d processes, want 1", n, procs)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			const procs = 8
+			// The sleep keeps the first run going while the others arrive.
+			args := []string{"run", "--key", "once", "--wait", tt.wait, "--", "sh", "-c", effect + "; sleep 1"}
+			results := make([]result, procs)
+			var wg sync.WaitGroup
+			for i := range procs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					results[i] = finish(t, e.command(args...))
+				}()
+			}
+			wg.Wait()
+			succeeded := 0
+			for i, r := range results {
+				switch {
+				case r.code == 0 && r.stdout == "out\n" && r.stderr == "err\n":
+					succeeded++
+				case r.code == exitTempFail && tt.wait == "0s" && r.stdout == "" && strings.Contains(r.stderr, "in progress"):
+				default:
+					t.Errorf("process %d: exit %d, stdout %q, stderr %q", i, r.code, r.stdout, r.stderr)
+				}
+			}
+			if succeeded == 0 || (tt.wait != "0s" && succeeded != procs) {
+				t.Errorf("%d of %d processes succeeded", succeeded, procs)
+			}
+			if n := len(e.lines("effects")); n != 1 {
+				t.Fatalf("%d effects from %d processes, want 1", n, procs)
+			}
+		})
 	}
 }
 
