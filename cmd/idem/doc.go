@@ -46,9 +46,10 @@
 // A command exiting non-zero is not recorded, so a retry runs it again;
 // --remember-failure records it like a success. A run that finds the key in
 // progress elsewhere exits 75 at once, or waits up to --wait for its
-// outcome. The command runs in its own process group; SIGINT, SIGTERM,
-// SIGHUP and SIGQUIT sent to idem are forwarded to it, and a command that
-// fails after one was forwarded is never recorded. idem renews its lease on
+// outcome. The command gets idem's stdin and runs in its own process
+// group (so it cannot read from the terminal); SIGINT, SIGTERM, SIGHUP and
+// SIGQUIT sent to idem are forwarded to it, and a command that fails after
+// one was forwarded is never recorded. idem renews its lease on
 // the key every --lease/3; a run whose idem died (on Linux the command dies
 // with it) is taken over by the next run once its lease lapses, unless
 // --no-takeover, which makes later runs exit 76 until idem forget frees

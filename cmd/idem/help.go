@@ -55,9 +55,11 @@ recorded output and exits with the recorded code without running it. A
 command that exits non-zero is not recorded unless --remember-failure, so
 a retry runs it again. A command that cannot be started records nothing.
 
-The command runs in its own process group; SIGINT, SIGTERM, SIGHUP and
-SIGQUIT are forwarded to it, and a command that fails after one of them is
-never recorded. The lease on the key is renewed every lease/3 while it
+The command gets idem's stdin. It runs in its own process group; SIGINT,
+SIGTERM, SIGHUP and SIGQUIT are forwarded to it, and a command that fails
+after one of them is never recorded. Being in a background group, a command
+that reads from the terminal is stopped (SIGTTIN): give it its input
+another way. The lease on the key is renewed every lease/3 while it
 runs; if the lease is lost (the store says another run took the key over)
 the command gets SIGTERM, then SIGKILL 10s later, and idem exits 75. On
 Linux the command is killed when idem dies.
