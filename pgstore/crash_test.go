@@ -69,7 +69,7 @@ func runChild(mode string) int {
 		for len(pending) > 0 {
 			var next []string
 			for _, k := range pending {
-				_, err := pgstore.DoTx(ctx, g, k, book(k, func() { time.Sleep(time.Duration(50+rand.IntN(100)) * time.Millisecond) }))
+				_, err := pgstore.DoTx(ctx, g, k, book(k, func() { time.Sleep(time.Duration(100+rand.IntN(100)) * time.Millisecond) }))
 				switch {
 				case err == nil:
 				case errors.Is(err, idempotency.ErrInProgress):
@@ -171,8 +171,9 @@ func TestDoTxLedgerUnderKills(t *testing.T) {
 	env := append(childEnvFor(dsn, strings.Trim(s.Table(), `"`), table), fmt.Sprint("PGSTORE_TEST_KEYS=", keys))
 
 	type proc struct {
-		cmd  *exec.Cmd
-		done chan error
+		cmd    *exec.Cmd
+		done   chan error
+		exited bool
 	}
 	start := func() *proc {
 		p := &proc{cmd: child(t, "ledger", env...), done: make(chan error, 1)}
@@ -191,21 +192,35 @@ func TestDoTxLedgerUnderKills(t *testing.T) {
 			_ = p.cmd.Process.Kill()
 		}
 	})
+	// reap notes children that exited by themselves, which must be
+	// successes, and returns the ones still running.
+	reap := func() []int {
+		var alive []int
+		for i, p := range running {
+			if !p.exited {
+				select {
+				case err := <-p.done:
+					if err != nil {
+						t.Fatalf("child exited: %v", err)
+					}
+					p.exited = true
+					continue
+				default:
+				}
+				alive = append(alive, i)
+			}
+		}
+		return alive
+	}
 	killed := 0
 	for killed < kills {
-		time.Sleep(time.Duration(150+rand.IntN(150)) * time.Millisecond)
-		i := rand.IntN(procs)
-		p := running[i]
-		select {
-		case err := <-p.done:
-			if err != nil {
-				t.Fatalf("child exited: %v", err)
-			}
-			running[i] = start() // finished early: keep the pressure on
-			p.done <- nil        // for the final wait below
-			continue
-		default:
+		time.Sleep(time.Duration(60+rand.IntN(80)) * time.Millisecond)
+		alive := reap()
+		if len(alive) == 0 {
+			break // all done before all kills: the gap check below decides
 		}
+		i := alive[rand.IntN(len(alive))]
+		p := running[i]
 		if killed%3 == 0 {
 			// Stopped inside its transaction, it keeps the row locked:
 			// siblings wait for it, then give up on that key for a while.
@@ -219,8 +234,12 @@ func TestDoTxLedgerUnderKills(t *testing.T) {
 	}
 	deadline := time.After(3 * time.Minute)
 	for i, p := range running {
+		if p.exited {
+			continue
+		}
 		select {
 		case err := <-p.done:
+			p.exited = true
 			if err != nil {
 				t.Fatalf("child %d: %v", i, err)
 			}
