@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/jackc/pgx/v5"
@@ -38,6 +39,14 @@ func (s *Store) claim(ctx context.Context, q querier, req idemtype.ClaimRequest)
 // claimIn runs the claim in a DoTx transaction, after the statement that
 // sets its lock timeout and durability, both in one round trip.
 func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimRequest, lockTimeout string) (idemtype.Claim, error) {
+	if err := ctx.Err(); err != nil {
+		return idemtype.Claim{}, err
+	}
+	// lock_timeout bounds the wait, not ctx: pgx v5.7 can leak a goroutine
+	// when a context ends during a batch (jackc/pgx#1999). The timeout is
+	// only for a connection that stops answering.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.LockWait+30*time.Second)
+	defer cancel()
 	b := &pgx.Batch{}
 	b.Queue(`SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`, lockTimeout)
 	b.Queue(s.sql.claim, claimArgs(req)...)

@@ -44,12 +44,16 @@ func (fnTx) Rollback(context.Context) error { return ErrTxOwned }
 //     There is no lease to lapse and no takeover of a running call.
 //   - fn's error rolls the transaction back and is returned unchanged;
 //     under OnFailure Remember the failure is then recorded on its own.
-//   - A duplicate arriving while the first call's transaction runs blocks
-//     on its row lock (at most Options.LockWait at a time, woken by the
-//     commit's notification), then gets the stored result; when its wait
-//     ends first (Config.WaitTimeout under ReturnStored, at once under
-//     Reject, the context under Wait) it gets an error matching
-//     idempotency.ErrInProgress (and ErrDuplicate under Reject).
+//   - A duplicate DoTx arriving while the first call's transaction runs
+//     cannot see its uncommitted record; it finds the row locked and
+//     treats the key as in progress: it waits for the commit's
+//     notification (and blocks on the row lock up to Options.LockWait at
+//     a time, in case one is lost), then gets the stored result, or, by
+//     the duplicate policy, an error matching idempotency.ErrInProgress
+//     (at once under Reject, with ErrDuplicate; after Config.WaitTimeout
+//     under ReturnStored; when ctx ends under Wait).
+//   - A plain Do on a key whose DoTx transaction runs blocks on the row
+//     lock until that transaction ends, whatever its duplicate policy.
 //   - A failed commit returns the zero T and an error matching
 //     idempotency.ErrNotRecorded: nothing committed, unless the connection
 //     broke during the COMMIT itself, when either both or neither did; a
@@ -68,12 +72,8 @@ func DoTx[T any](ctx context.Context, g *idempotency.Guard, key string, fn func(
 	}
 	cfg := g.Config()
 	c := &txCall{s: s, key: key}
-	switch cfg.OnDuplicate {
-	case idempotency.Reject:
-		c.reject = true
-	case idempotency.ReturnStored:
+	if cfg.OnDuplicate == idempotency.ReturnStored {
 		c.deadline = time.Now().Add(max(cfg.WaitTimeout, 0))
-		c.reject = cfg.WaitTimeout < 0
 	}
 	defer c.rollback(ctx) // a panic in fn or the codec: leave nothing behind
 	v, err := idempotency.Do(context.WithValue(ctx, txCallKey{}, c), g, key, func(ctx context.Context) (T, error) {
@@ -83,24 +83,12 @@ func DoTx[T any](ctx context.Context, g *idempotency.Guard, key string, fn func(
 		// fn's own guarded calls are not part of this one.
 		return fn(context.WithValue(ctx, txCallKey{}, (*txCall)(nil)), fnTx{tx})
 	}, opts...)
-	switch {
-	case err == nil:
-		return v, nil
-	case errors.Is(err, errBusy):
-		var e *idempotency.Error
-		tok := idempotency.Token(0)
-		if errors.As(err, &e) {
-			tok = e.Token
-		}
-		if cfg.OnDuplicate == idempotency.Reject {
-			return zero, &idempotency.Error{Kind: idempotency.ErrDuplicate, Key: key, Token: tok, Err: &idempotency.Error{Kind: idempotency.ErrInProgress, Key: key, Err: err}}
-		}
-		return zero, &idempotency.Error{Kind: idempotency.ErrInProgress, Key: key, Token: tok, Err: err}
-	case errors.Is(err, idempotency.ErrNotRecorded):
+	if errors.Is(err, idempotency.ErrNotRecorded) {
 		c.mu.Lock()
 		committed := c.committed
 		c.mu.Unlock()
 		if !committed {
+			var zero T
 			return zero, err // fn's writes were rolled back with the record
 		}
 	}

@@ -224,6 +224,7 @@ func TestDoTxDuplicates(t *testing.T) {
 		{"Wait", idempotency.Config{OnDuplicate: idempotency.Wait}, nil, nil},
 		{"ReturnStoredInTime", idempotency.Config{WaitTimeout: time.Minute}, nil, nil},
 		{"ReturnStoredTimesOut", idempotency.Config{WaitTimeout: 300 * time.Millisecond}, idempotency.ErrInProgress, nil},
+		{"WaitUntilContextEnds", idempotency.Config{OnDuplicate: idempotency.Wait}, idempotency.ErrInProgress, context.DeadlineExceeded},
 		{"ReturnStoredNoWait", idempotency.Config{WaitTimeout: -1}, idempotency.ErrInProgress, nil},
 		{"Reject", idempotency.Config{OnDuplicate: idempotency.Reject}, idempotency.ErrDuplicate, idempotency.ErrInProgress},
 	}
@@ -234,7 +235,16 @@ func TestDoTxDuplicates(t *testing.T) {
 			// A short LockWait makes waiting duplicates go around the
 			// notify-and-claim-again loop several times.
 			s := newStore(t, pool, &pgstore.Options{LockWait: 50 * time.Millisecond})
-			g := idempotency.New(s, &tc.cfg)
+			// Contention is a conflict, not a store failure.
+			var storeErrors atomic.Int64
+			cfg := tc.cfg
+			cfg.Observer = idempotency.ObserverFunc(func(_ context.Context, e idempotency.Event) {
+				if e.Kind == idempotency.EventStoreError {
+					t.Logf("store error event: %v", e.Err)
+					storeErrors.Add(1)
+				}
+			})
+			g := idempotency.New(s, &cfg)
 			table := ledger(t, pool)
 			ctx := testCtx(t)
 			inside, release := make(chan struct{}), make(chan struct{})
@@ -256,6 +266,12 @@ func TestDoTxDuplicates(t *testing.T) {
 			<-inside
 			second := make(chan result, 1)
 			go func() {
+				ctx := ctx
+				if tc.name == "WaitUntilContextEnds" {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
+					defer cancel()
+				}
 				id, err := pgstore.DoTx(ctx, g, "k", insert(table, "k", 1, &runs))
 				second <- result{id, err}
 			}()
@@ -282,6 +298,9 @@ func TestDoTxDuplicates(t *testing.T) {
 			}
 			if runs.Load() != 1 || ledgerRows(t, pool, table, "k") != 1 {
 				t.Fatalf("fn ran %d times, %d ledger rows; want 1 and 1", runs.Load(), ledgerRows(t, pool, table, "k"))
+			}
+			if n := storeErrors.Load(); n != 0 {
+				t.Fatalf("%d store error events", n)
 			}
 			waitIdle(t, pool)
 		})

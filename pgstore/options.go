@@ -25,9 +25,12 @@ type Options struct {
 	// Default false: New migrates.
 	ManualMigrate bool
 	// LockWait is the longest one DoTx duplicate blocks on the row lock of
-	// a transaction that is still running the first call, before it looks
-	// again (woken by a notification) or gives up with ErrInProgress, as
-	// the guard's duplicate policy says. Default 2s; at least 1ms.
+	// a transaction that is still running the first call before it looks
+	// again, in case the commit's notification was lost; the guard's
+	// duplicate policy decides how long it keeps looking. The wait is
+	// bounded by the server (lock_timeout), not by the context, so it is
+	// also how late such a duplicate may notice that its context ended.
+	// Default 2s; at least 1ms.
 	LockWait time.Duration
 	// PollInterval is how often a waiting duplicate looks at the record
 	// while notifications are unavailable (the listening connection is

@@ -22,8 +22,8 @@ import (
 type txCall struct {
 	s        *Store
 	key      string
-	reject   bool      // a busy key is not waited for
 	deadline time.Time // zero: wait until ctx ends
+	attempts int
 
 	mu        sync.Mutex
 	tx        pgx.Tx
@@ -45,10 +45,6 @@ func txCallFrom(ctx context.Context, s *Store, key string) *txCall {
 	return c
 }
 
-// errBusy: the key's row stayed locked by another transaction for as long
-// as this call would wait. DoTx reports it as ErrInProgress.
-var errBusy = errors.New("idempotency: pgstore: the key is held by a running transaction")
-
 // lockNotAvailable is SQLSTATE 55P03, raised when lock_timeout ends a wait.
 const lockNotAvailable = "55P03"
 
@@ -57,12 +53,21 @@ func (c *txCall) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype
 	defer c.mu.Unlock()
 	c.rollbackLocked(ctx)
 	c.busy = nil
-	wait := c.s.opts.LockWait
-	if c.reject {
-		wait = time.Millisecond
-	} else if !c.deadline.IsZero() {
-		wait = min(wait, time.Until(c.deadline))
+	if err := ctx.Err(); err != nil {
+		return idemtype.Claim{}, err
 	}
+	// The first attempt barely waits, so that the guard's own duplicate
+	// policy (reject, or wait up to a deadline, woken by the commit's
+	// notification) decides; later ones block on the lock for a while,
+	// in case a notification was lost.
+	wait := time.Millisecond
+	if c.attempts > 0 {
+		wait = c.s.opts.LockWait
+		if !c.deadline.IsZero() {
+			wait = min(wait, time.Until(c.deadline))
+		}
+	}
+	c.attempts++
 	wait = max(wait, time.Millisecond) // 0 would mean no limit
 	tx, err := c.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
@@ -72,15 +77,14 @@ func (c *txCall) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype
 	if err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != lockNotAvailable {
+		lockTimeout := errors.As(err, &pgErr) && pgErr.Code == lockNotAvailable
+		if !lockTimeout {
 			return idemtype.Claim{}, err
 		}
-		if c.reject || (!c.deadline.IsZero() && !time.Now().Before(c.deadline)) {
-			return idemtype.Claim{}, fmt.Errorf("%w: %w", errBusy, err)
-		}
-		// Report the invisible running call as in progress until it may
-		// have ended: the guard then waits (woken by the commit's
-		// notification) and claims again.
+		// The key's row is locked by a transaction still running the
+		// first call, invisible to us. Report it in progress until it may
+		// have ended: the guard then waits, as its policy says, for the
+		// commit's notification, and claims again.
 		now := time.Now()
 		c.busy = &idemtype.Record{Key: req.Key, Fingerprint: req.Fingerprint, Status: idemtype.StatusInProgress,
 			Token: 1, LeaseUntil: now.Add(c.s.opts.LockWait), CreatedAt: now, UpdatedAt: now}
