@@ -36,8 +36,10 @@ func (s *Store) claim(ctx context.Context, q querier, req idemtype.ClaimRequest)
 	return idemtype.Claim{}, fmt.Errorf("idempotency: pgstore: claim %q: still racing after %d attempts", truncate(req.Key), claimAttempts)
 }
 
-// claimIn runs the claim in a DoTx transaction, after the statement that
-// sets its lock timeout and durability, both in one round trip.
+// claimIn runs the claim in a DoTx transaction under a short
+// lock_timeout, in one round trip: save the caller's lock_timeout and
+// force a durable commit, claim, restore lock_timeout so that fn's own
+// statements and the completion wait as the caller configured.
 func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimRequest, lockTimeout string) (idemtype.Claim, error) {
 	if err := ctx.Err(); err != nil {
 		return idemtype.Claim{}, err
@@ -47,22 +49,30 @@ func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimReques
 	// only for a connection that stops answering.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.LockWait+30*time.Second)
 	defer cancel()
-	b := &pgx.Batch{}
-	b.Queue(`SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`, lockTimeout)
-	b.Queue(s.sql.claim, claimArgs(req)...)
-	br := tx.SendBatch(ctx, b)
-	_, err := br.Exec()
-	var c idemtype.Claim
-	if err == nil {
-		c, err = scanClaim(br.QueryRow(), req.Key)
+	for range claimAttempts {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT set_config('idempotency.saved_lock_timeout', current_setting('lock_timeout'), true),
+			set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`, lockTimeout)
+		b.Queue(s.sql.claim, claimArgs(req)...)
+		b.Queue(`SELECT set_config('lock_timeout', current_setting('idempotency.saved_lock_timeout'), true)`)
+		br := tx.SendBatch(ctx, b)
+		_, err := br.Exec()
+		var c idemtype.Claim
+		if err == nil {
+			c, err = scanClaim(br.QueryRow(), req.Key)
+		}
+		if err == nil {
+			_, err = br.Exec()
+		}
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = wrap("claim", req.Key, cerr)
+		}
+		if errors.Is(err, idemtype.ErrNotFound) {
+			continue // lost a race with a concurrent commit: look again
+		}
+		return c, err
 	}
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = wrap("claim", req.Key, cerr)
-	}
-	if errors.Is(err, idemtype.ErrNotFound) {
-		return s.claim(ctx, tx, req)
-	}
-	return c, err
+	return idemtype.Claim{}, fmt.Errorf("idempotency: pgstore: claim %q: still racing after %d attempts", truncate(req.Key), claimAttempts)
 }
 
 func claimArgs(req idemtype.ClaimRequest) []any {

@@ -457,3 +457,39 @@ func TestDoTxOwnsTheTransaction(t *testing.T) {
 		t.Fatalf("record = %+v, %v", rec, err)
 	}
 }
+
+// TestDoTxKeepsCallersLockTimeout: the claim's short lock timeout does not
+// leak into fn: fn may wait for a row lock as long as the session allows.
+func TestDoTxKeepsCallersLockTimeout(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, dsn)
+	g := idempotency.New(newStore(t, pool, &pgstore.Options{LockWait: 10 * time.Millisecond}), nil)
+	ctx := testCtx(t)
+	accounts := fmt.Sprintf("accounts_%d", tables.Add(1))
+	if _, err := pool.Exec(ctx, `CREATE TABLE `+accounts+` (id int PRIMARY KEY, cents bigint NOT NULL); INSERT INTO `+accounts+` VALUES (1, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	// Another transaction holds the account row for a while.
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, `SELECT * FROM `+accounts+` WHERE id = 1 FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_ = holder.Commit(context.Background())
+	}()
+	got, err := pgstore.DoTx(ctx, g, "k", func(ctx context.Context, tx pgx.Tx) (string, error) {
+		var lt string
+		if err := tx.QueryRow(ctx, `SHOW lock_timeout`).Scan(&lt); err != nil {
+			return "", err
+		}
+		_, err := tx.Exec(ctx, `UPDATE `+accounts+` SET cents = cents + 100 WHERE id = 1`)
+		return lt, err
+	})
+	if err != nil || got != "0" {
+		t.Fatalf("DoTx waiting on a row lock = lock_timeout %q, %v; want the session's 0 and success", got, err)
+	}
+}

@@ -117,14 +117,14 @@ func TestStatementsPerCall(t *testing.T) {
 	if _, err := pgstore.DoTx(ctx, g, "tx", func(ctx context.Context, tx pgx.Tx) (int, error) { return 1, nil }); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.take(); total(n) != 5 || n[trips] != 4 || n["BEGIN"] != 1 || n["COMMIT"] != 1 {
-		t.Fatalf("DoTx first call sent %v; want BEGIN, settings and claim in one batch, complete, COMMIT", n)
+	if n := c.take(); total(n) != 6 || n[trips] != 4 || n["BEGIN"] != 1 || n["COMMIT"] != 1 {
+		t.Fatalf("DoTx first call sent %v; want BEGIN, settings, claim and restore in one batch, complete, COMMIT", n)
 	}
 	if _, err := pgstore.DoTx(ctx, g, "tx", func(ctx context.Context, tx pgx.Tx) (int, error) { return 2, nil }); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.take(); total(n) != 4 || n[trips] != 3 {
-		t.Fatalf("DoTx duplicate sent %v; want BEGIN, settings and claim in one batch, ROLLBACK", n)
+	if n := c.take(); total(n) != 5 || n[trips] != 3 {
+		t.Fatalf("DoTx duplicate sent %v; want BEGIN, settings, claim and restore in one batch, ROLLBACK", n)
 	}
 }
 
