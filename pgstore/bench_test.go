@@ -172,17 +172,22 @@ func BenchmarkDoTx(b *testing.B) {
 			k := benchKey("raw-")
 			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 				batch := &pgx.Batch{}
-				batch.Queue(`SELECT set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`, "2000ms")
+				batch.Queue(`SELECT set_config('idempotency.saved_lock_timeout', current_setting('lock_timeout'), true),
+					set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`, "1ms")
 				batch.Queue(claimSQL, claimArgs(k)...)
+				batch.Queue(`SELECT set_config('lock_timeout', current_setting('idempotency.saved_lock_timeout'), true)`)
 				br := tx.SendBatch(ctx, batch)
 				if _, err := br.Exec(); err != nil {
 					return err
 				}
 				tok, err := rawClaim(ctx, fixedRow{br.QueryRow()}, claimSQL, k)
-				if err := br.Close(); err != nil {
+				if err != nil {
 					return err
 				}
-				if err != nil {
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
+				if err := br.Close(); err != nil {
 					return err
 				}
 				id, err := book(ctx, tx, k)
