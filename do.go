@@ -167,7 +167,12 @@ func (g *Guard) release(ctx context.Context, key string, token Token) {
 // record must be written even if the caller gave up meanwhile: the caller's
 // cancellation does not reach the store (its values do). Stores bound their
 // own I/O (network clients time out).
-func writeCtx(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+func writeCtx(ctx context.Context) context.Context {
+	if ctx.Done() == nil {
+		return ctx // never cancelled: nothing to detach
+	}
+	return context.WithoutCancel(ctx)
+}
 
 func (g *Guard) storeError(ctx context.Context, op, key string, token Token, err error) {
 	g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: store "+op+" failed",

@@ -12,11 +12,12 @@ import (
 // Store. A Guard is safe for concurrent use; build one per store and
 // configuration and share it.
 type Guard struct {
-	store   Store
-	watcher Watcher // nil when the store cannot notify
-	cfg     Config
-	owned   io.Closer // the private store of New(nil, ...)
-	replays *replayCache
+	store    Store
+	watcher  Watcher // nil when the store cannot notify
+	cfg      Config
+	owned    io.Closer // the private store of New(nil, ...)
+	replays  *replayCache
+	renewals renewals
 }
 
 // New returns a Guard over store. A nil store means a private in-memory

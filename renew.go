@@ -9,9 +9,7 @@ import (
 
 // execution is the context fn runs under: cancelled with ErrLeaseLost when
 // the claim is lost, carrying the claim's token, and renewing the lease
-// every Lease/3 until stopped. Renewals run on a timer rather than a
-// goroutine of their own, so a call that finishes within Lease/3 costs no
-// renewal at all.
+// every Lease/3 until stopped.
 type execution struct {
 	context.Context // fn's: cancelled by cancel
 	parent          context.Context
@@ -19,20 +17,21 @@ type execution struct {
 	g               *Guard
 	key             string
 	token           Token
+	renewed         time.Time // last time the lease was known to be ours
 
-	mu      sync.Mutex
-	stopped bool
-	t       *time.Timer
-	wg      sync.WaitGroup
-	renewed time.Time // last time the lease was known to be ours
+	// Guarded by g.renewals.mu.
+	due        time.Time // next renewal, while queued
+	prev, next *execution
+	queued     bool
+	stopped    bool
+	wg         sync.WaitGroup // a renewal in flight
 }
 
 func (g *Guard) start(ctx context.Context, key string, token Token) *execution {
 	runCtx, cancel := context.WithCancelCause(ctx)
-	e := &execution{Context: runCtx, parent: ctx, cancel: cancel, g: g, key: key, token: token, renewed: time.Now()}
-	e.mu.Lock() // fire may run before e.t is set
-	e.t = time.AfterFunc(g.cfg.Lease/3, e.fire)
-	e.mu.Unlock()
+	now := time.Now()
+	e := &execution{Context: runCtx, parent: ctx, cancel: cancel, g: g, key: key, token: token, renewed: now}
+	g.renewals.add(e, now.Add(g.cfg.Lease/3))
 	return e
 }
 
@@ -44,16 +43,9 @@ func (e *execution) Value(key any) any {
 	return e.Context.Value(key)
 }
 
-func (e *execution) fire() {
-	e.mu.Lock()
-	if e.stopped {
-		e.mu.Unlock()
-		return
-	}
-	e.wg.Add(1)
-	e.mu.Unlock()
+// renew extends the lease once, then queues the next renewal.
+func (e *execution) renew() {
 	defer e.wg.Done()
-
 	lease := e.g.cfg.Lease
 	next := lease / 3
 	// The store moves the lease from when it gets the request, no later
@@ -80,17 +72,14 @@ func (e *execution) fire() {
 		// Try again, and look again no later than the lease lapses.
 		next = min(next, left)
 	}
-	e.mu.Lock()
-	if !e.stopped {
-		e.t.Reset(next)
-	}
-	e.mu.Unlock()
+	e.g.renewals.add(e, time.Now().Add(next))
 }
 
 func (e *execution) lost(err error) {
-	e.mu.Lock()
+	r := &e.g.renewals
+	r.mu.Lock()
 	stopped := e.stopped
-	e.mu.Unlock()
+	r.mu.Unlock()
 	if stopped {
 		return // fn finished meanwhile; its outcome is settled by the caller
 	}
@@ -100,12 +89,107 @@ func (e *execution) lost(err error) {
 
 // stop ends renewals and waits for one in flight.
 func (e *execution) stop() {
-	e.mu.Lock()
+	r := &e.g.renewals
+	r.mu.Lock()
 	e.stopped = true
-	e.t.Stop()
-	e.mu.Unlock()
+	r.unlink(e)
+	r.mu.Unlock()
 	e.wg.Wait()
 }
 
 // leaseLost reports whether fn's context was cancelled for a lost claim.
 func (e *execution) leaseLost() bool { return context.Cause(e.Context) == ErrLeaseLost }
+
+// renewals is a Guard's queue of executions by the time of their next
+// renewal, served by one timer. Executions of a Guard share one Lease, so
+// they come due about in the order they started and joining the queue is
+// cheap. The timer is left armed when the queue empties, so that a call
+// that ends within Lease/3 (nearly all of them) costs two list operations
+// under a lock and nothing of the runtime's timers.
+type renewals struct {
+	mu         sync.Mutex
+	head, tail *execution
+	t          *time.Timer // made on first use
+	at         time.Time   // when t fires; zero when it is not armed
+}
+
+// add queues e for renewal at due, unless e was stopped.
+func (r *renewals) add(e *execution, due time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e.stopped {
+		return
+	}
+	e.due, e.queued = due, true
+	// Keep the queue sorted by due time; e is nearly always last.
+	p := r.tail
+	for p != nil && p.due.After(due) {
+		p = p.prev
+	}
+	e.prev = p
+	if p == nil {
+		e.next, r.head = r.head, e
+	} else {
+		e.next, p.next = p.next, e
+	}
+	if e.next == nil {
+		r.tail = e
+	} else {
+		e.next.prev = e
+	}
+	r.arm(due)
+}
+
+// arm makes the timer fire no later than at. r.mu is held.
+func (r *renewals) arm(at time.Time) {
+	if !r.at.IsZero() && !r.at.After(at) {
+		return
+	}
+	r.at = at
+	d := time.Until(at)
+	if r.t == nil {
+		r.t = time.AfterFunc(d, r.fire)
+		return
+	}
+	r.t.Reset(d)
+}
+
+// unlink takes e off the queue if it is there. r.mu is held.
+func (r *renewals) unlink(e *execution) {
+	if !e.queued {
+		return
+	}
+	if e.prev == nil {
+		r.head = e.next
+	} else {
+		e.prev.next = e.next
+	}
+	if e.next == nil {
+		r.tail = e.prev
+	} else {
+		e.next.prev = e.prev
+	}
+	e.prev, e.next, e.queued = nil, nil, false
+}
+
+// fire starts the renewals that are due, each on a goroutine of its own so
+// that a slow store delays no other execution, and arms the timer for the
+// next one.
+func (r *renewals) fire() {
+	now := time.Now()
+	var due []*execution
+	r.mu.Lock()
+	r.at = time.Time{}
+	for e := r.head; e != nil && !e.due.After(now); e = r.head {
+		r.unlink(e)
+		e.wg.Add(1) // under r.mu, so that stop waits for it
+		due = append(due, e)
+	}
+	if r.head != nil {
+		r.arm(r.head.due)
+	}
+	r.mu.Unlock()
+	for _, e := range due {
+		go e.renew()
+	}
+}

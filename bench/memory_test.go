@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/memstore"
@@ -69,6 +70,35 @@ func BenchmarkFirstCall(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkFirstCallSteady: every call has a new key, as in
+// BenchmarkFirstCall, but records expire as fast as they are made, as in a
+// long-running service: the store holds about 50,000 live records instead of
+// growing with b.N, and each call pays for expiring an old record. The
+// store's clock moves 1µs each time it is read, so a 100ms TTL keeps about
+// 100,000 reads' worth of records.
+func BenchmarkFirstCallSteady(b *testing.B) {
+	ctx := context.Background()
+	var ticks atomic.Int64
+	epoch := time.Now()
+	s := memstore.New(&memstore.Options{SweepInterval: -1, Now: func() time.Time {
+		return epoch.Add(time.Duration(ticks.Add(1)) * time.Microsecond)
+	}})
+	b.Cleanup(func() { _ = s.Close() })
+	g := idempotency.New(s, &idempotency.Config{TTL: 100 * time.Millisecond})
+	ks := keys(b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := idempotency.Do(ctx, g, ks[i], work); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if n := s.Len(); b.N > 200_000 && n > 100_000 {
+		b.Fatalf("%d live records: the store is not in a steady state", n)
+	}
 }
 
 // BenchmarkDuplicate: every call repeats one key whose outcome is stored.

@@ -74,30 +74,35 @@ func (sh *shard) notify(key string) {
 // and the heap holds about one entry per record.
 func (sh *shard) schedule(rec *idemtype.Record, old time.Time) {
 	if !rec.ExpiresAt.IsZero() && (old.IsZero() || rec.ExpiresAt.Before(old)) {
-		sh.exp.push(expiryEntry{at: rec.ExpiresAt, key: rec.Key})
+		sh.exp.push(expiryEntry{at: rec.ExpiresAt.UnixNano(), key: rec.Key})
 	}
 }
 
 // expire removes the records that expired by now and reports how many.
 func (sh *shard) expire(now time.Time) int {
-	n := 0
-	for len(sh.exp) > 0 && !sh.exp[0].at.After(now) {
-		e := sh.exp.pop()
-		rec := sh.recs[e.key]
+	n, at := 0, now.UnixNano()
+	for len(sh.exp) > 0 && sh.exp[0].at <= at {
+		key := sh.exp[0].key
+		rec := sh.recs[key]
 		switch {
 		case rec == nil || rec.ExpiresAt.IsZero():
+			sh.exp.pop()
 		case !live(rec, now):
-			sh.remove(e.key)
+			sh.exp.pop()
+			sh.remove(key)
 			n++
-		case rec.ExpiresAt.After(e.at):
-			sh.exp.push(expiryEntry{at: rec.ExpiresAt, key: e.key})
+		default:
+			// Its expiry was moved later: move the entry in place, past
+			// now so that the loop ends whatever the clocks say.
+			sh.exp[0].at = max(rec.ExpiresAt.UnixNano(), at+1)
+			sh.exp.down(0)
 		}
 	}
 	return n
 }
 
 type expiryEntry struct {
-	at  time.Time
+	at  int64 // Unix nanoseconds: smaller and quicker to compare than a time.Time
 	key string
 }
 
@@ -109,7 +114,7 @@ func (h *expiries) push(e expiryEntry) {
 	q := *h
 	for i := len(q) - 1; i > 0; {
 		p := (i - 1) / 2
-		if !q[i].at.Before(q[p].at) {
+		if q[i].at >= q[p].at {
 			break
 		}
 		q[i], q[p] = q[p], q[i]
@@ -123,21 +128,25 @@ func (h *expiries) pop() expiryEntry {
 	last := len(q) - 1
 	q[0] = q[last]
 	q[last] = expiryEntry{}
-	q = q[:last]
-	for i := 0; ; {
+	*h = q[:last]
+	h.down(0)
+	return top
+}
+
+// down restores the heap below i after q[i] moved later.
+func (h expiries) down(i int) {
+	for {
 		l, small := 2*i+1, i
-		if l < len(q) && q[l].at.Before(q[small].at) {
+		if l < len(h) && h[l].at < h[small].at {
 			small = l
 		}
-		if r := l + 1; r < len(q) && q[r].at.Before(q[small].at) {
+		if r := l + 1; r < len(h) && h[r].at < h[small].at {
 			small = r
 		}
 		if small == i {
-			break
+			return
 		}
-		q[i], q[small] = q[small], q[i]
+		h[i], h[small] = h[small], h[i]
 		i = small
 	}
-	*h = q
-	return top
 }
