@@ -17,7 +17,7 @@ type Guard struct {
 	cfg      Config
 	owned    io.Closer // the private store of New(nil, ...)
 	replays  *replayCache
-	renewals renewals
+	renewals [1 << renewalQueuesLog2]renewals
 }
 
 // New returns a Guard over store. A nil store means a private in-memory

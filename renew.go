@@ -19,7 +19,9 @@ type execution struct {
 	token           Token
 	renewed         time.Time // last time the lease was known to be ours
 
-	// Guarded by g.renewals.mu.
+	q *renewals // the queue e is renewed from
+
+	// Guarded by q.mu.
 	due        time.Time // next renewal, while queued
 	prev, next *execution
 	queued     bool
@@ -30,8 +32,11 @@ type execution struct {
 func (g *Guard) start(ctx context.Context, key string, token Token) *execution {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	now := time.Now()
-	e := &execution{Context: runCtx, parent: ctx, cancel: cancel, g: g, key: key, token: token, renewed: now}
-	g.renewals.add(e, now.Add(g.cfg.Lease/3))
+	// Tokens are unique per key and spread over the queues, which keeps
+	// concurrent first calls from contending on one lock.
+	q := &g.renewals[uint64(token)*0x9E3779B97F4A7C15>>(64-renewalQueuesLog2)]
+	e := &execution{Context: runCtx, parent: ctx, cancel: cancel, g: g, key: key, token: token, renewed: now, q: q}
+	q.add(e, now.Add(g.cfg.Lease/3))
 	return e
 }
 
@@ -72,14 +77,13 @@ func (e *execution) renew() {
 		// Try again, and look again no later than the lease lapses.
 		next = min(next, left)
 	}
-	e.g.renewals.add(e, time.Now().Add(next))
+	e.q.add(e, time.Now().Add(next))
 }
 
 func (e *execution) lost(err error) {
-	r := &e.g.renewals
-	r.mu.Lock()
+	e.q.mu.Lock()
 	stopped := e.stopped
-	r.mu.Unlock()
+	e.q.mu.Unlock()
 	if stopped {
 		return // fn finished meanwhile; its outcome is settled by the caller
 	}
@@ -89,18 +93,20 @@ func (e *execution) lost(err error) {
 
 // stop ends renewals and waits for one in flight.
 func (e *execution) stop() {
-	r := &e.g.renewals
-	r.mu.Lock()
+	e.q.mu.Lock()
 	e.stopped = true
-	r.unlink(e)
-	r.mu.Unlock()
+	e.q.unlink(e)
+	e.q.mu.Unlock()
 	e.wg.Wait()
 }
 
 // leaseLost reports whether fn's context was cancelled for a lost claim.
 func (e *execution) leaseLost() bool { return context.Cause(e.Context) == ErrLeaseLost }
 
-// renewals is a Guard's queue of executions by the time of their next
+// renewalQueuesLog2 sets how many renewal queues a Guard has.
+const renewalQueuesLog2 = 3
+
+// renewals is a queue of a Guard's executions by the time of their next
 // renewal, served by one timer. Executions of a Guard share one Lease, so
 // they come due about in the order they started and joining the queue is
 // cheap. The timer is left armed when the queue empties, so that a call

@@ -59,17 +59,20 @@ func BenchmarkFirstCall(b *testing.B) {
 			_, _, _ = sf.Do(ks[i], func() (any, error) { return work(ctx) })
 		}
 	})
-	b.Run("memstore", func(b *testing.B) {
-		g := newGuard(b)
-		ks := keys(b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := range b.N {
-			if _, err := idempotency.Do(ctx, g, ks[i], work); err != nil {
-				b.Fatal(err)
-			}
+	b.Run("memstore", func(b *testing.B) { firstCalls(b, newGuard(b)) })
+}
+
+// firstCalls makes b.N calls of g, each with a new key.
+func firstCalls(b *testing.B, g *idempotency.Guard) {
+	ctx := context.Background()
+	ks := keys(b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := idempotency.Do(ctx, g, ks[i], work); err != nil {
+			b.Fatal(err)
 		}
-	})
+	}
 }
 
 // BenchmarkFirstCallSteady: every call has a new key, as in
@@ -79,22 +82,13 @@ func BenchmarkFirstCall(b *testing.B) {
 // store's clock moves 1µs each time it is read, so a 100ms TTL keeps about
 // 100,000 reads' worth of records.
 func BenchmarkFirstCallSteady(b *testing.B) {
-	ctx := context.Background()
 	var ticks atomic.Int64
 	epoch := time.Now()
 	s := memstore.New(&memstore.Options{SweepInterval: -1, Now: func() time.Time {
 		return epoch.Add(time.Duration(ticks.Add(1)) * time.Microsecond)
 	}})
 	b.Cleanup(func() { _ = s.Close() })
-	g := idempotency.New(s, &idempotency.Config{TTL: 100 * time.Millisecond})
-	ks := keys(b.N)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		if _, err := idempotency.Do(ctx, g, ks[i], work); err != nil {
-			b.Fatal(err)
-		}
-	}
+	firstCalls(b, idempotency.New(s, &idempotency.Config{TTL: 100 * time.Millisecond}))
 	b.StopTimer()
 	if n := s.Len(); b.N > 200_000 && n > 100_000 {
 		b.Fatalf("%d live records: the store is not in a steady state", n)
