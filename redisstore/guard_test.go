@@ -34,6 +34,10 @@ func TestGuardRace(t *testing.T) {
 			cl := testserver.StartRedisCluster(t, 3)
 			return func() redis.UniversalClient { c, _ := clusterClient(t, cl); return c }
 		}},
+		{"sentinel", func(t *testing.T) func() redis.UniversalClient {
+			s := testserver.StartRedisSentinel(t, 1)
+			return func() redis.UniversalClient { c, _ := sentinelClient(t, s); return c }
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -59,6 +59,20 @@ func clusterClient(t testing.TB, cl *testserver.RedisCluster) (*redis.ClusterCli
 	return c, n
 }
 
+// sentinelClient returns a failover client of the Sentinel's primary.
+func sentinelClient(t testing.TB, s *testserver.RedisSentinel) (*redis.Client, *counter) {
+	t.Helper()
+	c := redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:    testserver.MasterName,
+		SentinelAddrs: []string{s.Sentinel.Addr()},
+		PoolSize:      64,
+	})
+	n := &counter{}
+	c.AddHook(n)
+	t.Cleanup(func() { _ = c.Close() })
+	return c, n
+}
+
 var prefixes atomic.Int64
 
 // prefix returns a prefix no other store of this test binary uses, so

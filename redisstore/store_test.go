@@ -21,3 +21,9 @@ func TestConformanceCluster(t *testing.T) {
 	c, _ := clusterClient(t, cl)
 	storetest.Run(t, func(t *testing.T) idemtype.Store { return newStore(t, c, nil) })
 }
+
+func TestConformanceSentinel(t *testing.T) {
+	t.Parallel()
+	c, _ := sentinelClient(t, testserver.StartRedisSentinel(t, 1))
+	storetest.Run(t, func(t *testing.T) idemtype.Store { return newStore(t, c, nil) })
+}

@@ -23,3 +23,14 @@ func TestRedisKillRestart(t *testing.T) {
 		t.Fatalf("PING after Restart: %v", err)
 	}
 }
+
+func TestRedisSentinelFailover(t *testing.T) {
+	t.Parallel()
+	s := StartRedisSentinel(t, 1)
+	if got, want := s.Master(), s.Primary.Addr(); got != want {
+		t.Fatalf("master = %q, want the primary %s", got, want)
+	}
+	if got, want := s.Failover(t), s.Replicas[0].Addr(); got != want {
+		t.Fatalf("master after failover = %q, want the replica %s", got, want)
+	}
+}
