@@ -54,10 +54,16 @@ type Config struct {
 	// the handler again.
 	StoreServerErrors bool
 	// OmitHeaders are response headers that are neither stored nor
-	// replayed, for headers that must not reach the store or a second
-	// response. Default: Set-Cookie. An empty non-nil slice omits none.
-	// Hop-by-hop headers are always omitted.
+	// replayed, besides the ones always left out: hop-by-hop headers and
+	// SensitiveHeaders (unless ReplaySensitiveHeaders). For headers that
+	// must not reach the store or a second response, such as a
+	// per-response request id. Default: none.
 	OmitHeaders []string
+	// ReplaySensitiveHeaders stores and replays SensitiveHeaders like any
+	// other header, for a handler whose cookies are meant for whoever
+	// holds the key. Default false: they reach the first response only,
+	// and never the store.
+	ReplaySensitiveHeaders bool
 	// Fingerprint identifies a request's content: the same key with
 	// another fingerprint gets 422. It is called with the whole request
 	// body. Default: the method, the escaped path and query, and the body
@@ -67,6 +73,12 @@ type Config struct {
 	// of error responses. Default DefaultProblemBase.
 	ProblemBase string
 }
+
+// SensitiveHeaders are the response headers that are neither stored nor
+// replayed unless Config.ReplaySensitiveHeaders is set: a cookie or an
+// authentication response belongs to the client that got it first, and the
+// store should not hold session secrets.
+var SensitiveHeaders = []string{"Set-Cookie", "Authentication-Info", "Proxy-Authentication-Info"}
 
 // Defaults of Config.
 const (
@@ -119,9 +131,6 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.TTL < 0 && d.TTL != idempotency.NoExpiry {
 		panic(fmt.Sprintf("idempotency: idemhttp: invalid Config.TTL %v (want > 0, 0 for the guard's, or idempotency.NoExpiry)", d.TTL))
-	}
-	if d.OmitHeaders == nil {
-		d.OmitHeaders = []string{"Set-Cookie"}
 	}
 	if d.Fingerprint == nil {
 		d.Fingerprint = DefaultFingerprint

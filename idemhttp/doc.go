@@ -81,7 +81,8 @@
 //     stored body is the uncompressed one and each replay is encoded for
 //     its own client.
 //
-// Hop-by-hop headers, Set-Cookie (Config.OmitHeaders) and the Date header
+// Hop-by-hop headers, SensitiveHeaders such as Set-Cookie (unless
+// Config.ReplaySensitiveHeaders), Config.OmitHeaders and the Date header
 // net/http adds are never stored; the replay carries the replaying
 // server's Date and framing (Content-Length or chunked).
 package idemhttp

@@ -27,7 +27,11 @@ func New(g *idempotency.Guard, cfg *Config) func(http.Handler) http.Handler {
 	if c.TTL != 0 {
 		h.opts = append(h.opts, idempotency.WithTTL(c.TTL))
 	}
-	for _, k := range c.OmitHeaders {
+	omit := c.OmitHeaders
+	if !c.ReplaySensitiveHeaders {
+		omit = append(omit[:len(omit):len(omit)], SensitiveHeaders...)
+	}
+	for _, k := range omit {
 		h.omit = append(h.omit, http.CanonicalHeaderKey(k))
 	}
 	h.methods = slices.Clone(c.Methods)
