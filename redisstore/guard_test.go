@@ -158,29 +158,31 @@ func TestAOFRestart(t *testing.T) {
 // TestWaiterNotified: a duplicate waiting for a running first call is woken
 // by the completion's message (sharded on a Cluster), not by polling: it
 // makes a handful of round trips while the first call runs for a second.
+// The servers' command counts show which publish command carried it.
 func TestWaiterNotified(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name    string
-		clients func(t *testing.T) (executor, waiter redis.UniversalClient, n *counter)
+		clients func(t *testing.T) (executor, waiter redis.UniversalClient, n *counter, nodes []string)
+		publish string // the command that must carry completions; the other must not appear
 	}{
-		{"single", func(t *testing.T) (redis.UniversalClient, redis.UniversalClient, *counter) {
+		{"single", func(t *testing.T) (redis.UniversalClient, redis.UniversalClient, *counter, []string) {
 			addr := testserver.StartRedis(t).Addr()
 			e, _ := client(t, addr)
 			w, n := client(t, addr)
-			return e, w, n
-		}},
-		{"cluster", func(t *testing.T) (redis.UniversalClient, redis.UniversalClient, *counter) {
+			return e, w, n, []string{addr}
+		}, "publish"},
+		{"cluster", func(t *testing.T) (redis.UniversalClient, redis.UniversalClient, *counter, []string) {
 			cl := testserver.StartRedisCluster(t, 3)
 			e, _ := clusterClient(t, cl)
 			w, n := clusterClient(t, cl)
-			return e, w, n
-		}},
+			return e, w, n, cl.Addrs()
+		}, "spublish"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ec, wc, wn := tc.clients(t)
+			ec, wc, wn, nodes := tc.clients(t)
 			pfx := prefix(t)
 			cfg := &idempotency.Config{Lease: time.Minute, WaitTimeout: time.Minute}
 			executor := idempotency.New(newStore(t, ec, &redisstore.Options{Prefix: pfx}), cfg)
@@ -223,6 +225,18 @@ func TestWaiterNotified(t *testing.T) {
 			// pool connection's handshake may add up to three.
 			if n := wn.count(); n > 6 {
 				t.Fatalf("waiter made %d round trips while waiting; it polls", n)
+			}
+			calls := map[string]int{}
+			for _, addr := range nodes {
+				admin, _ := client(t, addr)
+				for name, n := range commandStats(t, admin) {
+					calls[name] += n
+				}
+			}
+			other := map[string]string{"publish": "spublish", "spublish": "publish"}[tc.publish]
+			if calls[tc.publish] == 0 || calls[other] != 0 {
+				t.Fatalf("completions published with %s %d times and %s %d times; want %s only",
+					tc.publish, calls[tc.publish], other, calls[other], tc.publish)
 			}
 		})
 	}

@@ -1,10 +1,15 @@
 package redisstore_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"testing"
+	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/idempotency-go/idempotency/internal/testserver"
+	"github.com/idempotency-go/idempotency/redisstore"
 	"github.com/idempotency-go/idempotency/storetest"
 )
 
@@ -26,4 +31,26 @@ func TestConformanceSentinel(t *testing.T) {
 	t.Parallel()
 	c, _ := sentinelClient(t, testserver.StartRedisSentinel(t, 1))
 	storetest.Run(t, func(t *testing.T) idemtype.Store { return newStore(t, c, nil) })
+}
+
+// With nil Options, records live under DefaultPrefix, in one hash slot
+// named by the SHA-256 of the key.
+func TestDefaultPrefix(t *testing.T) {
+	t.Parallel()
+	c, _ := client(t, testserver.StartRedis(t).Addr())
+	s := redisstore.New(c, nil)
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := context.Background()
+	if _, err := s.Claim(ctx, idemtype.ClaimRequest{Key: "a/b", Lease: time.Minute, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("a/b"))
+	want := redisstore.DefaultPrefix + "{" + base64.RawURLEncoding.EncodeToString(sum[:]) + "}"
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0] != want {
+		t.Fatalf("keys %q, want [%q]", keys, want)
+	}
 }
