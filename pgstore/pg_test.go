@@ -126,6 +126,41 @@ func TestStatementsPerCall(t *testing.T) {
 	if n := c.take(); total(n) != 5 || n[trips] != 3 {
 		t.Fatalf("DoTx duplicate sent %v; want BEGIN, settings, claim and restore in one batch, ROLLBACK", n)
 	}
+
+	// A failed call: claim, then release.
+	if _, err := idempotency.Do(ctx, g, "fails", func(context.Context) (int, error) { return 0, errors.New("boom") }); err == nil {
+		t.Fatal("fn's error lost")
+	}
+	if n := c.take(); total(n) != 2 || n[trips] != 2 {
+		t.Fatalf("failed call sent %v; want claim and release", n)
+	}
+	// Each store operation alone, the owner's and a stale token's.
+	cl, err := s.Claim(ctx, idempotency.ClaimRequest{Key: "ops", Lease: time.Minute, TTL: time.Hour})
+	if err != nil || !cl.Acquired {
+		t.Fatalf("claim: %+v, %v", cl, err)
+	}
+	tok := cl.Record.Token
+	c.take()
+	for _, op := range []struct {
+		name    string
+		call    func() error
+		wantErr error
+	}{
+		{"Extend", func() error { return s.Extend(ctx, "ops", tok, time.Minute) }, nil},
+		{"stale Extend", func() error { return s.Extend(ctx, "ops", tok+1, time.Minute) }, idempotency.ErrLeaseLost},
+		{"stale Complete", func() error {
+			return s.Complete(ctx, "ops", tok+1, idempotency.Outcome{Status: idempotency.StatusCompleted, Value: []byte("1")})
+		}, idempotency.ErrLeaseLost},
+		{"stale Release", func() error { return s.Release(ctx, "ops", tok+1) }, idempotency.ErrLeaseLost},
+		{"Release", func() error { return s.Release(ctx, "ops", tok) }, nil},
+	} {
+		if err := op.call(); !errors.Is(err, op.wantErr) {
+			t.Fatalf("%s: %v, want %v", op.name, err, op.wantErr)
+		}
+		if n := c.take(); total(n) != 1 || n[trips] != 1 {
+			t.Fatalf("%s sent %v; want 1 statement", op.name, n)
+		}
+	}
 }
 
 // TestClaimSeesRowCommittedMidStatement: a claim that waits on a row
