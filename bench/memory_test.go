@@ -77,21 +77,25 @@ func firstCalls(b *testing.B, g *idempotency.Guard) {
 
 // BenchmarkFirstCallSteady: every call has a new key, as in
 // BenchmarkFirstCall, but records expire as fast as they are made, as in a
-// long-running service: the store holds about 50,000 live records instead of
-// growing with b.N, and each call pays for expiring an old record. The
-// store's clock moves 1µs each time it is read, so a 100ms TTL keeps about
-// 100,000 reads' worth of records.
+// long-running service, and each call pays for expiring an old one. The
+// store's clock moves 1µs each time it is read (about twice a call), so a
+// TTL of n µs keeps about n/2 live records: a few hundred (a store that
+// fits in the CPU's caches) or tens of thousands (one that does not).
 func BenchmarkFirstCallSteady(b *testing.B) {
-	var ticks atomic.Int64
-	epoch := time.Now()
-	s := memstore.New(&memstore.Options{SweepInterval: -1, Now: func() time.Time {
-		return epoch.Add(time.Duration(ticks.Add(1)) * time.Microsecond)
-	}})
-	b.Cleanup(func() { _ = s.Close() })
-	firstCalls(b, idempotency.New(s, &idempotency.Config{TTL: 100 * time.Millisecond}))
-	b.StopTimer()
-	if n := s.Len(); b.N > 200_000 && n > 100_000 {
-		b.Fatalf("%d live records: the store is not in a steady state", n)
+	for _, live := range []int{500, 50_000} {
+		b.Run("records="+strconv.Itoa(live), func(b *testing.B) {
+			var ticks atomic.Int64
+			epoch := time.Now()
+			s := memstore.New(&memstore.Options{SweepInterval: -1, Now: func() time.Time {
+				return epoch.Add(time.Duration(ticks.Add(1)) * time.Microsecond)
+			}})
+			b.Cleanup(func() { _ = s.Close() })
+			firstCalls(b, idempotency.New(s, &idempotency.Config{TTL: time.Duration(2*live) * time.Microsecond}))
+			b.StopTimer()
+			if n := s.Len(); b.N > 4*live && n > 2*live {
+				b.Fatalf("%d live records, want about %d: the store is not in a steady state", n, live)
+			}
+		})
 	}
 }
 
