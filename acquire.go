@@ -59,7 +59,7 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 		case StatusCompleted:
 			return c, nil
 		case StatusFailed:
-			err := decodeFailure(key, rec.Value, g.cfg.KnownErrors)
+			err := decodeFailure(key, rec.Value, &g.cfg)
 			g.observe(ctx, Event{Kind: EventReplayed, Key: key, Token: rec.Token, Err: err})
 			return Claim{}, err
 		}

@@ -91,6 +91,16 @@ type Config struct {
 	// when a remembered failure is replayed. They are matched by message,
 	// so keep their messages stable across releases. Default none.
 	KnownErrors []error
+	// KnownErrorTypes are error types whose data a remembered failure
+	// keeps, each given by a value of the type, typically a typed nil:
+	// (*PaymentDeclined)(nil). When the failure matches errors.As for one
+	// of them, that error is stored as JSON (its exported fields), and the
+	// replayed *FailedError answers errors.As for the type with a value
+	// decoded from it. Types are matched by name (reflect's Type.String), so
+	// keep the names stable across releases; a value that cannot be
+	// encoded keeps only the message. Nothing but data is stored: a replay
+	// runs no code beyond the type's own UnmarshalJSON. Default none.
+	KnownErrorTypes []error
 	// Logger receives store errors and other conditions worth a look.
 	// Default: discard.
 	Logger *slog.Logger
@@ -132,6 +142,11 @@ func (c Config) withDefaults() Config {
 	for i, e := range c.KnownErrors {
 		if e == nil {
 			panic(fmt.Sprintf("idempotency: Config.KnownErrors[%d] is nil", i))
+		}
+	}
+	for i, e := range c.KnownErrorTypes {
+		if e == nil {
+			panic(fmt.Sprintf("idempotency: Config.KnownErrorTypes[%d] is an untyped nil; give a typed value such as (*MyError)(nil)", i))
 		}
 	}
 	if c.Codec == nil {

@@ -150,7 +150,7 @@ func (g *Guard) fail(ctx context.Context, key string, token Token, err error, co
 		g.release(ctx, key, token)
 		return
 	}
-	out := Outcome{Status: StatusFailed, Value: encodeFailure(err, g.cfg.KnownErrors), TTL: g.ttl(co)}
+	out := Outcome{Status: StatusFailed, Value: encodeFailure(err, &g.cfg), TTL: g.ttl(co)}
 	if serr := g.store.Complete(writeCtx(ctx), key, token, out); serr != nil {
 		g.storeError(ctx, "complete", key, token, serr)
 	}

@@ -78,12 +78,18 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // FailedError is a remembered failure replayed to a later call (OnFailure:
 // Remember). Its message is the original error's; it matches ErrFailed and
-// every sentinel of Config.KnownErrors that the original error matched.
+// every sentinel of Config.KnownErrors that the original error matched,
+// and errors.As finds in it the errors of Config.KnownErrorTypes that the
+// original error wrapped, decoded from the store.
 type FailedError struct {
 	Key     string
 	Message string // the original error's message
 	known   []error
+	typed   []error
 }
+
+// Unwrap returns the errors of known types decoded from the record.
+func (e *FailedError) Unwrap() []error { return e.typed }
 
 func (e *FailedError) Error() string { return e.Message }
 

@@ -96,6 +96,28 @@ func ExampleConfig_remember() {
 	// charge: card declined true true
 }
 
+// DeclineError is an error type whose data a remembered failure keeps.
+type DeclineError struct {
+	Code string
+}
+
+func (e *DeclineError) Error() string { return "declined: " + e.Code }
+
+func ExampleConfig_knownErrorTypes() {
+	g := idempotency.New(nil, &idempotency.Config{
+		OnFailure:       idempotency.Remember,
+		KnownErrorTypes: []error{(*DeclineError)(nil)},
+	})
+	defer g.Close()
+	charge := func(ctx context.Context) (string, error) { return "", &DeclineError{Code: "do_not_honor"} }
+	_, _ = idempotency.Do(context.Background(), g, "invoice:8", charge)
+	_, err := idempotency.Do(context.Background(), g, "invoice:8", charge) // replayed from the store
+	var de *DeclineError
+	fmt.Println(errors.As(err, &de), de.Code)
+	// Output:
+	// true do_not_honor
+}
+
 func ExampleKey() {
 	k, _ := idempotency.Key("create-invoice", map[string]any{"customer": "alice", "amount": 4200})
 	fmt.Println(k)

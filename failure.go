@@ -3,39 +3,90 @@ package idempotency
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 )
 
-// A remembered failure is stored as data, never as code: the message and
-// the messages of the known sentinels the error matched. Replaying it
-// cannot execute anything, whoever wrote the store.
+// A remembered failure is stored as data, never as code: the message, the
+// messages of the known sentinels the error matched, and the JSON of the
+// errors of known types it wrapped. Replaying it cannot execute anything
+// but those types' own decoding, whoever wrote the store.
 type storedFailure struct {
-	Message string   `json:"message"`
-	Known   []string `json:"known,omitempty"`
+	Message string        `json:"message"`
+	Known   []string      `json:"known,omitempty"`
+	Typed   []storedError `json:"typed,omitempty"`
 }
 
-func encodeFailure(err error, known []error) []byte {
+type storedError struct {
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+func encodeFailure(err error, cfg *Config) []byte {
 	f := storedFailure{Message: err.Error()}
-	for _, k := range known {
+	for _, k := range cfg.KnownErrors {
 		if errors.Is(err, k) {
 			f.Known = append(f.Known, k.Error())
 		}
 	}
-	b, _ := json.Marshal(f) // strings only: cannot fail
+	for _, proto := range cfg.KnownErrorTypes {
+		t := reflect.TypeOf(proto)
+		target := reflect.New(t)
+		if !errors.As(err, target.Interface()) {
+			continue
+		}
+		data, jerr := json.Marshal(target.Elem().Interface())
+		if jerr != nil {
+			continue // the message is all that is kept
+		}
+		f.Typed = append(f.Typed, storedError{Type: t.String(), Data: data})
+	}
+	b, jerr := json.Marshal(f)
+	if jerr != nil { // cannot happen: strings and valid JSON only
+		b, _ = json.Marshal(storedFailure{Message: f.Message})
+	}
 	return b
 }
 
-func decodeFailure(key string, data []byte, known []error) error {
+func decodeFailure(key string, data []byte, cfg *Config) error {
 	var f storedFailure
 	if err := json.Unmarshal(data, &f); err != nil {
 		return &Error{Kind: ErrCorrupt, Key: key, Err: err}
 	}
 	e := &FailedError{Key: key, Message: f.Message}
 	for _, name := range f.Known {
-		for _, k := range known {
+		for _, k := range cfg.KnownErrors {
 			if k.Error() == name {
 				e.known = append(e.known, k)
 			}
 		}
 	}
+	for _, se := range f.Typed {
+		for _, proto := range cfg.KnownErrorTypes {
+			t := reflect.TypeOf(proto)
+			if t.String() != se.Type {
+				continue
+			}
+			if v, ok := decodeTyped(t, se.Data); ok {
+				e.typed = append(e.typed, v)
+			}
+		}
+	}
 	return e
+}
+
+// decodeTyped decodes an error of type t; a pointer type gets a new value
+// to point to. Data that no longer fits the type (it changed since) is
+// dropped: the message still stands.
+func decodeTyped(t reflect.Type, data []byte) (error, bool) {
+	p := reflect.New(t)
+	if t.Kind() == reflect.Pointer {
+		p.Elem().Set(reflect.New(t.Elem()))
+		if json.Unmarshal(data, p.Elem().Interface()) != nil {
+			return nil, false
+		}
+	} else if json.Unmarshal(data, p.Interface()) != nil {
+		return nil, false
+	}
+	err, ok := p.Elem().Interface().(error)
+	return err, ok && err != nil
 }

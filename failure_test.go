@@ -1,0 +1,135 @@
+package idempotency_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idempotency-go/idempotency"
+)
+
+// limitError is an error type used by value, not by pointer.
+type limitError struct {
+	Limit, Asked int
+}
+
+func (e limitError) Error() string { return fmt.Sprintf("over limit: %d > %d", e.Asked, e.Limit) }
+
+// unencodable cannot be JSON-encoded (a channel field).
+type unencodable struct{ C chan int }
+
+func (unencodable) Error() string { return "unencodable" }
+
+// Errors of KnownErrorTypes come back from a remembered failure with their
+// data, for errors.As; other types keep their message only.
+func TestRememberedFailureKeepsKnownTypes(t *testing.T) {
+	t.Parallel()
+	cfg := &idempotency.Config{
+		OnFailure:       idempotency.Remember,
+		KnownErrors:     []error{errInsufficientFunds},
+		KnownErrorTypes: []error{(*paymentDeclined)(nil), limitError{}, unencodable{}},
+	}
+	tests := []struct {
+		name  string
+		err   error
+		check func(t *testing.T, replayed error)
+	}{
+		{"pointer type, wrapped", fmt.Errorf("charge: %w", &paymentDeclined{Code: "do_not_honor"}), func(t *testing.T, got error) {
+			var pd *paymentDeclined
+			if !errors.As(got, &pd) || pd.Code != "do_not_honor" {
+				t.Fatalf("errors.As *paymentDeclined = %v (%+v)", errors.As(got, &pd), pd)
+			}
+		}},
+		{"value type", limitError{Limit: 100, Asked: 250}, func(t *testing.T, got error) {
+			var le limitError
+			if !errors.As(got, &le) || le != (limitError{100, 250}) {
+				t.Fatalf("errors.As limitError = %v (%+v)", errors.As(got, &le), le)
+			}
+		}},
+		{"sentinel and type together", errors.Join(errInsufficientFunds, &paymentDeclined{Code: "nsf"}), func(t *testing.T, got error) {
+			var pd *paymentDeclined
+			if !errors.Is(got, errInsufficientFunds) || !errors.As(got, &pd) || pd.Code != "nsf" {
+				t.Fatalf("replayed %v lost the sentinel or the type", got)
+			}
+		}},
+		{"unencodable value keeps the message", unencodable{C: make(chan int)}, func(t *testing.T, got error) {
+			var u unencodable
+			if errors.As(got, &u) {
+				t.Fatal("an unencodable error came back typed")
+			}
+		}},
+		{"unlisted type keeps the message", fmt.Errorf("x: %w", errors.ErrUnsupported), func(t *testing.T, got error) {
+			if errors.Is(got, errors.ErrUnsupported) {
+				t.Fatal("an unlisted sentinel kept its identity")
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGuard(t, nil, cfg)
+			var runs counter
+			fn := func(context.Context) (int, error) { runs.add("k"); return 0, tc.err }
+			_, first := idempotency.Do(context.Background(), g, "k", fn)
+			if first != tc.err {
+				t.Fatalf("first call returned %v, want fn's own error", first)
+			}
+			_, got := idempotency.Do(context.Background(), g, "k", fn)
+			if runs.get("k") != 1 {
+				t.Fatalf("a remembered failure ran %d times", runs.get("k"))
+			}
+			wantErr(t, got, idempotency.ErrFailed)
+			if got.Error() != tc.err.Error() {
+				t.Fatalf("replayed message %q, want %q", got.Error(), tc.err.Error())
+			}
+			tc.check(t, got)
+		})
+	}
+}
+
+// A stored failure whose typed data no longer fits its type (the type
+// changed since it was recorded), or names a type not listed, replays with
+// its message and whatever still decodes.
+func TestRememberedFailureTypeChanged(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	g := newGuard(t, s, &idempotency.Config{
+		OnFailure:       idempotency.Remember,
+		KnownErrorTypes: []error{limitError{}, (*paymentDeclined)(nil)},
+	})
+	ctx := context.Background()
+	c, err := s.Claim(ctx, idempotency.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := `{"message":"over limit","typed":[` +
+		`{"type":"idempotency_test.limitError","data":{"Limit":"not a number"}},` +
+		`{"type":"idempotency_test.gone","data":{}},` +
+		`{"type":"*idempotency_test.paymentDeclined","data":{"Code":"nsf"}}]}`
+	if err := s.Complete(ctx, "k", c.Record.Token, idempotency.Outcome{Status: idempotency.StatusFailed, Value: []byte(stored), TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	_, got := idempotency.Do(ctx, g, "k", func(context.Context) (int, error) {
+		t.Error("a remembered failure ran fn")
+		return 1, nil
+	})
+	wantErr(t, got, idempotency.ErrFailed)
+	var le limitError
+	var pd *paymentDeclined
+	if got.Error() != "over limit" || errors.As(got, &le) || !errors.As(got, &pd) || pd.Code != "nsf" {
+		t.Fatalf("replay %v: limitError %v, paymentDeclined %+v", got, errors.As(got, &le), pd)
+	}
+}
+
+func TestKnownErrorTypesUntypedNilPanics(t *testing.T) {
+	t.Parallel()
+	defer func() {
+		if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "KnownErrorTypes[1]") {
+			t.Fatalf("panic %v, want one naming KnownErrorTypes[1]", p)
+		}
+	}()
+	idempotency.New(nil, &idempotency.Config{KnownErrorTypes: []error{limitError{}, nil}})
+}
