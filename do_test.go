@@ -1,9 +1,12 @@
 package idempotency_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/memstore"
 )
 
 func TestConcurrentDuplicatesRunOnce(t *testing.T) {
@@ -132,7 +136,12 @@ func TestTakeoverAfterCrash(t *testing.T) {
 	t.Parallel()
 	c := newClock()
 	s := newStore(t, c)
-	g := newGuard(t, s, &idempotency.Config{Lease: time.Minute})
+	var takeovers []idempotency.Event
+	g := newGuard(t, s, &idempotency.Config{Lease: time.Minute, Observer: idempotency.ObserverFunc(func(_ context.Context, e idempotency.Event) {
+		if e.Kind == idempotency.EventTakeover {
+			takeovers = append(takeovers, e) // Do runs on this goroutine
+		}
+	})})
 	// A crashed executor: a claim nobody renews.
 	dead, err := s.Claim(context.Background(), idempotency.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour, Takeover: true})
 	if err != nil || !dead.Acquired {
@@ -153,6 +162,9 @@ func TestTakeoverAfterCrash(t *testing.T) {
 	}
 	if n := runs.get("k"); n != 1 {
 		t.Fatalf("ran %d times after takeover", n)
+	}
+	if len(takeovers) != 1 || takeovers[0].Key != "k" || takeovers[0].Token != tok {
+		t.Fatalf("takeover events %+v, want one for k with token %d", takeovers, tok)
 	}
 	// The crashed executor cannot overwrite the newer outcome.
 	err = s.Complete(context.Background(), "k", dead.Record.Token, idempotency.Outcome{Status: idempotency.StatusCompleted, Value: []byte("1")})
@@ -391,11 +403,18 @@ func TestStoreFailures(t *testing.T) {
 	t.Run("CompleteFailsNotRecorded", func(t *testing.T) {
 		t.Parallel()
 		f := &faultyStore{Store: newStore(t, nil), complete: errDown}
-		v, err := idempotency.Do(context.Background(), newGuard(t, f, nil), "k", func(context.Context) (int, error) { return 4, nil })
+		var log bytes.Buffer
+		g := newGuard(t, f, &idempotency.Config{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+		v, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { return 4, nil })
 		if v != 4 {
 			t.Fatalf("value = %d, want fn's value with the error", v)
 		}
 		wantErr(t, err, idempotency.ErrNotRecorded, errDown)
+		// The operator hears of it: fn ran and nothing was recorded.
+		if l := log.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "store complete failed") ||
+			!strings.Contains(l, "key=k") || !strings.Contains(l, errDown.Error()) {
+			t.Fatalf("log = %q", l)
+		}
 	})
 	t.Run("ReleaseFailsKeepsFnError", func(t *testing.T) {
 		t.Parallel()
@@ -522,12 +541,74 @@ func TestDefaultsAndPrivateStore(t *testing.T) {
 	g := idempotency.New(nil, nil)
 	defer g.Close()
 	c := g.Config()
-	if c.TTL != 24*time.Hour || c.Lease != 30*time.Second || c.WaitTimeout != 10*time.Second || c.Codec == nil || c.Logger == nil {
+	if c.TTL != 24*time.Hour || c.Lease != 30*time.Second || c.WaitTimeout != 10*time.Second || c.Logger == nil {
 		t.Fatalf("defaults = %+v", c)
 	}
-	if v, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { return 1, nil }); err != nil || v != 1 {
-		t.Fatal(v, err)
+	if _, ok := c.Codec.(idempotency.JSONCodec); !ok {
+		t.Fatalf("default codec %T, want JSONCodec", c.Codec)
 	}
+	if _, ok := g.Store().(*memstore.Store); !ok {
+		t.Fatalf("nil store gave %T, want a *memstore.Store", g.Store())
+	}
+	// Private: another guard with a nil store shares nothing with g.
+	other := idempotency.New(nil, nil)
+	defer other.Close()
+	var runs counter
+	for _, g := range []*idempotency.Guard{g, g, other, other} {
+		if v, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { return runs.add("k"), nil }); err != nil || v < 1 {
+			t.Fatal(v, err)
+		}
+	}
+	if n := runs.get("k"); n != 2 {
+		t.Fatalf("fn ran %d times for one key on two private stores, want once per store", n)
+	}
+}
+
+// countingCodec is a Codec that counts its calls, wrapping JSON with a
+// marker so that a replay through another codec would fail.
+type countingCodec struct {
+	marshal, unmarshal atomic.Int64
+}
+
+func (c *countingCodec) Marshal(v any) ([]byte, error) {
+	c.marshal.Add(1)
+	b, err := json.Marshal(v)
+	return append([]byte("v1:"), b...), err
+}
+
+func (c *countingCodec) Unmarshal(data []byte, v any) error {
+	c.unmarshal.Add(1)
+	rest, ok := bytes.CutPrefix(data, []byte("v1:"))
+	if !ok {
+		return errors.New("not written by countingCodec")
+	}
+	return json.Unmarshal(rest, v)
+}
+
+func TestCustomCodec(t *testing.T) {
+	t.Parallel()
+	codec := &countingCodec{}
+	s := newStore(t, nil)
+	g := newGuard(t, s, &idempotency.Config{Codec: codec})
+	type receipt struct{ ID string }
+	fn := func(context.Context) (*receipt, error) { return &receipt{ID: "ch_1"}, nil }
+	if _, err := idempotency.Do(context.Background(), g, "k", fn); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Get(context.Background(), "k")
+	if err != nil || !bytes.HasPrefix(rec.Value, []byte("v1:")) {
+		t.Fatalf("stored %q, %v; want the codec's encoding", rec.Value, err)
+	}
+	got, err := idempotency.Do(context.Background(), g, "k", fn)
+	if err != nil || got.ID != "ch_1" {
+		t.Fatalf("replay = %+v, %v", got, err)
+	}
+	if m, u := codec.marshal.Load(), codec.unmarshal.Load(); m != 1 || u != 1 {
+		t.Fatalf("codec: %d Marshal, %d Unmarshal; want 1 each", m, u)
+	}
+	// A record the codec cannot read is ErrResultUnavailable, not a zero value.
+	_, err = idempotency.Do(context.Background(), newGuard(t, s, nil), "k", fn)
+	wantErr(t, err, idempotency.ErrResultUnavailable)
 }
 
 func TestNoExpiryAndPerCallTTL(t *testing.T) {

@@ -3,6 +3,7 @@ package idempotency_test
 import (
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,27 @@ func FuzzKey(f *testing.F) {
 		}
 		if key(t, b) == key(t, string(b)) {
 			t.Fatalf("bytes and string %q share a key", b)
+		}
+
+		// Composite values: keys are equal exactly when the values are.
+		type rec struct {
+			A string
+			B []byte
+			F float64
+			N int64
+			M map[string]int64
+			L []any
+		}
+		v1 := rec{s1, b, fl, i1, map[string]int64{s1: i1, "x" + s2: 1}, []any{s1, fl, b}}
+		v2 := rec{s2, b, fl, i2, map[string]int64{"x" + s2: 1, s2: i2}, []any{s2, fl, b}}
+		if same := reflect.DeepEqual(v1, v2); same != (key(t, v1) == key(t, v2)) {
+			t.Fatalf("%+v and %+v: deeply equal %v, keys equal %v", v1, v2, same, !same)
+		}
+		if fl2 := fl * 2; fl2 != fl && key(t, rec{F: fl}) == key(t, rec{F: fl2}) {
+			t.Fatalf("floats %v and %v share a key", fl, fl2)
+		}
+		if len(b) > 0 && key(t, rec{B: b}) == key(t, rec{B: b[:len(b)-1]}) {
+			t.Fatalf("bytes %q and a prefix share a key", b)
 		}
 	})
 }

@@ -113,3 +113,25 @@ func TestRenewalsOfManyExecutions(t *testing.T) {
 		t.Error("no short call completed")
 	}
 }
+
+// A lease is renewed every Lease/3 while fn runs: about 9 renewals over
+// 3 leases. Renewing every Lease/2 would make 5; a delay would make fewer.
+func TestRenewalCadence(t *testing.T) {
+	t.Parallel()
+	const lease = 300 * time.Millisecond
+	s := &extendLog{Store: newStore(t, nil), t: t, settled: map[string]bool{}, extends: map[string]int{}}
+	g := newGuard(t, s, &idempotency.Config{Lease: lease})
+	if _, err := idempotency.Do(context.Background(), g, "k", func(ctx context.Context) (int, error) {
+		time.Sleep(3*lease + lease/6) // mid-way between the 9th and 10th renewal
+		return 1, ctx.Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Timers fire late on a busy machine, and each renewal is timed from
+	// the last: allow one or two fewer.
+	if n := s.extends["k"]; n < 7 || n > 9 {
+		t.Fatalf("%d renewals while fn ran 3.5 leases, want 9 (Lease/3)", n)
+	}
+}

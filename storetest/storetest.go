@@ -225,6 +225,15 @@ func testNoTakeoverBeforeLease(t *testing.T, s idemtype.Store) {
 	if c.Abandoned || c.Record.Token != r.Token {
 		t.Fatalf("claim during a live lease = %+v", c)
 	}
+	// Most of a lease gone is not a lapse: a store that counted the lease
+	// short (half of it, or in other units) takes over here.
+	const lease = 3 * time.Second
+	r = mustAcquire(t, s, req("k2", lease))
+	time.Sleep(lease * 6 / 10)
+	c = mustNotAcquire(t, s, req("k2", longLease))
+	if c.Abandoned || c.Record.Token != r.Token {
+		t.Fatalf("claim at 60%% of a lease = %+v", c)
+	}
 }
 
 func testTakeoverAfterLease(t *testing.T, s idemtype.Store) {
