@@ -188,7 +188,7 @@ func TestProcessesRace(t *testing.T) {
 func TestKilledChildTakeover(t *testing.T) {
 	t.Parallel()
 	dir, fx := t.TempDir(), filepath.Join(t.TempDir(), "effects")
-	common := []string{env(envDir, dir), env(envEffects, fx), env(envKey, "job"), env(envLease, "3s")}
+	common := []string{env(envDir, dir), env(envEffects, fx), env(envKey, "job"), env(envLease, "5s")}
 	hung := start(t, "hang", common...)
 	waitEffects(t, fx, 1)
 	hung.kill(t)
@@ -205,12 +205,13 @@ func TestKilledChildTakeover(t *testing.T) {
 
 	// Before the lease lapses a duplicate is turned away; a strict one
 	// cannot run fn even if the lease lapsed meanwhile.
-	probe := idempotency.New(s, &idempotency.Config{Lease: 3 * time.Second, NoTakeover: true})
+	probe := idempotency.New(s, &idempotency.Config{Lease: 5 * time.Second, NoTakeover: true})
 	_, err = idempotency.Do(testCtx(t), probe, "job", func(context.Context) (string, error) {
 		t.Error("probe ran fn")
 		return "", nil
 	}, idempotency.WithWaitTimeout(-1))
-	if time.Now().Before(dead.LeaseUntil) && !errors.Is(err, idempotency.ErrInProgress) {
+	probed := time.Now()
+	if probed.Before(dead.LeaseUntil) && !errors.Is(err, idempotency.ErrInProgress) {
 		t.Fatalf("duplicate during the lease: %v, want ErrInProgress", err)
 	}
 	if !errors.Is(err, idempotency.ErrInProgress) && !errors.Is(err, idempotency.ErrAbandoned) {
@@ -220,6 +221,11 @@ func TestKilledChildTakeover(t *testing.T) {
 	var ps []*proc
 	for range 4 {
 		ps = append(ps, start(t, "call", common...))
+	}
+	// The callers must be waiting well before the lease lapses, or "never
+	// before the lease" below would be true of any store.
+	if left := time.Until(dead.LeaseUntil); left < 2*time.Second || !probed.Before(dead.LeaseUntil) {
+		t.Fatalf("callers started %v before the lease lapsed; too late to show a takeover waits for it", left)
 	}
 	var results []childResult
 	for _, p := range ps {
