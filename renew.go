@@ -96,6 +96,10 @@ func (e *execution) stop() {
 	e.q.mu.Lock()
 	e.stopped = true
 	e.q.unlink(e)
+	if e.q.head == nil && !e.q.at.IsZero() {
+		e.q.t.Stop()
+		e.q.at = time.Time{}
+	}
 	e.q.mu.Unlock()
 	e.wg.Wait()
 }
@@ -109,9 +113,10 @@ const renewalQueuesLog2 = 3
 // renewals is a queue of a Guard's executions by the time of their next
 // renewal, served by one timer. Executions of a Guard share one Lease, so
 // they come due about in the order they started and joining the queue is
-// cheap. The timer is left armed when the queue empties, so that a call
-// that ends within Lease/3 (nearly all of them) costs two list operations
-// under a lock and nothing of the runtime's timers.
+// cheap. A call that ends within Lease/3 (nearly all of them) costs two
+// list operations under a lock, and the timer is made once per queue
+// rather than once per call. It is stopped when the queue empties, so that
+// no timer keeps an idle Guard alive.
 type renewals struct {
 	mu         sync.Mutex
 	head, tail *execution

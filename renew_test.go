@@ -3,10 +3,12 @@ package idempotency_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/idempotency-go/idempotency"
 )
@@ -133,5 +135,25 @@ func TestRenewalCadence(t *testing.T) {
 	// the last: allow one or two fewer.
 	if n := s.extends["k"]; n < 7 || n > 9 {
 		t.Fatalf("%d renewals while fn ran 3.5 leases, want 9 (Lease/3)", n)
+	}
+}
+
+// A Guard whose calls have ended holds no timer that keeps it reachable:
+// guards made and dropped (one per request, say) are collected at once.
+func TestIdleGuardIsCollected(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, nil)
+	wp := func() weak.Pointer[idempotency.Guard] {
+		g := idempotency.New(s, nil)
+		if _, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { return 1, nil }); err != nil {
+			t.Fatal(err)
+		}
+		return weak.Make(g)
+	}()
+	for i := 0; i < 20 && wp.Value() != nil; i++ {
+		runtime.GC()
+	}
+	if wp.Value() != nil {
+		t.Fatal("an idle Guard is still reachable")
 	}
 }
