@@ -173,6 +173,35 @@ func BenchmarkParallelDuplicate(b *testing.B) {
 	})
 }
 
+// BenchmarkParallelFirstCall: all goroutines make first calls, each with a
+// new key.
+func BenchmarkParallelFirstCall(b *testing.B) {
+	ctx := context.Background()
+	var seq atomic.Int64
+	next := func() string { return "invoice:" + strconv.FormatInt(seq.Add(1), 10) }
+	b.Run("singleflight", func(b *testing.B) {
+		var sf singleflight.Group
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				_, _, _ = sf.Do(next(), func() (any, error) { return work(ctx) })
+			}
+		})
+	})
+	b.Run("memstore", func(b *testing.B) {
+		g := newGuard(b)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := idempotency.Do(ctx, g, next(), work); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
 // BenchmarkWrap: the key derived from the argument on every call.
 func BenchmarkWrap(b *testing.B) {
 	ctx := context.Background()
