@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -68,10 +69,12 @@ func (e *encoder) values(args []any) error {
 
 func (e *encoder) uvarint(n uint64) { e.buf = binary.AppendUvarint(e.buf, n) }
 
-func (e *encoder) str(tag byte, s []byte) {
-	e.buf = append(e.buf, tag)
-	e.uvarint(uint64(len(s)))
-	e.buf = append(e.buf, s...)
+func (e *encoder) str(tag byte, s []byte) { e.buf = appendStr(e.buf, tag, s) }
+
+func appendStr[S ~string | ~[]byte](buf []byte, tag byte, s S) []byte {
+	buf = append(buf, tag)
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
 }
 
 func (e *encoder) int(neg bool, mag uint64) {
@@ -149,7 +152,7 @@ func (e *encoder) value(v reflect.Value) error {
 		}
 		return e.float(tagComplex, imag(c))
 	case reflect.String:
-		e.str(tagString, []byte(v.String()))
+		e.buf = appendStr(e.buf, tagString, v.String())
 	case reflect.Slice, reflect.Array:
 		if t.Elem().Kind() == reflect.Uint8 && t.Elem().PkgPath() == "" && !t.Elem().Implements(textMarshalerType) {
 			if t.Kind() == reflect.Slice {
@@ -192,33 +195,32 @@ func (e *encoder) value(v reflect.Value) error {
 		}
 		return e.pairs(pairs)
 	case reflect.Struct:
-		v = addressable(v)
-		pairs := make([][2][]byte, 0, t.NumField())
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if f.Tag.Get("idempotency") == "-" {
-				continue
-			}
-			fv := v.Field(i)
-			if !f.IsExported() {
+		// A struct encodes as the map of its field names to values, in
+		// the order of the encoded names, which the type fixes.
+		fields := structFields(t)
+		if fields.hidden {
+			v = addressable(v)
+		}
+		e.buf = append(e.buf, tagMap)
+		e.uvarint(uint64(len(fields.list)))
+		for _, f := range fields.list {
+			e.buf = append(e.buf, f.name...)
+			fv := v.Field(f.index)
+			if !f.exported {
 				// v is addressable: read the field through an exported
 				// view, so that everything under it can be read too
 				// (times, arrays, whatever an interface holds).
-				fv = reflect.NewAt(f.Type, fv.Addr().UnsafePointer()).Elem()
+				fv = reflect.NewAt(fv.Type(), fv.Addr().UnsafePointer()).Elem()
 				e.hidden++
 			}
-			val, err := e.sub(fv)
-			if !f.IsExported() {
+			err := e.value(fv)
+			if !f.exported {
 				e.hidden--
 			}
 			if err != nil {
-				return fmt.Errorf("field %s: %w", f.Name, err)
+				return fmt.Errorf("field %s: %w", t.Field(f.index).Name, err)
 			}
-			k := &encoder{}
-			k.str(tagString, []byte(f.Name))
-			pairs = append(pairs, [2][]byte{k.buf, val})
 		}
-		return e.pairs(pairs)
 	case reflect.Pointer:
 		if v.IsNil() {
 			e.buf = append(e.buf, tagNil)
@@ -240,6 +242,40 @@ func (e *encoder) value(v reflect.Value) error {
 		return fmt.Errorf("cannot encode a value of type %v", t)
 	}
 	return nil
+}
+
+// fieldList is how a struct type encodes: its fields in the order of
+// their encoded names.
+type fieldList struct {
+	list   []field
+	hidden bool // some fields are unexported
+}
+
+type field struct {
+	index    int
+	name     []byte // encoded as a string
+	exported bool
+}
+
+var fieldLists sync.Map // reflect.Type -> *fieldList
+
+func structFields(t reflect.Type) *fieldList {
+	if fl, ok := fieldLists.Load(t); ok {
+		return fl.(*fieldList)
+	}
+	fl := &fieldList{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("idempotency") == "-" {
+			continue
+		}
+		fl.list = append(fl.list, field{index: i, name: appendStr(nil, tagString, f.Name), exported: f.IsExported()})
+		fl.hidden = fl.hidden || !f.IsExported()
+	}
+	// Field names are unique within a struct: their encodings never tie.
+	slices.SortFunc(fl.list, func(a, b field) int { return bytes.Compare(a.name, b.name) })
+	actual, _ := fieldLists.LoadOrStore(t, fl)
+	return actual.(*fieldList)
 }
 
 // sub encodes v on its own, for sorting.

@@ -116,6 +116,31 @@ func TestKeyFormat(t *testing.T) {
 	if k2 := key(t, map[string]any{"n": 1, "s": []string{"a"}}); k2 != "f:yCwdOhL922CIlEOPIrLjps4uu65RXvIFyTkagABC7Os" {
 		t.Fatalf("key format changed: %s", k2)
 	}
+	// Structs: field order, skipped and unexported fields, nesting, times.
+	v := goldenOuter{Name: "n", Skip: "x", Inner: goldenInner{Z: 1, a: "p", When: time.Unix(1700000000, 5).UTC()},
+		Ptr: &goldenInner{Z: 2}, hidden: []int{3, 4}, Amount: -7, Aa: 1.5, Bb: math.Copysign(0, -1),
+		Tags: map[string]int{"b": 1, "a": 2}, Any: goldenInner{Z: 9}}
+	if k3 := key(t, v, struct{}{}, struct{ B, A int }{1, 2}); k3 != "f:lwGrG4Z2JPqlzdhuvicSXnFzG32RzGC8gNoRtstxC-s" {
+		t.Fatalf("key format of structs changed: %s", k3)
+	}
+}
+
+type goldenInner struct {
+	Z    int
+	a    string
+	When time.Time
+}
+
+type goldenOuter struct {
+	Name   string
+	Skip   string `idempotency:"-"`
+	Inner  goldenInner
+	Ptr    *goldenInner
+	hidden []int
+	Amount int64
+	Aa, Bb float64
+	Tags   map[string]int
+	Any    any
 }
 
 func TestKeyUnencodable(t *testing.T) {
