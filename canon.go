@@ -183,11 +183,11 @@ func (e *encoder) value(v reflect.Value) error {
 		pairs := make([][2][]byte, 0, v.Len())
 		it := v.MapRange()
 		for it.Next() {
-			k, err := e.sub(it.Key())
+			k, err := e.sub(func(s *encoder) error { return s.value(it.Key()) })
 			if err != nil {
 				return err
 			}
-			val, err := e.sub(it.Value())
+			val, err := e.sub(func(s *encoder) error { return s.value(it.Value()) })
 			if err != nil {
 				return err
 			}
@@ -203,23 +203,28 @@ func (e *encoder) value(v reflect.Value) error {
 		}
 		e.buf = append(e.buf, tagMap)
 		e.uvarint(uint64(len(fields.list)))
-		for _, f := range fields.list {
-			e.buf = append(e.buf, f.name...)
-			fv := v.Field(f.index)
-			if !f.exported {
-				// v is addressable: read the field through an exported
-				// view, so that everything under it can be read too
-				// (times, arrays, whatever an interface holds).
-				fv = reflect.NewAt(fv.Type(), fv.Addr().UnsafePointer()).Elem()
-				e.hidden++
+		for i := 0; i < len(fields.list); {
+			f := fields.list[i]
+			if f.ties == 1 {
+				e.buf = append(e.buf, f.name...)
+				if err := e.field(v, f); err != nil {
+					return err
+				}
+				i++
+				continue
 			}
-			err := e.value(fv)
-			if !f.exported {
-				e.hidden--
+			// Blank fields (_) share a name: order them by value, as for
+			// map keys that encode alike.
+			pairs := make([][2][]byte, 0, f.ties)
+			for _, f := range fields.list[i : i+f.ties] {
+				val, err := e.sub(func(s *encoder) error { return s.field(v, f) })
+				if err != nil {
+					return err
+				}
+				pairs = append(pairs, [2][]byte{f.name, val})
 			}
-			if err != nil {
-				return fmt.Errorf("field %s: %w", t.Field(f.index).Name, err)
-			}
+			e.sortedPairs(pairs)
+			i += f.ties
 		}
 	case reflect.Pointer:
 		if v.IsNil() {
@@ -244,6 +249,23 @@ func (e *encoder) value(v reflect.Value) error {
 	return nil
 }
 
+// field encodes the struct field f of v.
+func (e *encoder) field(v reflect.Value, f field) error {
+	fv := v.Field(f.index)
+	if !f.exported {
+		// v is addressable: read the field through an exported view, so
+		// that everything under it can be read too (times, arrays,
+		// whatever an interface holds).
+		fv = reflect.NewAt(fv.Type(), fv.Addr().UnsafePointer()).Elem()
+		e.hidden++
+		defer func() { e.hidden-- }()
+	}
+	if err := e.value(fv); err != nil {
+		return fmt.Errorf("field %s: %w", v.Type().Field(f.index).Name, err)
+	}
+	return nil
+}
+
 // fieldList is how a struct type encodes: its fields in the order of
 // their encoded names.
 type fieldList struct {
@@ -255,6 +277,7 @@ type field struct {
 	index    int
 	name     []byte // encoded as a string
 	exported bool
+	ties     int // fields from this one on with the same name: 1 but for blank (_) fields
 }
 
 var fieldLists sync.Map // reflect.Type -> *fieldList
@@ -272,37 +295,49 @@ func structFields(t reflect.Type) *fieldList {
 		fl.list = append(fl.list, field{index: i, name: appendStr(nil, tagString, f.Name), exported: f.IsExported()})
 		fl.hidden = fl.hidden || !f.IsExported()
 	}
-	// Field names are unique within a struct: their encodings never tie.
-	slices.SortFunc(fl.list, func(a, b field) int { return bytes.Compare(a.name, b.name) })
+	// Field names are unique within a struct but for blank ones (_).
+	slices.SortStableFunc(fl.list, func(a, b field) int { return bytes.Compare(a.name, b.name) })
+	for i := range fl.list {
+		j := i + 1
+		for j < len(fl.list) && bytes.Equal(fl.list[j].name, fl.list[i].name) {
+			j++
+		}
+		fl.list[i].ties = j - i
+	}
 	actual, _ := fieldLists.LoadOrStore(t, fl)
 	return actual.(*fieldList)
 }
 
-// sub encodes v on its own, for sorting.
-func (e *encoder) sub(v reflect.Value) ([]byte, error) {
+// sub encodes on its own, for sorting.
+func (e *encoder) sub(encode func(*encoder) error) ([]byte, error) {
 	s := &encoder{depth: e.depth, seen: e.seen, hidden: e.hidden, nodes: e.nodes}
-	err := s.value(v)
+	err := encode(s)
 	e.seen = s.seen
 	return s.buf, err
 }
 
 func (e *encoder) pairs(pairs [][2][]byte) error {
-	// Distinct map keys may encode alike (int8(1) and uint(1), two
-	// pointers to equal values): order those by value, or the encoding
-	// would follow the map's random iteration order.
+	e.buf = append(e.buf, tagMap)
+	e.uvarint(uint64(len(pairs)))
+	e.sortedPairs(pairs)
+	return nil
+}
+
+// sortedPairs writes key/value pairs in order. Distinct map keys may encode
+// alike (int8(1) and uint(1), two pointers to equal values): those are
+// ordered by value, or the encoding would follow the map's random
+// iteration order.
+func (e *encoder) sortedPairs(pairs [][2][]byte) {
 	slices.SortFunc(pairs, func(a, b [2][]byte) int {
 		if c := bytes.Compare(a[0], b[0]); c != 0 {
 			return c
 		}
 		return bytes.Compare(a[1], b[1])
 	})
-	e.buf = append(e.buf, tagMap)
-	e.uvarint(uint64(len(pairs)))
 	for _, p := range pairs {
 		e.buf = append(e.buf, p[0]...)
 		e.buf = append(e.buf, p[1]...)
 	}
-	return nil
 }
 
 // enter marks a pointer or map as on the current path, to refuse cycles.

@@ -96,10 +96,12 @@ type Config struct {
 	// (*PaymentDeclined)(nil). When the failure matches errors.As for one
 	// of them, that error is stored as JSON (its exported fields), and the
 	// replayed *FailedError answers errors.As for the type with a value
-	// decoded from it. Types are matched by name (reflect's Type.String), so
-	// keep the names stable across releases; a value that cannot be
-	// encoded keeps only the message. Nothing but data is stored: a replay
-	// runs no code beyond the type's own UnmarshalJSON. Default none.
+	// decoded from it. Types are matched by package path and name, so keep
+	// those stable across releases. A value that cannot be encoded and
+	// decoded keeps only the message: that includes types with interface
+	// fields, such as a wrapped error (list the wrapped sentinel in
+	// KnownErrors instead). Nothing but data is stored: a replay runs no
+	// code beyond the type's own UnmarshalJSON. Default none.
 	KnownErrorTypes []error
 	// Logger receives store errors and other conditions worth a look.
 	// Default: discard.

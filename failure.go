@@ -34,11 +34,12 @@ func encodeFailure(err error, cfg *Config) []byte {
 		if !errors.As(err, target.Interface()) {
 			continue
 		}
-		data, jerr := json.Marshal(target.Elem().Interface())
-		if jerr != nil {
-			continue // the message is all that is kept
+		if v := target.Elem(); v.Kind() == reflect.Pointer && v.IsNil() {
+			continue // a nil pointer has no data; it would replay as a zero value
 		}
-		f.Typed = append(f.Typed, storedError{Type: t.String(), Data: data})
+		if data, ok := marshalError(target.Elem().Interface()); ok {
+			f.Typed = append(f.Typed, storedError{Type: typeName(t), Data: data})
+		}
 	}
 	b, jerr := json.Marshal(f)
 	if jerr != nil { // cannot happen: strings and valid JSON only
@@ -63,15 +64,43 @@ func decodeFailure(key string, data []byte, cfg *Config) error {
 	for _, se := range f.Typed {
 		for _, proto := range cfg.KnownErrorTypes {
 			t := reflect.TypeOf(proto)
-			if t.String() != se.Type {
+			if typeName(t) != se.Type {
 				continue
 			}
 			if v, ok := decodeTyped(t, se.Data); ok {
 				e.typed = append(e.typed, v)
 			}
+			break
 		}
 	}
 	return e
+}
+
+// marshalError encodes a known error's data. fn has run by now, so a
+// MarshalJSON that fails or panics must cost the data only, never the
+// settling of the claim.
+func marshalError(v any) (data []byte, ok bool) {
+	defer func() {
+		if recover() != nil {
+			data, ok = nil, false
+		}
+	}()
+	data, err := json.Marshal(v)
+	return data, err == nil
+}
+
+// typeName names a type with its full package path, so that two packages'
+// types of one name stay apart: "*example.com/pay/errs.Declined".
+func typeName(t reflect.Type) string {
+	stars := ""
+	for t.Name() == "" && t.Kind() == reflect.Pointer {
+		stars += "*"
+		t = t.Elem()
+	}
+	if t.PkgPath() == "" {
+		return stars + t.String()
+	}
+	return stars + t.PkgPath() + "." + t.Name()
 }
 
 // decodeTyped decodes an error of type t; a pointer type gets a new value

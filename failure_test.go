@@ -18,6 +18,22 @@ type limitError struct {
 
 func (e limitError) Error() string { return fmt.Sprintf("over limit: %d > %d", e.Asked, e.Limit) }
 
+// panicky's MarshalJSON panics.
+type panicky struct{}
+
+func (panicky) Error() string                { return "panicky" }
+func (panicky) MarshalJSON() ([]byte, error) { panic("MarshalJSON bug") }
+
+// nilSafe is an error whose nil pointer is usable.
+type nilSafe struct{ Code string }
+
+func (e *nilSafe) Error() string {
+	if e == nil {
+		return "no code"
+	}
+	return e.Code
+}
+
 // unencodable cannot be JSON-encoded (a channel field).
 type unencodable struct{ C chan int }
 
@@ -30,7 +46,7 @@ func TestRememberedFailureKeepsKnownTypes(t *testing.T) {
 	cfg := &idempotency.Config{
 		OnFailure:       idempotency.Remember,
 		KnownErrors:     []error{errInsufficientFunds},
-		KnownErrorTypes: []error{(*paymentDeclined)(nil), limitError{}, unencodable{}},
+		KnownErrorTypes: []error{(*paymentDeclined)(nil), limitError{}, unencodable{}, panicky{}, (*nilSafe)(nil)},
 	}
 	tests := []struct {
 		name  string
@@ -59,6 +75,18 @@ func TestRememberedFailureKeepsKnownTypes(t *testing.T) {
 			var u unencodable
 			if errors.As(got, &u) {
 				t.Fatal("an unencodable error came back typed")
+			}
+		}},
+		{"panicking MarshalJSON keeps the message", panicky{}, func(t *testing.T, got error) {
+			var p panicky
+			if errors.As(got, &p) {
+				t.Fatal("an error whose MarshalJSON panicked came back typed")
+			}
+		}},
+		{"nil pointer keeps the message", fmt.Errorf("charge: %w", (*nilSafe)(nil)), func(t *testing.T, got error) {
+			var ns *nilSafe
+			if errors.As(got, &ns) {
+				t.Fatalf("a nil *nilSafe came back as %+v", ns)
 			}
 		}},
 		{"unlisted type keeps the message", fmt.Errorf("x: %w", errors.ErrUnsupported), func(t *testing.T, got error) {
@@ -91,8 +119,9 @@ func TestRememberedFailureKeepsKnownTypes(t *testing.T) {
 }
 
 // A stored failure whose typed data no longer fits its type (the type
-// changed since it was recorded), or names a type not listed, replays with
-// its message and whatever still decodes.
+// changed since it was recorded), or names a type not listed (another
+// package's type of the same name included), replays with its message and
+// whatever still decodes.
 func TestRememberedFailureTypeChanged(t *testing.T) {
 	t.Parallel()
 	s := newStore(t, nil)
@@ -106,9 +135,10 @@ func TestRememberedFailureTypeChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored := `{"message":"over limit","typed":[` +
-		`{"type":"idempotency_test.limitError","data":{"Limit":"not a number"}},` +
-		`{"type":"idempotency_test.gone","data":{}},` +
-		`{"type":"*idempotency_test.paymentDeclined","data":{"Code":"nsf"}}]}`
+		`{"type":"github.com/idempotency-go/idempotency_test.limitError","data":{"Limit":"not a number"}},` +
+		`{"type":"github.com/idempotency-go/idempotency_test.gone","data":{}},` +
+		`{"type":"*other.example/errs.paymentDeclined","data":{"Code":"other package"}},` +
+		`{"type":"*github.com/idempotency-go/idempotency_test.paymentDeclined","data":{"Code":"nsf"}}]}`
 	if err := s.Complete(ctx, "k", c.Record.Token, idempotency.Outcome{Status: idempotency.StatusFailed, Value: []byte(stored), TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}

@@ -229,3 +229,27 @@ func FuzzKey(f *testing.F) {
 		}
 	})
 }
+
+// Blank (_) fields share a name; when memory filled behind the language's
+// back gives them values, those order like map keys that encode alike, so
+// the key does not depend on which blank field holds which value.
+func TestKeyBlankFields(t *testing.T) {
+	t.Parallel()
+	type blanks struct {
+		_ int
+		A int
+		_ int
+		_ string
+	}
+	set := func(b *blanks, first, second int64) {
+		v := reflect.ValueOf(b).Elem()
+		*(*int64)(v.Field(0).Addr().UnsafePointer()) = first
+		*(*int64)(v.Field(2).Addr().UnsafePointer()) = second
+	}
+	var x, y blanks
+	set(&x, 2, 1)
+	set(&y, 1, 2)
+	if kx, ky := key(t, x), key(t, y); kx != ky || kx != "f:_og0qtIeaJ9e-18YPoPC3ncG9TKovUSNkCV5ViwM6A8" {
+		t.Fatalf("keys %s and %s", kx, ky)
+	}
+}
