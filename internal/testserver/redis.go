@@ -225,18 +225,10 @@ func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		t.Fatalf("testserver: redis-cli --cluster create: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(startTimeout)
 	for _, n := range c.Nodes {
-		for {
-			out, err := exec.Command("redis-cli", "-p", strconv.Itoa(n.port), "cluster", "info").Output()
-			if err == nil && strings.Contains(string(out), "cluster_state:ok") {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("testserver: cluster node %s not ok within %v: %s %v", n.Addr(), startTimeout, out, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitRedis(t, n.Addr(), "cluster_state:ok", func() bool {
+			return strings.Contains(redisCLI(n.Addr(), "cluster", "info"), "cluster_state:ok")
+		})
 	}
 	return c
 }
