@@ -85,6 +85,10 @@ type Config struct {
 	// strict at-most-once. Callers get ErrAbandoned for that key until its
 	// TTL ends or it is forgotten. Default false.
 	NoTakeover bool
+	// Name gives a key's low-cardinality name for events (Event.Name),
+	// which observers use as a metric label instead of the raw key. Default
+	// KeyName: the text before the first ':' of keys made by Key and Wrap.
+	Name func(key string) string
 	// Codec encodes results. Default JSON (encoding/json).
 	Codec Codec
 	// KnownErrors are sentinel errors that keep their identity (errors.Is)

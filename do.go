@@ -21,16 +21,22 @@ import (
 // fn runs return ErrStore and fn does not run; a failure to record fn's
 // outcome returns fn's result together with ErrNotRecorded. If fn panics,
 // its claim is released (or the failure remembered) and the panic goes on.
-func Do[T any](ctx context.Context, g *Guard, key string, fn func(context.Context) (T, error), opts ...CallOption) (T, error) {
-	var zero T
+func Do[T any](ctx context.Context, g *Guard, key string, fn func(context.Context) (T, error), opts ...CallOption) (v T, err error) {
 	co := applyOptions(opts)
+	if g.calls != nil {
+		var start time.Time
+		ctx, start = g.startCall(ctx, key)
+		defer func() { g.endCall(ctx, key, start, &co, err) }()
+	}
 	c, err := g.acquire(ctx, key, &co)
 	if err != nil {
-		return zero, err
+		return v, err
 	}
+	co.token = c.Record.Token
 	if !c.Acquired {
 		return replay[T](ctx, g, c.Record)
 	}
+	co.acquired, co.tookOver = true, c.TookOver
 	return execute(ctx, g, c.Record, fn, &co)
 }
 
@@ -110,6 +116,7 @@ func execute[T any](ctx context.Context, g *Guard, rec Record, fn func(context.C
 	v, err = fn(e)
 	done = true
 	e.stop()
+	co.lost = e.leaseLost()
 	g.observe(ctx, Event{Kind: EventExecuted, Key: key, Token: token, Took: time.Since(start), Err: err})
 	if err != nil {
 		switch {

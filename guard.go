@@ -12,8 +12,10 @@ import (
 // Store. A Guard is safe for concurrent use; build one per store and
 // configuration and share it.
 type Guard struct {
-	store    Store
-	watcher  Watcher // nil when the store cannot notify
+	store    Store        // the store calls go through: user, or user timed for a CallObserver
+	user     Store        // the store given to New (or the private one)
+	watcher  Watcher      // nil when the store cannot notify
+	calls    CallObserver // nil unless Config.Observer is one
 	cfg      Config
 	owned    io.Closer // the private store of New(nil, ...)
 	replays  *replayCache
@@ -33,12 +35,17 @@ func New(store Store, cfg *Config) *Guard {
 		m := memstore.New(nil)
 		g.store, g.owned = m, m
 	}
+	g.user = g.store
 	g.watcher, _ = g.store.(Watcher)
+	if co, ok := g.cfg.Observer.(CallObserver); ok {
+		g.calls = co
+		g.store = observedStore{Store: g.user, g: g}
+	}
 	return g
 }
 
 // Store returns the guard's store.
-func (g *Guard) Store() Store { return g.store }
+func (g *Guard) Store() Store { return g.user }
 
 // Config returns the guard's configuration with defaults filled in.
 func (g *Guard) Config() Config { return g.cfg }
@@ -67,6 +74,7 @@ func (g *Guard) Close() error {
 
 func (g *Guard) observe(ctx context.Context, e Event) {
 	if g.cfg.Observer != nil {
+		e.Name = g.name(e.Key)
 		g.cfg.Observer.Observe(ctx, e)
 	}
 }

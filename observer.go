@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -17,13 +18,59 @@ type ObserverFunc func(ctx context.Context, e Event)
 // Observe calls f.
 func (f ObserverFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
 
+// CallObserver is an Observer that also sees each call begin, so that it
+// can wrap the whole call (a span). Start gets an EventStart and returns
+// the context the call goes on with: fn's context and every later event of
+// the call derive from it, and the call's last event is an EventEnd.
+type CallObserver interface {
+	Observer
+	Start(ctx context.Context, e Event) context.Context
+}
+
 // Event is one notable step of a call.
 type Event struct {
-	Kind  EventKind
-	Key   string
+	Kind EventKind
+	// Key is the call's key, raw. It may carry client data and is unbounded
+	// in number: do not use it as a metric label; use Name.
+	Key string
+	// Name is the key's low-cardinality name: Config.Name(Key), by default
+	// KeyName(Key).
+	Name  string
 	Token Token         // the execution's token, where there is one
-	Took  time.Duration // EventExecuted: fn's run time
-	Err   error         // the error involved, if any
+	Took  time.Duration // EventExecuted: fn's run time; EventEnd: the call's; EventStore: the operation's
+	Err   error         // the error involved, if any; EventEnd: what the call returned
+	// Op is the store operation of an EventStore: claim, complete,
+	// release, extend, get or delete.
+	Op string
+	// Result says how the call ended, in an EventEnd.
+	Result Result
+}
+
+// Result classifies how a call ended, for metrics: every call ends with
+// exactly one EventEnd carrying one Result.
+type Result string
+
+// The results of a call.
+const (
+	ResultExecuted   Result = "executed"    // fn ran (its error, if any, in Err)
+	ResultTakeover   Result = "takeover"    // fn ran after taking over a claim whose lease lapsed
+	ResultLeaseLost  Result = "lease_lost"  // fn ran and lost its claim: its outcome was not recorded
+	ResultReplayed   Result = "replayed"    // a stored outcome answered the call
+	ResultFailed     Result = "failed"      // a remembered failure answered the call (ErrFailed)
+	ResultConflict   Result = "conflict"    // refused: in progress, duplicate rejected or abandoned
+	ResultKeyReused  Result = "key_reused"  // refused: the key was used with another fingerprint
+	ResultStoreError Result = "store_error" // the store failed before fn ran, or fn's outcome was not recorded
+	ResultInvalidKey Result = "invalid_key" // the key or fingerprint was refused before anything ran
+)
+
+// KeyName returns the name part of a key made by Key or Wrap: the text
+// before the first ':', or "" when there is none. It is the default
+// Config.Name, a label that is safe for metrics.
+func KeyName(key string) string {
+	if i := strings.IndexByte(key, ':'); i >= 0 {
+		return key[:i]
+	}
+	return ""
 }
 
 // EventKind says what happened.
@@ -43,6 +90,14 @@ const (
 	EventLeaseLost
 	// EventStoreError: a store operation failed (Err).
 	EventStoreError
+	// EventStart: a call began; given to CallObserver.Start only.
+	EventStart
+	// EventEnd: a call returned (Result, Took, Err); sent to a
+	// CallObserver only, with the context its Start returned.
+	EventEnd
+	// EventStore: one store operation finished (Op, Took, Err); sent to a
+	// CallObserver only.
+	EventStore
 )
 
 func (k EventKind) String() string {
@@ -59,6 +114,12 @@ func (k EventKind) String() string {
 		return "lease_lost"
 	case EventStoreError:
 		return "store_error"
+	case EventStart:
+		return "start"
+	case EventEnd:
+		return "end"
+	case EventStore:
+		return "store"
 	}
 	return "unknown"
 }

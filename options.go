@@ -10,6 +10,10 @@ type callOptions struct {
 	hasPayload bool
 	ttl        time.Duration
 	wait       time.Duration
+
+	// Filled in by the call, for a CallObserver's EventEnd.
+	acquired, tookOver, lost bool
+	token                    Token
 }
 
 // applyOptions keeps the options off the heap when there are none: the
