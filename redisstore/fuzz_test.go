@@ -56,17 +56,18 @@ func FuzzDecodeRecord(f *testing.F) {
 
 // FuzzDecodeClaim feeds arbitrary claim replies to the claim decoder: it
 // must never panic, and anything but an acquisition with a positive token
-// or a valid record must be ErrCorrupt.
+// and sane times, or a valid record, must be ErrCorrupt.
 func FuzzDecodeClaim(f *testing.F) {
-	f.Add("a", int64(1), "17", "", uint8(3))
-	f.Add("t", int64(1), "18", "5", uint8(4))
-	f.Add("t", int64(1), "18", "x", uint8(4))
-	f.Add("a", int64(1), "0", "", uint8(3))
-	f.Add("c", int64(1), "", "", uint8(2))
-	f.Add("e", int64(1), "", "", uint8(2))
-	f.Add("z", int64(1), "1", "1", uint8(4))
-	f.Fuzz(func(t *testing.T, code string, now int64, a, b string, n uint8) {
-		res := []any{code, now, a, b}[:min(int(n), 4)]
+	f.Add("a", int64(1), "17", int64(1), int64(1), int64(5), int64(0), uint8(7))
+	f.Add("t", int64(1), "18", int64(0), int64(1), int64(5), int64(9), uint8(7))
+	f.Add("t", int64(1), "18", int64(-1), int64(1), int64(5), int64(9), uint8(7))
+	f.Add("a", int64(1), "0", int64(1), int64(1), int64(5), int64(0), uint8(7))
+	f.Add("a", int64(1), "17", int64(1), int64(1), int64(5), int64(0), uint8(6))
+	f.Add("c", int64(1), "", int64(0), int64(0), int64(0), int64(0), uint8(2))
+	f.Add("e", int64(1), "", int64(0), int64(0), int64(0), int64(0), uint8(2))
+	f.Add("z", int64(1), "1", int64(1), int64(1), int64(1), int64(1), uint8(7))
+	f.Fuzz(func(t *testing.T, code string, now int64, tok string, c, u, l, e int64, n uint8) {
+		res := []any{code, now, tok, c, u, l, e}[:min(int(n), 7)]
 		cl, err := decodeClaim(idemtype.ClaimRequest{Key: "k"}, res)
 		if err != nil {
 			if !errors.Is(err, idemtype.ErrCorrupt) {
@@ -74,7 +75,8 @@ func FuzzDecodeClaim(f *testing.F) {
 			}
 			return
 		}
-		if !cl.Acquired || cl.Record.Token == 0 || cl.Record.Key != "k" {
+		if !cl.Acquired || cl.Record.Token == 0 || cl.Record.Key != "k" || cl.TookOver != (code == "t") ||
+			cl.Record.CreatedAt.UnixMilli() != c || cl.Record.LeaseUntil.UnixMilli() != l || c < 0 || u < 0 || l < 0 || e < 0 {
 			t.Fatalf("decoded %+v from %q", cl, res)
 		}
 	})

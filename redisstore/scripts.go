@@ -11,13 +11,33 @@ import "github.com/redis/go-redis/v9"
 // A record is a hash: k key, f fingerprint, s status (1 in progress,
 // 2 completed, 3 failed), t token, v value, l lease until, e expires at
 // (0: never), c created, u updated; times in Unix milliseconds. A hash that
-// holds only t is a tombstone left by Release and Delete: it keeps the last
-// token for a while, so that a claim right after gets a larger one.
+// holds only t (and r) is a tombstone left by Release and Delete: it keeps
+// the last token for a while, so that a claim right after gets a larger one.
 //
 // Tokens are max(previous token + 1, server time in microseconds): larger
 // than the previous token of the key while the record or its tombstone
 // lives, and afterwards larger than any token issued before the tombstone
 // was written, as long as the server clock does not step back.
+//
+// Re-sent requests. go-redis sends a command again when the connection
+// fails before the reply arrived (Options.MaxRetries), although the server
+// may have run it: every script must give the same answer when it runs a
+// second time for the same request. Each Claim, Complete and Release call
+// carries a nonce, unique per call, and the write it makes keeps it: n is
+// "a" or "t" (acquired, taken over) or "c" (completed) followed by the
+// nonce of the claim or completion that last changed the record, and r the
+// nonce of the release that last freed the key (kept by the tombstone and
+// by the records claimed after it, until the key is freed again). A script
+// that finds its own nonce answers as the first run did, writing nothing.
+// Extend and Delete give the same result when run twice as they are.
+//
+// Memory. The scripts that settle a claim (extend, complete, release) and
+// delete are flagged allow-oom: at maxmemory (noeviction) they still
+// write, so an execution that was allowed to start can always record its
+// outcome. The claim script has no flags: Redis refuses its first write
+// when the server was out of memory as it started (a new or taken-over
+// claim fails with an OOM error and fn does not run), while duplicates,
+// which only read, are still answered.
 
 // prelude is shared by all scripts: now (ms), nowus (µs) and fmt.
 const prelude = `
@@ -33,13 +53,16 @@ local function expire(e)
 end
 `
 
+// allowOOM flags a script so that Redis runs it even at maxmemory.
+const allowOOM = "#!lua flags=allow-oom\n"
+
 // claimScript: ARGV key, fingerprint, lease ms, ttl ms (0: none),
-// takeover (1/0), publish command (empty: none).
-// Replies {'a', now, token} acquired, {'t', now, token, created} taken
-// over, {'e', now, k, f, s, t, v, l, e, c, u} existing record, {'x', ...}
-// existing and abandoned, {'c', now} corrupt.
+// takeover (1/0), publish command (empty: none), nonce.
+// Replies {'a', now, token, created, updated, lease, expires} acquired
+// ('t': taken over), {'e', now, k, f, s, t, v, l, e, c, u} existing record,
+// {'x', ...} existing and abandoned, {'c', now} corrupt.
 var claimScript = redis.NewScript(prelude + `
-local r = redis.pcall('HMGET', KEYS[1], 'k', 'f', 's', 't', 'v', 'l', 'e', 'c', 'u')
+local r = redis.pcall('HMGET', KEYS[1], 'k', 'f', 's', 't', 'v', 'l', 'e', 'c', 'u', 'n')
 if r.err then return {'c', now} end
 local prev = 0
 local ttl = tonumber(ARGV[4])
@@ -56,6 +79,9 @@ if r[3] then
   for i = 7, 9 do
     if not tonumber(r[i]) then return {'c', now} end
   end
+  if s == '1' and r[10] and string.sub(r[10], 2) == ARGV[7] then
+    return {string.sub(r[10], 1, 1), now, r[4], tonumber(r[8]), tonumber(r[9]), lu, tonumber(r[7])}
+  end
   if s ~= '1' or lu > now then
     return {'e', now, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]}
   end
@@ -63,10 +89,10 @@ if r[3] then
     return {'x', now, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]}
   end
   local t = fmt(math.max(tok + 1, nowus))
-  redis.call('HSET', KEYS[1], 't', t, 'l', fmt(lease), 'e', fmt(e), 'u', fmt(now))
+  redis.call('HSET', KEYS[1], 't', t, 'l', fmt(lease), 'e', fmt(e), 'u', fmt(now), 'n', 't' .. ARGV[7])
   expire(e)
   publish(ARGV[6], '1')
-  return {'t', now, t, r[8]}
+  return {'t', now, t, tonumber(r[8]), now, lease, e}
 end
 if r[4] then
   prev = tonumber(r[4])
@@ -74,17 +100,19 @@ if r[4] then
 end
 local t = fmt(math.max(prev + 1, nowus))
 redis.call('HSET', KEYS[1], 'k', ARGV[1], 'f', ARGV[2], 's', '1', 't', t, 'v', '',
-  'l', fmt(lease), 'e', fmt(e), 'c', fmt(now), 'u', fmt(now))
+  'l', fmt(lease), 'e', fmt(e), 'c', fmt(now), 'u', fmt(now), 'n', 'a' .. ARGV[7])
 expire(e)
-return {'a', now, t}
+return {'a', now, t, now, now, lease, e}
 `)
 
-// ownedCheck returns 0 from the script unless token ARGV[2] owns an
-// in-progress record of key ARGV[1], and -1 for anything that is not a
-// well-formed record of that key, so that writes never touch it.
+// ownedCheck returns from the script: 1 when done(r) says this very
+// request ran before, -1 for anything that is not a well-formed record of
+// key ARGV[1], so that writes never touch it, and 0 unless token ARGV[2]
+// owns an in-progress record. Each script defines done first.
 const ownedCheck = `
-local r = redis.pcall('HMGET', KEYS[1], 'k', 's', 't', 'l', 'e', 'c', 'u')
+local r = redis.pcall('HMGET', KEYS[1], 'k', 's', 't', 'l', 'e', 'c', 'u', 'n', 'r')
 if r.err then return -1 end
+if done(r) then return 1 end
 if not r[1] and not r[2] then return 0 end
 if r[1] ~= ARGV[1] or (r[2] ~= '1' and r[2] ~= '2' and r[2] ~= '3') then return -1 end
 for i = 3, 7 do
@@ -94,36 +122,42 @@ if r[2] ~= '1' or r[3] ~= ARGV[2] then return 0 end
 `
 
 // extendScript: ARGV key, token, lease ms. Replies 1 done, 0 not the owner,
-// -1 corrupt.
-var extendScript = redis.NewScript(prelude + ownedCheck + `
+// -1 corrupt. Running it twice extends twice, which is harmless.
+var extendScript = redis.NewScript(allowOOM + prelude + `
+local function done(r) return false end
+` + ownedCheck + `
 redis.call('HSET', KEYS[1], 'l', fmt(now + tonumber(ARGV[3])), 'u', fmt(now))
 return 1
 `)
 
-// completeScript: ARGV key, token, status, value, ttl ms (0: none),
+// completeScript: ARGV key, token, nonce, status, value, ttl ms (0: none),
 // publish command.
-var completeScript = redis.NewScript(prelude + ownedCheck + `
-local ttl = tonumber(ARGV[5])
+var completeScript = redis.NewScript(allowOOM + prelude + `
+local function done(r) return r[3] == ARGV[2] and r[8] == 'c' .. ARGV[3] end
+` + ownedCheck + `
+local ttl = tonumber(ARGV[6])
 local e = 0
 if ttl > 0 then e = now + ttl end
-redis.call('HSET', KEYS[1], 's', ARGV[3], 'v', ARGV[4], 'e', fmt(e), 'u', fmt(now))
+redis.call('HSET', KEYS[1], 's', ARGV[4], 'v', ARGV[5], 'e', fmt(e), 'u', fmt(now), 'n', 'c' .. ARGV[3])
 expire(e)
-publish(ARGV[6], ARGV[3])
+publish(ARGV[7], ARGV[4])
 return 1
 `)
 
-// releaseScript: ARGV key, token, tombstone ms, publish command.
-var releaseScript = redis.NewScript(prelude + ownedCheck + `
+// releaseScript: ARGV key, token, nonce, tombstone ms, publish command.
+var releaseScript = redis.NewScript(allowOOM + prelude + `
+local function done(r) return r[9] == ARGV[3] end
+` + ownedCheck + `
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 't', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-publish(ARGV[4], '0')
+redis.call('HSET', KEYS[1], 't', ARGV[2], 'r', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+publish(ARGV[5], '0')
 return 1
 `)
 
 // deleteScript: ARGV tombstone ms, publish command. Forgets whatever the
 // key holds, corrupt values included, keeping the last token if any.
-var deleteScript = redis.NewScript(prelude + `
+var deleteScript = redis.NewScript(allowOOM + prelude + `
 local t = redis.pcall('HGET', KEYS[1], 't')
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
 if type(t) == 'string' and tonumber(t) then
