@@ -59,11 +59,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	k := e.Key
-	if len(k) > 80 {
-		k = k[:77] + "..."
+	msg := e.Kind.Error()
+	if e.Key != "" { // Key and WithFingerprint errors have none yet
+		k := e.Key
+		if len(k) > 80 {
+			k = k[:77] + "..."
+		}
+		msg = fmt.Sprintf("%s (key %q)", msg, k)
 	}
-	msg := fmt.Sprintf("%v (key %q)", e.Kind, k)
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}

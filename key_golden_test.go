@@ -106,6 +106,7 @@ func goldenUnchanged() []goldenCase {
 			A int
 			b string
 		}{1, "x"}}, "g:9kv1o039ICcD1MG87GSCRlOIF-UgGKKkK-CU8FE9emQ"},
+		{"DefinedTimeOwnText", []any{gStampText(time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC))}, "g:j5WkZHwXBR3ZrifXfUeY_DPfdwYYW3gOn3RZLqYln5o"},
 		{"NestedInterfaces", []any{map[string]any{"l": []any{map[string]any{"t": when}}}}, "g:tcDFeRwFNrOt2TCQD2SCM6dci7u_Eoe6y_OPvQ8-lEE"},
 	}
 }
@@ -130,4 +131,64 @@ func testGoldens(t *testing.T, cases []goldenCase) {
 			t.Errorf("%s: key %s, want %s", tc.name, k, tc.want)
 		}
 	}
+}
+
+type (
+	gStamp     time.Time
+	gStampText time.Time
+	gStampPtr  *time.Time
+)
+
+// gStampText declares its own MarshalText: it stands for the value, before
+// the instant rule.
+func (s gStampText) MarshalText() ([]byte, error) {
+	return []byte(time.Time(s).UTC().Format(time.DateOnly)), nil
+}
+
+type gEmbedTime struct {
+	time.Time
+	Amount int
+}
+
+type gEmbedIP struct {
+	net.IP
+	Port int
+}
+
+type gEmbedFloat struct {
+	*big.Float
+	Unit string
+}
+
+type gOwnOverEmbedded struct {
+	time.Time
+	Amount int
+}
+
+func (o gOwnOverEmbedded) MarshalText() ([]byte, error) { return []byte("own"), nil }
+
+// goldenDecisions pin what the encoder does where a special case meets a
+// defined type, an embedded field or a pointer receiver. Keys of the
+// embedding structs and of defined time types changed when these rules
+// came in (see CHANGELOG.md): before, a struct embedding time.Time was its
+// time alone, and a defined time type encoded its location and monotonic
+// reading.
+func goldenDecisions() []goldenCase {
+	when := time.Date(2026, 3, 4, 5, 6, 7, 8, time.UTC)
+	return []goldenCase{
+		// Times are instants whatever their named type.
+		{"DefinedTime", []any{gStamp(when)}, "g:h7K4_tY0niU9sGwkRp66yvSUOLyWOGZp9fzuxO05lig"},
+		{"DefinedTimePointer", []any{gStampPtr(&when)}, "g:h7K4_tY0niU9sGwkRp66yvSUOLyWOGZp9fzuxO05lig"},
+		// A struct is its fields, whatever it embeds.
+		{"EmbeddedTime", []any{gEmbedTime{when, 5}}, "g:2Lv1sCCwi5gaTFilnQBYWeiOetthqa6TYyyrcHR19MY"},
+		{"EmbeddedIP", []any{gEmbedIP{net.ParseIP("192.0.2.1"), 443}}, "g:ggGS1oqAh-ezbKoh8dgrm0Rn7jvzF5ZiMsEbLkKlpYs"},
+		{"BigFloatEmbedded", []any{gEmbedFloat{big.NewFloat(2.5), "kg"}}, "g:nzDWJWQBPFWCMzpUk8nOXhAvLFOb7TQuhGhLBJkB4m8"},
+		// A type's own method stands for it, even over an embedded one.
+		{"OwnOverEmbedded", []any{gOwnOverEmbedded{when, 5}}, "g:pxoVmGopmecI5pbkqxv_jDywNn1K0N_1w9BFh-kB9PQ"},
+	}
+}
+
+func TestKeyGoldenDecisions(t *testing.T) {
+	t.Parallel()
+	testGoldens(t, goldenDecisions())
 }
