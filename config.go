@@ -46,8 +46,11 @@ const (
 	// The default.
 	Release FailurePolicy = iota
 	// Remember records the failure: later calls get it back (ErrFailed)
-	// without running fn. Context cancellation and a lost lease are never
-	// remembered; they release the key.
+	// without running fn. Two errors are never remembered and release the
+	// key: the caller's context ending (fn returned an error matching the
+	// context's error or its cause, once the context is done) and a lost
+	// lease. fn's own errors are remembered even when the caller's context
+	// ended meanwhile.
 	Remember
 )
 

@@ -115,7 +115,7 @@ func execute[T any](ctx context.Context, g *Guard, rec Record, fn func(context.C
 		switch {
 		case e.leaseLost():
 			// The key is no longer ours to write.
-		case ctx.Err() != nil:
+		case isContextError(ctx, err):
 			// A cancelled call is not a failure worth remembering.
 			g.release(ctx, key, token)
 		default:
@@ -135,6 +135,19 @@ func execute[T any](ctx context.Context, g *Guard, rec Record, fn func(context.C
 		return v, &Error{Kind: ErrNotRecorded, Key: key, Token: token, Err: err}
 	}
 	return v, nil
+}
+
+// isContextError reports whether err is the caller's context ending, not
+// fn's own failure: the context is done and err is its error or its cause.
+// fn's own errors follow the failure policy even when the caller gave up
+// meanwhile (a payment declined as the caller's deadline passed is still
+// declined).
+func isContextError(ctx context.Context, err error) bool {
+	cerr := ctx.Err()
+	if cerr == nil {
+		return false
+	}
+	return errors.Is(err, cerr) || errors.Is(err, context.Cause(ctx))
 }
 
 func (g *Guard) ttl(co *callOptions) time.Duration {
