@@ -17,6 +17,7 @@ type Guard struct {
 	cfg      Config
 	owned    io.Closer // the private store of New(nil, ...)
 	replays  *replayCache
+	clock    clock
 	renewals [1 << renewalQueuesLog2]renewals
 }
 
@@ -29,12 +30,20 @@ func New(store Store, cfg *Config) *Guard {
 		c = *cfg
 	}
 	g := &Guard{cfg: c.withDefaults(), store: store, replays: &replayCache{seed: maphash.MakeSeed()}}
+	g.setClock(realClock{})
 	if store == nil {
 		m := memstore.New(nil)
 		g.store, g.owned = m, m
 	}
 	g.watcher, _ = g.store.(Watcher)
 	return g
+}
+
+func (g *Guard) setClock(c clock) {
+	g.clock = c
+	for i := range g.renewals {
+		g.renewals[i].clock = c
+	}
 }
 
 // Store returns the guard's store.

@@ -11,25 +11,11 @@ import (
 	"github.com/idempotency-go/idempotency/memstore"
 )
 
-// clock is a hand-moved clock for memstore.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// clock is a hand-moved clock, for memstore and for the renewal of leases
+// (idempotency.NewAt).
+type clock = idempotency.FakeClock
 
-func newClock() *clock { return &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *clock { return idempotency.NewFakeClock() }
 
 // newStore returns a fresh memstore closed at the end of the test.
 func newStore(t *testing.T, c *clock) *memstore.Store {

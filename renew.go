@@ -31,7 +31,7 @@ type execution struct {
 
 func (g *Guard) start(ctx context.Context, key string, token Token) *execution {
 	runCtx, cancel := context.WithCancelCause(ctx)
-	now := time.Now()
+	now := g.clock.Now()
 	// Tokens are unique per key and spread over the queues, which keeps
 	// concurrent first calls from contending on one lock.
 	q := &g.renewals[uint64(token)*0x9E3779B97F4A7C15>>(64-renewalQueuesLog2)]
@@ -51,11 +51,12 @@ func (e *execution) Value(key any) any {
 // renew extends the lease once, then queues the next renewal.
 func (e *execution) renew() {
 	defer e.wg.Done()
+	defer e.q.settled()
 	lease := e.g.cfg.Lease
 	next := lease / 3
 	// The store moves the lease from when it gets the request, no later
 	// than it was sent: count from the sending, not from the reply.
-	sent := time.Now()
+	sent := e.g.clock.Now()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.parent), lease/3)
 	err := e.g.store.Extend(ctx, e.key, e.token, lease)
 	cancel()
@@ -67,7 +68,7 @@ func (e *execution) renew() {
 		return
 	default:
 		e.g.storeError(e.parent, "extend", e.key, e.token, err)
-		left := e.renewed.Add(lease).Sub(time.Now())
+		left := e.renewed.Add(lease).Sub(e.g.clock.Now())
 		if left <= 0 {
 			// Unrenewed for a whole lease: another caller may own the key
 			// by now, so fn must stop.
@@ -77,7 +78,7 @@ func (e *execution) renew() {
 		// Try again, and look again no later than the lease lapses.
 		next = min(next, left)
 	}
-	e.q.add(e, time.Now().Add(next))
+	e.q.add(e, e.g.clock.Now().Add(next))
 }
 
 func (e *execution) lost(err error) {
@@ -118,10 +119,12 @@ const renewalQueuesLog2 = 3
 // rather than once per call. It is stopped when the queue empties, so that
 // no timer keeps an idle Guard alive.
 type renewals struct {
+	clock      clock
 	mu         sync.Mutex
 	head, tail *execution
-	t          *time.Timer // made on first use
-	at         time.Time   // when t fires; zero when it is not armed
+	t          timer     // made on first use
+	at         time.Time // when t fires; zero when it is not armed
+	inflight   int       // renewals started and not yet settled
 }
 
 // add queues e for renewal at due, unless e was stopped.
@@ -157,12 +160,19 @@ func (r *renewals) arm(at time.Time) {
 		return
 	}
 	r.at = at
-	d := time.Until(at)
+	d := at.Sub(r.clock.Now())
 	if r.t == nil {
-		r.t = time.AfterFunc(d, r.fire)
+		r.t = r.clock.AfterFunc(d, r.fire)
 		return
 	}
 	r.t.Reset(d)
+}
+
+// settled counts a renewal as done; tests wait for it (Guard.idle).
+func (r *renewals) settled() {
+	r.mu.Lock()
+	r.inflight--
+	r.mu.Unlock()
 }
 
 // unlink takes e off the queue if it is there. r.mu is held.
@@ -187,13 +197,14 @@ func (r *renewals) unlink(e *execution) {
 // that a slow store delays no other execution, and arms the timer for the
 // next one.
 func (r *renewals) fire() {
-	now := time.Now()
+	now := r.clock.Now()
 	var due []*execution
 	r.mu.Lock()
 	r.at = time.Time{}
 	for e := r.head; e != nil && !e.due.After(now); e = r.head {
 		r.unlink(e)
 		e.wg.Add(1) // under r.mu, so that stop waits for it
+		r.inflight++
 		due = append(due, e)
 	}
 	if r.head != nil {
