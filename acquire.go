@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -14,6 +15,10 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 		return Claim{}, err
 	}
 	req := ClaimRequest{Key: key, Lease: g.cfg.Lease, TTL: g.ttl(co), Takeover: !g.cfg.NoTakeover}
+	if req.TTL > 0 && req.TTL < req.Lease {
+		// The rule of Config.Validate, for WithTTL.
+		return Claim{}, &Error{Kind: ErrInvalidConfig, Key: key, Err: fmt.Errorf("WithTTL %v is shorter than Config.Lease %v", req.TTL, req.Lease)}
+	}
 	if co.hasPayload {
 		fp, err := fingerprint(co.payload)
 		if err != nil {

@@ -41,6 +41,10 @@ var (
 	// ErrInvalidKey: empty or oversized key, or arguments or a fingerprint
 	// payload that cannot be encoded; fn was not run.
 	ErrInvalidKey = errors.New("idempotency: invalid key")
+	// ErrInvalidConfig: a Config that can never work (Config.Validate), or
+	// a per-call option that cannot (WithTTL shorter than the lease); fn
+	// was not run.
+	ErrInvalidConfig = errors.New("idempotency: invalid config")
 	// ErrNotFound: Store.Get found no live record for the key.
 	ErrNotFound = idemtype.ErrNotFound
 	// ErrCorrupt: a stored record cannot be read.

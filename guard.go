@@ -23,8 +23,13 @@ type Guard struct {
 
 // New returns a Guard over store. A nil store means a private in-memory
 // store (memstore), closed by Guard.Close; a nil cfg means defaults. New
-// panics on an invalid Config.
+// panics with the error of Config.Validate (matching ErrInvalidConfig) on
+// an invalid Config: a Config is written by a programmer, not read from
+// input. Call Validate first where it is read from input.
 func New(store Store, cfg *Config) *Guard {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
 	var c Config
 	if cfg != nil {
 		c = *cfg
