@@ -41,10 +41,7 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 			return Claim{}, &Error{Kind: ErrStore, Key: key, Err: err}
 		}
 		if c.Acquired {
-			if c.TookOver {
-				g.observe(ctx, Event{Kind: EventTakeover, Key: key, Token: c.Record.Token})
-			}
-			return c, nil
+			return c, nil // execute observes a takeover once renewals run
 		}
 		rec := c.Record
 		if rec.Fingerprint != req.Fingerprint {

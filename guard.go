@@ -78,9 +78,3 @@ func (g *Guard) Close() error {
 	}
 	return nil
 }
-
-func (g *Guard) observe(ctx context.Context, e Event) {
-	if g.cfg.Observer != nil {
-		g.cfg.Observer.Observe(ctx, e)
-	}
-}

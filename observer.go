@@ -2,11 +2,21 @@ package idempotency
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
-// Observer receives events from a Guard, for metrics and tracing. Observe
-// is called synchronously on the calling goroutine: keep it fast.
+// Observer receives events from a Guard, for metrics and tracing.
+//
+// Observe is called synchronously on the goroutine of the call (Do), never
+// on a renewal's, and only once the call's claim is settled: the outcome
+// is recorded, released or remembered before EventExecuted is observed,
+// and events of the renewal while fn ran (EventLeaseLost, EventStoreError)
+// are observed after fn returns, before EventExecuted. So an Observer that
+// blocks delays its caller only, never a renewal or another call, and one
+// that panics cannot leave a key claimed: the panic is recovered and
+// logged at error level (Config.Logger), and the call goes on as if the
+// event had been observed. Keep Observe fast all the same.
 type Observer interface {
 	Observe(ctx context.Context, e Event)
 }
@@ -61,4 +71,18 @@ func (k EventKind) String() string {
 		return "store_error"
 	}
 	return "unknown"
+}
+
+// observe hands e to the Observer, recovering a panic (see Observer).
+func (g *Guard) observe(ctx context.Context, e Event) {
+	if g.cfg.Observer == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: Observer panicked; event dropped",
+				slog.String("event", e.Kind.String()), g.keyAttr(e.Key), slog.Any("panic", p))
+		}
+	}()
+	g.cfg.Observer.Observe(ctx, e)
 }

@@ -3,6 +3,7 @@ package idempotency
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -26,6 +27,7 @@ type execution struct {
 	prev, next *execution
 	queued     bool
 	stopped    bool
+	events     []Event        // for the caller to observe; read after stop
 	wg         sync.WaitGroup // a renewal in flight
 }
 
@@ -67,7 +69,8 @@ func (e *execution) renew() {
 		e.lost(err)
 		return
 	default:
-		e.g.storeError(e.parent, "extend", e.key, e.token, err)
+		e.g.logStoreError(e.parent, "extend", e.key, e.token, err)
+		e.report(Event{Kind: EventStoreError, Key: e.key, Token: e.token, Err: err})
 		left := e.renewed.Add(lease).Sub(e.g.clock.Now())
 		if left <= 0 {
 			// Unrenewed for a whole lease: another caller may own the key
@@ -88,8 +91,20 @@ func (e *execution) lost(err error) {
 	if stopped {
 		return // fn finished meanwhile; its outcome is settled by the caller
 	}
-	e.g.observe(e.parent, Event{Kind: EventLeaseLost, Key: e.key, Token: e.token, Err: err})
+	e.g.cfg.Logger.LogAttrs(e.parent, slog.LevelWarn, "idempotency: claim lost while running; cancelling fn",
+		e.g.keyAttr(e.key), slog.Uint64("token", uint64(e.token)), slog.Any("error", err))
+	e.report(Event{Kind: EventLeaseLost, Key: e.key, Token: e.token, Err: err})
 	e.cancel(ErrLeaseLost)
+}
+
+// report keeps an event of the renewal for the caller to observe once fn
+// has returned and the claim is settled: an Observer never runs on the
+// renewal's goroutine, where a panic would crash the process and a block
+// would stop renewals.
+func (e *execution) report(ev Event) {
+	e.q.mu.Lock()
+	e.events = append(e.events, ev)
+	e.q.mu.Unlock()
 }
 
 // stop ends renewals and waits for one in flight.

@@ -58,21 +58,7 @@ func (s *extendLog) count(key string) int {
 // it returns fn's context once fn runs and Do's error on done.
 func blocked(t *testing.T, g *idempotency.Guard, key string) (fnCtx context.Context, release chan struct{}, done chan error) {
 	t.Helper()
-	ctxs, release, done := make(chan context.Context, 1), make(chan struct{}), make(chan error, 1)
-	go func() {
-		_, err := idempotency.Do(context.Background(), g, key, func(ctx context.Context) (int, error) {
-			ctxs <- ctx
-			<-release
-			return 1, nil
-		})
-		done <- err
-	}()
-	select {
-	case fnCtx = <-ctxs:
-	case <-time.After(20 * time.Second):
-		t.Fatal("fn did not start within 20s")
-	}
-	return fnCtx, release, done
+	return blockedWith(t, g, key, nil)
 }
 
 func receive[T any](t *testing.T, ch <-chan T, what string) T {
