@@ -113,9 +113,31 @@ type Config struct {
 	// KnownErrors instead). Nothing but data is stored: a replay runs no
 	// code beyond the type's own UnmarshalJSON. Default none.
 	KnownErrorTypes []error
-	// Logger receives store errors and other conditions worth a look.
-	// Default: discard.
+	// Logger receives store errors (level error: an outcome that could not
+	// be recorded means fn may run again) and other conditions worth a
+	// look (level warn: a lost claim, a result that cannot be encoded, an
+	// Observer that panicked). Default: the errors go to slog.Default (as
+	// it is when they are logged), the rest is dropped; give a logger to
+	// see warnings, or one with slog.DiscardHandler for silence.
 	Logger *slog.Logger
+	// LogRawKeys, when true, shows keys in log lines as they are (key=).
+	// By default a line shows a keyed digest of the key instead
+	// (key_hmac=, see KeyDigest), since keys may carry what callers put in
+	// them. Default false.
+	LogRawKeys bool
+	// LogKeySecret is the secret of the key digests in logs. Give every
+	// process the same one to correlate their lines, and use KeyDigest to
+	// find a key's lines. Default: a random secret per Guard.
+	LogKeySecret []byte
+	// MaxExecution, when positive, bounds how long fn may run: after it,
+	// the lease is no longer renewed and fn's context is cancelled with
+	// cause ErrMaxExecution. fn that stops then and returns that error (or
+	// its context's) releases the key, like a cancelled call; a value
+	// returned in time to record is recorded. It keeps a stalled fn (a
+	// hung downstream, a client that stopped reading) from holding its key
+	// for ever; it cannot stop an fn that ignores its context. At most
+	// TTL (see Validate). Default 0: no bound.
+	MaxExecution time.Duration
 	// Observer receives an event per notable step, for metrics and
 	// tracing. Default none.
 	Observer Observer
@@ -142,7 +164,8 @@ const MinLease = time.Millisecond
 // Refused: a negative TTL other than NoExpiry; a Lease shorter than
 // MinLease; a TTL shorter than the Lease (the in-progress record would
 // expire while its claim is still live, and a second caller could run fn
-// beside the first); unknown OnDuplicate or OnFailure values; nil entries
+// beside the first); a negative MaxExecution, or one longer than the TTL;
+// unknown OnDuplicate or OnFailure values; nil entries
 // in KnownErrors or KnownErrorTypes.
 func (c *Config) Validate() error {
 	if c == nil {
@@ -160,6 +183,12 @@ func (c *Config) Validate() error {
 	}
 	if ttl, lease := cmp.Or(c.TTL, DefaultTTL), cmp.Or(c.Lease, DefaultLease); ttl > 0 && lease >= MinLease && ttl < lease {
 		bad("TTL %v is shorter than Lease %v: a record would expire while its claim is live, and a second caller could run fn beside the first", ttl, lease)
+	}
+	if c.MaxExecution < 0 {
+		bad("MaxExecution %v is negative (want > 0, or 0 for no bound)", c.MaxExecution)
+	}
+	if ttl := cmp.Or(c.TTL, DefaultTTL); ttl > 0 && c.MaxExecution > ttl {
+		bad("MaxExecution %v is longer than TTL %v: fn would outlive its in-progress record", c.MaxExecution, ttl)
 	}
 	if c.OnDuplicate < ReturnStored || c.OnDuplicate > Reject {
 		bad("unknown OnDuplicate %v", c.OnDuplicate)
@@ -189,7 +218,10 @@ func (c Config) withDefaults() Config {
 		c.Codec = JSONCodec{}
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+		c.Logger = slog.New(defaultHandler{})
+	}
+	if c.LogKeySecret == nil && !c.LogRawKeys {
+		c.LogKeySecret = newLogKeySecret()
 	}
 	return c
 }

@@ -35,6 +35,9 @@ func TestConfigValidate(t *testing.T) {
 		{"BadFailure", &idempotency.Config{OnFailure: 3}, []string{"unknown OnFailure FailurePolicy(3)"}},
 		{"NilKnownError", &idempotency.Config{KnownErrors: []error{errDown, nil}}, []string{"KnownErrors[1] is nil"}},
 		{"NilKnownErrorType", &idempotency.Config{KnownErrorTypes: []error{nil}}, []string{"KnownErrorTypes[0] is an untyped nil"}},
+		{"MaxExecutionAtTTL", &idempotency.Config{MaxExecution: idempotency.DefaultTTL}, nil},
+		{"NegativeMaxExecution", &idempotency.Config{MaxExecution: -time.Second}, []string{"MaxExecution -1s is negative"}},
+		{"MaxExecutionPastTTL", &idempotency.Config{TTL: time.Hour, MaxExecution: 2 * time.Hour}, []string{"MaxExecution 2h0m0s is longer than TTL 1h0m0s"}},
 		{"Several", &idempotency.Config{TTL: -5, OnFailure: 9, KnownErrors: []error{nil}},
 			[]string{"TTL -5ns is negative", "unknown OnFailure", "KnownErrors[0] is nil"}},
 	}

@@ -122,8 +122,9 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 		switch {
 		case e.leaseLost():
 			// The key is no longer ours to write.
-		case isContextError(ctx, err):
-			// A cancelled call is not a failure worth remembering.
+		case isContextError(e, err):
+			// A cancelled call (by the caller, or at MaxExecution) is
+			// not a failure worth remembering.
 			settled = g.release(ctx, key, token)
 		default:
 			settled = g.fail(ctx, key, token, err, co)
@@ -162,8 +163,9 @@ func (g *Guard) deliver(ctx context.Context, e *execution, executed, settled Eve
 	}
 }
 
-// isContextError reports whether err is the caller's context ending, not
-// fn's own failure: the context is done and err is its error or its cause.
+// isContextError reports whether err is fn's context ending (the caller's
+// context, or MaxExecution), not fn's own failure: the context is done and
+// err is its error or its cause.
 // fn's own errors follow the failure policy even when the caller gave up
 // meanwhile (a payment declined as the caller's deadline passed is still
 // declined).
@@ -239,6 +241,3 @@ func (g *Guard) settleFailed(ctx context.Context, op, key string, token Token, e
 	g.logStoreError(ctx, op, key, token, err)
 	return Event{Kind: EventStoreError, Key: key, Token: token, Err: err}
 }
-
-// keyAttr is how logs show a key.
-func (g *Guard) keyAttr(key string) slog.Attr { return slog.String("key", key) }

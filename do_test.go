@@ -393,7 +393,7 @@ func TestStoreFailures(t *testing.T) {
 		t.Parallel()
 		f := &faultyStore{Store: newStore(t, nil), complete: errDown}
 		var log bytes.Buffer
-		g := newGuard(t, f, &idempotency.Config{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+		g := newGuard(t, f, &idempotency.Config{Logger: slog.New(slog.NewTextHandler(&log, nil)), LogRawKeys: true})
 		v, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { return 4, nil })
 		if v != 4 {
 			t.Fatalf("value = %d, want fn's value with the error", v)

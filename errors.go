@@ -27,6 +27,9 @@ var (
 	// ErrLeaseLost: this execution lost its claim while running. fn's
 	// context is cancelled with this cause.
 	ErrLeaseLost = idemtype.ErrLeaseLost
+	// ErrMaxExecution: fn ran past Config.MaxExecution. fn's context is
+	// cancelled with this cause, and its lease is no longer renewed.
+	ErrMaxExecution = errors.New("idempotency: execution ran past Config.MaxExecution")
 	// ErrNotRecorded: fn ran but its outcome could not be stored; Do
 	// returns it together with fn's result.
 	ErrNotRecorded = errors.New("idempotency: outcome not recorded")

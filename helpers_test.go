@@ -3,6 +3,7 @@ package idempotency_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -29,12 +30,22 @@ func newStore(t *testing.T, c *clock) *memstore.Store {
 	return s
 }
 
+// newGuard returns a guard over s (nil: a fresh memstore). Its logs are
+// discarded unless cfg gives a Logger: tests that fail stores on purpose
+// would fill the output with the errors the default logger reports.
 func newGuard(t *testing.T, s idempotency.Store, cfg *idempotency.Config) *idempotency.Guard {
 	t.Helper()
 	if s == nil {
 		s = newStore(t, nil)
 	}
-	return idempotency.New(s, cfg)
+	var c idempotency.Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return idempotency.New(s, &c)
 }
 
 // faultyStore wraps a store and fails chosen operations, to see what the

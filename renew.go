@@ -27,6 +27,8 @@ type execution struct {
 	prev, next *execution
 	queued     bool
 	stopped    bool
+	expired    bool           // ran past MaxExecution: no more renewals
+	limit      timer          // fires at MaxExecution, if set
 	events     []Event        // for the caller to observe; read after stop
 	wg         sync.WaitGroup // a renewal in flight
 }
@@ -39,7 +41,26 @@ func (g *Guard) start(ctx context.Context, key string, token Token) *execution {
 	q := &g.renewals[uint64(token)*0x9E3779B97F4A7C15>>(64-renewalQueuesLog2)]
 	e := &execution{Context: runCtx, parent: ctx, cancel: cancel, g: g, key: key, token: token, renewed: now, q: q}
 	q.add(e, now.Add(g.cfg.Lease/3))
+	if g.cfg.MaxExecution > 0 {
+		e.limit = g.clock.AfterFunc(g.cfg.MaxExecution, e.expire)
+	}
 	return e
+}
+
+// expire ends an execution that ran past Config.MaxExecution: no more
+// renewals, and fn is told to stop.
+func (e *execution) expire() {
+	e.q.mu.Lock()
+	if e.stopped {
+		e.q.mu.Unlock()
+		return
+	}
+	e.expired = true
+	e.q.unlink(e)
+	e.q.mu.Unlock()
+	e.g.cfg.Logger.LogAttrs(e.parent, slog.LevelWarn, "idempotency: execution ran past MaxExecution; cancelling fn",
+		e.g.keyAttr(e.key), slog.Uint64("token", uint64(e.token)), slog.Duration("max_execution", e.g.cfg.MaxExecution))
+	e.cancel(ErrMaxExecution)
 }
 
 // Value serves TokenFrom.
@@ -117,6 +138,9 @@ func (e *execution) stop() {
 		e.q.at = time.Time{}
 	}
 	e.q.mu.Unlock()
+	if e.limit != nil {
+		e.limit.Stop()
+	}
 	e.wg.Wait()
 }
 
@@ -146,7 +170,7 @@ type renewals struct {
 func (r *renewals) add(e *execution, due time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e.stopped {
+	if e.stopped || e.expired {
 		return
 	}
 	e.due, e.queued = due, true
