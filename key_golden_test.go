@@ -17,7 +17,7 @@ import (
 // The goldens pin the key format: a key derived today must be the key
 // derived by every later release, or records stored before an upgrade are
 // missed after it and their calls run again. A change to a golden is a
-// change to the key format; it needs a reason and a note in CHANGELOG.md.
+// change to the key format; it needs a reason and a note in docs/keys.md.
 
 type (
 	gMyInt    int
@@ -170,7 +170,7 @@ func (o gOwnOverEmbedded) MarshalText() ([]byte, error) { return []byte("own"), 
 // goldenDecisions pin what the encoder does where a special case meets a
 // defined type, an embedded field or a pointer receiver. Keys of the
 // embedding structs and of defined time types changed when these rules
-// came in (see CHANGELOG.md): before, a struct embedding time.Time was its
+// came in (see docs/keys.md): before, a struct embedding time.Time was its
 // time alone, and a defined time type encoded its location and monotonic
 // reading.
 func goldenDecisions() []goldenCase {
