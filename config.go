@@ -67,19 +67,19 @@ func (p FailurePolicy) String() string {
 }
 
 // Config configures a Guard. The zero value, like a nil *Config, means
-// defaults. Config.Validate says what can never work; New refuses it.
+// defaults. [Config.Validate] says what can never work; [New] refuses it.
 type Config struct {
 	// TTL is how long an outcome is remembered after it is recorded, and
-	// the longest an in-progress record lives. Default DefaultTTL (24h);
+	// the longest an in-progress record lives. Default [DefaultTTL] (24h);
 	// NoExpiry keeps it forever. Other negative values, and a TTL shorter
-	// than the Lease, are invalid (see Validate). An fn still running when
+	// than the Lease, are invalid (see [Config.Validate]). An fn still running when
 	// its in-progress record expires loses its claim: keep TTL well above
-	// the longest run (see MaxExecution).
+	// the longest run (see [Config.MaxExecution]).
 	TTL time.Duration
 	// Lease is how long a claim lives without renewal; while fn runs the
 	// guard renews it every Lease/3. Past a lapsed lease another caller may
-	// take over (see NoTakeover). Default DefaultLease (30s); at least
-	// MinLease, and in practice a hundred times the store's worst round
+	// take over (see NoTakeover). Default [DefaultLease] (30s); at least
+	// [MinLease], and in practice a hundred times the store's worst round
 	// trip: a renewal that cannot land within Lease/3 lets the lease lapse.
 	Lease time.Duration
 	// OnDuplicate is what a call gets when its key was seen before.
@@ -87,7 +87,7 @@ type Config struct {
 	OnDuplicate DuplicatePolicy
 	// WaitTimeout is how long ReturnStored waits for a first call that is
 	// still running before returning ErrInProgress. Default
-	// DefaultWaitTimeout (10s); negative: do not wait.
+	// [DefaultWaitTimeout] (10s); negative: do not wait.
 	WaitTimeout time.Duration
 	// OnFailure is what a failed fn leaves behind. Default Release.
 	OnFailure FailurePolicy
@@ -113,30 +113,31 @@ type Config struct {
 	// KnownErrors instead). Nothing but data is stored: a replay runs no
 	// code beyond the type's own UnmarshalJSON. Default none.
 	KnownErrorTypes []error
-	// Logger receives store errors (level error: an outcome that could not
-	// be recorded means fn may run again) and other conditions worth a
-	// look (level warn: a lost claim, a result that cannot be encoded, an
-	// Observer that panicked). Default: the errors go to slog.Default (as
-	// it is when they are logged), the rest is dropped; give a logger to
-	// see warnings, or one with slog.DiscardHandler for silence.
+	// Logger receives store errors and Observer panics (level error: an
+	// outcome that could not be recorded means fn may run again) and other
+	// conditions worth a look (level warn: a lost claim, a result that
+	// cannot be encoded, MaxExecution passed). Default: the errors go to
+	// [slog.Default] (as it is when they are logged), the rest is dropped;
+	// give a logger to see warnings, or one with [slog.DiscardHandler] for
+	// silence.
 	Logger *slog.Logger
 	// LogRawKeys, when true, shows keys in log lines as they are (key=).
 	// By default a line shows a keyed digest of the key instead
-	// (key_hmac=, see KeyDigest), since keys may carry what callers put in
+	// (key_hmac=, see [KeyDigest]), since keys may carry what callers put in
 	// them. Default false.
 	LogRawKeys bool
 	// LogKeySecret is the secret of the key digests in logs. Give every
-	// process the same one to correlate their lines, and use KeyDigest to
+	// process the same one to correlate their lines, and use [KeyDigest] to
 	// find a key's lines. Default: a random secret per Guard.
 	LogKeySecret []byte
 	// MaxExecution, when positive, bounds how long fn may run: after it,
 	// the lease is no longer renewed and fn's context is cancelled with
-	// cause ErrMaxExecution. fn that stops then and returns that error (or
+	// cause [ErrMaxExecution]. fn that stops then and returns that error (or
 	// its context's) releases the key, like a cancelled call; a value
 	// returned in time to record is recorded. It keeps a stalled fn (a
 	// hung downstream, a client that stopped reading) from holding its key
 	// for ever; it cannot stop an fn that ignores its context. At most
-	// TTL (see Validate). Default 0: no bound.
+	// TTL (see [Config.Validate]). Default 0: no bound.
 	MaxExecution time.Duration
 	// Observer receives an event per notable step, for metrics and
 	// tracing. Default none.
@@ -158,11 +159,11 @@ const (
 const MinLease = time.Millisecond
 
 // Validate reports what in c can never work, with an error matching
-// ErrInvalidConfig for each problem; nil means c is valid. A nil c (like
-// the zero Config) is valid: it means defaults. New panics with this error.
+// [ErrInvalidConfig] for each problem; nil means c is valid. A nil c (like
+// the zero Config) is valid: it means defaults. [New] panics with this error.
 //
-// Refused: a negative TTL other than NoExpiry; a Lease shorter than
-// MinLease; a TTL shorter than the Lease (the in-progress record would
+// Refused: a negative TTL other than [NoExpiry]; a Lease shorter than
+// [MinLease]; a TTL shorter than the Lease (the in-progress record would
 // expire while its claim is still live, and a second caller could run fn
 // beside the first); a negative MaxExecution, or one longer than the TTL;
 // unknown OnDuplicate or OnFailure values; nil entries

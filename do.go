@@ -165,10 +165,9 @@ func (g *Guard) deliver(ctx context.Context, e *execution, executed, settled Eve
 
 // isContextError reports whether err is fn's context ending (the caller's
 // context, or MaxExecution), not fn's own failure: the context is done and
-// err is its error or its cause.
-// fn's own errors follow the failure policy even when the caller gave up
-// meanwhile (a payment declined as the caller's deadline passed is still
-// declined).
+// err is its error or its cause. fn's own errors follow the failure policy
+// even when the caller gave up meanwhile: a payment declined as the
+// caller's deadline passed is still declined.
 func isContextError(ctx context.Context, err error) bool {
 	cerr := ctx.Err()
 	if cerr == nil {

@@ -27,7 +27,7 @@ var (
 	// ErrLeaseLost: this execution lost its claim while running. fn's
 	// context is cancelled with this cause.
 	ErrLeaseLost = idemtype.ErrLeaseLost
-	// ErrMaxExecution: fn ran past Config.MaxExecution. fn's context is
+	// ErrMaxExecution: fn ran past [Config.MaxExecution]. fn's context is
 	// cancelled with this cause, and its lease is no longer renewed.
 	ErrMaxExecution = errors.New("idempotency: execution ran past Config.MaxExecution")
 	// ErrNotRecorded: fn ran but its outcome could not be stored; Do
@@ -44,9 +44,9 @@ var (
 	// ErrInvalidKey: empty or oversized key, or arguments or a fingerprint
 	// payload that cannot be encoded; fn was not run.
 	ErrInvalidKey = errors.New("idempotency: invalid key")
-	// ErrInvalidConfig: a Config that can never work (Config.Validate), or
-	// a per-call option that cannot (WithTTL shorter than the lease); fn
-	// was not run.
+	// ErrInvalidConfig: a Config that can never work ([Config.Validate]),
+	// or a per-call option that cannot ([WithTTL] shorter than the lease);
+	// fn was not run.
 	ErrInvalidConfig = errors.New("idempotency: invalid config")
 	// ErrNotFound: Store.Get found no live record for the key.
 	ErrNotFound = idemtype.ErrNotFound

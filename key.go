@@ -30,8 +30,8 @@ import (
 // not identify the call (a request id, a timestamp of the attempt).
 //
 // Values that cannot be encoded (functions, channels, cycles, NaN, a
-// failing MarshalText, more than MaxKeyParts parts or MaxKeyDepth levels)
-// give an error matching ErrInvalidKey that says which argument, where in
+// failing MarshalText, more than [MaxKeyParts] parts or [MaxKeyDepth]
+// levels) give an error matching [ErrInvalidKey] that says which argument, where in
 // it and why, without showing argument values. See docs/keys.md for the
 // encoding and its stability.
 func Key(name string, args ...any) (string, error) {

@@ -42,7 +42,7 @@ func (h defaultHandler) WithGroup(name string) slog.Handler {
 // keyAttr is how logs show a key: by default a keyed digest (key_hmac),
 // so that logs can be correlated without holding the keys, which may carry
 // what callers put in them (account numbers, e-mails); the key itself
-// only with Config.LogRawKeys.
+// only with [Config.LogRawKeys].
 func (g *Guard) keyAttr(key string) slog.Attr {
 	if g.cfg.LogRawKeys {
 		return slog.String("key", key)
@@ -51,7 +51,7 @@ func (g *Guard) keyAttr(key string) slog.Attr {
 }
 
 // KeyDigest is the digest a guard's logs show for key under secret
-// (Config.LogKeySecret): base64url of the first 16 bytes of
+// ([Config.LogKeySecret]): base64url of the first 16 bytes of
 // HMAC-SHA256(secret, key). An operator who holds the secret and a key
 // can find that key's log lines; a reader of the logs alone cannot
 // recover keys, not even by trying likely ones.

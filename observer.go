@@ -15,7 +15,7 @@ import (
 // are observed after fn returns, before EventExecuted. So an Observer that
 // blocks delays its caller only, never a renewal or another call, and one
 // that panics cannot leave a key claimed: the panic is recovered and
-// logged at error level (Config.Logger), and the call goes on as if the
+// logged at error level ([Config.Logger]), and the call goes on as if the
 // event had been observed. Keep Observe fast all the same.
 type Observer interface {
 	Observe(ctx context.Context, e Event)

@@ -74,7 +74,7 @@ func (e *execution) Value(key any) any {
 // renew extends the lease once, then queues the next renewal.
 func (e *execution) renew() {
 	defer e.wg.Done()
-	defer e.q.settled()
+	defer e.q.renewalDone()
 	lease := e.g.cfg.Lease
 	next := lease / 3
 	// The store moves the lease from when it gets the request, no later
@@ -122,11 +122,19 @@ func (e *execution) lost(err error) {
 // has returned and the claim is settled: an Observer never runs on the
 // renewal's goroutine, where a panic would crash the process and a block
 // would stop renewals.
+// The log has every one; a renewal that fails now and then for hours
+// must not grow the list without bound.
 func (e *execution) report(ev Event) {
 	e.q.mu.Lock()
-	e.events = append(e.events, ev)
+	if len(e.events) < maxReportedEvents || ev.Kind == EventLeaseLost {
+		e.events = append(e.events, ev)
+	}
 	e.q.mu.Unlock()
 }
+
+// maxReportedEvents bounds the renewal's store errors kept for the
+// Observer.
+const maxReportedEvents = 16
 
 // stop ends renewals and waits for one in flight.
 func (e *execution) stop() {
@@ -207,8 +215,9 @@ func (r *renewals) arm(at time.Time) {
 	r.t.Reset(d)
 }
 
-// settled counts a renewal as done; tests wait for it (Guard.idle).
-func (r *renewals) settled() {
+// renewalDone counts a renewal as done (re-queued, or its claim lost);
+// tests wait for that.
+func (r *renewals) renewalDone() {
 	r.mu.Lock()
 	r.inflight--
 	r.mu.Unlock()
