@@ -22,6 +22,11 @@ func (h defaultHandler) Enabled(_ context.Context, l slog.Level) bool { return l
 
 func (h defaultHandler) Handle(ctx context.Context, r slog.Record) error {
 	d := slog.Default().Handler()
+	if _, ok := d.(defaultHandler); ok {
+		// The guard's default logger made the process's default: there
+		// is nowhere else to send the record.
+		return nil
+	}
 	for _, w := range h.with {
 		d = w(d)
 	}

@@ -102,4 +102,8 @@ func TestDefaultLoggerReportsStoreErrors(t *testing.T) {
 	if l := buf.String(); !strings.Contains(l, "guard=payments") || !strings.Contains(l, "g.n=1") {
 		t.Fatalf("log = %q", l)
 	}
+	// Made the process's default itself, it does not call itself for ever.
+	slog.SetDefault(g.Config().Logger)
+	_, err = idempotency.Do(context.Background(), g, "third", func(context.Context) (int, error) { return 1, nil })
+	wantErr(t, err, idempotency.ErrNotRecorded)
 }
