@@ -3,19 +3,31 @@ package idempotency
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 )
 
 // startCall tells a CallObserver that a call begins and returns the
-// context the call goes on with.
-func (g *Guard) startCall(ctx context.Context, key string) (context.Context, time.Time) {
-	return g.calls.Start(ctx, Event{Kind: EventStart, Key: key, Name: g.name(key)}), time.Now()
+// context the call goes on with. A Start that panics is logged, and the
+// call goes on with its own context.
+func (g *Guard) startCall(ctx context.Context, key string) (_ context.Context, start time.Time) {
+	start = time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: Observer.Start panicked",
+				g.keyAttr(key), slog.Any("panic", p))
+		}
+	}()
+	sctx := g.calls.Start(ctx, Event{Kind: EventStart, Key: key, Name: g.name(key)})
+	if sctx == nil {
+		return ctx, start
+	}
+	return sctx, start
 }
 
 // endCall sends the call's EventEnd.
 func (g *Guard) endCall(ctx context.Context, key string, start time.Time, co *callOptions, err error) {
-	e := Event{Kind: EventEnd, Key: key, Name: g.name(key), Token: co.token, Took: time.Since(start), Err: err, Result: result(co, err)}
-	g.calls.Observe(ctx, e)
+	g.observe(ctx, Event{Kind: EventEnd, Key: key, Token: co.token, Took: time.Since(start), Err: err, Result: result(co, err)})
 }
 
 // result classifies how a call ended.
@@ -61,7 +73,7 @@ type observedStore struct {
 }
 
 func (s observedStore) done(ctx context.Context, op, key string, start time.Time, err error) {
-	s.g.calls.Observe(ctx, Event{Kind: EventStore, Op: op, Key: key, Name: s.g.name(key), Took: time.Since(start), Err: err})
+	s.g.observe(ctx, Event{Kind: EventStore, Op: op, Key: key, Took: time.Since(start), Err: err})
 }
 
 func (s observedStore) Claim(ctx context.Context, req ClaimRequest) (Claim, error) {
@@ -69,13 +81,6 @@ func (s observedStore) Claim(ctx context.Context, req ClaimRequest) (Claim, erro
 	c, err := s.Store.Claim(ctx, req)
 	s.done(ctx, "claim", req.Key, start, err)
 	return c, err
-}
-
-func (s observedStore) Extend(ctx context.Context, key string, token Token, lease time.Duration) error {
-	start := time.Now()
-	err := s.Store.Extend(ctx, key, token, lease)
-	s.done(ctx, "extend", key, start, err)
-	return err
 }
 
 func (s observedStore) Complete(ctx context.Context, key string, token Token, out Outcome) error {

@@ -19,18 +19,25 @@ type Guard struct {
 	cfg      Config
 	owned    io.Closer // the private store of New(nil, ...)
 	replays  *replayCache
+	clock    clock
 	renewals [1 << renewalQueuesLog2]renewals
 }
 
 // New returns a Guard over store. A nil store means a private in-memory
 // store (memstore), closed by Guard.Close; a nil cfg means defaults. New
-// panics on an invalid Config.
+// panics with the error of Config.Validate (matching ErrInvalidConfig) on
+// an invalid Config: a Config is written by a programmer, not read from
+// input. Call Validate first where it is read from input.
 func New(store Store, cfg *Config) *Guard {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
 	var c Config
 	if cfg != nil {
 		c = *cfg
 	}
 	g := &Guard{cfg: c.withDefaults(), store: store, replays: &replayCache{seed: maphash.MakeSeed()}}
+	g.setClock(realClock{})
 	if store == nil {
 		m := memstore.New(nil)
 		g.store, g.owned = m, m
@@ -42,6 +49,13 @@ func New(store Store, cfg *Config) *Guard {
 		g.store = observedStore{Store: g.user, g: g}
 	}
 	return g
+}
+
+func (g *Guard) setClock(c clock) {
+	g.clock = c
+	for i := range g.renewals {
+		g.renewals[i].clock = c
+	}
 }
 
 // Store returns the guard's store.
@@ -70,11 +84,4 @@ func (g *Guard) Close() error {
 		return g.owned.Close()
 	}
 	return nil
-}
-
-func (g *Guard) observe(ctx context.Context, e Event) {
-	if g.cfg.Observer != nil {
-		e.Name = g.name(e.Key)
-		g.cfg.Observer.Observe(ctx, e)
-	}
 }

@@ -2,12 +2,22 @@ package idempotency
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"time"
 )
 
-// Observer receives events from a Guard, for metrics and tracing. Observe
-// is called synchronously on the calling goroutine: keep it fast.
+// Observer receives events from a Guard, for metrics and tracing.
+//
+// Observe is called synchronously on the goroutine of the call (Do), never
+// on a renewal's, and only once the call's claim is settled: the outcome
+// is recorded, released or remembered before EventExecuted is observed,
+// and events of the renewal while fn ran (EventLeaseLost, EventStoreError)
+// are observed after fn returns, before EventExecuted. So an Observer that
+// blocks delays its caller only, never a renewal or another call, and one
+// that panics cannot leave a key claimed: the panic is recovered and
+// logged at error level ([Config.Logger]), and the call goes on as if the
+// event had been observed. Keep Observe fast all the same.
 type Observer interface {
 	Observe(ctx context.Context, e Event)
 }
@@ -40,7 +50,9 @@ type Event struct {
 	Took  time.Duration // EventExecuted: fn's run time; EventEnd: the call's; EventStore: the operation's
 	Err   error         // the error involved, if any; EventEnd: what the call returned
 	// Op is the store operation of an EventStore: claim, complete,
-	// release, extend, get or delete.
+	// release, get or delete. Lease renewals (extend) are not reported:
+	// they run on the guard's renewal goroutines, which an observer must
+	// never be able to stall.
 	Op string
 	// Result says how the call ended, in an EventEnd.
 	Result Result
@@ -122,4 +134,19 @@ func (k EventKind) String() string {
 		return "store"
 	}
 	return "unknown"
+}
+
+// observe hands e to the Observer, recovering a panic (see Observer).
+func (g *Guard) observe(ctx context.Context, e Event) {
+	if g.cfg.Observer == nil {
+		return
+	}
+	e.Name = g.name(e.Key)
+	defer func() {
+		if p := recover(); p != nil {
+			g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: Observer panicked; event dropped",
+				slog.String("event", e.Kind.String()), g.keyAttr(e.Key), slog.Any("panic", p))
+		}
+	}()
+	g.cfg.Observer.Observe(ctx, e)
 }
