@@ -39,10 +39,12 @@ func (s *Store) claim(ctx context.Context, q querier, req idemtype.ClaimRequest)
 // claimIn runs the claim in a DoTx transaction under a short
 // lock_timeout, in one round trip: save the caller's lock_timeout and
 // force a durable commit, claim, restore lock_timeout so that fn's own
-// statements and the completion wait as the caller configured.
-func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimRequest, lockTimeout string) (idemtype.Claim, error) {
+// statements and the completion wait as the caller configured, and read
+// the transaction's id (assigned by the claim's write), by which the
+// completion knows the transaction is still this one.
+func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimRequest, lockTimeout string) (idemtype.Claim, string, error) {
 	if err := ctx.Err(); err != nil {
-		return idemtype.Claim{}, err
+		return idemtype.Claim{}, "", err
 	}
 	// lock_timeout bounds the wait, not ctx: pgx v5.7 can leak a goroutine
 	// when a context ends during a batch (jackc/pgx#1999). The timeout is
@@ -54,15 +56,18 @@ func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimReques
 		b.Queue(`SELECT set_config('idempotency.saved_lock_timeout', current_setting('lock_timeout'), true),
 			set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`, lockTimeout)
 		b.Queue(s.sql.claim, claimArgs(req)...)
-		b.Queue(`SELECT set_config('lock_timeout', current_setting('idempotency.saved_lock_timeout'), true)`)
+		b.Queue(`SELECT set_config('lock_timeout', current_setting('idempotency.saved_lock_timeout'), true), coalesce(pg_current_xact_id_if_assigned()::text, '')`)
 		br := tx.SendBatch(ctx, b)
 		_, err := br.Exec()
-		var c idemtype.Claim
+		var (
+			c       idemtype.Claim
+			lt, xid string
+		)
 		if err == nil {
 			c, err = scanClaim(br.QueryRow(), req.Key)
 		}
 		if err == nil {
-			_, err = br.Exec()
+			err = br.QueryRow().Scan(&lt, &xid)
 		}
 		if cerr := br.Close(); err == nil && cerr != nil {
 			err = wrap("claim", req.Key, cerr)
@@ -70,9 +75,9 @@ func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimReques
 		if errors.Is(err, idemtype.ErrNotFound) {
 			continue // lost a race with a concurrent commit: look again
 		}
-		return c, err
+		return c, xid, err
 	}
-	return idemtype.Claim{}, fmt.Errorf("idempotency: pgstore: claim %q: still racing after %d attempts", truncate(req.Key), claimAttempts)
+	return idemtype.Claim{}, "", fmt.Errorf("idempotency: pgstore: claim %q: still racing after %d attempts", truncate(req.Key), claimAttempts)
 }
 
 func claimArgs(req idemtype.ClaimRequest) []any {

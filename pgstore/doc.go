@@ -32,6 +32,10 @@
 //		return id, err
 //	})
 //
+// fn must not end the transaction: tx refuses COMMIT, ROLLBACK and their
+// kin with ErrTxOwned, and DoTx reports ErrTxEnded when fn ended it
+// anyway through tx.Conn().
+//
 // # Schema
 //
 // New applies the schema (a table, a sequence, an index and a version

@@ -8,3 +8,6 @@ func (s *Store) Statements() (claim, complete, completeTx string) {
 
 // HashKey is the digest keys are stored under.
 func HashKey(key string) []byte { return hashKey(key) }
+
+// EndsTx is the scanner DoTx refuses transaction-ending statements with.
+var EndsTx = endsTx

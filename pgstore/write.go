@@ -31,7 +31,7 @@ func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, 
 // Release implements idemtype.Store.
 func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) error {
 	if c := txCallFrom(ctx, s, key); c != nil && c.owns(token) {
-		return c.rollback(ctx)
+		return c.release(ctx)
 	}
 	return s.exec(ctx, s.pool, "release", s.sql.release, key, hashKey(key), []byte(key), tokenArg(token))
 }
