@@ -36,6 +36,17 @@
 // kin with ErrTxOwned, and DoTx reports ErrTxEnded when fn ended it
 // anyway through tx.Conn().
 //
+// # Lost replies
+//
+// pgx sends each statement once: when a connection breaks before the
+// reply arrives, the call fails and nothing is sent again, so no
+// statement of the store runs twice for one call. What the server
+// committed holds. A lost completion reply returns fn's result with
+// idempotency.ErrNotRecorded although the outcome is recorded, and a
+// retry replays it; a lost claim reply returns idempotency.ErrStore (fn
+// did not run) and the key waits for its lease; a lost reply to DoTx's
+// COMMIT means both or neither committed, and a retry is safe either way.
+//
 // # Schema
 //
 // New applies the schema (a table, a sequence, an index and a version
