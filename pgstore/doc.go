@@ -34,7 +34,9 @@
 //
 // fn must not end the transaction: tx refuses COMMIT, ROLLBACK and their
 // kin with ErrTxOwned, and DoTx reports ErrTxEnded when fn ended it
-// anyway through tx.Conn().
+// anyway through tx.Conn(). Guarded calls inside fn are calls of their
+// own; one that could only wait for the enclosing DoTx (the same key, or
+// a pool with no connection left) fails at once with ErrNested.
 //
 // # Lost replies
 //

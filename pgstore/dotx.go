@@ -55,6 +55,18 @@ var ErrWrongStore = errors.New("idempotency: pgstore: DoTx needs a Guard built o
 //     broke during the COMMIT itself, when either both or neither did; a
 //     retry with the same key is safe either way.
 //
+// Nesting: fn may make guarded calls of its own (Do, DoTx, Wrap) with the
+// context it gets; they are separate calls, recorded and committed on
+// their own, each on a connection of its own. A call that could only wait
+// for this DoTx fails at once with ErrNested instead of waiting until its
+// context ends: one on the same key (of the same table and database,
+// through any Store), whose row this transaction locks, and any call of a
+// Store whose pool has no connection beside those the enclosing DoTx
+// calls hold (a pool of one connection, or of two under two nested DoTx).
+// A call made with a context not derived from fn's cannot be recognised;
+// pools shared by many goroutines that each nest need connections enough
+// for all of them.
+//
 // g must be built on a *Store; any other store returns ErrWrongStore and fn
 // does not run.
 func DoTx[T any](ctx context.Context, g *idempotency.Guard, key string, fn func(ctx context.Context, tx pgx.Tx) (T, error), opts ...idempotency.CallOption) (T, error) {
@@ -77,7 +89,7 @@ func DoTx[T any](ctx context.Context, g *idempotency.Guard, key string, fn func(
 		tx := c.tx
 		c.mu.Unlock()
 		// fn's own guarded calls are not part of this one.
-		return fn(context.WithValue(ctx, txCallKey{}, (*txCall)(nil)), fnTx{Tx: tx, top: true})
+		return fn(withHeld(context.WithValue(ctx, txCallKey{}, (*txCall)(nil)), c), fnTx{Tx: tx, top: true})
 	}, opts...)
 	c.mu.Lock()
 	committed, ended := c.committed, c.ended

@@ -57,6 +57,9 @@ func (s *Store) exec(ctx context.Context, q querier2, op, sql, key string, args 
 
 // Delete implements idemtype.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.nested(ctx, "delete", key, true); err != nil {
+		return err
+	}
 	if _, err := s.pool.Exec(ctx, s.sql.del, hashKey(key)); err != nil {
 		return wrap("delete", key, err)
 	}
