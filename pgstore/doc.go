@@ -54,5 +54,9 @@
 // New applies the schema (a table, a sequence, an index and a version
 // table, all named after Options.Table) unless Options.ManualMigrate is
 // set; Migrate applies it explicitly, for deployments where the
-// application's role may not run DDL.
+// application's role may not run DDL. Both check the objects themselves,
+// not only the version table: Migrate recreates a table, sequence or
+// index dropped after migration (a recreated sequence issues tokens above
+// any the lost one did), and ManualMigrate's check refuses with ErrSchema
+// naming what is missing.
 package pgstore
