@@ -61,16 +61,17 @@ func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimReques
 		b.Queue(s.sql.claim, claimArgs(req)...)
 		b.Queue(`SELECT set_config('lock_timeout', current_setting('idempotency.saved_lock_timeout'), true), coalesce(pg_current_xact_id_if_assigned()::text, '')`)
 		br := tx.SendBatch(ctx, b)
-		_, err := br.Exec()
 		var (
 			c       idemtype.Claim
 			lt, xid string
 		)
-		if err == nil {
-			c, err = scanClaim(br.QueryRow(), req.Key)
-		}
-		if err == nil {
-			err = br.QueryRow().Scan(&lt, &xid)
+		_, err := br.Exec()
+		if err != nil {
+			err = wrap("claim", req.Key, err)
+		} else if c, err = scanClaim(br.QueryRow(), req.Key); err == nil {
+			if err = br.QueryRow().Scan(&lt, &xid); err != nil {
+				err = wrap("claim", req.Key, err)
+			}
 		}
 		if cerr := br.Close(); err == nil && cerr != nil {
 			err = wrap("claim", req.Key, cerr)
@@ -90,7 +91,7 @@ func claimArgs(req idemtype.ClaimRequest) []any {
 // scanClaim reads the claim statement's row; no row is ErrNotFound.
 func scanClaim(r pgx.Row, key string) (idemtype.Claim, error) {
 	var c idemtype.Claim
-	rec, err := scanRecord(r, key, &c.Acquired, &c.TookOver, &c.Abandoned)
+	rec, err := scanRecord(r, "claim", key, &c.Acquired, &c.TookOver, &c.Abandoned)
 	if err != nil {
 		return idemtype.Claim{}, err
 	}

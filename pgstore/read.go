@@ -16,7 +16,7 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 			return rec, nil
 		}
 	}
-	return scanRecord(s.pool.QueryRow(ctx, s.sql.get, hashKey(key)), key)
+	return scanRecord(s.pool.QueryRow(ctx, s.sql.get, hashKey(key)), "get", key)
 }
 
 // List implements idemtype.Lister. It scans the table; it is meant for
@@ -35,7 +35,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record
 		if err := rows.Scan(r.dest()...); err != nil {
 			return wrap("list", prefix, err)
 		}
-		rec, err := r.decode(string(r.key))
+		rec, err := r.decode("list", string(r.key))
 		if err != nil {
 			return err
 		}

@@ -73,7 +73,7 @@ func (c *txCall) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype
 	wait = max(wait, time.Millisecond) // 0 would mean no limit
 	tx, err := c.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
-		return idemtype.Claim{}, wrap("begin", c.key, err)
+		return idemtype.Claim{}, wrap("claim", c.key, fmt.Errorf("begin: %w", err))
 	}
 	cl, xid, err := c.s.claimIn(ctx, tx, req, fmt.Sprintf("%dms", wait.Milliseconds()+boolInt(wait%time.Millisecond != 0)))
 	if err != nil {
@@ -131,7 +131,7 @@ func (c *txCall) complete(ctx context.Context, out idemtype.Outcome) error {
 	defer c.mu.Unlock()
 	if out.Status == idemtype.StatusFailed {
 		ended := c.abortLocked(ctx)
-		if err := c.settleLocked(ctx, out); err != nil || !ended {
+		if err := c.settleLocked(ctx, "complete", out); err != nil || !ended {
 			return err
 		}
 		return c.endedLocked("the failure is recorded")
@@ -155,7 +155,7 @@ func (c *txCall) complete(ctx context.Context, out idemtype.Outcome) error {
 	}
 	c.tx = nil
 	if err := tx.Commit(ctx); err != nil {
-		c.commitErr = wrap("commit", c.key, err)
+		c.commitErr = wrap("complete", c.key, fmt.Errorf("commit: %w", err))
 		return c.commitErr
 	}
 	c.committed = true
@@ -171,7 +171,7 @@ func (c *txCall) release(ctx context.Context) error {
 		return nil
 	}
 	// fn's writes may have committed: the key must not run again.
-	if err := c.settleLocked(ctx, idemtype.Outcome{Status: idemtype.StatusCompleted, TTL: c.req.TTL}); err != nil {
+	if err := c.settleLocked(ctx, "release", idemtype.Outcome{Status: idemtype.StatusCompleted, TTL: c.req.TTL}); err != nil {
 		return err
 	}
 	return c.endedLocked("the key is recorded as completed without a value")
@@ -190,7 +190,7 @@ func (c *txCall) sameTxLocked(ctx context.Context) bool {
 // result is recorded on its own, so that fn does not run again.
 func (c *txCall) endSuccessLocked(ctx context.Context, out idemtype.Outcome) error {
 	c.rollbackLocked(ctx)
-	if err := c.settleLocked(ctx, out); err != nil {
+	if err := c.settleLocked(ctx, "complete", out); err != nil {
 		return err
 	}
 	return c.endedLocked("fn's result is recorded")
@@ -219,9 +219,9 @@ func (c *txCall) abortLocked(ctx context.Context) bool {
 }
 
 // settleLocked records out on its own, after the transaction rolled back.
-func (c *txCall) settleLocked(ctx context.Context, out idemtype.Outcome) error {
+func (c *txCall) settleLocked(ctx context.Context, op string, out idemtype.Outcome) error {
 	r := c.req
-	return c.s.exec(ctx, c.s.pool, "complete", c.s.sql.settle, r.Key,
+	return c.s.exec(ctx, c.s.pool, op, c.s.sql.settle, r.Key,
 		hashKey(r.Key), []byte(r.Key), []byte(r.Fingerprint), tokenArg(c.token), out.Value, micros(out.TTL, 0), int16(out.Status))
 }
 

@@ -50,7 +50,7 @@ func (s *Store) exec(ctx context.Context, q querier2, op, sql, key string, args 
 		return wrap(op, key, err)
 	}
 	if n == 0 {
-		return idemtype.ErrLeaseLost
+		return wrap(op, key, idemtype.ErrLeaseLost)
 	}
 	return nil
 }
