@@ -34,19 +34,28 @@ func buildStatements(n names) statements {
 		// $1 key_hash, $2 key, $3 fingerprint, $4 lease µs, $5 ttl µs
 		// (<= 0: forever), $6 takeover.
 		//
-		// The insert acquires a missing key; on a conflict it replaces an
-		// expired record, or takes over a lapsed one with the same
-		// fingerprint. When it does neither, the second branch returns the
-		// record. Under READ COMMITTED that branch reads the statement's
-		// snapshot, while ON CONFLICT judged the newest version: a record
-		// committed meanwhile is invisible to it, or visible in an older,
-		// acquirable state. The branch then returns nothing and the caller
-		// runs the statement again; any record it does return was live and
-		// not acquirable at the snapshot, which is a true answer.
-		claim: `WITH ins AS (
+		// cur reads the record first. When it is held (live, and neither
+		// expired nor a lapsed claim this call may take over), it is the
+		// answer, and the statement writes nothing: a duplicate takes no
+		// row lock, no transaction id, no sequence value and no commit.
+		// Otherwise the insert acquires a missing key; on a conflict it
+		// replaces an expired record, or takes over a lapsed one with the
+		// same fingerprint. Under READ COMMITTED cur reads the statement's
+		// snapshot, while ON CONFLICT judges the newest version: a record
+		// committed meanwhile is invisible to cur, or visible in an older,
+		// acquirable state, and the insert then does nothing. The
+		// statement then returns nothing and the caller runs it again; any
+		// record it does return was live and held at the snapshot, which
+		// is a true answer.
+		claim: `WITH cur AS (
+	SELECT ` + cols + `, NOT (r.key = $2 AND (` + expired + ` OR ($6::boolean AND ` + lapsed + ` AND r.fingerprint = $3))) AS held,
+		` + lapsed + ` AS lapsed
+	FROM TABLE r WHERE r.key_hash = $1
+), ins AS (
 	INSERT INTO TABLE AS r (key_hash, key, fingerprint, status, token, lease_until, expires_at, created_at, updated_at)
-	VALUES ($1, $2, $3, 1, nextval('SEQ'), ` + ts + ` + $4::bigint * interval '1 microsecond',
-		CASE WHEN $5::bigint > 0 THEN ` + ts + ` + $5::bigint * interval '1 microsecond' END, ` + ts + `, ` + ts + `)
+	SELECT $1, $2, $3, 1, nextval('SEQ'), ` + ts + ` + $4::bigint * interval '1 microsecond',
+		CASE WHEN $5::bigint > 0 THEN ` + ts + ` + $5::bigint * interval '1 microsecond' END, ` + ts + `, ` + ts + `
+	WHERE NOT EXISTS (SELECT FROM cur WHERE cur.held)
 	ON CONFLICT (key_hash) DO UPDATE SET
 		fingerprint = excluded.fingerprint, status = 1, value = NULL, token = nextval('SEQ'),
 		lease_until = excluded.lease_until, expires_at = excluded.expires_at,
@@ -58,9 +67,7 @@ func buildStatements(n names) statements {
 )
 SELECT ` + cols + `, acquired, took_over, lapsed FROM ins
 UNION ALL
-SELECT ` + cols + `, false, false, ` + lapsed + ` FROM TABLE r
-WHERE r.key_hash = $1 AND NOT EXISTS (SELECT FROM ins)
-	AND NOT (r.key = $2 AND (` + expired + ` OR ($6::boolean AND ` + lapsed + ` AND r.fingerprint = $3)))`,
+SELECT ` + cols + `, false, false, lapsed FROM cur WHERE held`,
 
 		// $1 key_hash, $2 key, $3 token, $4 status, $5 value, $6 ttl µs.
 		complete: `UPDATE TABLE AS r SET status = $4, value = $5, updated_at = ` + ts + `,
