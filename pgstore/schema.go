@@ -103,10 +103,11 @@ type dbtx interface {
 // SchemaVersion is the schema version this package writes and reads.
 const SchemaVersion = 1
 
-// ErrSchema reports a schema the store cannot use: older or newer than
-// this package's (SchemaVersion), found by New with Options.ManualMigrate,
-// or missing an object it needs (the records table, its sequence or its
-// index, named in the message) that Migrate was not there to recreate.
+// ErrSchema reports a schema the store cannot use: a version older or
+// newer than this package's (SchemaVersion), or, found by New with
+// Options.ManualMigrate, an object it needs that is missing (the records
+// table, its sequence or its index, named in the message; Migrate
+// recreates them), or a records table without the store's columns.
 var ErrSchema = errors.New("idempotency: pgstore: schema mismatch")
 
 // Migrate brings the schema up to SchemaVersion. It is safe to run

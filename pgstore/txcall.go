@@ -130,11 +130,10 @@ func (c *txCall) complete(ctx context.Context, out idemtype.Outcome) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if out.Status == idemtype.StatusFailed {
-		ended := c.abortLocked(ctx)
-		if err := c.settleLocked(ctx, "complete", out); err != nil || !ended {
-			return err
+		if c.abortLocked(ctx) {
+			return c.settleEndedLocked(ctx, "complete", out, "the failure is recorded")
 		}
-		return c.endedLocked("the failure is recorded")
+		return c.settleLocked(ctx, "complete", out)
 	}
 	if out.Status != idemtype.StatusCompleted {
 		c.rollbackLocked(ctx)
@@ -171,10 +170,8 @@ func (c *txCall) release(ctx context.Context) error {
 		return nil
 	}
 	// fn's writes may have committed: the key must not run again.
-	if err := c.settleLocked(ctx, "release", idemtype.Outcome{Status: idemtype.StatusCompleted, TTL: c.req.TTL}); err != nil {
-		return err
-	}
-	return c.endedLocked("the key is recorded as completed without a value")
+	return c.settleEndedLocked(ctx, "release", idemtype.Outcome{Status: idemtype.StatusCompleted, TTL: c.req.TTL},
+		"the key is recorded as completed without a value")
 }
 
 // sameTxLocked reports whether the open transaction is still the one the
@@ -187,17 +184,21 @@ func (c *txCall) sameTxLocked(ctx context.Context) bool {
 
 // endSuccessLocked settles a call whose fn succeeded but ended the
 // transaction itself: whatever is still open is rolled back, and fn's
-// result is recorded on its own, so that fn does not run again.
+// result is recorded on its own.
 func (c *txCall) endSuccessLocked(ctx context.Context, out idemtype.Outcome) error {
 	c.rollbackLocked(ctx)
-	if err := c.settleLocked(ctx, "complete", out); err != nil {
-		return err
-	}
-	return c.endedLocked("fn's result is recorded")
+	return c.settleEndedLocked(ctx, "complete", out, "fn's result is recorded")
 }
 
-func (c *txCall) endedLocked(what string) error {
-	c.ended = fmt.Errorf("%w; %s, so that fn does not run again", ErrTxEnded, what)
+// settleEndedLocked records out for a call whose fn ended the transaction
+// itself, so that fn does not run again, and returns the call's
+// ErrTxEnded, saying what was recorded.
+func (c *txCall) settleEndedLocked(ctx context.Context, op string, out idemtype.Outcome, what string) error {
+	if err := c.settleLocked(ctx, op, out); err != nil {
+		c.ended = fmt.Errorf("%w; recording the call failed too, so fn may run again: %w", ErrTxEnded, err)
+	} else {
+		c.ended = fmt.Errorf("%w; %s, so that fn does not run again", ErrTxEnded, what)
+	}
 	return c.ended
 }
 
