@@ -30,7 +30,9 @@ var ErrWrongStore = errors.New("idempotency: pgstore: DoTx needs a Guard built o
 // it opened (the connection is idle, the transaction id changed, or the
 // claim committed), rolls back what is still open, records the call so
 // that fn does not run again, and returns an error matching ErrTxEnded:
-// fn's writes may have committed outside the record.
+// fn's writes may have committed outside the record. To notice a COMMIT
+// AND CHAIN, a failed call reads after its ROLLBACK whether its claim
+// committed: one statement more than a successful call's.
 //
 // Everything else is Do's: key validation, WithFingerprint, the codec,
 // Config.OnDuplicate, OnFailure and the observers. The differences:
