@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -288,4 +289,84 @@ func mustGet(t *testing.T, s *redisstore.Store) idemtype.Record {
 		t.Fatalf("Get: %v", err)
 	}
 	return rec
+}
+
+// TestWaiterConnectionsCut: every connection of a waiting duplicate,
+// its subscription's included, is cut just before the first call records
+// its outcome, and the network stays slow, so the completion's message is
+// lost. The waiter, woken by the broken subscription, looks again and
+// gets the first call's result; fn runs once.
+func TestWaiterConnectionsCut(t *testing.T) {
+	t.Parallel()
+	srv := testserver.StartRedis(t)
+	l := newLossy(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cfg := &idempotency.Config{Lease: time.Minute, OnDuplicate: idempotency.Wait}
+	executor := idempotency.New(l.direct, cfg)
+	waiter := idempotency.New(l.store, cfg)
+	var runs atomic.Int64
+	started, finish := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := idempotency.Do(ctx, executor, "k", func(context.Context) (string, error) {
+			runs.Add(1)
+			close(started)
+			<-finish
+			return "first", nil
+		})
+		done <- err
+	}()
+	<-started
+	got := make(chan string, 1)
+	go func() {
+		v, err := idempotency.Do(ctx, waiter, "k", func(context.Context) (string, error) {
+			runs.Add(1)
+			return "second", nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- v
+	}()
+	// subscribed waits until a connection other than those in old holds
+	// the waiter's subscription, and returns its id.
+	subscribed := func(old string) string {
+		t.Helper()
+		for {
+			list, err := l.redis.Do(ctx, "CLIENT", "LIST", "TYPE", "pubsub").Text()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(list, "\n") {
+				id, _, _ := strings.Cut(line, " ")
+				if strings.Contains(" "+line+" ", " sub=1 ") && id != old {
+					return id
+				}
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("waiter did not subscribe on a new connection; pub/sub clients:\n%s", list)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	subscribed("")
+	l.proxy.SetDelay(500 * time.Millisecond) // the waiter cannot subscribe again in time
+	l.proxy.Cut()
+	close(finish)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case v := <-got:
+		if v != "first" {
+			t.Fatalf("waiter got %q, want the first call's result", v)
+		}
+	case <-ctx.Done():
+		t.Fatal("waiter not woken after its connections were cut")
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("fn ran %d times, want once", n)
+	}
 }
