@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"errors"
+	"reflect"
 	"strconv"
 	"testing"
 
@@ -46,10 +47,10 @@ func FuzzDecodeRecord(f *testing.F) {
 		if string(rec.Value) != v {
 			t.Fatalf("value %q, stored %q", rec.Value, v)
 		}
-		// The claim reply carries the same fields after a code; it must
-		// agree.
-		cl, err := decodeClaim(idemtype.ClaimRequest{Key: key}, []string{"e", k, fp, s, tok, v, l, e, c, u})
-		if err != nil || cl.Acquired || cl.Record.Token != rec.Token {
+		// The claim script sends the same fields of a record it has
+		// checked to be key's, its numbers in one string; it must agree.
+		cl, err := decodeClaim(idemtype.ClaimRequest{Key: key}, []string{"e", fp, v, s + " " + tok + " " + l + " " + e + " " + c + " " + u})
+		if err != nil || cl.Acquired || !reflect.DeepEqual(cl.Record, rec) {
 			t.Fatalf("claim reply decoded as %+v, %v; record %+v", cl, err, rec)
 		}
 	})
@@ -68,12 +69,21 @@ func FuzzDecodeClaim(f *testing.F) {
 	f.Add("c", "", "", "", "", "", uint8(1))
 	f.Add("e", "", "", "", "", "", uint8(1))
 	f.Add("z", "1", "1", "1", "1", "1", uint8(6))
+	f.Add("e", "fp", "v", "2 17 1 0 1 1", "", "", uint8(4))
+	f.Add("x", "fp", "", "1 17 1 0 1 1", "", "", uint8(4))
+	f.Add("e", "fp", "v", "2 17 1 0 1", "", "", uint8(4))
 	f.Fuzz(func(t *testing.T, code, tok, c, u, l, e string, n uint8) {
 		res := []string{code, tok, c, u, l, e}[:min(int(n), 6)]
 		cl, err := decodeClaim(idemtype.ClaimRequest{Key: "k"}, res)
 		if err != nil {
 			if !errors.Is(err, idemtype.ErrCorrupt) {
 				t.Fatalf("decode error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		if !cl.Acquired {
+			if (code != "e" && code != "x") || cl.Abandoned != (code == "x") || cl.Record.Token == 0 || cl.Record.Key != "k" {
+				t.Fatalf("decoded %+v from %q", cl, res)
 			}
 			return
 		}

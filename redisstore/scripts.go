@@ -106,8 +106,10 @@ const allowOOM = "#!lua flags=allow-oom\n"
 // claimScript: ARGV key, fingerprint, lease ms, ttl ms (0: none),
 // takeover (1/0), publish command (empty: none), nonce.
 // Replies {'a', token, created, updated, lease, expires} acquired ('t':
-// taken over), {'e', k, f, s, t, v, l, e, c, u} existing record, {'x', ...}
-// existing and abandoned, {'c'} corrupt; read as strings.
+// taken over), {'e', f, v, 's t l e c u'} the existing record of the key
+// (its numbers in one string: fewer, smaller replies; the key is checked
+// here and not sent back), {'x', ...} existing and abandoned, {'c'}
+// corrupt; read as strings.
 var claimScript = newScript(helpers + `
 local r = redis.pcall('HMGET', KEYS[1], 'k', 'f', 's', 't', 'v', 'l', 'e', 'c', 'u', 'n')
 if r.err then return {'c'} end
@@ -122,19 +124,22 @@ if r[3] then
   for i = 7, 9 do
     if not tonumber(r[i]) then return {'c'} end
   end
+  local function found(code)
+    return {code, r[2], r[5], r[3] .. ' ' .. r[4] .. ' ' .. r[6] .. ' ' .. r[7] .. ' ' .. r[8] .. ' ' .. r[9]}
+  end
   if s ~= '1' then
     -- A duplicate of a settled call, the common case: no clock needed.
-    return {'e', r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]}
+    return found('e')
   end
   if r[10] and string.sub(r[10], 2) == ARGV[7] then
     return {string.sub(r[10], 1, 1), r[4], r[8], r[9], r[6], r[7]}
   end
   local now, nowus = clock()
   if lu > now then
-    return {'e', r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]}
+    return found('e')
   end
   if ARGV[5] ~= '1' or r[2] ~= ARGV[2] then
-    return {'x', r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]}
+    return found('x')
   end
   local ttl = tonumber(ARGV[4])
   local e = 0

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -142,7 +143,20 @@ func decodeClaim(req idemtype.ClaimRequest, res []string) (idemtype.Claim, error
 		}
 		return idemtype.Claim{Acquired: true, TookOver: code == "t", Record: rec}, nil
 	case "e", "x":
-		rec, err := decodeRecord(req.Key, res[1:])
+		if len(res) != 4 {
+			break
+		}
+		// k f s t v l e c u, from f, v and "s t l e c u"
+		f := [9]string{0: req.Key, 1: res[1], 4: res[2]}
+		rest := res[3]
+		for _, i := range [...]int{2, 3, 5, 6, 7} {
+			var ok bool
+			if f[i], rest, ok = strings.Cut(rest, " "); !ok {
+				return idemtype.Claim{}, errCorrupt("claim reply %q", res)
+			}
+		}
+		f[8] = rest
+		rec, err := decodeRecord(req.Key, f[:])
 		if err != nil {
 			return idemtype.Claim{}, err
 		}
