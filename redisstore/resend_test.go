@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -368,5 +370,66 @@ func TestWaiterConnectionsCut(t *testing.T) {
 	}
 	if n := runs.Load(); n != 1 {
 		t.Fatalf("fn ran %d times, want once", n)
+	}
+}
+
+// TestLostRepliesCluster: a ClusterClient re-sends too (its own retry
+// loop); claims and completions whose replies are lost on the master
+// owning the key give the same results as on a single node.
+func TestLostRepliesCluster(t *testing.T) {
+	t.Parallel()
+	cl := testserver.StartRedisCluster(t, 3)
+	proxies := map[string]*testserver.Proxy{}
+	for _, addr := range cl.Addrs() {
+		proxies[addr] = testserver.StartProxy(t, addr)
+	}
+	var d net.Dialer
+	through := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs: cl.Addrs(), MaxRetries: 3, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond,
+		// Every connection to a master goes through its proxy.
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if p := proxies[addr]; p != nil {
+				addr = p.Addr()
+			}
+			return d.DialContext(ctx, network, addr)
+		},
+	})
+	t.Cleanup(func() { _ = through.Close() })
+	direct, _ := clusterClient(t, cl)
+	pfx := prefix(t)
+	store := newStore(t, through, &redisstore.Options{Prefix: pfx})
+	check := newStore(t, direct, &redisstore.Options{Prefix: pfx})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := check.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, lost := range []int{1, 2} {
+		key := "k" + strconv.Itoa(i)
+		node, err := direct.MasterForKey(ctx, store.RedisKey(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := proxies[node.Options().Addr]
+		if p == nil {
+			t.Fatalf("no proxy for master %s", node.Options().Addr)
+		}
+		before := p.Dropped()
+		p.DropReplies(testserver.Drop{Match: "evalsha", Count: lost})
+		c, err := store.Claim(ctx, idemtype.ClaimRequest{Key: key, Lease: time.Minute, TTL: time.Hour, Takeover: true})
+		if err != nil || !c.Acquired {
+			t.Fatalf("lost=%d: re-sent Claim = %+v, %v; want acquired", lost, c, err)
+		}
+		p.DropReplies(testserver.Drop{Match: "evalsha", Count: lost})
+		out := idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte("v"), TTL: time.Hour}
+		if err := store.Complete(ctx, key, c.Record.Token, out); err != nil {
+			t.Fatalf("lost=%d: re-sent Complete = %v, want success", lost, err)
+		}
+		if got := p.Dropped() - before; got != 2*lost || p.Pending() != 0 {
+			t.Fatalf("lost=%d: proxy lost %d replies (%d pending), want %d", lost, got, p.Pending(), 2*lost)
+		}
+		if rec, err := check.Get(ctx, key); err != nil || rec.Status != idemtype.StatusCompleted || rec.Token != c.Record.Token {
+			t.Fatalf("lost=%d: record %+v, %v", lost, rec, err)
+		}
 	}
 }
