@@ -75,7 +75,7 @@ func (s *Store) listNode(ctx context.Context, node redis.Cmdable, match, prefix 
 					continue
 				}
 				name, _ := c.Args()[1].(string)
-				rec, err := decodeRecord(key, vals)
+				rec, err := decodeHash(key, vals)
 				if err == nil && s.name(key) != name {
 					err = errCorrupt("holds the record of another key")
 				}

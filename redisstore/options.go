@@ -45,9 +45,10 @@ type Options struct {
 	PubSub PubSub
 	// Tombstone is how long Release and Delete remember a key's last
 	// token, so that a claim immediately after gets a larger one even if
-	// it lands within the same microsecond. Default: 10s. Tokens are also
-	// based on the server clock, so after the tombstone is gone they stay
-	// larger unless that clock steps back by more than this.
+	// it lands within the same microsecond. Default (0): 10s; negative is
+	// invalid. Tokens are also based on the server clock, so after the
+	// tombstone is gone they stay larger unless that clock steps back by
+	// more than this.
 	Tombstone time.Duration
 }
 

@@ -28,20 +28,30 @@ func (s *Store) name(key string) string {
 	return string(b)
 }
 
-// decodeRecord turns the nine field values of a record hash (k f s t v l e
-// c u; nil for a missing field) into a Record for key. Anything but a
-// complete, well-formed record of key is reported as ErrCorrupt.
-func decodeRecord(key string, vals []any) (idemtype.Record, error) {
+// decodeHash turns the nine field values of a record hash (k f s t v l e
+// c u; nil for a missing field), as HMGET returns them, into a Record for
+// key. Anything but a complete, well-formed record of key is reported as
+// ErrCorrupt.
+func decodeHash(key string, vals []any) (idemtype.Record, error) {
 	if len(vals) != len(fields) {
 		return idemtype.Record{}, errCorrupt("%d fields, want %d", len(vals), len(fields))
 	}
-	str := make([]string, len(vals))
+	var str [9]string
 	for i, v := range vals {
 		s, ok := v.(string)
 		if !ok {
 			return idemtype.Record{}, errCorrupt("field %s is %T", fields[i], v)
 		}
 		str[i] = s
+	}
+	return decodeRecord(key, str[:])
+}
+
+// decodeRecord is decodeHash for the nine field values, all present, as
+// the claim script returns them.
+func decodeRecord(key string, str []string) (idemtype.Record, error) {
+	if len(str) != len(fields) {
+		return idemtype.Record{}, errCorrupt("%d fields, want %d", len(str), len(fields))
 	}
 	if str[0] != key {
 		return idemtype.Record{}, errCorrupt("holds the record of another key")

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -288,4 +291,145 @@ func mustGet(t *testing.T, s *redisstore.Store) idemtype.Record {
 		t.Fatalf("Get: %v", err)
 	}
 	return rec
+}
+
+// TestWaiterConnectionsCut: every connection of a waiting duplicate,
+// its subscription's included, is cut just before the first call records
+// its outcome, and the network stays slow, so the completion's message is
+// lost. The waiter, woken by the broken subscription, looks again and
+// gets the first call's result; fn runs once.
+func TestWaiterConnectionsCut(t *testing.T) {
+	t.Parallel()
+	srv := testserver.StartRedis(t)
+	l := newLossy(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cfg := &idempotency.Config{Lease: time.Minute, OnDuplicate: idempotency.Wait}
+	executor := idempotency.New(l.direct, cfg)
+	waiter := idempotency.New(l.store, cfg)
+	var runs atomic.Int64
+	started, finish := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := idempotency.Do(ctx, executor, "k", func(context.Context) (string, error) {
+			runs.Add(1)
+			close(started)
+			<-finish
+			return "first", nil
+		})
+		done <- err
+	}()
+	<-started
+	got := make(chan string, 1)
+	go func() {
+		v, err := idempotency.Do(ctx, waiter, "k", func(context.Context) (string, error) {
+			runs.Add(1)
+			return "second", nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- v
+	}()
+	// subscribed waits until a connection other than those in old holds
+	// the waiter's subscription, and returns its id.
+	subscribed := func(old string) string {
+		t.Helper()
+		for {
+			list, err := l.redis.Do(ctx, "CLIENT", "LIST", "TYPE", "pubsub").Text()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(list, "\n") {
+				id, _, _ := strings.Cut(line, " ")
+				if strings.Contains(" "+line+" ", " sub=1 ") && id != old {
+					return id
+				}
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("waiter did not subscribe on a new connection; pub/sub clients:\n%s", list)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	subscribed("")
+	l.proxy.SetDelay(500 * time.Millisecond) // the waiter cannot subscribe again in time
+	l.proxy.Cut()
+	close(finish)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case v := <-got:
+		if v != "first" {
+			t.Fatalf("waiter got %q, want the first call's result", v)
+		}
+	case <-ctx.Done():
+		t.Fatal("waiter not woken after its connections were cut")
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("fn ran %d times, want once", n)
+	}
+}
+
+// TestLostRepliesCluster: a ClusterClient re-sends too (its own retry
+// loop); claims and completions whose replies are lost on the master
+// owning the key give the same results as on a single node.
+func TestLostRepliesCluster(t *testing.T) {
+	t.Parallel()
+	cl := testserver.StartRedisCluster(t, 3)
+	proxies := map[string]*testserver.Proxy{}
+	for _, addr := range cl.Addrs() {
+		proxies[addr] = testserver.StartProxy(t, addr)
+	}
+	var d net.Dialer
+	through := redis.NewClusterClient(&redis.ClusterOptions{
+		Addrs: cl.Addrs(), MaxRetries: 3, MinRetryBackoff: time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond,
+		// Every connection to a master goes through its proxy.
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if p := proxies[addr]; p != nil {
+				addr = p.Addr()
+			}
+			return d.DialContext(ctx, network, addr)
+		},
+	})
+	t.Cleanup(func() { _ = through.Close() })
+	direct, _ := clusterClient(t, cl)
+	pfx := prefix(t)
+	store := newStore(t, through, &redisstore.Options{Prefix: pfx})
+	check := newStore(t, direct, &redisstore.Options{Prefix: pfx})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := check.LoadScripts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, lost := range []int{1, 2} {
+		key := "k" + strconv.Itoa(i)
+		node, err := direct.MasterForKey(ctx, store.RedisKey(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := proxies[node.Options().Addr]
+		if p == nil {
+			t.Fatalf("no proxy for master %s", node.Options().Addr)
+		}
+		before := p.Dropped()
+		p.DropReplies(testserver.Drop{Match: "evalsha", Count: lost})
+		c, err := store.Claim(ctx, idemtype.ClaimRequest{Key: key, Lease: time.Minute, TTL: time.Hour, Takeover: true})
+		if err != nil || !c.Acquired {
+			t.Fatalf("lost=%d: re-sent Claim = %+v, %v; want acquired", lost, c, err)
+		}
+		p.DropReplies(testserver.Drop{Match: "evalsha", Count: lost})
+		out := idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte("v"), TTL: time.Hour}
+		if err := store.Complete(ctx, key, c.Record.Token, out); err != nil {
+			t.Fatalf("lost=%d: re-sent Complete = %v, want success", lost, err)
+		}
+		if got := p.Dropped() - before; got != 2*lost || p.Pending() != 0 {
+			t.Fatalf("lost=%d: proxy lost %d replies (%d pending), want %d", lost, got, p.Pending(), 2*lost)
+		}
+		if rec, err := check.Get(ctx, key); err != nil || rec.Status != idemtype.StatusCompleted || rec.Token != c.Record.Token {
+			t.Fatalf("lost=%d: record %+v, %v", lost, rec, err)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -17,12 +18,13 @@ import (
 // Store is an idemtype.Store on Redis. It is safe for concurrent use by
 // many goroutines and many processes sharing the Redis deployment.
 type Store struct {
-	client    redis.UniversalClient
-	cluster   *redis.ClusterClient // nil unless client is one
-	prefix    string
-	pubCmd    string // "PUBLISH", "SPUBLISH" or "" (no notifications)
-	tombstone string // milliseconds, as the scripts want it
-	watch     watchers
+	client  redis.UniversalClient
+	cluster *redis.ClusterClient // nil unless client is one
+	prefix  string
+	pubCmd  string // "PUBLISH", "SPUBLISH" or "" (no notifications)
+	pubArg  any    // pubCmd, boxed once for the scripts' arguments
+	tombArg any    // Options.Tombstone in milliseconds, as the scripts want it
+	watch   watchers
 
 	nonceBase string        // random, per Store
 	nonceSeq  atomic.Uint64 // counts the Store's nonces
@@ -72,7 +74,8 @@ func New(client redis.UniversalClient, opts *Options) *Store {
 	if tomb <= 0 {
 		tomb = 10 * time.Second
 	}
-	s.tombstone = strconv.FormatInt(millis(tomb), 10)
+	s.tombArg = strconv.FormatInt(millis(tomb), 10)
+	s.pubArg = s.pubCmd
 	s.watch.init(s)
 	return s
 }
@@ -85,8 +88,8 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 		takeover = "1"
 	}
 	name := s.name(req.Key)
-	res, err := claimScript.Run(ctx, s.client, []string{name},
-		req.Key, req.Fingerprint, max(millis(req.Lease), 1), millis(req.TTL), takeover, s.pubCmd, s.nonce()).Slice()
+	res, err := run(ctx, s.client, claimScript, name, redis.NewStringSliceCmd, []any{4: req.Key, req.Fingerprint,
+		max(millis(req.Lease), 1), millis(req.TTL), takeover, s.pubArg, s.nonce()}).Result()
 	if err != nil {
 		return idemtype.Claim{}, opErr("claim", name, err)
 	}
@@ -107,27 +110,24 @@ func (s *Store) nonce() string {
 }
 
 // decodeClaim turns the claim script's reply into a Claim.
-func decodeClaim(req idemtype.ClaimRequest, res []any) (idemtype.Claim, error) {
-	if len(res) < 2 {
-		return idemtype.Claim{}, errCorrupt("claim reply of %d elements", len(res))
+func decodeClaim(req idemtype.ClaimRequest, res []string) (idemtype.Claim, error) {
+	if len(res) == 0 {
+		return idemtype.Claim{}, errCorrupt("empty claim reply")
 	}
-	code, _ := res[0].(string)
-	if _, ok := res[1].(int64); !ok {
-		return idemtype.Claim{}, errCorrupt("claim reply time %T", res[1])
-	}
-	switch code {
+	switch code := res[0]; code {
 	case "a", "t":
-		if len(res) != 7 {
+		if len(res) != 6 {
 			break
 		}
-		t, _ := res[2].(string)
-		tok, err := strconv.ParseUint(t, 10, 64)
+		tok, err := strconv.ParseUint(res[1], 10, 64)
 		if err != nil || tok == 0 {
 			break
 		}
-		ms, ok := millisAt(res[3:])
-		if !ok {
-			break
+		var ms [4]int64 // created, updated, lease, expires
+		for i := range ms {
+			if ms[i], err = strconv.ParseInt(res[2+i], 10, 64); err != nil || ms[i] < 0 {
+				return idemtype.Claim{}, errCorrupt("claim reply %q", res)
+			}
 		}
 		rec := idemtype.Record{
 			Key:         req.Key,
@@ -143,7 +143,20 @@ func decodeClaim(req idemtype.ClaimRequest, res []any) (idemtype.Claim, error) {
 		}
 		return idemtype.Claim{Acquired: true, TookOver: code == "t", Record: rec}, nil
 	case "e", "x":
-		rec, err := decodeRecord(req.Key, res[2:])
+		if len(res) != 4 {
+			break
+		}
+		// k f s t v l e c u, from f, v and "s t l e c u"
+		f := [9]string{0: req.Key, 1: res[1], 4: res[2]}
+		rest := res[3]
+		for _, i := range [...]int{2, 3, 5, 6, 7} {
+			var ok bool
+			if f[i], rest, ok = strings.Cut(rest, " "); !ok {
+				return idemtype.Claim{}, errCorrupt("claim reply %q", res)
+			}
+		}
+		f[8] = rest
+		rec, err := decodeRecord(req.Key, f[:])
 		if err != nil {
 			return idemtype.Claim{}, err
 		}
@@ -151,12 +164,12 @@ func decodeClaim(req idemtype.ClaimRequest, res []any) (idemtype.Claim, error) {
 	case "c":
 		return idemtype.Claim{}, errCorrupt("not a well-formed record")
 	}
-	return idemtype.Claim{}, errCorrupt("unexpected claim reply %q", res)
+	return idemtype.Claim{}, errCorrupt("claim reply %q", res)
 }
 
 // Extend implements idemtype.Store in one round trip.
 func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, lease time.Duration) error {
-	return s.owned(ctx, "extend", key, extendScript, tokenArg(token), max(millis(lease), 1))
+	return s.owned(ctx, "extend", key, extendScript, []any{4: key, tokenArg(token), max(millis(lease), 1)})
 }
 
 // Complete implements idemtype.Store in one round trip.
@@ -164,19 +177,20 @@ func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, 
 	if out.Status != idemtype.StatusCompleted && out.Status != idemtype.StatusFailed {
 		return opErr("complete", s.name(key), fmt.Errorf("invalid outcome status %d", out.Status))
 	}
-	return s.owned(ctx, "complete", key, completeScript, tokenArg(token), s.nonce(), int(out.Status), out.Value, millis(out.TTL), s.pubCmd)
+	return s.owned(ctx, "complete", key, completeScript,
+		[]any{4: key, tokenArg(token), s.nonce(), int(out.Status), out.Value, millis(out.TTL), s.pubArg})
 }
 
 // Release implements idemtype.Store in one round trip.
 func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) error {
-	return s.owned(ctx, "release", key, releaseScript, tokenArg(token), s.nonce(), s.tombstone, s.pubCmd)
+	return s.owned(ctx, "release", key, releaseScript, []any{4: key, tokenArg(token), s.nonce(), s.tombArg, s.pubArg})
 }
 
 // owned runs a script that writes only if the token owns the in-progress
-// record, and maps its reply.
-func (s *Store) owned(ctx context.Context, op, key string, script *redis.Script, args ...any) error {
+// record, and maps its reply. args leave four elements for run.
+func (s *Store) owned(ctx context.Context, op, key string, sc *script, args []any) error {
 	name := s.name(key)
-	n, err := script.Run(ctx, s.client, []string{name}, append([]any{key}, args...)...).Int()
+	n, err := run(ctx, s.client, sc, name, redis.NewIntCmd, args).Result()
 	switch {
 	case err != nil:
 		return opErr(op, name, err)
@@ -186,17 +200,6 @@ func (s *Store) owned(ctx context.Context, op, key string, script *redis.Script,
 		return opErr(op, name, errCorrupt("not a well-formed record"))
 	}
 	return nil
-}
-
-// millisAt reads the created, updated, lease and expiry times (Unix ms,
-// none negative) of an acquiring claim reply.
-func millisAt(res []any) (ms [4]int64, ok bool) {
-	for i := range ms {
-		if ms[i], ok = res[i].(int64); !ok || ms[i] < 0 {
-			return ms, false
-		}
-	}
-	return ms, true
 }
 
 func tokenArg(t idemtype.Token) string { return strconv.FormatUint(uint64(t), 10) }
@@ -214,7 +217,7 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 	if isAbsent(vals) || isTombstone(vals) {
 		return idemtype.Record{}, idemtype.ErrNotFound
 	}
-	rec, err := decodeRecord(key, vals)
+	rec, err := decodeHash(key, vals)
 	if err != nil {
 		return idemtype.Record{}, opErr("get", name, err)
 	}
@@ -225,7 +228,7 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 // of the key.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	name := s.name(key)
-	if err := deleteScript.Run(ctx, s.client, []string{name}, s.tombstone, s.pubCmd).Err(); err != nil {
+	if err := run(ctx, s.client, deleteScript, name, redis.NewCmd, []any{4: s.tombArg, s.pubArg}).Err(); err != nil {
 		return opErr("delete", name, err)
 	}
 	return nil

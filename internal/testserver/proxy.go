@@ -33,8 +33,10 @@ type Proxy struct {
 // Drop selects requests whose replies a Proxy loses; see Proxy.DropReplies.
 type Drop struct {
 	// Match selects requests by a byte string that one packet of the
-	// request contains (a command name such as "EVALSHA", a key); empty
-	// matches any request. Requests that do not match pass untouched.
+	// request contains, compared byte for byte: a command name as the
+	// client writes it (go-redis writes "evalsha"), a key; empty matches
+	// any request, connection handshakes included. Requests that do not
+	// match pass untouched.
 	Match string
 	// Count is how many matching requests lose their replies. Default 1.
 	Count int
