@@ -3,7 +3,10 @@
 //
 // Records live in a sharded map, each shard with its own lock, so unrelated
 // keys never contend. Expired records are dropped as their shard is written
-// and by a background sweeper, so memory tracks live records only. Waiting
+// and by a background sweeper, and a shard that falls below a quarter of
+// its peak rebuilds its map and heap (Go maps never shrink), so memory
+// follows live records: after a burst of a million records is swept, under
+// 1% of the peak heap stays (TestMemoryFollowsLiveRecords). Waiting
 // duplicates are woken when a record changes, without polling. Records do
 // not survive the process; for many processes use filestore, redisstore or
 // pgstore.

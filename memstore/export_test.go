@@ -11,3 +11,11 @@ func ExpiryEntries(s *Store) int {
 	}
 	return n
 }
+
+// DisableShrink makes s keep the memory of its peak, as Go maps and slices
+// do, to show what shrinking buys.
+func DisableShrink(s *Store) {
+	for i := range s.shards {
+		s.shards[i].noShrink = true
+	}
+}

@@ -12,7 +12,13 @@ type shard struct {
 	recs     map[string]*idemtype.Record
 	exp      expiries
 	watchers map[string]*watch
-	_        [64]byte // keep neighbouring shards' locks off one cache line
+
+	// The most entries recs and watchers held since they were made; see
+	// shrink.
+	recsPeak, watchPeak int
+	noShrink            bool // tests only: show what shrinking buys
+
+	_ [64]byte // keep neighbouring shards' locks off one cache line
 }
 
 type watch struct {
@@ -44,6 +50,7 @@ func (sh *shard) remove(key string) {
 		delete(sh.recs, key)
 		sh.notify(key)
 		sh.compact()
+		sh.shrink()
 	}
 }
 

@@ -232,6 +232,7 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 			defer sh.mu.Unlock()
 			if w.n--; w.n == 0 && sh.watchers[key] == w {
 				delete(sh.watchers, key)
+				sh.shrink()
 			}
 		})
 	}, nil
@@ -297,9 +298,11 @@ func (s *Store) Clear() {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		for k := range sh.recs {
-			sh.remove(k)
+			sh.notify(k)
 		}
-		sh.exp = sh.exp[:0]
+		sh.recs = make(map[string]*idemtype.Record)
+		sh.exp = nil
+		sh.recsPeak = 0
 		sh.mu.Unlock()
 	}
 }
