@@ -7,7 +7,14 @@
 // its peak rebuilds its map and heap (Go maps never shrink), so memory
 // follows live records: after a burst of a million records is swept, under
 // 1% of the peak heap stays (TestMemoryFollowsLiveRecords). Waiting
-// duplicates are woken when a record changes, without polling. Records do
+// duplicates are woken when a record changes, without polling.
+//
+// The store is bounded (Options.MaxRecords, Options.MaxBytes; by default a
+// million records and 1 GiB): when full, a claim of a new key fails with
+// an error matching ErrFull and idempotency.ErrStore, so the guard does
+// not run fn (fail closed), while duplicates and completions go on.
+//
+// Records do
 // not survive the process; for many processes use filestore, redisstore or
 // pgstore.
 package memstore

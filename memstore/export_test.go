@@ -19,3 +19,6 @@ func DisableShrink(s *Store) {
 		s.shards[i].noShrink = true
 	}
 }
+
+// Bounds reports the store's MaxRecords and MaxBytes in force (0: none).
+func Bounds(s *Store) (records, bytes int64) { return s.use.maxRecords, s.use.maxBytes }
