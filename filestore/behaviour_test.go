@@ -16,6 +16,7 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/filestore"
+	"github.com/idempotency-go/idempotency/idemtype"
 )
 
 // clock is a hand-moved clock for Options.Now.
@@ -500,8 +501,9 @@ func TestNewRejects(t *testing.T) {
 				s.Close()
 				t.Fatalf("New(%q) succeeded", c.dir)
 			}
-			if !strings.HasPrefix(err.Error(), "idempotency: filestore: ") || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("New(%q) = %v, want an error about %q", c.dir, err, c.want)
+			var oe *idemtype.OpError
+			if !errors.As(err, &oe) || oe.Op != "open" || !strings.HasPrefix(err.Error(), "idempotency: filestore: open: ") || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("New(%q) = %v, want an error of open about %q", c.dir, err, c.want)
 			}
 		})
 	}

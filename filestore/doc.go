@@ -61,5 +61,14 @@
 // process by polling the record file's identity (a stat) every
 // Options.PollInterval.
 //
+// # Errors
+//
+// A failure names the store, the operation and the key, as in
+// `idempotency: filestore: complete "order-42": sync directory: ...`: an
+// *idemtype.OpError wrapping the cause (errors.Is reaches fs and syscall
+// errors), or a *CorruptError for a record that cannot be trusted. The
+// contract's replies (idempotency.ErrLeaseLost, ErrNotFound) and context
+// errors are returned bare.
+//
 // The package needs flock and builds on Unix systems only.
 package filestore

@@ -71,7 +71,7 @@ func (s *Store) flock(ctx context.Context, st *stripe) error {
 		// inherit the lock.
 		f, err := os.OpenFile(st.path, os.O_RDWR|os.O_CREATE, s.fileMode)
 		if err != nil {
-			return fmt.Errorf("idempotency: filestore: open lock file: %w", err)
+			return fmt.Errorf("open lock file: %w", err)
 		}
 		st.f = f
 	}
@@ -89,7 +89,7 @@ func (s *Store) flock(ctx context.Context, st *stripe) error {
 		case errors.Is(err, syscall.EINTR):
 			continue
 		case !errors.Is(err, syscall.EWOULDBLOCK):
-			return fmt.Errorf("idempotency: filestore: flock %s: %w", st.path, err)
+			return fmt.Errorf("flock %s: %w", st.path, err)
 		}
 		if t == nil {
 			t = time.NewTimer(delay)
@@ -120,7 +120,7 @@ func (s *Store) nextToken(st *stripe, prev idemtype.Token, now time.Time) (idemt
 	var b [8]byte
 	n, err := st.f.ReadAt(b[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return 0, fmt.Errorf("idempotency: filestore: read token counter: %w", err)
+		return 0, fmt.Errorf("read token counter: %w", err)
 	}
 	c := binary.LittleEndian.Uint64(b[:])
 	if n < len(b) {
@@ -129,7 +129,7 @@ func (s *Store) nextToken(st *stripe, prev idemtype.Token, now time.Time) (idemt
 	next := max(c, uint64(prev)) + 1
 	binary.LittleEndian.PutUint64(b[:], next)
 	if _, err := st.f.WriteAt(b[:], 0); err != nil {
-		return 0, fmt.Errorf("idempotency: filestore: write token counter: %w", err)
+		return 0, fmt.Errorf("write token counter: %w", err)
 	}
 	return idemtype.Token(next), nil
 }

@@ -20,7 +20,13 @@ func TestMain(m *testing.M) {
 
 func newStore(t testing.TB, opts *filestore.Options) *filestore.Store {
 	t.Helper()
-	s, err := filestore.New(t.TempDir(), opts)
+	return newStoreIn(t, t.TempDir(), opts)
+}
+
+// newStoreIn opens a store in dir that the test closes.
+func newStoreIn(t testing.TB, dir string, opts *filestore.Options) *filestore.Store {
+	t.Helper()
+	s, err := filestore.New(dir, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
