@@ -30,6 +30,9 @@ type Store struct {
 	stripes  [stripes]stripe
 
 	syncs, writes, removes atomic.Uint64
+	// trace, when set (tests only, before the store is used), sees every
+	// fsync, rename and removal with its path, in order.
+	trace func(op, path string)
 
 	stop      chan struct{}
 	done      chan struct{}

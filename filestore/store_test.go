@@ -3,6 +3,7 @@ package filestore_test
 import (
 	"os"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -41,4 +42,11 @@ func newStoreIn(t testing.TB, dir string, opts *filestore.Options) *filestore.St
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) idemtype.Store { return newStore(t, nil) })
+}
+
+func TestConformanceClock(t *testing.T) {
+	t.Parallel()
+	storetest.RunClock(t, func(t *testing.T, now func() time.Time) idemtype.Store {
+		return newStore(t, &filestore.Options{Now: now})
+	})
 }

@@ -33,6 +33,7 @@ func (s *Store) write(l loc, rec *idemtype.Record, durable bool) error {
 		_ = os.Remove(tmp)
 		return err
 	}
+	s.traced("rename", l.file)
 	s.writes.Add(1)
 	if !durable {
 		return nil
@@ -54,6 +55,7 @@ func (s *Store) writeTemp(data []byte) (string, error) {
 	if err == nil && !s.noSync {
 		err = f.Sync()
 		s.syncs.Add(1)
+		s.traced("fsync", name)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -74,6 +76,7 @@ func (s *Store) remove(l loc) error {
 	if err != nil {
 		return err
 	}
+	s.traced("remove", l.file)
 	s.removes.Add(1)
 	return s.syncDir(l.dir)
 }
@@ -88,6 +91,7 @@ func (s *Store) syncDir(dir string) error {
 	}
 	err = d.Sync()
 	s.syncs.Add(1)
+	s.traced("fsync dir", dir)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
@@ -95,4 +99,10 @@ func (s *Store) syncDir(dir string) error {
 		return fmt.Errorf("sync directory: %w", err)
 	}
 	return nil
+}
+
+func (s *Store) traced(op, path string) {
+	if s.trace != nil {
+		s.trace(op, path)
+	}
 }
