@@ -21,7 +21,7 @@ func TestDirectoryFsync(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	clk := newClock()
-	s := newStoreIn(t, dir, &filestore.Options{Now: clk.now, SweepInterval: -1, PollInterval: -1})
+	s := newStoreIn(t, dir, &filestore.Options{Now: clk.Now, SweepInterval: -1, PollInterval: -1})
 	var mu sync.Mutex
 	var events []string
 	filestore.Trace(s, func(op, path string) {
@@ -79,10 +79,10 @@ func TestDirectoryFsync(t *testing.T) {
 	step("claim b again", claim(b), write(b)...)
 	step("delete", func() error { return s.Delete(ctx, b) }, remove(b)...)
 	step("delete missing", func() error { return s.Delete(ctx, b) })
-	clk.advance(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	step("sweep", func() error { _, err := s.Sweep(ctx); return err }, remove(a)...)
 	step("claim after expiry", claim(a), write(a)...)
 	lapsed := claimReq(a)
-	clk.advance(2 * time.Minute) // a's lease lapsed
+	clk.Advance(2 * time.Minute) // a's lease lapsed
 	step("takeover", func() error { _, err := s.Claim(ctx, lapsed); return err }, write(a)...)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/idempotency-go/idempotency/memstore"
+	"github.com/idempotency-go/idempotency/storetest"
 )
 
 func claimReq(key string) idemtype.ClaimRequest {
@@ -46,7 +47,7 @@ func acquire(t *testing.T, s *memstore.Store, key string) idemtype.Token {
 func TestMaxRecords(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	c := &clock{now: time.Unix(1e9, 0)}
+	c := storetest.NewClock(time.Unix(1e9, 0))
 	s := memstore.New(&memstore.Options{MaxRecords: 3, MaxBytes: -1, Now: c.Now, SweepInterval: -1})
 	defer s.Close()
 	a, b := acquire(t, s, "a"), acquire(t, s, "b")
@@ -61,7 +62,7 @@ func TestMaxRecords(t *testing.T) {
 	if err := s.Complete(ctx, "a", a, idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte(strings.Repeat("v", 1<<20)), TTL: time.Minute}); err != nil {
 		t.Fatalf("Complete in a full store: %v", err)
 	}
-	c.advance(2 * time.Minute) // every lease lapsed; a's outcome expired
+	c.Advance(2 * time.Minute) // every lease lapsed; a's outcome expired
 	if tk, err := s.Claim(ctx, claimReq("b")); err != nil || !tk.TookOver {
 		t.Fatalf("takeover in a full store = %+v, %v", tk, err)
 	}

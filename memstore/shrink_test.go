@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency/memstore"
+	"github.com/idempotency-go/idempotency/storetest"
 )
 
 var burst = flag.Int("burst", 200_000, "records in TestMemoryFollowsLiveRecords's burst")
@@ -17,7 +18,7 @@ var burst = flag.Int("burst", 200_000, "records in TestMemoryFollowsLiveRecords'
 // peak and after the sweep. Collections are forced before each reading,
 // so the figures count reachable memory only, whatever the load.
 func heapAfterBurst(t *testing.T, n int, shrink bool) (peak, after uint64) {
-	c := &clock{now: time.Unix(1e9, 0)}
+	c := storetest.NewClock(time.Unix(1e9, 0))
 	s := memstore.New(&memstore.Options{Now: c.Now, SweepInterval: -1, MaxRecords: -1, MaxBytes: -1})
 	defer s.Close()
 	if !shrink {
@@ -30,7 +31,7 @@ func heapAfterBurst(t *testing.T, n int, shrink bool) (peak, after uint64) {
 	if b := uint64(s.Bytes()); b < peak/2 || b > 2*peak {
 		t.Errorf("the store counts %d bytes for %d records that hold %d", b, n, peak)
 	}
-	c.advance(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	if got, err := s.Sweep(context.Background()); err != nil || got != n {
 		t.Fatalf("Sweep = %d, %v; want %d", got, err, n)
 	}
