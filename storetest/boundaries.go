@@ -1,51 +1,13 @@
 package storetest
 
+// Boundaries: on a hand-moved clock, the instants where a lease lapses
+// and a record expires, to the nanosecond (RunClock).
+
 import (
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
-)
-
-// RunClock runs the cases that need the store's clock in hand: every
-// boundary of a lease and an expiry, to the nanosecond, as the rules of
-// package idemtype define them (a lease has lapsed at LeaseUntil, a record
-// is gone at ExpiresAt). newStore must return a fresh store that judges
-// time by now alone. Stores that take an injected clock run it besides
-// Run.
-func RunClock(t *testing.T, newStore func(t *testing.T, now func() time.Time) idemtype.Store) {
-	t.Helper()
-	for _, c := range clockCases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			clk := NewClock(epoch)
-			c.run(t, newStore(t, clk.Now), clk)
-		})
-	}
-}
-
-// epoch is where the cases' clocks start: a time with nanoseconds, so that
-// a store that rounds times shows.
-var epoch = time.Date(2031, 3, 4, 5, 6, 7, 123456789, time.UTC)
-
-var clockCases = []struct {
-	name string
-	run  func(t *testing.T, s idemtype.Store, clk *Clock)
-}{
-	{"LeaseHeldUntilLeaseUntil", testLeaseHeldUntilBoundary},
-	{"LeaseLapsedAtLeaseUntil", testLeaseLapsedAtBoundary},
-	{"AbandonedAtLeaseUntil", testAbandonedAtBoundary},
-	{"ExtendMovesBoundary", testExtendMovesBoundary},
-	{"LapsedOwnerMayFinish", testLapsedOwnerMayFinish},
-	{"RecordGoneAtExpiresAt", testRecordGoneAtExpiry},
-	{"InProgressGoneAtExpiresAt", testInProgressGoneAtExpiry},
-	{"SweepAtExpiresAt", testSweepAtExpiry},
-}
-
-const (
-	ns        = time.Nanosecond
-	testLease = 10 * time.Second
-	testTTL   = time.Minute
 )
 
 func testLeaseHeldUntilBoundary(t *testing.T, s idemtype.Store, clk *Clock) {
