@@ -70,5 +70,7 @@
 // contract's replies (idempotency.ErrLeaseLost, ErrNotFound) and context
 // errors are returned bare.
 //
-// The package needs flock and builds on Unix systems only.
+// The package needs flock(2): Linux, macOS and the BSDs have it. It builds
+// everywhere, and elsewhere (Windows, Solaris, Plan 9, WebAssembly) New
+// returns an error matching errors.ErrUnsupported.
 package filestore

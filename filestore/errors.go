@@ -3,6 +3,7 @@ package filestore
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/idempotency-go/idempotency/idemtype"
 )
@@ -39,3 +40,9 @@ func opErr(op, key string, err error) error {
 
 // corrupt is a CorruptError before opErr labels it.
 func corrupt(path, reason string) error { return &CorruptError{Path: path, Reason: reason} }
+
+// errNoFlock is New's error on a platform without flock: it matches
+// errors.ErrUnsupported.
+func errNoFlock(goos string) error {
+	return fmt.Errorf("needs flock(2), which %s does not have; use another store there: %w", goos, errors.ErrUnsupported)
+}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -54,7 +53,7 @@ func (s *Store) lock(ctx context.Context, st *stripe) error {
 func (s *Store) unlock(st *stripe) {
 	// The unlock cannot fail on a valid descriptor; if it did, closing the
 	// file would drop the lock, so do that rather than hold it.
-	if err := syscall.Flock(int(st.f.Fd()), syscall.LOCK_UN); err != nil {
+	if err := unlockFile(st.f); err != nil {
 		_ = st.f.Close()
 		st.f = nil
 	}
@@ -75,21 +74,18 @@ func (s *Store) flock(ctx context.Context, st *stripe) error {
 		}
 		st.f = f
 	}
-	fd := int(st.f.Fd())
 	delay := 50 * time.Microsecond
 	var t *time.Timer
 	for {
-		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
-		switch {
-		case err == nil:
+		locked, err := tryLockFile(st.f)
+		if err != nil {
+			return fmt.Errorf("flock %s: %w", st.path, err)
+		}
+		if locked {
 			if t != nil {
 				t.Stop()
 			}
 			return nil
-		case errors.Is(err, syscall.EINTR):
-			continue
-		case !errors.Is(err, syscall.EWOULDBLOCK):
-			return fmt.Errorf("flock %s: %w", st.path, err)
 		}
 		if t == nil {
 			t = time.NewTimer(delay)

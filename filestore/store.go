@@ -57,6 +57,9 @@ const (
 // needed. A nil opts means defaults. Call Close when done with it to stop
 // its sweeper and close its lock files.
 func New(dir string, opts *Options) (*Store, error) {
+	if err := platformSupported(); err != nil {
+		return nil, opErr("open", "", err)
+	}
 	if dir == "" {
 		return nil, opErr("open", "", errors.New("empty directory name"))
 	}
