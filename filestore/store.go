@@ -211,8 +211,8 @@ func (s *Store) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 		return idemtype.Claim{}, err
 	}
 	if ok {
-		if v, c := idemtype.JudgeClaim(&rec, req, s.now()); v == idemtype.Refuse {
-			return c, nil
+		if v, abandoned := idemtype.JudgeClaim(&rec, &req, s.now()); v == idemtype.Refuse {
+			return idemtype.Claim{Record: rec, Abandoned: abandoned}, nil
 		}
 	}
 	if err := s.lock(ctx, l.st); err != nil {
@@ -228,9 +228,9 @@ func (s *Store) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 	if ok {
 		old = &rec
 	}
-	v, c := idemtype.JudgeClaim(old, req, now)
+	v, abandoned := idemtype.JudgeClaim(old, &req, now)
 	if v == idemtype.Refuse {
-		return c, nil
+		return idemtype.Claim{Record: rec, Abandoned: abandoned}, nil
 	}
 	// An expired record's token still bounds the next one from below.
 	var prev idemtype.Token

@@ -15,13 +15,13 @@ func ExampleJudgeClaim() {
 	req := idemtype.ClaimRequest{Key: "order-42", Lease: time.Minute, TTL: time.Hour, Takeover: true}
 	rec := idemtype.Claimed(req, 1, now.Add(-time.Minute)) // claimed a lease ago
 
-	v, _ := idemtype.JudgeClaim(&rec, req, now.Add(-time.Nanosecond))
+	v, _ := idemtype.JudgeClaim(&rec, &req, now.Add(-time.Nanosecond))
 	fmt.Println("a nanosecond before LeaseUntil:", v == idemtype.Refuse)
-	v, _ = idemtype.JudgeClaim(&rec, req, now)
+	v, _ = idemtype.JudgeClaim(&rec, &req, now)
 	fmt.Println("at LeaseUntil:", v == idemtype.TakeOver)
 	req.Takeover = false
-	_, c := idemtype.JudgeClaim(&rec, req, now)
-	fmt.Println("without takeover, abandoned:", c.Abandoned)
+	_, abandoned := idemtype.JudgeClaim(&rec, &req, now)
+	fmt.Println("without takeover, abandoned:", abandoned)
 	// Output:
 	// a nanosecond before LeaseUntil: true
 	// at LeaseUntil: true

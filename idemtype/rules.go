@@ -52,23 +52,24 @@ const (
 	// is allowed and the fingerprints match; replace its token with a new,
 	// larger one and renew its lease and expiry (Claim.TookOver).
 	TakeOver
-	// Refuse: return the live record as it is, not acquired; Claim.Abandoned
-	// is set when the record is in progress and its lease lapsed.
+	// Refuse: reply with the live record as it is, not acquired:
+	// Claim{Record: *rec, Abandoned: abandoned}.
 	Refuse
 )
 
 // JudgeClaim decides req against rec, the key's record at now (nil when
-// there is none). A record that is not Live counts as none. It returns the
-// verdict and, for Refuse, the Claim to reply with.
-func JudgeClaim(rec *Record, req ClaimRequest, now time.Time) (Verdict, Claim) {
+// there is none). A record that is not Live counts as none. For Refuse,
+// abandoned reports that rec is in progress and its lease lapsed (it was
+// not taken over: Takeover was false or the fingerprints differ).
+func JudgeClaim(rec *Record, req *ClaimRequest, now time.Time) (v Verdict, abandoned bool) {
 	if rec == nil || !Live(rec, now) {
-		return Acquire, Claim{}
+		return Acquire, false
 	}
 	lapsed := Lapsed(rec, now)
 	if lapsed && req.Takeover && rec.Fingerprint == req.Fingerprint {
-		return TakeOver, Claim{}
+		return TakeOver, false
 	}
-	return Refuse, Claim{Record: *rec, Abandoned: lapsed}
+	return Refuse, lapsed
 }
 
 // Claimed returns the record a claim creates at now with token: in

@@ -131,10 +131,11 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 	if err := ctx.Err(); err != nil {
 		return idemtype.Claim{}, err
 	}
-	c, err := s.claim(req)
-	if errors.Is(err, ErrFull) {
+	var c idemtype.Claim
+	err := s.claim(&req, &c)
+	if err != nil && errors.Is(err, ErrFull) {
 		if n, _ := s.Sweep(ctx); n > 0 {
-			c, err = s.claim(req)
+			err = s.claim(&req, &c)
 		}
 	}
 	if err != nil {
@@ -143,33 +144,38 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 	return c, nil
 }
 
-func (s *Store) claim(req idemtype.ClaimRequest) (idemtype.Claim, error) {
+// claim decides req into c, which it fills in place: a Claim is large, and
+// a duplicate's claim is the hot path.
+func (s *Store) claim(req *idemtype.ClaimRequest, c *idemtype.Claim) error {
 	now := s.now()
 	sh := s.shard(req.Key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.expire(now)
 	rec := sh.live(req.Key, now)
-	switch v, c := idemtype.JudgeClaim(rec, req, now); v {
+	switch v, abandoned := idemtype.JudgeClaim(rec, req, now); v {
 	case idemtype.Refuse:
-		return c, nil
+		c.Record, c.Abandoned = *rec, abandoned
+		return nil
 	case idemtype.TakeOver:
 		old := *rec
-		*rec = idemtype.Claimed(req, s.nextToken(), now)
+		*rec = idemtype.Claimed(*req, s.nextToken(), now)
 		rec.CreatedAt = old.CreatedAt
 		s.use.bytes.Add(size(rec) - size(&old))
 		sh.schedule(rec, old.ExpiresAt)
 		sh.notify(req.Key)
-		return idemtype.Claim{Acquired: true, TookOver: true, Record: *rec}, nil
+		c.Acquired, c.TookOver, c.Record = true, true, *rec
+		return nil
 	}
 	rec = new(idemtype.Record)
-	*rec = idemtype.Claimed(req, 0, now)
+	*rec = idemtype.Claimed(*req, 0, now)
 	if err := s.use.reserve(size(rec)); err != nil {
-		return idemtype.Claim{}, err
+		return err
 	}
 	rec.Token = s.nextToken()
 	sh.put(rec)
-	return idemtype.Claim{Acquired: true, Record: *rec}, nil
+	c.Acquired, c.Record = true, *rec
+	return nil
 }
 
 // Extend implements idemtype.Store.
