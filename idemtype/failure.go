@@ -15,7 +15,7 @@ var (
 	// replies such as ErrLeaseLost and ErrNotFound.
 	ErrStore = errors.New("idempotency: store error")
 	// ErrFull: the store refused a new record because it holds as many
-	// records or bytes as it may. It matches ErrStore. Completions are
+	// records or bytes as it may. It matches [ErrStore]. Completions are
 	// never refused for room, so that a call that ran is recorded.
 	ErrFull error = &childError{"idempotency: store full", ErrStore}
 )
@@ -30,12 +30,12 @@ func (e *childError) Error() string { return e.msg }
 func (e *childError) Unwrap() error { return e.parent }
 
 // OpError is a store's failure of one operation, in the style of
-// fs.PathError: which store, which operation on which key, and why. Its
+// [io/fs.PathError]: which store, which operation on which key, and why. Its
 // message reads
 //
 //	idempotency: filestore: complete "order-42": <Err>
 //
-// Stores return the contract's replies (ErrLeaseLost, ErrNotFound) and the
+// Stores return the contract's replies ([ErrLeaseLost], [ErrNotFound]) and the
 // context's errors bare, and wrap their failures in an OpError.
 type OpError struct {
 	// Store names the store: "memstore", "filestore", ...
@@ -49,7 +49,7 @@ type OpError struct {
 	Err error
 }
 
-// Error implements error. Long keys are shortened (see ShortKey).
+// Error implements error. Long keys are shortened (see [ShortKey]).
 func (e *OpError) Error() string {
 	return "idempotency: " + label(e.Store, e.Op, e.Key) + ": " + e.Err.Error()
 }
@@ -59,7 +59,7 @@ func (e *OpError) Unwrap() error { return e.Err }
 
 // CorruptError reports a stored record that cannot be trusted: torn,
 // damaged, of an unknown format, or holding another key's record. It
-// matches ErrCorrupt with errors.Is. A store never treats a corrupt record
+// matches [ErrCorrupt] with errors.Is. A store never treats a corrupt record
 // as missing nor overwrites it on a claim; Delete removes it. Its message
 // reads
 //

@@ -41,7 +41,7 @@ func Expiry(now time.Time, ttl time.Duration) time.Time {
 	return now.Add(ttl)
 }
 
-// Verdict is what Store.Claim does, as JudgeClaim decides it.
+// Verdict is what [Store.Claim] does, as [JudgeClaim] decides it.
 type Verdict uint8
 
 // The verdicts of JudgeClaim.
@@ -58,7 +58,7 @@ const (
 )
 
 // JudgeClaim decides req against rec, the key's record at now (nil when
-// there is none). A record that is not Live counts as none. For Refuse,
+// there is none). A record that is not [Live] counts as none. For Refuse,
 // abandoned reports that rec is in progress and its lease lapsed (it was
 // not taken over: Takeover was false or the fingerprints differ).
 func JudgeClaim(rec *Record, req *ClaimRequest, now time.Time) (v Verdict, abandoned bool) {
@@ -88,14 +88,14 @@ func Claimed(req ClaimRequest, token Token, now time.Time) Record {
 	}
 }
 
-// Extended applies Store.Extend at now to rec, which token owns: its lease
+// Extended applies [Store.Extend] at now to rec, which token owns: its lease
 // ends lease after now.
 func Extended(rec *Record, lease time.Duration, now time.Time) {
 	rec.LeaseUntil = now.Add(lease)
 	rec.UpdatedAt = now
 }
 
-// Completed applies Store.Complete at now to rec, which token owns: the
+// Completed applies [Store.Complete] at now to rec, which token owns: the
 // outcome's status and value, and an expiry out.TTL after now. value is
 // stored as given; a store that must not share the caller's slice copies
 // it first.

@@ -28,17 +28,17 @@ type Options struct {
 	// Sweep).
 	SweepInterval time.Duration
 	// MaxRecords is the most records the store holds. A claim of a new key
-	// beyond it fails with an error matching ErrFull (and ErrStore), after
-	// the store has dropped what expired; duplicates, takeovers and
-	// completions are never refused. Default: DefaultMaxRecords (one
-	// million). Negative: no bound.
+	// beyond it fails with an error matching [ErrFull] (and
+	// [idemtype.ErrStore]), after the store has dropped what expired;
+	// duplicates, takeovers and completions are never refused. Default:
+	// [DefaultMaxRecords] (one million). Negative: no bound.
 	MaxRecords int
 	// MaxBytes bounds the bytes of the records the store holds: keys,
-	// fingerprints and values, plus RecordOverhead per record. Claims of
+	// fingerprints and values, plus [RecordOverhead] per record. Claims of
 	// new keys beyond it fail as beyond MaxRecords. Values are counted when
 	// completed, and a completion is never refused (the call ran: its
 	// outcome must be kept), so the store may pass MaxBytes by the values
-	// of the calls in flight. Default: DefaultMaxBytes (1 GiB). Negative:
+	// of the calls in flight. Default: [DefaultMaxBytes] (1 GiB). Negative:
 	// no bound.
 	MaxBytes int64
 }
@@ -319,7 +319,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// Bytes reports the bytes the store counts against Options.MaxBytes,
+// Bytes reports the bytes the store counts against [Options.MaxBytes],
 // expired records not yet swept included.
 func (s *Store) Bytes() int64 { return s.use.bytes.Load() }
 

@@ -9,21 +9,21 @@ import (
 
 // The bound a Store keeps unless Options say otherwise.
 const (
-	// DefaultMaxRecords is the default of Options.MaxRecords.
+	// DefaultMaxRecords is the default of [Options.MaxRecords].
 	DefaultMaxRecords = 1_000_000
-	// DefaultMaxBytes is the default of Options.MaxBytes: 1 GiB.
+	// DefaultMaxBytes is the default of [Options.MaxBytes]: 1 GiB.
 	DefaultMaxBytes = 1 << 30
 	// RecordOverhead is what a record costs beyond its key, fingerprint and
-	// value, counted against Options.MaxBytes: the record, its map entry
+	// value, counted against [Options.MaxBytes]: the record, its map entry
 	// and its expiry entry, as measured on 64-bit platforms
 	// (TestMemoryFollowsLiveRecords checks the estimate).
 	RecordOverhead = 300
 )
 
 // ErrFull is the error a claim of a new key reports when the store holds
-// Options.MaxRecords records or Options.MaxBytes bytes: it matches
-// idemtype.ErrFull and idemtype.ErrStore, so the guard does not run fn
-// (fail closed). It is idemtype.ErrFull itself.
+// [Options.MaxRecords] records or [Options.MaxBytes] bytes: it matches
+// [idemtype.ErrStore], so the guard does not run fn (fail closed). It is
+// [idemtype.ErrFull] itself, which other stores report too.
 var ErrFull = idemtype.ErrFull
 
 // usage counts what a Store holds, against its bounds. Counters are shared
