@@ -39,8 +39,9 @@ var (
 	ErrResultUnavailable = errors.New("idempotency: stored result unavailable")
 	// ErrFailed: a remembered failure replayed (OnFailure: Remember).
 	ErrFailed = errors.New("idempotency: remembered failure")
-	// ErrStore: the store failed; fn was not run (fail closed).
-	ErrStore = errors.New("idempotency: store error")
+	// ErrStore: the store failed; fn was not run (fail closed). Stores'
+	// own errors of that kind match it too, such as memstore's ErrFull.
+	ErrStore = idemtype.ErrStore
 	// ErrInvalidKey: empty or oversized key, or arguments or a fingerprint
 	// payload that cannot be encoded; fn was not run.
 	ErrInvalidKey = errors.New("idempotency: invalid key")

@@ -169,6 +169,9 @@ func TestGuardOverFullStore(t *testing.T) {
 	if ran != 2 {
 		t.Fatalf("fn ran %d times, want 2: not for the refused key", ran)
 	}
+	if !errors.Is(memstore.ErrFull, idempotency.ErrStore) {
+		t.Error("memstore.ErrFull does not match idempotency.ErrStore by itself")
+	}
 	if v, err := idempotency.Do(context.Background(), g, "k0", fn); err != nil || v != 1 {
 		t.Fatalf("duplicate on a full store = %d, %v; want the stored 1", v, err)
 	}
