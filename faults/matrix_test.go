@@ -1,0 +1,512 @@
+package faults
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/faults/internal/netfault"
+)
+
+var (
+	flagCalls = flag.Int("faults.calls", 0, "calls per cell (default 48 with -short, 400 without)")
+	flagStore = flag.String("faults.store", "", "run only the cells of these stores (comma-separated: memory,file,redis,cluster,pg,pgtx)")
+	flagFault = flag.String("faults.fault", "", "run only the cells of these faults (comma-separated: kill,stop,restart,proxy,cancel,panic,clock)")
+	flagSeed  = flag.Uint64("faults.seed", 0, "random seed of the fault decisions (default: from the clock; printed)")
+)
+
+// childEnv holds a worker's spec (JSON) in a child process.
+const childEnv = "FAULTS_WORKER_SPEC"
+
+func TestMain(m *testing.M) {
+	if js := os.Getenv(childEnv); js != "" {
+		os.Exit(runChild(js))
+	}
+	os.Exit(m.Run())
+}
+
+// runChild is a worker process: it opens the store, calls its keys and
+// exits 0, unless it is killed first.
+func runChild(js string) int {
+	var sp spec
+	if err := json.Unmarshal([]byte(js), &sp); err != nil {
+		fmt.Fprintln(os.Stderr, "faults worker:", err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	store, closeStore, err := openStore(ctx, sp)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faults worker: open store:", err)
+		return 1
+	}
+	defer closeStore()
+	w, err := newWorker(sp, store, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faults worker:", err)
+		return 1
+	}
+	defer w.close()
+	if err := w.run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "faults worker:", err)
+		return 1
+	}
+	return 0
+}
+
+// The matrix: the faults that apply to each store.
+var (
+	stores = []string{"memory", "file", "redis", "cluster", "pg", "pgtx"}
+	cells  = map[string][]string{
+		// In one process: no process to kill or stop, no server, no network.
+		"memory": {"cancel", "panic", "clock"},
+		// No server and no network; leases are judged on the host clock,
+		// which the clock cell steps for every process at once.
+		"file": {"kill", "stop", "cancel", "panic", "clock"},
+		// Leases are judged on the server's clock: no client clock to jump.
+		"redis":   {"kill", "stop", "restart", "proxy", "cancel", "panic"},
+		"cluster": {"kill", "stop", "restart", "proxy", "cancel", "panic"},
+		"pg":      {"kill", "stop", "restart", "proxy", "cancel", "panic"},
+		"pgtx":    {"kill", "stop", "restart", "proxy", "cancel", "panic"},
+	}
+	// controls are the negative control: cells run against a broken
+	// store, each of which must report violations.
+	controls = []cellID{
+		{store: "memory", fault: "cancel", broken: brokenClaim},
+		{store: "file", fault: "stop", broken: brokenFence},
+		{store: "redis", fault: "stop", broken: brokenFence},
+	}
+	// knownFailures are cells that find a bug not fixed yet: cell name ->
+	// the bug. Their violations are reported and the cell is skipped.
+	knownFailures = map[string]string{}
+)
+
+type cellID struct{ store, fault, broken string }
+
+func (c cellID) name() string {
+	if c.broken != "" {
+		return c.store + "+" + c.broken
+	}
+	return c.store
+}
+
+// cellResult is one line of the matrix output.
+type cellResult struct {
+	cellID
+	calls, faults, effects, completed int
+	violations                        []string
+}
+
+func (r cellResult) String() string {
+	return fmt.Sprintf("store=%s fault=%s calls=%d faults=%d effects=%d/%d violations=%d",
+		r.name(), r.fault, r.calls, r.faults, r.effects, r.completed, len(r.violations))
+}
+
+func selected(list, name string) bool {
+	return list == "" || slices.Contains(strings.Split(list, ","), name)
+}
+
+// TestMatrix runs every selected cell of the fault matrix, then the
+// negative control, and prints one line per cell and a total.
+func TestMatrix(t *testing.T) {
+	calls := *flagCalls
+	if calls <= 0 {
+		calls = 400
+		if testing.Short() {
+			calls = 48
+		}
+	}
+	seed := *flagSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	var run, ctl []cellID
+	for _, s := range stores {
+		for _, f := range cells[s] {
+			if selected(*flagStore, s) && selected(*flagFault, f) {
+				run = append(run, cellID{store: s, fault: f})
+			}
+		}
+	}
+	for _, c := range controls {
+		if selected(*flagStore, c.store) && selected(*flagFault, c.fault) {
+			ctl = append(ctl, c)
+		}
+	}
+	if len(run)+len(ctl) == 0 {
+		t.Fatalf("no cell matches -faults.store=%q -faults.fault=%q", *flagStore, *flagFault)
+	}
+	fmt.Printf("faults: seed=%d calls per cell=%d\n", seed, calls)
+	// Servers start here, in the test's goroutine, once for every cell.
+	srv := &servers{t: t}
+	for _, c := range append(slices.Clone(run), ctl...) {
+		switch c.store {
+		case "redis":
+			srv.redisServer()
+		case "cluster":
+			srv.clusterNodes()
+		case "pg", "pgtx":
+			srv.postgres()
+		}
+	}
+	var total cellResult
+	total.store, total.fault = "all", "all"
+	cellN := 0
+	do := func(c cellID) cellResult {
+		cellN++
+		var r cellResult
+		t.Run(c.name()+"/"+c.fault, func(t *testing.T) {
+			r = runCell(t, srv, c, calls, seed+uint64(cellN)*1000, cellN)
+			fmt.Println(r)
+		})
+		return r
+	}
+	for _, c := range run {
+		r := do(c)
+		total.calls += r.calls
+		total.faults += r.faults
+		total.effects += r.effects
+		total.completed += r.completed
+		total.violations = append(total.violations, r.violations...)
+	}
+	fmt.Printf("total cells=%d calls=%d faults=%d effects=%d/%d violations=%d\n",
+		len(run), total.calls, total.faults, total.effects, total.completed, len(total.violations))
+	for _, c := range ctl {
+		do(c)
+	}
+}
+
+// Timing of a cell. The lease is short so that takeovers happen within
+// the cell; nothing depends on it beyond how often they do.
+const (
+	cellLease   = 300 * time.Millisecond
+	cellWorkers = 4
+	cellTimeout = 3 * time.Minute
+)
+
+// runCell runs one cell: workers call the same keys in the same order
+// while the cell's fault is injected, then the history is checked.
+func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int) cellResult {
+	ctx, cancel := context.WithTimeout(context.Background(), cellTimeout)
+	defer cancel()
+	dir := t.TempDir()
+	res := cellResult{cellID: c}
+	rng := rand.New(rand.NewPCG(seed, 1))
+
+	nkeys := max(1, calls/cellWorkers)
+	keys := make([]string, nkeys)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("k%04d", i)
+	}
+	sp := spec{
+		Store: c.store, Broken: c.broken,
+		Prefix:  fmt.Sprintf("faults_%d_%d", n, seed%1000000),
+		Effects: filepath.Join(dir, "effects"),
+		Lease:   cellLease, Pre: 2 * time.Millisecond, Hold: 5 * time.Millisecond, Jitter: 2 * time.Millisecond,
+	}
+	if c.store == "redis" || c.store == "cluster" {
+		sp.Prefix += ":"
+	}
+	proxied := srv.setUp(ctx, t, &sp)
+	var proxies []*netfault.Proxy
+	budget, prob := 0, 0.0
+	switch c.fault {
+	case "kill", "stop", "restart":
+		sp.Report, sp.Hold = true, 30*time.Millisecond
+		budget, prob = 3, 0.35
+		if c.fault != "kill" {
+			budget = 2 // each costs a lease or a server start
+		}
+	case "cancel":
+		sp.Cancel = 0.3
+	case "panic":
+		sp.Panic = 0.2
+	case "clock":
+		// Steps of the host clock, seen by every process: forward past
+		// the lease (running claims look lapsed), back, forward again.
+		// Processes take a while to start; calls slow down so that the
+		// steps fall while keys are running.
+		sp.Pre, sp.Hold, sp.Jitter = 5*time.Millisecond, 60*time.Millisecond, 40*time.Millisecond
+		base := time.Now().Add(250 * time.Millisecond)
+		if c.store == "memory" {
+			base = time.Now().Add(30 * time.Millisecond)
+		}
+		for i, by := range []time.Duration{3 * cellLease, -cellLease, 3 * cellLease} {
+			sp.Jumps = append(sp.Jumps, jump{At: base.Add(time.Duration(150*i) * time.Millisecond).UnixNano(), By: by})
+		}
+	case "proxy":
+		sp.Dial = map[string]string{}
+		for i, a := range proxied {
+			p, err := netfault.Start(a, seed+uint64(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			proxies = append(proxies, p)
+			sp.Dial[a] = p.Addr()
+		}
+	}
+	// The parent's own calls (a takeover while a worker is stopped) and
+	// the final reads go straight to the store, past the proxies.
+	direct := sp
+	direct.Dial, direct.Jumps = nil, nil
+	var store idempotency.Store // unbroken, for the final reads
+	var parent *worker
+	if c.store == "memory" {
+		store = newMemStore(sp)
+		broken := wrapBroken(c.broken, store)
+		var wg sync.WaitGroup
+		for i := range cellWorkers {
+			ws := sp
+			ws.Worker, ws.Keys, ws.Seed = fmt.Sprintf("w%d", i), keys, seed+uint64(i)
+			ws.History = filepath.Join(dir, "h-"+ws.Worker)
+			w, err := newWorker(ws, broken, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer w.close()
+				if err := w.run(ctx); err != nil {
+					t.Errorf("worker %s: %v", ws.Worker, err)
+				}
+			}()
+		}
+		wg.Wait()
+	} else {
+		var closeStore func()
+		var err error
+		undirect := direct
+		undirect.Broken = ""
+		if store, closeStore, err = openStore(ctx, undirect); err != nil {
+			t.Fatal(err)
+		}
+		defer closeStore()
+		ps := direct
+		ps.Worker, ps.History, ps.Report = "p", filepath.Join(dir, "h-p"), false
+		broken, closeBroken, err := openStore(ctx, ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeBroken()
+		if parent, err = newWorker(ps, broken, nil); err != nil {
+			t.Fatal(err)
+		}
+		defer parent.close()
+		res.faults += runProcs(ctx, t, srv, c, sp, keys, dir, seed, rng, budget, prob, parent)
+	}
+	for _, p := range proxies {
+		p.Close()
+		res.faults += int(p.Counts().Total())
+	}
+	for _, j := range sp.Jumps {
+		if j.At <= time.Now().UnixNano() {
+			res.faults++
+		}
+	}
+
+	paths, _ := filepath.Glob(filepath.Join(dir, "h-*"))
+	ops, err := ReadHistory(paths...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range ops {
+		if op.Fault != "" {
+			res.faults++
+		}
+	}
+	fin, err := finals(ctx, store, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	effects, err := readEffects(ctx, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Check(append(ops, fin...), effects, CheckOptions{ExactlyOnce: c.store == "pgtx"})
+	res.calls, res.effects, res.completed, res.violations = r.Calls, r.Effects, r.Completed, r.Violations
+	if res.completed == 0 {
+		t.Errorf("no key completed: the cell exercised nothing")
+	}
+	name := c.name() + "/" + c.fault
+	switch {
+	case c.broken != "":
+		if len(res.violations) > 0 {
+			t.Logf("negative control, first violation: %s", res.violations[0])
+		}
+		if len(res.violations) == 0 {
+			t.Errorf("negative control %s: no violation found in a store broken on purpose (%d calls): the checks cannot fail", name, res.calls)
+		}
+	case len(res.violations) > 0:
+		for i, v := range res.violations {
+			if i == 5 {
+				t.Logf("... and %d more", len(res.violations)-5)
+				break
+			}
+			t.Logf("violation: %s", v)
+		}
+		if bug, ok := knownFailures[name]; ok {
+			t.Skipf("known failure (%s): %d violations", bug, len(res.violations))
+		}
+		t.Errorf("%s: %d violations (seed %d)", name, len(res.violations), seed)
+	}
+	return res
+}
+
+// proc is a worker process.
+type proc struct {
+	id     string
+	keys   []string
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	killed bool
+}
+
+type event struct {
+	p    *proc
+	line string // "F key id": fn performed its effect
+	exit bool
+	err  error
+}
+
+// runProcs runs the worker processes of a cell and injects its process
+// and server faults when fn reports an effect: SIGKILL (and a new process
+// that retries from the same key), SIGSTOP past the lease while the parent
+// takes the key over, or a server crash and restart. It returns the number
+// of faults injected.
+func runProcs(ctx context.Context, t *testing.T, srv *servers, c cellID, sp spec, keys []string, dir string, seed uint64, rng *rand.Rand, budget int, prob float64, parent *worker) int {
+	events := make(chan event, 64)
+	var all []*proc
+	started := 0
+	start := func(keys []string) {
+		started++
+		p := &proc{id: fmt.Sprintf("w%d", started), keys: keys}
+		ws := sp
+		ws.Worker, ws.Keys, ws.Seed = p.id, keys, seed+uint64(started)
+		ws.History = filepath.Join(dir, "h-"+p.id)
+		js, err := json.Marshal(ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.cmd = exec.Command(os.Args[0], "-test.run=^$")
+		p.cmd.Env = append(os.Environ(), childEnv+"="+string(js))
+		p.cmd.Stderr = &p.stderr
+		out, err := p.cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, p)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				events <- event{p: p, line: sc.Text()}
+			}
+			events <- event{p: p, exit: true, err: p.cmd.Wait()}
+		}()
+	}
+	defer func() {
+		for _, p := range all {
+			if p.cmd.ProcessState == nil {
+				_ = p.cmd.Process.Signal(syscall.SIGCONT)
+				_ = p.cmd.Process.Kill()
+			}
+		}
+	}()
+	for range cellWorkers {
+		start(keys)
+	}
+	running, faults := cellWorkers, 0
+	for running > 0 {
+		var ev event
+		select {
+		case ev = <-events:
+		case <-ctx.Done():
+			t.Fatalf("cell did not finish within %v", cellTimeout)
+		}
+		if ev.exit {
+			running--
+			if ev.err != nil && !ev.p.killed {
+				t.Errorf("worker %s: %v\n%s", ev.p.id, ev.err, ev.p.stderr.String())
+			}
+			continue
+		}
+		f := strings.Fields(ev.line)
+		if len(f) != 3 || f[0] != "F" {
+			t.Errorf("worker %s printed %q", ev.p.id, ev.line)
+			continue
+		}
+		if budget == 0 || rng.Float64() >= prob {
+			continue
+		}
+		budget--
+		faults++
+		key := f[1]
+		switch c.fault {
+		case "kill":
+			ev.p.killed = true
+			_ = ev.p.cmd.Process.Kill()
+			// A client retries the call that died, in a new process.
+			start(ev.p.keys[slices.Index(ev.p.keys, key):])
+			running++
+		case "stop":
+			stall(ctx, t, c, ev.p, key, parent, faults)
+		case "restart":
+			srv.restart(t, c.store, rng.IntN(3))
+		}
+	}
+	return faults
+}
+
+// stall stops process p while its fn runs on key, calls key from the
+// parent meanwhile (which takes the lapsed claim over and records its own
+// outcome), then lets p go on: p's renewal and completion must be
+// refused. Under DoTx there is no takeover: the parent's call waits on
+// the row lock until p commits.
+func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, parent *worker, n int) {
+	pid := p.cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := parent.one(ctx, key, fmt.Sprintf("p%d.%s", n, key)); err != nil {
+			t.Errorf("the parent's call on %s: %v", key, err)
+		}
+	}()
+	if c.store == "pgtx" {
+		time.Sleep(3 * cellLease)
+	} else {
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Errorf("the parent's call on %s, stalled in %s, did not end within 20s", key, p.id)
+		}
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the parent's call on %s did not end within 30s of SIGCONT", key)
+	}
+}

@@ -1,0 +1,295 @@
+package faults
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/filestore"
+	"github.com/idempotency-go/idempotency/internal/testserver"
+	"github.com/idempotency-go/idempotency/memstore"
+	"github.com/idempotency-go/idempotency/pgstore"
+	"github.com/idempotency-go/idempotency/redisstore"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+)
+
+// dialer dials the proxy that stands for addr, if any.
+func dialer(m map[string]string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if p, ok := m[addr]; ok {
+			addr = p
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// openStore opens the store sp names (all but memory, which lives in one
+// process) and returns it with a function that closes it.
+func openStore(ctx context.Context, sp spec) (idempotency.Store, func(), error) {
+	var s idempotency.Store
+	var closer func()
+	switch sp.Store {
+	case "file":
+		fs, err := filestore.New(sp.Dir, &filestore.Options{Now: clock(sp.Jumps), NoSync: true, SweepInterval: -1, PollInterval: 20 * time.Millisecond})
+		if err != nil {
+			return nil, nil, err
+		}
+		s, closer = fs, func() { fs.Close() }
+	case "redis", "cluster":
+		var c redis.UniversalClient
+		if sp.Store == "redis" {
+			c = redis.NewClient(&redis.Options{Addr: sp.Addrs[0], Dialer: dialer(sp.Dial)})
+		} else {
+			c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: sp.Addrs, Dialer: dialer(sp.Dial)})
+		}
+		rs := newRedisStore(c, sp.Prefix)
+		s, closer = rs, func() { rs.Close(); c.Close() }
+	case "pg", "pgtx":
+		cfg, err := pgxpool.ParseConfig(sp.DSN)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.MaxConns = 4
+		cfg.ConnConfig.DialFunc = dialer(sp.Dial)
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		var ps *pgstore.Store
+		for i := 0; ; i++ { // the schema is there; retry a connection cut by a proxy
+			if ps, err = pgstore.New(ctx, pool, &pgstore.Options{Table: sp.Prefix, PollInterval: 50 * time.Millisecond}); err == nil || i == 20 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if err != nil {
+			pool.Close()
+			return nil, nil, err
+		}
+		s, closer = ps, func() { ps.Close(); pool.Close() }
+	default:
+		return nil, nil, fmt.Errorf("faults: no store %q", sp.Store)
+	}
+	return wrapBroken(sp.Broken, s), closer, nil
+}
+
+// servers are the servers of one TestMatrix run, started on first use.
+type servers struct {
+	t  *testing.T
+	mu sync.Mutex
+
+	redis   *testserver.Redis
+	cluster []*testserver.Redis
+	pg      *testserver.Postgres
+	pgDSN   string
+}
+
+func (s *servers) redisServer() *testserver.Redis {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.redis == nil {
+		s.redis = testserver.StartRedis(s.t, testserver.RedisAppendOnly())
+	}
+	return s.redis
+}
+
+// clusterNodes starts a Redis Cluster of three masters that log every
+// write (appendfsync always), so that a killed node restarts with its
+// records and its place in the cluster (nodes.conf).
+func (s *servers) clusterNodes() []*testserver.Redis {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cluster != nil {
+		return s.cluster
+	}
+	var addrs []string
+	for range 3 {
+		n := testserver.StartRedis(s.t, testserver.RedisClusterNode(), testserver.RedisAppendOnly())
+		s.cluster = append(s.cluster, n)
+		addrs = append(addrs, n.Addr())
+	}
+	args := append([]string{"--cluster", "create"}, addrs...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+		s.t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	s.waitCluster()
+	return s.cluster
+}
+
+// waitCluster waits until every node reports cluster_state:ok.
+func (s *servers) waitCluster() {
+	deadline := time.Now().Add(60 * time.Second)
+	for _, n := range s.cluster {
+		c := redis.NewClient(&redis.Options{Addr: n.Addr()})
+		for {
+			info, _ := c.ClusterInfo(context.Background()).Result()
+			if strings.Contains(info, "cluster_state:ok") {
+				break
+			}
+			if time.Now().After(deadline) {
+				c.Close()
+				s.t.Fatalf("cluster node %s: no cluster_state:ok within 60s: %q", n.Addr(), info)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		c.Close()
+	}
+}
+
+func (s *servers) postgres() (*testserver.Postgres, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pg == nil {
+		s.pg = testserver.StartPostgres(s.t, nil)
+		s.pgDSN = s.pg.CreateDB(s.t)
+	}
+	return s.pg, s.pgDSN
+}
+
+// setUp fills in sp's store fields for a fresh cell and returns the
+// addresses a proxy may stand for.
+func (s *servers) setUp(ctx context.Context, t *testing.T, sp *spec) []string {
+	switch sp.Store {
+	case "file":
+		sp.Dir = t.TempDir()
+	case "redis":
+		sp.Addrs = []string{s.redisServer().Addr()}
+	case "cluster":
+		sp.Addrs = nil
+		for _, n := range s.clusterNodes() {
+			sp.Addrs = append(sp.Addrs, n.Addr())
+		}
+	case "pg", "pgtx":
+		p, dsn := s.postgres()
+		sp.DSN = dsn
+		// The table and its ledger exist before any worker starts, so
+		// that workers' migrations are no-ops.
+		pool, err := pgxpool.New(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		ps, err := pgstore.New(ctx, pool, &pgstore.Options{Table: sp.Prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps.Close()
+		if _, err := pool.Exec(ctx, "CREATE TABLE "+ledgerTable(sp.Prefix)+" (key text NOT NULL, id text NOT NULL)"); err != nil {
+			t.Fatal(err)
+		}
+		return []string{testserver.Addr(p.Port())}
+	}
+	return sp.Addrs
+}
+
+// restart kills the store's server (a Cluster's node n) and starts it
+// again.
+func (s *servers) restart(t *testing.T, store string, n int) {
+	switch store {
+	case "redis":
+		s.redis.Restart()
+	case "cluster":
+		s.cluster[n%len(s.cluster)].Restart()
+		s.waitCluster()
+	case "pg", "pgtx":
+		if err := s.pg.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // clients see the refused connections
+		if err := s.pg.Restart(); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("no server to restart for %s", store)
+	}
+}
+
+// finals reads each key's record after the cell, straight from the store
+// (no proxy, no broken wrapper): the recorded value, or "" when the key
+// has no outcome.
+func finals(ctx context.Context, s idempotency.Store, keys []string) ([]Op, error) {
+	now := time.Now().UnixNano()
+	var ops []Op
+	for _, k := range keys {
+		op := Op{Key: k, ID: "final", Call: now, Return: now, Kind: KindFinal}
+		rec, err := s.Get(ctx, k)
+		switch {
+		case errors.Is(err, idempotency.ErrNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("final read of %s: %w", k, err)
+		case rec.Status == idempotency.StatusCompleted:
+			if err := json.Unmarshal(rec.Value, &op.Value); err != nil {
+				op.Value = "undecodable:" + string(rec.Value)
+			}
+		case rec.Status == idempotency.StatusFailed:
+			op.Value = "failed:" + string(rec.Value) // no cell remembers failures
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
+}
+
+// readEffects reads the effects file, or the ledger table of a DoTx cell.
+func readEffects(ctx context.Context, sp spec) ([]Effect, error) {
+	var effects []Effect
+	if sp.Store == "pgtx" {
+		pool, err := pgxpool.New(ctx, sp.DSN)
+		if err != nil {
+			return nil, err
+		}
+		defer pool.Close()
+		rows, err := pool.Query(ctx, "SELECT key, id FROM "+ledgerTable(sp.Prefix))
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e Effect
+			if err := rows.Scan(&e.Key, &e.ID); err != nil {
+				return nil, err
+			}
+			effects = append(effects, e)
+		}
+		return effects, rows.Err()
+	}
+	f, err := os.Open(sp.Effects)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, id, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			return nil, fmt.Errorf("torn effect line %q", sc.Text())
+		}
+		effects = append(effects, Effect{Key: key, ID: id})
+	}
+	return effects, sc.Err()
+}
+
+// newMemStore is the in-process store of the memory cells.
+func newMemStore(sp spec) idempotency.Store {
+	return memstore.New(&memstore.Options{Now: clock(sp.Jumps)})
+}
+
+func newRedisStore(c redis.UniversalClient, prefix string) *redisstore.Store {
+	return redisstore.New(c, &redisstore.Options{Prefix: prefix})
+}
