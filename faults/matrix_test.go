@@ -256,6 +256,7 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 				t.Fatal(err)
 			}
 			defer p.Close()
+			p.Set(netfault.Faults{Delay: 0.05, MaxDelay: 50 * time.Millisecond, DropReply: 0.04, Cut: 0.04})
 			proxies = append(proxies, p)
 			sp.Dial[a] = p.Addr()
 		}
@@ -338,6 +339,7 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("calls by ending: %s", endings(ops))
 	r := Check(append(ops, fin...), effects, CheckOptions{ExactlyOnce: c.store == "pgtx"})
 	res.calls, res.effects, res.completed, res.violations = r.Calls, r.Effects, r.Completed, r.Violations
 	if res.completed == 0 {
@@ -488,7 +490,7 @@ func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, par
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := parent.one(ctx, key, fmt.Sprintf("p%d.%s", n, key)); err != nil {
+		if _, err := parent.one(ctx, key, fmt.Sprintf("p%d.%s", n, key)); err != nil {
 			t.Errorf("the parent's call on %s: %v", key, err)
 		}
 	}()
@@ -509,4 +511,24 @@ func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, par
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the parent's call on %s did not end within 30s of SIGCONT", key)
 	}
+}
+
+// endings counts calls by how they ended, for the log of a cell.
+func endings(ops []Op) string {
+	n := map[string]int{}
+	for _, op := range ops {
+		k := string(op.Kind)
+		if op.Kind == KindValue {
+			k = "replayed"
+			if op.Value == op.ID {
+				k = "executed"
+			}
+		}
+		n[k]++
+	}
+	var parts []string
+	for _, k := range []string{"executed", "replayed", "ambiguous", "empty", "none", "bad"} {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, n[k]))
+	}
+	return strings.Join(parts, " ")
 }

@@ -49,10 +49,16 @@ func openStore(ctx context.Context, sp spec) (idempotency.Store, func(), error) 
 		s, closer = fs, func() { fs.Close() }
 	case "redis", "cluster":
 		var c redis.UniversalClient
+		// Workers do not retry a command whose connection failed: every
+		// lost reply reaches the guard.
+		retries := 0
+		if sp.Worker != "" && sp.Worker != "p" {
+			retries = -1
+		}
 		if sp.Store == "redis" {
-			c = redis.NewClient(&redis.Options{Addr: sp.Addrs[0], Dialer: dialer(sp.Dial)})
+			c = redis.NewClient(&redis.Options{Addr: sp.Addrs[0], Dialer: dialer(sp.Dial), MaxRetries: retries})
 		} else {
-			c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: sp.Addrs, Dialer: dialer(sp.Dial)})
+			c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: sp.Addrs, Dialer: dialer(sp.Dial), MaxRetries: retries})
 		}
 		rs := newRedisStore(c, sp.Prefix)
 		s, closer = rs, func() { rs.Close(); c.Close() }
@@ -69,11 +75,13 @@ func openStore(ctx context.Context, sp spec) (idempotency.Store, func(), error) 
 			return nil, nil, err
 		}
 		var ps *pgstore.Store
-		for i := 0; ; i++ { // the schema is there; retry a connection cut by a proxy
-			if ps, err = pgstore.New(ctx, pool, &pgstore.Options{Table: sp.Prefix, PollInterval: 50 * time.Millisecond}); err == nil || i == 20 {
+		// The schema is there, but the connection may be cut by a proxy
+		// or refused by a server restarting: retry for a while.
+		for i := 0; ; i++ {
+			if ps, err = pgstore.New(ctx, pool, &pgstore.Options{Table: sp.Prefix, PollInterval: 50 * time.Millisecond}); err == nil || i == 300 {
 				break
 			}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
 		}
 		if err != nil {
 			pool.Close()
@@ -227,6 +235,12 @@ func finals(ctx context.Context, s idempotency.Store, keys []string) ([]Op, erro
 	for _, k := range keys {
 		op := Op{Key: k, ID: "final", Call: now, Return: now, Kind: KindFinal}
 		rec, err := s.Get(ctx, k)
+		for i := 0; err != nil && !errors.Is(err, idempotency.ErrNotFound) && i < 50; i++ {
+			// A connection the restarted server broke: the pool makes a
+			// new one.
+			time.Sleep(100 * time.Millisecond)
+			rec, err = s.Get(ctx, k)
+		}
 		switch {
 		case errors.Is(err, idempotency.ErrNotFound):
 		case err != nil:

@@ -122,20 +122,39 @@ func (w *worker) run(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := w.one(ctx, key, w.spec.Worker+"."+key); err != nil {
-			return err
+		// A client retries a call that failed on the store (fn did not
+		// run) until the store is back, as a new call.
+		id := w.spec.Worker + "." + key
+		for attempt := 1; ; attempt++ {
+			kind, err := w.one(ctx, key, id)
+			if err != nil {
+				return err
+			}
+			if kind != KindNone || attempt == maxAttempts {
+				break
+			}
+			id = fmt.Sprintf("%s.%s.%d", w.spec.Worker, key, attempt+1)
+			time.Sleep(retryPause)
 		}
 		time.Sleep(time.Duration(w.rng.Int64N(int64(w.spec.Jitter) + 1)))
 	}
 	return nil
 }
 
-// one makes call id on key and records it.
-func (w *worker) one(ctx context.Context, key, id string) error {
+// A worker retries a call that failed on the store up to maxAttempts
+// times in all, retryPause apart: long enough to outlast a server restart.
+const (
+	maxAttempts = 150
+	retryPause  = 20 * time.Millisecond
+)
+
+// one makes call id on key, records it and returns how it ended.
+func (w *worker) one(ctx context.Context, key, id string) (Kind, error) {
 	if _, err := w.rec.Start(key, id); err != nil {
-		return err
+		return "", err
 	}
-	return w.rec.End(w.call(ctx, key, id))
+	op := w.call(ctx, key, id)
+	return op.Kind, w.rec.End(op)
 }
 
 // call makes one guarded call and classifies how it ended.
