@@ -22,6 +22,9 @@ type CheckOptions struct {
 	// key has exactly one effect when it has an outcome and none when it
 	// has not, whatever died on the way.
 	ExactlyOnce bool
+	// AtMostOnce: no key may have more than one effect, even when an
+	// execution died or stalled (the guard's NoTakeover).
+	AtMostOnce bool
 	// Timeout bounds the linearizability check of one key; a key that
 	// cannot be decided in time is reported as a violation. Default 10s.
 	Timeout time.Duration
@@ -163,6 +166,9 @@ func checkEffects(key string, kops []Op, effects []Effect, byID map[string]Op, f
 		if op.Kind == KindValue && op.Value == op.ID && seen[op.ID] == 0 {
 			v("call %s returned its own value but no effect of it was counted", op.ID)
 		}
+	}
+	if opts.AtMostOnce && len(effects) > 1 {
+		v("%d effects: at most one allowed without takeover", len(effects))
 	}
 	if opts.ExactlyOnce {
 		want := 0

@@ -33,15 +33,16 @@ type spec struct {
 	Worker  string // prefix of the worker's call IDs, unique in the cell
 	Keys    []string
 
-	Lease  time.Duration
-	Pre    time.Duration // fn's work before its effect (cancellable)
-	Hold   time.Duration // fn's work after its effect (not cancellable)
-	Jitter time.Duration // the longest pause between two calls
-	Cancel float64       // probability that a call's context is cancelled mid-call
-	Panic  float64       // probability that fn panics before its effect
-	Jumps  []jump        // client clock steps (memory, file)
-	Report bool          // print "F key id" on stdout after each effect
-	Seed   uint64
+	Lease      time.Duration
+	NoTakeover bool          // the guard's Config.NoTakeover
+	Pre        time.Duration // fn's work before its effect (cancellable)
+	Hold       time.Duration // fn's work after its effect (not cancellable)
+	Jitter     time.Duration // the longest pause between two calls
+	Cancel     float64       // probability that a call's context is cancelled mid-call
+	Panic      float64       // probability that fn panics before its effect
+	Jumps      []jump        // client clock steps (memory, file)
+	Report     bool          // print "F key id" on stdout after each effect
+	Seed       uint64
 }
 
 // jump steps a clock by By from the wall time At (Unix nanoseconds) on.
@@ -104,6 +105,7 @@ func newWorker(sp spec, store idempotency.Store, report io.Writer) (*worker, err
 		TTL:         time.Hour,
 		Lease:       sp.Lease,
 		WaitTimeout: 5 * time.Second,
+		NoTakeover:  sp.NoTakeover,
 	})
 	return w, nil
 }
