@@ -14,6 +14,7 @@ import (
 // it.
 type Effect struct {
 	Key, ID string
+	Token   uint64 // the fencing token of the execution
 }
 
 // CheckOptions tune Check.
@@ -112,11 +113,11 @@ func Check(ops []Op, effects []Effect, opts CheckOptions) Result {
 		v := func(format string, args ...any) {
 			r.Violations = append(r.Violations, fmt.Sprintf("key %s: ", key)+fmt.Sprintf(format, args...)+"\n"+excerpt(kops, effectsOf[key]))
 		}
-		final, finals := "", 0
+		final, finalToken, finals := "", uint64(0), 0
 		hist := make([]porcupine.Operation, 0, len(kops))
 		for i, op := range kops {
 			if op.Kind == KindFinal {
-				final = op.Value
+				final, finalToken = op.Value, op.Token
 				finals++
 			}
 			hist = append(hist, porcupine.Operation{ClientId: i, Input: op, Call: op.Call, Output: op, Return: op.Return})
@@ -135,7 +136,7 @@ func Check(ops []Op, effects []Effect, opts CheckOptions) Result {
 		default:
 			v("linearizability undecided within %v", opts.Timeout)
 		}
-		checkEffects(key, kops, effectsOf[key], byID, final, opts, v)
+		checkEffects(key, kops, effectsOf[key], byID, final, finalToken, opts, v)
 	}
 	return r
 }
@@ -143,9 +144,20 @@ func Check(ops []Op, effects []Effect, opts CheckOptions) Result {
 // checkEffects holds the effects of one key against its calls: each
 // effect belongs to a call of the key that ran once and either recorded
 // its value or may have (it died, or could not record); the recorded
-// value has its effect; and a call that returned its own value had one.
-func checkEffects(key string, kops []Op, effects []Effect, byID map[string]Op, final string, opts CheckOptions, v func(string, ...any)) {
+// value has its effect; a call that returned its own value had one; and
+// the recorded value is the latest execution's (fencing: no execution
+// that was taken over may write over the one that took over).
+func checkEffects(key string, kops []Op, effects []Effect, byID map[string]Op, final string, finalToken uint64, opts CheckOptions, v func(string, ...any)) {
 	seen := map[string]int{}
+	var latest Effect
+	for _, e := range effects {
+		if e.Token > latest.Token {
+			latest = e
+		}
+	}
+	if final != "" && latest.ID != "" && (latest.ID != final || latest.Token != finalToken) {
+		v("the recorded value %s (record token %d) is not the latest execution's, %s (token %d): a stale execution's write was accepted", final, finalToken, latest.ID, latest.Token)
+	}
 	for _, e := range effects {
 		seen[e.ID]++
 		op, ok := byID[e.ID]

@@ -58,6 +58,9 @@ type Op struct {
 	// Fault is the fault the caller injected into this call itself
 	// ("cancel", "panic"), if any.
 	Fault string `json:"fault,omitempty"`
+	// Token is the fencing token of the call's execution, if fn ran; of
+	// a KindFinal op, the token of the record.
+	Token uint64 `json:"token,omitempty"`
 }
 
 func (o Op) String() string {
@@ -68,6 +71,9 @@ func (o Op) String() string {
 	s := fmt.Sprintf("%s %s [%s, %s] %s", o.Key, o.ID, time.Unix(0, o.Call).UTC().Format("15:04:05.000000"), ret, o.Kind)
 	if o.Value != "" {
 		s += " " + o.Value
+	}
+	if o.Token != 0 {
+		s += fmt.Sprintf(" token=%d", o.Token)
 	}
 	if o.Fault != "" {
 		s += " fault=" + o.Fault

@@ -481,34 +481,47 @@ func runProcs(ctx context.Context, t *testing.T, srv *servers, c cellID, sp spec
 		if budget == 0 || (faults > 0 && c.broken == "" && rng.Float64() >= prob) {
 			continue
 		}
-		budget--
-		faults++
 		key := f[1]
 		switch c.fault {
 		case "kill":
 			ev.p.killed = true
-			_ = ev.p.cmd.Process.Kill()
+			if ev.p.cmd.Process.Kill() != nil {
+				continue // it ended meanwhile
+			}
 			// A client retries the call that died, in a new process.
 			start(ev.p.keys[slices.Index(ev.p.keys, key):])
 			running++
 		case "stop":
-			stall(ctx, t, c, ev.p, key, parent, faults)
+			if !stall(ctx, t, c, ev.p, key, parent, faults+1) {
+				continue
+			}
 		case "restart":
 			srv.restart(t, c.store, rng.IntN(3))
 		}
+		budget--
+		faults++
 	}
 	return faults
 }
 
-// stall stops process p while its fn runs on key, calls key from the
-// parent meanwhile (which takes the lapsed claim over and records its own
-// outcome), then lets p go on: p's renewal and completion must be
-// refused. Under DoTx there is no takeover: the parent's call waits on
-// the row lock until p commits.
-func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, parent *worker, n int) {
+// stall stops process p while its fn runs on key and calls key from the
+// parent meanwhile, which takes the lapsed claim over and runs fn too.
+// Then p goes on: on odd stalls while the parent's fn still runs (p's
+// writes must be refused by their token), on even ones once the parent
+// recorded its outcome (refused because the key is settled). Under DoTx
+// there is no takeover: the parent's call waits on the row lock until p
+// commits. Under NoTakeover the parent gets ErrAbandoned. It reports
+// false when p had ended already.
+func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, parent *worker, n int) bool {
 	pid := p.cmd.Process.Pid
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
+		return false
+	}
+	effect := make(signal, 1)
+	parent.report, parent.spec.Report = effect, true
+	parent.spec.Hold = 5 * time.Millisecond
+	if n%2 == 1 {
+		parent.spec.Hold = 2 * cellLease
 	}
 	done := make(chan struct{})
 	go func() {
@@ -521,9 +534,17 @@ func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, par
 		time.Sleep(3 * cellLease)
 	} else {
 		select {
+		case <-effect:
 		case <-done:
 		case <-time.After(20 * time.Second):
-			t.Errorf("the parent's call on %s, stalled in %s, did not end within 20s", key, p.id)
+			t.Errorf("the parent's call on %s, stalled in %s, neither ran nor ended within 20s", key, p.id)
+		}
+		if n%2 == 0 {
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				t.Errorf("the parent's call on %s did not end within 20s", key)
+			}
 		}
 	}
 	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
@@ -534,6 +555,19 @@ func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, par
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the parent's call on %s did not end within 30s of SIGCONT", key)
 	}
+	return true
+}
+
+// signal is a writer that signals each write on a channel, dropping
+// signals nobody waits for.
+type signal chan struct{}
+
+func (s signal) Write(b []byte) (int, error) {
+	select {
+	case s <- struct{}{}:
+	default:
+	}
+	return len(b), nil
 }
 
 // endings counts calls by how they ended, for the log of a cell.

@@ -196,7 +196,7 @@ func (s *servers) setUp(ctx context.Context, t *testing.T, sp *spec) []string {
 			t.Fatal(err)
 		}
 		ps.Close()
-		if _, err := pool.Exec(ctx, "CREATE TABLE "+ledgerTable(sp.Prefix)+" (key text NOT NULL, id text NOT NULL)"); err != nil {
+		if _, err := pool.Exec(ctx, "CREATE TABLE "+ledgerTable(sp.Prefix)+" (key text NOT NULL, id text NOT NULL, token bigint NOT NULL)"); err != nil {
 			t.Fatal(err)
 		}
 		return []string{testserver.Addr(p.Port())}
@@ -246,6 +246,7 @@ func finals(ctx context.Context, s idempotency.Store, keys []string) ([]Op, erro
 		case err != nil:
 			return nil, fmt.Errorf("final read of %s: %w", k, err)
 		case rec.Status == idempotency.StatusCompleted:
+			op.Token = uint64(rec.Token)
 			if err := json.Unmarshal(rec.Value, &op.Value); err != nil {
 				op.Value = "undecodable:" + string(rec.Value)
 			}
@@ -266,16 +267,18 @@ func readEffects(ctx context.Context, sp spec) ([]Effect, error) {
 			return nil, err
 		}
 		defer pool.Close()
-		rows, err := pool.Query(ctx, "SELECT key, id FROM "+ledgerTable(sp.Prefix))
+		rows, err := pool.Query(ctx, "SELECT key, id, token FROM "+ledgerTable(sp.Prefix))
 		if err != nil {
 			return nil, err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var e Effect
-			if err := rows.Scan(&e.Key, &e.ID); err != nil {
+			var token int64
+			if err := rows.Scan(&e.Key, &e.ID, &token); err != nil {
 				return nil, err
 			}
+			e.Token = uint64(token)
 			effects = append(effects, e)
 		}
 		return effects, rows.Err()
@@ -290,11 +293,11 @@ func readEffects(ctx context.Context, sp spec) ([]Effect, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		key, id, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			return nil, fmt.Errorf("torn effect line %q", sc.Text())
+		var e Effect
+		if n, err := fmt.Sscanf(sc.Text(), "%s %s %d", &e.Key, &e.ID, &e.Token); n != 3 {
+			return nil, fmt.Errorf("torn effect line %q: %v", sc.Text(), err)
 		}
-		effects = append(effects, Effect{Key: key, ID: id})
+		effects = append(effects, e)
 	}
 	return effects, sc.Err()
 }

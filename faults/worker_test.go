@@ -188,6 +188,13 @@ func (w *worker) call(ctx context.Context, key, id string) (op Op) {
 		}
 		return nil
 	}
+	// token is the fencing token of the execution, recorded with its
+	// effect.
+	token := func(ctx context.Context) uint64 {
+		t, _ := idempotency.TokenFrom(ctx)
+		op.Token = uint64(t)
+		return op.Token
+	}
 	// after reports the effect and finishes fn's work, ignoring the
 	// context: the effect has happened, so fn succeeds.
 	after := func() (string, error) {
@@ -216,7 +223,7 @@ func (w *worker) call(ctx context.Context, key, id string) (op Op) {
 				if err := before(ctx); err != nil {
 					return "", err
 				}
-				if _, err := tx.Exec(ctx, "INSERT INTO "+ledgerTable(w.spec.Prefix)+" (key, id) VALUES ($1, $2)", key, id); err != nil {
+				if _, err := tx.Exec(ctx, "INSERT INTO "+ledgerTable(w.spec.Prefix)+" (key, id, token) VALUES ($1, $2, $3)", key, id, int64(token(ctx))); err != nil {
 					return "", fmt.Errorf("%w: ledger: %w", errBeforeEffect, err)
 				}
 				return after()
@@ -229,7 +236,7 @@ func (w *worker) call(ctx context.Context, key, id string) (op Op) {
 			}
 			// One write to a file opened for appending: a whole line
 			// or nothing, whenever the process dies.
-			if _, err := w.effects.WriteString(key + " " + id + "\n"); err != nil {
+			if _, err := fmt.Fprintf(w.effects, "%s %s %d\n", key, id, token(ctx)); err != nil {
 				return "", fmt.Errorf("effect: %w", err) // not errBeforeEffect: unknown
 			}
 			return after()
