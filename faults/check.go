@@ -207,7 +207,7 @@ func excerpt(ops []Op, effects []Effect) string {
 		fmt.Fprintf(&b, "\t%s\n", op)
 	}
 	for _, e := range effects {
-		fmt.Fprintf(&b, "\teffect %s\n", e.ID)
+		fmt.Fprintf(&b, "\teffect %s token=%d\n", e.ID, e.Token)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

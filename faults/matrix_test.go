@@ -26,6 +26,7 @@ var (
 	flagCalls = flag.Int("faults.calls", 0, "calls per cell (default 48 with -short, 400 without)")
 	flagStore = flag.String("faults.store", "", "run only the cells of these stores (comma-separated: memory,file,redis,cluster,pg,pgtx)")
 	flagFault = flag.String("faults.fault", "", "run only the cells of these faults (comma-separated: kill,stop,restart,proxy,cancel,panic,clock)")
+	flagTrace = flag.Bool("faults.trace", false, "log the history of every key that saw an ambiguous call")
 	flagSeed  = flag.Uint64("faults.seed", 0, "random seed of the fault decisions (default: from the clock; printed)")
 )
 
@@ -360,6 +361,9 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 		t.Fatal(err)
 	}
 	t.Logf("calls by ending: %s", endings(ops))
+	if *flagTrace {
+		trace(t, append(ops, fin...), effects)
+	}
 	r := Check(append(ops, fin...), effects, CheckOptions{ExactlyOnce: c.store == "pgtx", AtMostOnce: c.strict})
 	res.calls, res.effects, res.completed, res.violations = r.Calls, r.Effects, r.Completed, r.Violations
 	if res.completed == 0 {
@@ -456,12 +460,17 @@ func runProcs(ctx context.Context, t *testing.T, srv *servers, c cellID, sp spec
 		start(keys)
 	}
 	running, faults := cellWorkers, 0
+	var pending []event // events that came during a stall
 	for running > 0 {
 		var ev event
-		select {
-		case ev = <-events:
-		case <-ctx.Done():
-			t.Fatalf("cell did not finish within %v", cellTimeout)
+		if len(pending) > 0 {
+			ev, pending = pending[0], pending[1:]
+		} else {
+			select {
+			case ev = <-events:
+			case <-ctx.Done():
+				t.Fatalf("cell did not finish within %v", cellTimeout)
+			}
 		}
 		if ev.exit {
 			running--
@@ -492,7 +501,9 @@ func runProcs(ctx context.Context, t *testing.T, srv *servers, c cellID, sp spec
 			start(ev.p.keys[slices.Index(ev.p.keys, key):])
 			running++
 		case "stop":
-			if !stall(ctx, t, c, ev.p, key, parent, faults+1) {
+			ok, more := stall(ctx, t, c, ev.p, key, parent, faults+1, events)
+			pending = append(pending, more...)
+			if !ok {
 				continue
 			}
 		case "restart":
@@ -505,17 +516,39 @@ func runProcs(ctx context.Context, t *testing.T, srv *servers, c cellID, sp spec
 }
 
 // stall stops process p while its fn runs on key and calls key from the
-// parent meanwhile, which takes the lapsed claim over and runs fn too.
-// Then p goes on: on odd stalls while the parent's fn still runs (p's
-// writes must be refused by their token), on even ones once the parent
-// recorded its outcome (refused because the key is settled). Under DoTx
-// there is no takeover: the parent's call waits on the row lock until p
-// commits. Under NoTakeover the parent gets ErrAbandoned. It reports
-// false when p had ended already.
-func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, parent *worker, n int) bool {
+// parent meanwhile, so that someone (the parent or a worker) takes the
+// lapsed claim over and runs fn too. Then p goes on: on odd stalls as soon
+// as the new owner performed its effect, while its fn still runs (p's
+// writes must be refused by their token), on even ones once the parent's
+// call ended and the key is settled (p's writes refused because it is).
+// Under DoTx there is no takeover: the parent's call waits on the row
+// lock until p commits. Under NoTakeover the parent gets ErrAbandoned.
+// stall reports false when p had ended already, and returns the events
+// it read from events meanwhile.
+func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, parent *worker, n int, events <-chan event) (bool, []event) {
 	pid := p.cmd.Process.Pid
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		return false
+		return false, nil
+	}
+	var pending []event
+	// wait waits for ch, or a worker's effect on key when took is set,
+	// up to d; it reports false on timeout.
+	wait := func(ch <-chan struct{}, took bool, d time.Duration) bool {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		for {
+			select {
+			case <-ch:
+				return true
+			case ev := <-events:
+				pending = append(pending, ev)
+				if f := strings.Fields(ev.line); took && len(f) == 3 && f[1] == key && ev.p != p {
+					return true
+				}
+			case <-timer.C:
+				return false
+			}
+		}
 	}
 	effect := make(signal, 1)
 	parent.report, parent.spec.Report = effect, true
@@ -530,32 +563,36 @@ func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, par
 			t.Errorf("the parent's call on %s: %v", key, err)
 		}
 	}()
-	if c.store == "pgtx" {
-		time.Sleep(3 * cellLease)
-	} else {
-		select {
-		case <-effect:
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Errorf("the parent's call on %s, stalled in %s, neither ran nor ended within 20s", key, p.id)
-		}
-		if n%2 == 0 {
+	ended := func() <-chan struct{} { return done }
+	switch {
+	case c.store == "pgtx":
+		wait(nil, false, 3*cellLease)
+	case n%2 == 1:
+		// The parent's effect, a worker's, or the parent's call ended
+		// (a worker took over and recorded, or NoTakeover).
+		effectOrEnd := make(chan struct{})
+		go func() {
 			select {
+			case <-effect:
 			case <-done:
-			case <-time.After(20 * time.Second):
-				t.Errorf("the parent's call on %s did not end within 20s", key)
 			}
+			close(effectOrEnd)
+		}()
+		if !wait(effectOrEnd, true, 20*time.Second) {
+			t.Errorf("nobody took %s over from the stalled %s within 20s", key, p.id)
+		}
+	default:
+		if !wait(ended(), false, 20*time.Second) {
+			t.Errorf("the parent's call on %s did not end within 20s", key)
 		}
 	}
 	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
+	if !wait(ended(), false, 30*time.Second) {
 		t.Fatalf("the parent's call on %s did not end within 30s of SIGCONT", key)
 	}
-	return true
+	return true, pending
 }
 
 // signal is a writer that signals each write on a channel, dropping
@@ -588,4 +625,24 @@ func endings(ops []Op) string {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, n[k]))
 	}
 	return strings.Join(parts, " ")
+}
+
+// trace logs the calls and effects of every key that saw an ambiguous
+// call (-faults.trace).
+func trace(t *testing.T, ops []Op, effects []Effect) {
+	byKey := map[string][]Op{}
+	odd := map[string]bool{}
+	for _, op := range ops {
+		byKey[op.Key] = append(byKey[op.Key], op)
+		odd[op.Key] = odd[op.Key] || op.Kind == KindAmbiguous
+	}
+	effectsOf := map[string][]Effect{}
+	for _, e := range effects {
+		effectsOf[e.Key] = append(effectsOf[e.Key], e)
+	}
+	for k, kops := range byKey {
+		if odd[k] {
+			t.Logf("key %s:\n%s", k, excerpt(kops, effectsOf[k]))
+		}
+	}
 }
