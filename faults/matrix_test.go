@@ -248,6 +248,9 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 	switch c.fault {
 	case "kill", "stop", "restart":
 		sp.Report, sp.Hold = true, 30*time.Millisecond
+		if c.fault == "stop" {
+			sp.TakeoverHold = 2 * cellLease
+		}
 		budget, prob = max(3, calls/16), 0.35
 		if c.fault != "kill" {
 			budget = max(2, calls/40) // each costs a lease or a server start

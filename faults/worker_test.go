@@ -37,12 +37,16 @@ type spec struct {
 	NoTakeover bool          // the guard's Config.NoTakeover
 	Pre        time.Duration // fn's work before its effect (cancellable)
 	Hold       time.Duration // fn's work after its effect (not cancellable)
-	Jitter     time.Duration // the longest pause between two calls
-	Cancel     float64       // probability that a call's context is cancelled mid-call
-	Panic      float64       // probability that fn panics before its effect
-	Jumps      []jump        // client clock steps (memory, file)
-	Report     bool          // print "F key id" on stdout after each effect
-	Seed       uint64
+	// TakeoverHold replaces Hold for an execution that took a lapsed
+	// claim over, so that the executor it replaced, if it resumes, tries
+	// its writes while the new one still runs.
+	TakeoverHold time.Duration
+	Jitter       time.Duration // the longest pause between two calls
+	Cancel       float64       // probability that a call's context is cancelled mid-call
+	Panic        float64       // probability that fn panics before its effect
+	Jumps        []jump        // client clock steps (memory, file)
+	Report       bool          // print "F key id" on stdout after each effect
+	Seed         uint64
 }
 
 // jump steps a clock by By from the wall time At (Unix nanoseconds) on.
@@ -86,6 +90,8 @@ type worker struct {
 	report  io.Writer
 	rng     *rand.Rand
 	mu      *sync.Mutex // serialises report lines of in-process workers
+
+	tookOver sync.Map // tokens of executions that took a claim over
 }
 
 func newWorker(sp spec, store idempotency.Store, report io.Writer) (*worker, error) {
@@ -106,6 +112,11 @@ func newWorker(sp spec, store idempotency.Store, report io.Writer) (*worker, err
 		Lease:       sp.Lease,
 		WaitTimeout: 5 * time.Second,
 		NoTakeover:  sp.NoTakeover,
+		Observer: idempotency.ObserverFunc(func(_ context.Context, e idempotency.Event) {
+			if e.Kind == idempotency.EventTakeover {
+				w.tookOver.Store(e.Token, true)
+			}
+		}),
 	})
 	return w, nil
 }
@@ -203,7 +214,11 @@ func (w *worker) call(ctx context.Context, key, id string) (op Op) {
 			fmt.Fprintf(w.report, "F %s %s\n", key, id)
 			w.mu.Unlock()
 		}
-		time.Sleep(w.spec.Hold)
+		hold := w.spec.Hold
+		if _, ok := w.tookOver.Load(idempotency.Token(op.Token)); ok {
+			hold = max(hold, w.spec.TakeoverHold)
+		}
+		time.Sleep(hold)
 		return id, nil
 	}
 	var v string
