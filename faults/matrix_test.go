@@ -185,7 +185,6 @@ func TestMatrix(t *testing.T) {
 		}
 	}
 	var total cellResult
-	total.store, total.fault = "all", "all"
 	cellN := 0
 	do := func(c cellID) cellResult {
 		cellN++
@@ -285,10 +284,6 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 			sp.Dial[a] = p.Addr()
 		}
 	}
-	// The parent's own calls (a takeover while a worker is stopped) and
-	// the final reads go straight to the store, past the proxies.
-	direct := sp
-	direct.Dial, direct.Jumps = nil, nil
 	var store idempotency.Store // unbroken, for the final reads
 	var parent *worker
 	if c.store == "memory" {
@@ -314,16 +309,20 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 		}
 		wg.Wait()
 	} else {
+		// The parent's own calls (a takeover while a worker is stopped)
+		// and the final reads go straight to the store, past the proxies;
+		// the final reads past a broken wrapper too.
+		ps := sp
+		ps.Dial, ps.Jumps = nil, nil
+		ps.Worker, ps.History, ps.Report = "p", filepath.Join(dir, "h-p"), false
+		truth := ps
+		truth.Broken = ""
 		var closeStore func()
 		var err error
-		undirect := direct
-		undirect.Broken = ""
-		if store, closeStore, err = openStore(ctx, undirect); err != nil {
+		if store, closeStore, err = openStore(ctx, truth); err != nil {
 			t.Fatal(err)
 		}
 		defer closeStore()
-		ps := direct
-		ps.Worker, ps.History, ps.Report = "p", filepath.Join(dir, "h-p"), false
 		broken, closeBroken, err := openStore(ctx, ps)
 		if err != nil {
 			t.Fatal(err)
@@ -333,7 +332,8 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 			t.Fatal(err)
 		}
 		defer parent.close()
-		res.faults += runProcs(ctx, t, srv, c, sp, keys, dir, seed, rng, budget, prob, parent)
+		cr := &cellRun{t: t, srv: srv, id: c, sp: sp, keys: keys, dir: dir, seed: seed, rng: rng, parent: parent}
+		res.faults += cr.runProcs(ctx, budget, prob)
 	}
 	for _, p := range proxies {
 		p.Close()
@@ -413,12 +413,27 @@ type event struct {
 	err  error
 }
 
+// cellRun is a cell whose workers are processes.
+type cellRun struct {
+	t      *testing.T
+	srv    *servers
+	id     cellID
+	sp     spec // the workers' spec, but for their name, keys and history
+	keys   []string
+	dir    string // history files
+	seed   uint64
+	rng    *rand.Rand // fault decisions
+	parent *worker    // the parent's own calls
+}
+
 // runProcs runs the worker processes of a cell and injects its process
 // and server faults when fn reports an effect: SIGKILL (and a new process
 // that retries from the same key), SIGSTOP past the lease while the parent
-// takes the key over, or a server crash and restart. It returns the number
-// of faults injected.
-func runProcs(ctx context.Context, t *testing.T, srv *servers, c cellID, sp spec, keys []string, dir string, seed uint64, rng *rand.Rand, budget int, prob float64, parent *worker) int {
+// takes the key over, or a server crash and restart. It injects up to
+// budget faults: at the first effect, then at each with probability prob.
+// It returns the number of faults injected.
+func (r *cellRun) runProcs(ctx context.Context, budget int, prob float64) int {
+	t, c, sp, rng := r.t, r.id, r.sp, r.rng
 	events := make(chan event, 64)
 	var all []*proc
 	started := 0
@@ -426,8 +441,8 @@ func runProcs(ctx context.Context, t *testing.T, srv *servers, c cellID, sp spec
 		started++
 		p := &proc{id: fmt.Sprintf("w%d", started), keys: keys}
 		ws := sp
-		ws.Worker, ws.Keys, ws.Seed = p.id, keys, seed+uint64(started)
-		ws.History = filepath.Join(dir, "h-"+p.id)
+		ws.Worker, ws.Keys, ws.Seed = p.id, keys, r.seed+uint64(started)
+		ws.History = filepath.Join(r.dir, "h-"+p.id)
 		js, err := json.Marshal(ws)
 		if err != nil {
 			t.Fatal(err)
@@ -460,7 +475,7 @@ func runProcs(ctx context.Context, t *testing.T, srv *servers, c cellID, sp spec
 		}
 	}()
 	for range cellWorkers {
-		start(keys)
+		start(r.keys)
 	}
 	running, faults := cellWorkers, 0
 	var pending []event // events that came during a stall
@@ -504,13 +519,13 @@ func runProcs(ctx context.Context, t *testing.T, srv *servers, c cellID, sp spec
 			start(ev.p.keys[slices.Index(ev.p.keys, key):])
 			running++
 		case "stop":
-			ok, more := stall(ctx, t, c, ev.p, key, parent, faults+1, events)
+			ok, more := r.stall(ctx, ev.p, key, faults+1, events)
 			pending = append(pending, more...)
 			if !ok {
 				continue
 			}
 		case "restart":
-			srv.restart(t, c.store, rng.IntN(3))
+			r.srv.restart(t, c.store, rng.IntN(3))
 		}
 		budget--
 		faults++
@@ -528,7 +543,8 @@ func runProcs(ctx context.Context, t *testing.T, srv *servers, c cellID, sp spec
 // lock until p commits. Under NoTakeover the parent gets ErrAbandoned.
 // stall reports false when p had ended already, and returns the events
 // it read from events meanwhile.
-func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, parent *worker, n int, events <-chan event) (bool, []event) {
+func (r *cellRun) stall(ctx context.Context, p *proc, key string, n int, events <-chan event) (bool, []event) {
+	t, parent := r.t, r.parent
 	pid := p.cmd.Process.Pid
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		return false, nil
@@ -566,9 +582,8 @@ func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, par
 			t.Errorf("the parent's call on %s: %v", key, err)
 		}
 	}()
-	ended := func() <-chan struct{} { return done }
 	switch {
-	case c.store == "pgtx":
+	case r.id.store == "pgtx":
 		wait(nil, false, 3*cellLease)
 	case n%2 == 1:
 		// The parent's effect, a worker's, or the parent's call ended
@@ -585,14 +600,14 @@ func stall(ctx context.Context, t *testing.T, c cellID, p *proc, key string, par
 			t.Errorf("nobody took %s over from the stalled %s within 20s", key, p.id)
 		}
 	default:
-		if !wait(ended(), false, 20*time.Second) {
+		if !wait(done, false, 20*time.Second) {
 			t.Errorf("the parent's call on %s did not end within 20s", key)
 		}
 	}
 	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	if !wait(ended(), false, 30*time.Second) {
+	if !wait(done, false, 30*time.Second) {
 		t.Fatalf("the parent's call on %s did not end within 30s of SIGCONT", key)
 	}
 	return true, pending

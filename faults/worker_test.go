@@ -89,7 +89,6 @@ type worker struct {
 	effects *os.File
 	report  io.Writer
 	rng     *rand.Rand
-	mu      *sync.Mutex // serialises report lines of in-process workers
 
 	tookOver sync.Map // tokens of executions that took a claim over
 }
@@ -99,8 +98,7 @@ func newWorker(sp spec, store idempotency.Store, report io.Writer) (*worker, err
 	if err != nil {
 		return nil, err
 	}
-	w := &worker{spec: sp, rec: rec, report: report, mu: new(sync.Mutex),
-		rng: rand.New(rand.NewPCG(sp.Seed, 7))}
+	w := &worker{spec: sp, rec: rec, report: report, rng: rand.New(rand.NewPCG(sp.Seed, 7))}
 	if sp.Store != "pgtx" {
 		if w.effects, err = os.OpenFile(sp.Effects, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600); err != nil {
 			rec.Close()
@@ -210,9 +208,7 @@ func (w *worker) call(ctx context.Context, key, id string) (op Op) {
 	// context: the effect has happened, so fn succeeds.
 	after := func() (string, error) {
 		if w.spec.Report {
-			w.mu.Lock()
 			fmt.Fprintf(w.report, "F %s %s\n", key, id)
-			w.mu.Unlock()
 		}
 		hold := w.spec.Hold
 		if _, ok := w.tookOver.Load(idempotency.Token(op.Token)); ok {
