@@ -25,7 +25,7 @@ import (
 var (
 	flagCalls = flag.Int("faults.calls", 0, "calls per cell (default 48 with -short, 400 without)")
 	flagStore = flag.String("faults.store", "", "run only the cells of these stores (comma-separated: memory,file,redis,cluster,pg,pgtx)")
-	flagFault = flag.String("faults.fault", "", "run only the cells of these faults (comma-separated: kill,stop,restart,proxy,cancel,panic,clock)")
+	flagFault = flag.String("faults.fault", "", "run only the cells of these faults (comma-separated: kill,stop,restart,failover,proxy,cancel,panic,clock)")
 	flagTrace = flag.Bool("faults.trace", false, "log the history of every key that saw an ambiguous call")
 	flagSeed  = flag.Uint64("faults.seed", 0, "random seed of the fault decisions (default: from the clock; printed)")
 )
@@ -79,8 +79,10 @@ var (
 		// which the clock cell steps for every process at once.
 		"file": {"kill", "stop", "cancel", "panic", "clock"},
 		// Leases are judged on the server's clock: no client clock to jump.
-		"redis":   {"kill", "stop", "restart", "proxy", "cancel", "panic"},
-		"cluster": {"kill", "stop", "restart", "proxy", "cancel", "panic"},
+		"redis": {"kill", "stop", "restart", "proxy", "cancel", "panic"},
+		// failover: a replica promoted by CLUSTER FAILOVER (manual, so
+		// no acknowledged write is lost).
+		"cluster": {"kill", "stop", "restart", "failover", "proxy", "cancel", "panic"},
 		"pg":      {"kill", "stop", "restart", "proxy", "cancel", "panic"},
 		"pgtx":    {"kill", "stop", "restart", "proxy", "cancel", "panic"},
 	}
@@ -245,7 +247,7 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 	var proxies []*netfault.Proxy
 	budget, prob := 0, 0.0
 	switch c.fault {
-	case "kill", "stop", "restart":
+	case "kill", "stop", "restart", "failover":
 		sp.Report, sp.Hold = true, 30*time.Millisecond
 		if c.fault == "stop" {
 			sp.TakeoverHold = 2 * cellLease
@@ -526,6 +528,8 @@ func (r *cellRun) runProcs(ctx context.Context, budget int, prob float64) int {
 			}
 		case "restart":
 			r.srv.restart(t, c.store, rng.IntN(3))
+		case "failover":
+			r.srv.failover(t, rng.IntN(3))
 		}
 		budget--
 		faults++

@@ -114,9 +114,9 @@ func (s *servers) redisServer() *testserver.Redis {
 	return s.redis
 }
 
-// clusterNodes starts a Redis Cluster of three masters that log every
-// write (appendfsync always), so that a killed node restarts with its
-// records and its place in the cluster (nodes.conf).
+// clusterNodes starts a Redis Cluster of three masters with a replica
+// each, all logging every write (appendfsync always), so that a killed
+// node restarts with its records and its place in the cluster (nodes.conf).
 func (s *servers) clusterNodes() []*testserver.Redis {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -124,38 +124,85 @@ func (s *servers) clusterNodes() []*testserver.Redis {
 		return s.cluster
 	}
 	var addrs []string
-	for range 3 {
+	for range 6 {
 		n := testserver.StartRedis(s.t, testserver.RedisClusterNode(), testserver.RedisAppendOnly())
 		s.cluster = append(s.cluster, n)
 		addrs = append(addrs, n.Addr())
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", "1", "--cluster-yes")
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		s.t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	s.waitCluster()
+	s.waitCluster(s.t)
 	return s.cluster
 }
 
-// waitCluster waits until every node reports cluster_state:ok.
-func (s *servers) waitCluster() {
+// waitCluster waits until every node reports cluster_state:ok, every
+// replica is in sync with its master, and every node sees three masters
+// with a replica each.
+func (s *servers) waitCluster(t testing.TB) {
 	deadline := time.Now().Add(60 * time.Second)
 	for _, n := range s.cluster {
 		c := redis.NewClient(&redis.Options{Addr: n.Addr()})
 		for {
 			info, _ := c.ClusterInfo(context.Background()).Result()
-			if strings.Contains(info, "cluster_state:ok") {
+			repl, _ := c.Info(context.Background(), "replication").Result()
+			nodes, _ := c.ClusterNodes(context.Background()).Result()
+			if strings.Contains(info, "cluster_state:ok") &&
+				(strings.Contains(repl, "role:master") || strings.Contains(repl, "master_link_status:up")) &&
+				strings.Count(nodes, "master") == 3 && strings.Count(nodes, "slave") == 3 && !strings.Contains(nodes, "fail") {
 				break
 			}
 			if time.Now().After(deadline) {
 				c.Close()
-				s.t.Fatalf("cluster node %s: no cluster_state:ok within 60s: %q", n.Addr(), info)
+				t.Fatalf("cluster node %s: not settled within 60s:\n%s\n%s\n%s", n.Addr(), info, repl, nodes)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 		c.Close()
 	}
+}
+
+// clusterNode returns the n-th (modulo) current master or replica.
+func (s *servers) clusterNode(t testing.TB, role string, n int) *testserver.Redis {
+	var of []*testserver.Redis
+	for _, node := range s.cluster {
+		c := redis.NewClient(&redis.Options{Addr: node.Addr()})
+		repl, err := c.Info(context.Background(), "replication").Result()
+		c.Close()
+		if err == nil && strings.Contains(repl, "role:"+role) {
+			of = append(of, node)
+		}
+	}
+	if len(of) == 0 {
+		t.Fatalf("cluster: no %s", role)
+	}
+	return of[n%len(of)]
+}
+
+// failover promotes the n-th replica with CLUSTER FAILOVER: a manual
+// failover, in which the master stops taking writes until its replica has
+// caught up, then hands its slots over.
+func (s *servers) failover(t testing.TB, n int) {
+	r := s.clusterNode(t, "slave", n)
+	c := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer c.Close()
+	if err := c.ClusterFailover(context.Background()).Err(); err != nil {
+		t.Fatalf("CLUSTER FAILOVER on %s: %v", r.Addr(), err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		repl, _ := c.Info(context.Background(), "replication").Result()
+		if strings.Contains(repl, "role:master") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not promoted within 60s: %s", r.Addr(), repl)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.waitCluster(t)
 }
 
 func (s *servers) postgres() (*testserver.Postgres, string) {
@@ -211,8 +258,8 @@ func (s *servers) restart(t *testing.T, store string, n int) {
 	case "redis":
 		s.redis.Restart()
 	case "cluster":
-		s.cluster[n%len(s.cluster)].Restart()
-		s.waitCluster()
+		s.clusterNode(t, "master", n).Restart()
+		s.waitCluster(t)
 	case "pg", "pgtx":
 		if err := s.pg.Kill(); err != nil {
 			t.Fatal(err)
