@@ -26,7 +26,7 @@ var (
 	flagCalls = flag.Int("faults.calls", 0, "calls per cell (default 48 with -short, 400 without)")
 	flagStore = flag.String("faults.store", "", "run only the cells of these stores (comma-separated: memory,file,redis,cluster,pg,pgtx)")
 	flagFault = flag.String("faults.fault", "", "run only the cells of these faults (comma-separated: kill,stop,restart,failover,proxy,cancel,panic,clock)")
-	flagTrace = flag.Bool("faults.trace", false, "log the history of every key that saw an ambiguous call")
+	flagTrace = flag.Bool("faults.trace", false, "log the history of every key that saw an ambiguous call or has no outcome")
 	flagSeed  = flag.Uint64("faults.seed", 0, "random seed of the fault decisions (default: from the clock; printed)")
 )
 
@@ -650,13 +650,13 @@ func endings(ops []Op) string {
 }
 
 // trace logs the calls and effects of every key that saw an ambiguous
-// call (-faults.trace).
+// call or has no outcome at the end (-faults.trace).
 func trace(t *testing.T, ops []Op, effects []Effect) {
 	byKey := map[string][]Op{}
 	odd := map[string]bool{}
 	for _, op := range ops {
 		byKey[op.Key] = append(byKey[op.Key], op)
-		odd[op.Key] = odd[op.Key] || op.Kind == KindAmbiguous
+		odd[op.Key] = odd[op.Key] || op.Kind == KindAmbiguous || op.Kind == KindFinal && op.Value == ""
 	}
 	effectsOf := map[string][]Effect{}
 	for _, e := range effects {
