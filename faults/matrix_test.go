@@ -646,6 +646,13 @@ func endings(ops []Op) string {
 	for _, k := range []string{"executed", "replayed", "ambiguous", "empty", "none", "bad"} {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, n[k]))
 	}
+	// The first store error, if any: what the retried calls met.
+	for _, op := range ops {
+		if op.Kind == KindNone {
+			parts = append(parts, "first store error: "+op.Err)
+			break
+		}
+	}
 	return strings.Join(parts, " ")
 }
 
