@@ -15,6 +15,7 @@ require (
 	github.com/idempotency-go/idempotency/redisstore v0.0.0
 	github.com/jackc/pgx/v5 v5.7.6
 	github.com/redis/go-redis/v9 v9.17.3
+	go.uber.org/goleak v1.3.0
 )
 
 require (

@@ -20,6 +20,7 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/faults/internal/netfault"
+	"go.uber.org/goleak"
 )
 
 var (
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 	if js := os.Getenv(childEnv); js != "" {
 		os.Exit(runChild(js))
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // runChild is a worker process: it opens the store, calls its keys and
@@ -289,7 +290,9 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 	var store idempotency.Store // unbroken, for the final reads
 	var parent *worker
 	if c.store == "memory" {
-		store = newMemStore(sp)
+		mem := newMemStore(sp)
+		defer mem.Close()
+		store = mem
 		broken := wrapBroken(c.broken, store)
 		var wg sync.WaitGroup
 		for i := range cellWorkers {

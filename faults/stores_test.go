@@ -350,7 +350,7 @@ func readEffects(ctx context.Context, sp spec) ([]Effect, error) {
 }
 
 // newMemStore is the in-process store of the memory cells.
-func newMemStore(sp spec) idempotency.Store {
+func newMemStore(sp spec) *memstore.Store {
 	return memstore.New(&memstore.Options{Now: clock(sp.Jumps)})
 }
 

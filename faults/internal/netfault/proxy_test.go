@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // echo starts a line echo server that counts the lines it received.
@@ -133,3 +135,5 @@ func TestProxyCutAll(t *testing.T) {
 		t.Fatalf("counts %+v; want one cut", p.Counts())
 	}
 }
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
