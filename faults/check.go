@@ -2,6 +2,7 @@ package faults
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +30,9 @@ type CheckOptions struct {
 	// Timeout bounds the linearizability check of one key; a key that
 	// cannot be decided in time is reported as a violation. Default 10s.
 	Timeout time.Duration
+	// VisualizeDir, if set, receives porcupine's HTML visualization of
+	// each key whose history is not linearizable (key-<key>.html).
+	VisualizeDir string
 }
 
 // Result is the verdict on one history.
@@ -129,10 +133,17 @@ func Check(ops []Op, effects []Effect, opts CheckOptions) Result {
 		if final != "" {
 			r.Completed++
 		}
-		switch res := porcupine.CheckOperationsTimeout(model, hist, opts.Timeout); res {
+		switch res, info := porcupine.CheckOperationsVerbose(model, hist, opts.Timeout); res {
 		case porcupine.Ok:
 		case porcupine.Illegal:
-			v("the history is not linearizable: no order of these calls gives every caller what it got from one outcome per key")
+			msg := "the history is not linearizable: no order of these calls gives every caller what it got from one outcome per key"
+			if opts.VisualizeDir != "" {
+				path := filepath.Join(opts.VisualizeDir, "key-"+fileName(key)+".html")
+				if err := porcupine.VisualizePath(model, info, path); err == nil {
+					msg += " (see " + path + ")"
+				}
+			}
+			v("%s", msg)
 		default:
 			v("linearizability undecided within %v", opts.Timeout)
 		}
@@ -210,4 +221,14 @@ func excerpt(ops []Op, effects []Effect) string {
 		fmt.Fprintf(&b, "\teffect %s token=%d\n", e.ID, e.Token)
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// fileName keeps letters, digits, '-' and '_' of a key, for a file name.
+func fileName(key string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, key)
 }

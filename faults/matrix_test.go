@@ -28,6 +28,7 @@ var (
 	flagStore = flag.String("faults.store", "", "run only the cells of these stores (comma-separated: memory,file,redis,cluster,pg,pgtx)")
 	flagFault = flag.String("faults.fault", "", "run only the cells of these faults (comma-separated: kill,stop,restart,failover,proxy,cancel,panic,clock)")
 	flagTrace = flag.Bool("faults.trace", false, "log the history of every key that saw an ambiguous call or has no outcome")
+	flagViz   = flag.String("faults.viz", "", "write porcupine's visualization of every non-linearizable key to this directory")
 	flagSeed  = flag.Uint64("faults.seed", 0, "random seed of the fault decisions (default: from the clock; printed)")
 )
 
@@ -372,7 +373,7 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 	if *flagTrace {
 		trace(t, append(ops, fin...), effects)
 	}
-	r := Check(append(ops, fin...), effects, CheckOptions{ExactlyOnce: c.store == "pgtx", AtMostOnce: c.strict})
+	r := Check(append(ops, fin...), effects, CheckOptions{ExactlyOnce: c.store == "pgtx", AtMostOnce: c.strict, VisualizeDir: *flagViz})
 	res.calls, res.effects, res.completed, res.violations = r.Calls, r.Effects, r.Completed, r.Violations
 	if res.completed == 0 {
 		t.Errorf("no key completed: the cell exercised nothing")
