@@ -63,9 +63,17 @@ var keyModel = porcupine.NondeterministicModel{
 			}
 		case KindAmbiguous:
 			if s == "" {
-				return []any{"", op.ID}
+				outcome := op.ID
+				if op.Value != "" {
+					outcome = op.Value
+				}
+				return []any{"", outcome}
 			}
 			return []any{s}
+		case KindFailed:
+			if s == op.Value {
+				return []any{s}
+			}
 		case KindEmpty:
 			if s == "" {
 				return []any{s}
@@ -166,7 +174,8 @@ func checkEffects(key string, kops []Op, effects []Effect, byID map[string]Op, f
 			latest = e
 		}
 	}
-	if final != "" && latest.ID != "" && (latest.ID != final || latest.Token != finalToken) {
+	failure := strings.HasPrefix(final, FailureOutcome(""))
+	if final != "" && !failure && latest.ID != "" && (latest.ID != final || latest.Token != finalToken) {
 		v("the recorded value %s (record token %d) is not the latest execution's, %s (token %d): a stale execution's write was accepted", final, finalToken, latest.ID, latest.Token)
 	}
 	for _, e := range effects {
@@ -182,7 +191,7 @@ func checkEffects(key string, kops []Op, effects []Effect, byID map[string]Op, f
 			v("call %s performed its effect but ended %s%s: an execution the guard does not account for", e.ID, op.Kind, suffix(op.Value))
 		}
 	}
-	if final != "" && seen[final] == 0 {
+	if final != "" && !failure && seen[final] == 0 {
 		v("the recorded value %s has no effect", final)
 	}
 	for _, op := range kops {
@@ -195,7 +204,7 @@ func checkEffects(key string, kops []Op, effects []Effect, byID map[string]Op, f
 	}
 	if opts.ExactlyOnce {
 		want := 0
-		if final != "" {
+		if final != "" && !failure {
 			want = 1
 		}
 		if len(effects) != want {

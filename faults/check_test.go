@@ -84,6 +84,18 @@ func TestCheck(t *testing.T) {
 		{"stale write accepted",
 			[]Op{op("a", 1, 30, KindValue, "a"), op("b", 10, 20, KindAmbiguous, ""), final("a")},
 			[]string{"a", "b"}, CheckOptions{}, "stale execution"},
+		{"remembered failure",
+			[]Op{
+				{Key: "k", ID: "a", Call: 1, Return: 5, Kind: KindAmbiguous, Value: FailureOutcome("a")},
+				{Key: "k", ID: "b", Call: 6, Return: 7, Kind: KindFailed, Value: FailureOutcome("a")},
+				final(FailureOutcome("a"))},
+			nil, CheckOptions{ExactlyOnce: true}, ""},
+		{"remembered failure then a value",
+			[]Op{
+				{Key: "k", ID: "a", Call: 1, Return: 5, Kind: KindAmbiguous, Value: FailureOutcome("a")},
+				{Key: "k", ID: "b", Call: 6, Return: 7, Kind: KindFailed, Value: FailureOutcome("a")},
+				op("c", 8, 9, KindValue, "c"), final("c")},
+			[]string{"c"}, CheckOptions{}, "not linearizable"},
 		{"no final read",
 			[]Op{op("a", 1, 5, KindValue, "a")},
 			[]string{"a"}, CheckOptions{}, "0 final reads"},

@@ -22,8 +22,12 @@ const (
 	KindValue Kind = "value"
 	// KindAmbiguous: fn may have run and its outcome may or may not have
 	// been recorded: the process died during the call, or Do returned
-	// ErrNotRecorded.
+	// ErrNotRecorded. The outcome it may have recorded is Value, or its
+	// own ID when Value is empty.
 	KindAmbiguous Kind = "ambiguous"
+	// KindFailed: Do returned a remembered failure (OnFailure: Remember),
+	// recorded by another call; Value is FailureOutcome of that call.
+	KindFailed Kind = "failed"
 	// KindEmpty: the key had no outcome when the call looked: it claimed
 	// the key and fn failed, panicked or was cancelled before its effect,
 	// or the key was in progress (ErrInProgress) or abandoned.
@@ -39,6 +43,10 @@ const (
 	// is the recorded value, empty when the key has no outcome.
 	KindFinal Kind = "final"
 )
+
+// FailureOutcome is the outcome a failure of call id records under
+// OnFailure: Remember, as the model knows it.
+func FailureOutcome(id string) string { return "fail:" + id }
 
 // Op is one call in a history.
 type Op struct {

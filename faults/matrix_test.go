@@ -95,6 +95,12 @@ var (
 		"redis": {"kill", "stop"},
 		"pg":    {"kill", "stop"},
 	}
+	// rememberCells run again with OnFailure Remember: a panic is
+	// recorded as the key's outcome and replayed as ErrFailed.
+	rememberCells = map[string][]string{
+		"memory": {"panic"}, "file": {"panic"}, "redis": {"panic"},
+		"cluster": {"panic"}, "pg": {"panic"}, "pgtx": {"panic"},
+	}
 	// controls are the negative control: cells run against a broken
 	// store, each of which must report violations.
 	controls = []cellID{
@@ -111,7 +117,7 @@ var (
 // NoTakeover (strict) or a broken store wrapper (negative control).
 type cellID struct {
 	store, fault, broken string
-	strict               bool
+	strict, remember     bool
 }
 
 func (c cellID) name() string {
@@ -120,6 +126,8 @@ func (c cellID) name() string {
 		return c.store + "+" + c.broken
 	case c.strict:
 		return c.store + "+notakeover"
+	case c.remember:
+		return c.store + "+remember"
 	}
 	return c.store
 }
@@ -164,6 +172,11 @@ func TestMatrix(t *testing.T) {
 		for _, f := range strictCells[s] {
 			if selected(*flagStore, s) && selected(*flagFault, f) {
 				run = append(run, cellID{store: s, fault: f, strict: true})
+			}
+		}
+		for _, f := range rememberCells[s] {
+			if selected(*flagStore, s) && selected(*flagFault, f) {
+				run = append(run, cellID{store: s, fault: f, remember: true})
 			}
 		}
 	}
@@ -237,7 +250,7 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 		keys[i] = fmt.Sprintf("k%04d", i)
 	}
 	sp := spec{
-		Store: c.store, Broken: c.broken, NoTakeover: c.strict,
+		Store: c.store, Broken: c.broken, NoTakeover: c.strict, Remember: c.remember,
 		Prefix:  fmt.Sprintf("faults_%d_%d", n, seed%1000000),
 		Effects: filepath.Join(dir, "effects"),
 		Lease:   cellLease, Pre: 2 * time.Millisecond, Hold: 5 * time.Millisecond, Jitter: 2 * time.Millisecond,
@@ -647,7 +660,7 @@ func endings(ops []Op) string {
 		n[k]++
 	}
 	var parts []string
-	for _, k := range []string{"executed", "replayed", "ambiguous", "empty", "none", "bad"} {
+	for _, k := range []string{"executed", "replayed", "failed", "ambiguous", "empty", "none", "bad"} {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, n[k]))
 	}
 	// The first store error, if any: what the retried calls met.

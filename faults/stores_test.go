@@ -298,7 +298,13 @@ func finals(ctx context.Context, s idempotency.Store, keys []string) ([]Op, erro
 				op.Value = "undecodable:" + string(rec.Value)
 			}
 		case rec.Status == idempotency.StatusFailed:
-			op.Value = "failed:" + string(rec.Value) // no cell remembers failures
+			// Recorded as data: {"message": "panic: {call-id}"}.
+			var f struct{ Message string }
+			if json.Unmarshal(rec.Value, &f) != nil || failureOf(f.Message) == "" {
+				op.Value = "undecodable failure:" + string(rec.Value)
+			} else {
+				op.Value = failureOf(f.Message)
+			}
 		}
 		ops = append(ops, op)
 	}

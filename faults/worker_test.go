@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,7 @@ type spec struct {
 
 	Lease      time.Duration
 	NoTakeover bool          // the guard's Config.NoTakeover
+	Remember   bool          // the guard's Config.OnFailure is Remember
 	Pre        time.Duration // fn's work before its effect (cancellable)
 	Hold       time.Duration // fn's work after its effect (not cancellable)
 	// TakeoverHold replaces Hold for an execution that took a lapsed
@@ -110,6 +112,7 @@ func newWorker(sp spec, store idempotency.Store, report io.Writer) (*worker, err
 		Lease:       sp.Lease,
 		WaitTimeout: 5 * time.Second,
 		NoTakeover:  sp.NoTakeover,
+		OnFailure:   onFailure(sp.Remember),
 		Observer: idempotency.ObserverFunc(func(_ context.Context, e idempotency.Event) {
 			if e.Kind == idempotency.EventTakeover {
 				w.tookOver.Store(e.Token, true)
@@ -176,12 +179,14 @@ func (w *worker) call(ctx context.Context, key, id string) (op Op) {
 		var cancel context.CancelFunc
 		cctx, cancel = context.WithTimeout(ctx, time.Duration(w.rng.Int64N(int64(2*w.spec.Pre+time.Millisecond))))
 		defer cancel()
-		op.Fault = "cancel"
+		// A fault if the context ended before the call did.
+		defer func() {
+			if cctx.Err() != nil {
+				op.Fault = "cancel"
+			}
+		}()
 	}
 	willPanic := w.spec.Panic > 0 && w.rng.Float64() < w.spec.Panic
-	if willPanic {
-		op.Fault = "panic"
-	}
 	// before is fn's work before its effect: it honours the context,
 	// and panics there when told to.
 	before := func(ctx context.Context) error {
@@ -256,9 +261,21 @@ func (w *worker) call(ctx context.Context, key, id string) (op Op) {
 	if err != nil {
 		op.Err = err.Error()
 	}
+	if panicked {
+		op.Fault = "panic"
+	}
+	var failed *idempotency.FailedError
 	switch {
+	case panicked && w.spec.Remember:
+		// The failure was recorded, unless that failed.
+		op.Kind, op.Value = KindAmbiguous, FailureOutcome(id)
 	case panicked:
 		op.Kind = KindEmpty
+	case errors.As(err, &failed):
+		op.Kind = KindFailed
+		if op.Value = failureOf(failed.Message); op.Value == "" {
+			op.Kind = KindBad
+		}
 	case err == nil:
 		op.Kind, op.Value = KindValue, v
 	case errors.Is(err, idempotency.ErrNotRecorded):
@@ -270,7 +287,6 @@ func (w *worker) call(ctx context.Context, key, id string) (op Op) {
 	case errors.Is(err, idempotency.ErrResultUnavailable),
 		errors.Is(err, idempotency.ErrCorrupt),
 		errors.Is(err, idempotency.ErrKeyReused),
-		errors.Is(err, idempotency.ErrFailed),
 		errors.Is(err, idempotency.ErrInvalidKey):
 		op.Kind = KindBad
 	default:
@@ -279,4 +295,22 @@ func (w *worker) call(ctx context.Context, key, id string) (op Op) {
 		op.Kind = KindNone
 	}
 	return op
+}
+
+func onFailure(remember bool) idempotency.FailurePolicy {
+	if remember {
+		return idempotency.Remember
+	}
+	return idempotency.Release
+}
+
+// failureOf returns the outcome of a remembered failure from its message,
+// "panic: {call-id}" (the guard's message for fn's injectedPanic), or ""
+// when the message is not one.
+func failureOf(msg string) string {
+	id, ok := strings.CutPrefix(msg, "panic: {")
+	if id, ok2 := strings.CutSuffix(id, "}"); ok && ok2 && id != "" {
+		return FailureOutcome(id)
+	}
+	return ""
 }
