@@ -93,6 +93,7 @@ type worker struct {
 	rng     *rand.Rand
 
 	tookOver sync.Map // tokens of executions that took a claim over
+	panics   int      // fn panics so far
 }
 
 func newWorker(sp spec, store idempotency.Store, report io.Writer) (*worker, error) {
@@ -186,7 +187,6 @@ func (w *worker) call(ctx context.Context, key, id string) (op Op) {
 			}
 		}()
 	}
-	willPanic := w.spec.Panic > 0 && w.rng.Float64() < w.spec.Panic
 	// before is fn's work before its effect: it honours the context,
 	// and panics there when told to.
 	before := func(ctx context.Context) error {
@@ -197,7 +197,10 @@ func (w *worker) call(ctx context.Context, key, id string) (op Op) {
 			return fmt.Errorf("%w: %w", errBeforeEffect, context.Cause(ctx))
 		case <-t.C:
 		}
-		if willPanic {
+		// A worker's first execution panics, so that every panic cell
+		// has panics; later ones by chance.
+		if w.spec.Panic > 0 && (w.panics == 0 || w.rng.Float64() < w.spec.Panic) {
+			w.panics++
 			panic(injectedPanic{id})
 		}
 		return nil
