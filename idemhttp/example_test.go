@@ -29,6 +29,9 @@ func Example() {
 		if key != "" {
 			r.Header.Set("Idempotency-Key", key)
 		}
+		// Keys are per client: by default the client is told apart by
+		// its credentials.
+		r.Header.Set("Authorization", "Bearer sk_live_alice")
 		w := httptest.NewRecorder()
 		handler.ServeHTTP(w, r)
 		fmt.Printf("%d replayed=%q %s", w.Code, w.Header().Get("Idempotent-Replayed"), w.Body)

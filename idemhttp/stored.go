@@ -1,7 +1,6 @@
 package idemhttp
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -44,6 +43,20 @@ func (s *storedResponse) validate() error {
 		}
 	}
 	return nil
+}
+
+// size is what s counts against Config.MaxResponseBytes: its body and the
+// names and values of its headers and trailers.
+func (s *storedResponse) size() int64 {
+	n := int64(len(s.Body))
+	for _, h := range []http.Header{s.Header, s.Trailer} {
+		for k, vs := range h {
+			for _, v := range vs {
+				n += int64(len(k) + len(v))
+			}
+		}
+	}
+	return n
 }
 
 // writeTo replays s to w.
@@ -111,15 +124,3 @@ func validFieldValue(s string) bool {
 	return true
 }
 
-// errServerError is what the guarded function returns for a 5xx response,
-// so that the guard releases the key.
-type serverError struct{ status int }
-
-func (e *serverError) Error() string {
-	return "idempotency: idemhttp: the handler answered " + strconv.Itoa(e.status)
-}
-
-func isServerError(err error) bool {
-	var se *serverError
-	return errors.As(err, &se)
-}
