@@ -28,6 +28,7 @@ type env struct {
 	srv    *httptest.Server
 	client *http.Client
 	served chan struct{} // a value each time the middleware's ServeHTTP returned
+	http2  bool
 }
 
 type envOptions struct {
@@ -78,7 +79,7 @@ func newEnv(t *testing.T, h http.Handler, o *envOptions) *env {
 	e.srv = httptest.NewUnstartedServer(handler)
 	e.srv.Config.ErrorLog = discardLog()
 	var tr *http.Transport
-	if o.http2 {
+	if e.http2 = o.http2; o.http2 {
 		e.srv.EnableHTTP2 = true
 		e.srv.StartTLS()
 		tr = e.srv.Client().Transport.(*http.Transport)
@@ -210,6 +211,9 @@ func (e *env) send(ctx context.Context, r req) (*resp, error) {
 		return nil, err
 	}
 	defer res.Body.Close()
+	if e.http2 && res.ProtoMajor != 2 {
+		e.t.Errorf("response over %s, want HTTP/2", res.Proto)
+	}
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
 		return nil, err

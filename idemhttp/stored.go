@@ -123,4 +123,3 @@ func validFieldValue(s string) bool {
 	}
 	return true
 }
-
