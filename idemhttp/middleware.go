@@ -227,8 +227,13 @@ func (h *handler) retryAfter(ctx context.Context, recKey string) int {
 	if err != nil || rec.Status != idempotency.StatusInProgress {
 		return 1
 	}
-	left := min(time.Until(rec.LeaseUntil), h.g.Config().Lease)
-	return max(1, int(math.Ceil(left.Seconds())))
+	return retrySeconds(time.Until(rec.LeaseUntil), h.g.Config().Lease)
+}
+
+// retrySeconds rounds the time left of a lease up to whole seconds, at
+// least 1 and at most the lease.
+func retrySeconds(left, lease time.Duration) int {
+	return max(1, int(math.Ceil(min(left, lease).Seconds())))
 }
 
 func byteSize(n int64) string {

@@ -2,7 +2,9 @@ package idemhttp
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/idempotency-go/idempotency"
@@ -71,6 +73,11 @@ func (s *storedResponse) writeTo(w http.ResponseWriter) {
 		h["Content-Type"] = nil
 	}
 	h.Set(HeaderReplayed, "true")
+	if len(s.Trailer) > 0 && len(s.Header["Trailer"]) == 0 {
+		// Trailers must be announced for net/http to send them, and the
+		// announcement may have been left out (ReplayHeaders).
+		h["Trailer"] = slices.Sorted(maps.Keys(s.Trailer))
+	}
 	if len(s.Trailer) == 0 && bodyAllowed(s.Status) && h.Get("Content-Length") == "" {
 		h.Set("Content-Length", strconv.Itoa(len(s.Body)))
 	}
