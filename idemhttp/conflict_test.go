@@ -64,58 +64,70 @@ func TestRetryAfterOnConflict(t *testing.T) {
 // runs the handler with the whole body.
 func TestWaiterOfAReleasedRequestRetries(t *testing.T) {
 	t.Parallel()
-	var c counter
-	g := newGate()
-	defer g.open()
-	started := make(chan struct{}, 1)
-	var bodies []string
-	conflicts := make(chan struct{}, 1)
-	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		bodies = append(bodies, string(body)) // runs never overlap here
-		if c.add("x") > 1 {
-			w.WriteHeader(http.StatusCreated)
-			return
-		}
-		started <- struct{}{}
-		g.block()
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}), &envOptions{mw: &idemhttp.Config{Wait: time.Minute}, guard: &idempotency.Config{
-		Observer: idempotency.ObserverFunc(func(_ context.Context, ev idempotency.Event) {
-			if ev.Kind == idempotency.EventConflict {
-				select {
-				case conflicts <- struct{}{}:
-				default:
+	for _, tc := range []struct {
+		name   string
+		policy idempotency.FailurePolicy
+		status int // the first request's answer, which is released
+	}{
+		{"Release, 503", idempotency.Release, http.StatusServiceUnavailable},
+		{"Remember, 429", idempotency.Remember, http.StatusTooManyRequests},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			g := newGate()
+			defer g.open()
+			started := make(chan struct{}, 1)
+			var bodies []string
+			conflicts := make(chan struct{}, 1)
+			e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				body, _ := io.ReadAll(r.Body)
+				bodies = append(bodies, string(body)) // runs never overlap here
+				if c.add("x") > 1 {
+					w.WriteHeader(http.StatusCreated)
+					return
 				}
+				started <- struct{}{}
+				g.block()
+				w.WriteHeader(tc.status)
+			}), &envOptions{mw: &idemhttp.Config{Wait: time.Minute}, guard: &idempotency.Config{OnFailure: tc.policy,
+				Observer: idempotency.ObserverFunc(func(_ context.Context, ev idempotency.Event) {
+					if ev.Kind == idempotency.EventConflict {
+						select {
+						case conflicts <- struct{}{}:
+						default:
+						}
+					}
+				}),
+			}})
+			first := make(chan *resp, 1)
+			go func() { first <- e.do(req{key: "k", body: "payload"}) }()
+			<-started
+			waiter := make(chan *resp, 1)
+			go func() { waiter <- e.do(req{key: "k", body: "payload"}) }()
+			// Once the duplicate was refused its claim, it waits; then release
+			// the first request.
+			select {
+			case <-conflicts:
+			case <-time.After(20 * time.Second):
+				t.Fatal("no conflict within 20 s")
 			}
-		}),
-	}})
-	first := make(chan *resp, 1)
-	go func() { first <- e.do(req{key: "k", body: "payload"}) }()
-	<-started
-	waiter := make(chan *resp, 1)
-	go func() { waiter <- e.do(req{key: "k", body: "payload"}) }()
-	// Once the duplicate was refused its claim, it waits; then release
-	// the first request.
-	select {
-	case <-conflicts:
-	case <-time.After(20 * time.Second):
-		t.Fatal("no conflict within 20 s")
-	}
-	g.open()
-	if r := <-first; r.status != http.StatusServiceUnavailable {
-		t.Fatalf("first: %d", r.status)
-	}
-	r := <-waiter
-	r.wantProblem(t, http.StatusConflict, idemhttp.ProblemInProgress)
-	if r.header.Get("Retry-After") != "1" || c.get("x") != 1 {
-		t.Fatalf("waiter: Retry-After %q after %d runs", r.header.Get("Retry-After"), c.get("x"))
-	}
-	if r := e.do(req{key: "k", body: "payload"}); r.status != http.StatusCreated {
-		t.Fatalf("retry: %d", r.status)
-	}
-	if c.get("x") != 2 || bodies[1] != "payload" {
-		t.Fatalf("handler ran %d times with bodies %q", c.get("x"), bodies)
+			g.open()
+			if r := <-first; r.status != tc.status {
+				t.Fatalf("first: %d", r.status)
+			}
+			r := <-waiter
+			r.wantProblem(t, http.StatusConflict, idemhttp.ProblemInProgress)
+			if r.header.Get("Retry-After") != "1" || c.get("x") != 1 {
+				t.Fatalf("waiter: Retry-After %q after %d runs", r.header.Get("Retry-After"), c.get("x"))
+			}
+			if r := e.do(req{key: "k", body: "payload"}); r.status != http.StatusCreated {
+				t.Fatalf("retry: %d", r.status)
+			}
+			if c.get("x") != 2 || bodies[1] != "payload" {
+				t.Fatalf("handler ran %d times with bodies %q", c.get("x"), bodies)
+			}
+		})
 	}
 }
 
