@@ -22,9 +22,11 @@ const (
 	// ProblemKeyReused (422): the key was used with another request.
 	ProblemKeyReused = "key-reused"
 	// ProblemNotReplayable (409): the first request ran, but its response
-	// was too large to store (or the handler took the connection over);
-	// the handler is not run again. The member "original_status" holds
-	// the first response's status.
+	// cannot be replayed whole: it was too large to store, the handler
+	// took the connection over, or the response started and stopped short
+	// (its client left, the handler aborted it). The handler is not run
+	// again. The member "original_status" holds the first response's
+	// status.
 	ProblemNotReplayable = "response-not-replayable"
 	// ProblemAbandoned (409): under the guard's NoTakeover, the first
 	// request stopped without an outcome; it may or may not have taken
