@@ -679,6 +679,7 @@ func TestNewPanicsOnBadConfig(t *testing.T) {
 		{"negative response limit", g, &idemhttp.Config{MaxResponseBytes: -1}},
 		{"key length too large", g, &idemhttp.Config{MaxKeyLength: 5000}},
 		{"negative TTL", g, &idemhttp.Config{TTL: -time.Hour}},
+		{"negative MaxWaiters", g, &idemhttp.Config{MaxWaiters: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

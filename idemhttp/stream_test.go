@@ -207,3 +207,47 @@ func TestOtherKeysDoNotWait(t *testing.T) {
 		t.Fatalf("slow request: %q", r.body)
 	}
 }
+
+// Header and trailer bytes count toward MaxResponseBytes, like the body.
+func TestHeaderAndTrailerBytesCount(t *testing.T) {
+	t.Parallel()
+	const limit = 1000
+	for _, tc := range []struct {
+		name            string
+		header, trailer int // bytes of the value of X-Big, X-Sum
+		replayable      bool
+	}{
+		// The body is 500 bytes, "Content-Type: t" 13, the names X-Big
+		// and X-Sum 5 each: 477 are left for the two values.
+		{"under the limit", 200, 200, true},
+		{"at the limit", 239, 238, true},
+		{"one byte over in the header", 240, 238, false},
+		{"one byte over in the trailer", 239, 239, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c.add("x")
+				w.Header().Set("Content-Type", "t")
+				w.Header().Set("X-Big", strings.Repeat("h", tc.header))
+				w.Header().Set("Trailer", "X-Sum")
+				w.WriteHeader(http.StatusCreated)
+				_, _ = io.WriteString(w, strings.Repeat("b", 500))
+				w.Header().Set("X-Sum", strings.Repeat("t", tc.trailer))
+			}), &envOptions{mw: &idemhttp.Config{MaxResponseBytes: limit, ReplayHeaders: []string{"X-Big", "X-Sum"}}})
+			e.do(req{key: "k"})
+			r := e.do(req{key: "k"})
+			if c.get("x") != 1 {
+				t.Fatalf("handler ran %d times", c.get("x"))
+			}
+			if !tc.replayable {
+				r.wantProblem(t, http.StatusConflict, idemhttp.ProblemNotReplayable)
+				return
+			}
+			if !r.replayed() || len(r.header.Get("X-Big")) != tc.header || len(r.trailer.Get("X-Sum")) != tc.trailer {
+				t.Fatalf("replay: %d %v %v", r.status, r.header, r.trailer)
+			}
+		})
+	}
+}
