@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/memstore"
@@ -32,8 +33,10 @@ const MinScopeSecret = 16
 // the stable identity that authentication found instead.
 func CredentialScope(secret []byte) func(r *http.Request) string {
 	secret = slices.Clone(secret)
+	pool := sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}
 	return func(r *http.Request) string {
-		m := hmac.New(sha256.New, secret)
+		m := pool.Get().(hash.Hash)
+		defer func() { m.Reset(); pool.Put(m) }()
 		n := 0
 		for _, v := range r.Header.Values("Authorization") {
 			if strings.TrimSpace(v) != "" {
@@ -41,7 +44,10 @@ func CredentialScope(secret []byte) func(r *http.Request) string {
 				n++
 			}
 		}
-		cookies := r.Cookies()
+		var cookies []*http.Cookie
+		if len(r.Header["Cookie"]) > 0 {
+			cookies = r.Cookies()
+		}
 		slices.SortFunc(cookies, func(a, b *http.Cookie) int {
 			if c := strings.Compare(a.Name, b.Name); c != 0 {
 				return c
@@ -62,7 +68,8 @@ func CredentialScope(secret []byte) func(r *http.Request) string {
 		if n == 0 {
 			return ""
 		}
-		return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+		var sum [sha256.Size]byte
+		return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0])[:16])
 	}
 }
 
