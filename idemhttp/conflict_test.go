@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,11 +79,14 @@ func TestWaiterOfAReleasedRequestRetries(t *testing.T) {
 			g := newGate()
 			defer g.open()
 			started := make(chan struct{}, 1)
+			var mu sync.Mutex
 			var bodies []string
 			conflicts := make(chan struct{}, 1)
 			e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				body, _ := io.ReadAll(r.Body)
-				bodies = append(bodies, string(body)) // runs never overlap here
+				mu.Lock()
+				bodies = append(bodies, string(body))
+				mu.Unlock()
 				if c.add("x") > 1 {
 					w.WriteHeader(http.StatusCreated)
 					return
@@ -124,7 +128,9 @@ func TestWaiterOfAReleasedRequestRetries(t *testing.T) {
 			if r := e.do(req{key: "k", body: "payload"}); r.status != http.StatusCreated {
 				t.Fatalf("retry: %d", r.status)
 			}
-			if c.get("x") != 2 || bodies[1] != "payload" {
+			mu.Lock()
+			defer mu.Unlock()
+			if c.get("x") != 2 || len(bodies) != 2 || bodies[1] != "payload" {
 				t.Fatalf("handler ran %d times with bodies %q", c.get("x"), bodies)
 			}
 		})
