@@ -35,15 +35,20 @@ type Config struct {
 	// ScopeSecret keys the digest of credentials that is the default
 	// Scope, so that a scope seen in the store, a listing or a log cannot
 	// be matched against guessed passwords or tokens. Use at least 32
-	// random bytes, the same on every server that shares the store, and
-	// keep it for as long as records live: another secret puts every
-	// client in a new key space, so that retries run the handler again.
+	// random bytes (MinScopeSecret at least), the same on every server
+	// that shares the store, and keep it for as long as records live:
+	// another secret puts every client in a new key space, so that retries
+	// run the handler again.
 	//
-	// Default nil: a random secret per process when the guard's store is
-	// in memory (memstore), whose records die with the process anyway.
-	// With any other store New panics unless ScopeSecret, Scope or
-	// SharedKeySpace is set, since a secret that changed on restart would
-	// run every retry again. Unused when Scope is set or SharedKeySpace.
+	// Default nil: a secret of 32 random bytes made on the first guarded
+	// request and kept in the guard's store, without expiry, under
+	// Config.KeyPrefix followed by SecretRecord; every process and server
+	// of the store then uses it, across restarts. Whoever can read that
+	// record can test guesses against the scopes in store keys, and a
+	// store that loses it (deleted, evicted) puts every client in a new
+	// key space: set ScopeSecret from a secret manager where that
+	// matters. While the store cannot give the secret, guarded requests
+	// get 503. Unused when Scope is set or SharedKeySpace.
 	ScopeSecret []byte
 	// SharedKeySpace puts every request in one key space, whoever sends
 	// it: one client's key replays its response to any other client that

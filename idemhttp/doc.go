@@ -42,11 +42,12 @@
 // (CredentialScope) that store keys, listings and logs can show without
 // giving the credentials away. A guarded request without credentials, or
 // one for which a configured Scope returns "", gets 401
-// (ProblemUnidentified): it never shares an empty scope with others. With
-// a store that outlives the process New refuses to start without a
-// ScopeSecret, since a secret made up per process would run every retry
-// again after a restart. Config.SharedKeySpace opts in to one key space
-// for a service with a single client.
+// (ProblemUnidentified): it never shares an empty scope with others.
+// Without a ScopeSecret, the secret is made once and kept in the store, so
+// that every server of the store and every restart uses the same one (a
+// secret made per process would run every retry again after a restart).
+// Config.SharedKeySpace opts in to one key space for a service with a
+// single client.
 //
 // # Which responses are kept
 //

@@ -16,15 +16,14 @@ import (
 
 // New returns middleware that guards requests carrying an Idempotency-Key
 // with g: see the package documentation. A nil cfg means defaults. New
-// panics on a nil Guard or an invalid Config, and when the default Scope
-// would need a Config.ScopeSecret that is missing (see Config.ScopeSecret).
+// panics on a nil Guard or an invalid Config.
 func New(g *idempotency.Guard, cfg *Config) func(http.Handler) http.Handler {
 	if g == nil {
 		panic("idempotency: idemhttp: nil Guard")
 	}
 	c := cfg.withDefaults()
 	h := &handler{
-		g: g, cfg: c, scope: scopeFunc(g, &c), waiters: &waiters{n: map[string]int{}},
+		g: g, cfg: c, scope: newScoper(g, &c), waiters: &waiters{n: map[string]int{}},
 		opts: []idempotency.CallOption{idempotency.WithWaitTimeout(-1)}, // duplicates wait in await
 	}
 	if c.TTL != 0 {
@@ -54,7 +53,7 @@ func New(g *idempotency.Guard, cfg *Config) func(http.Handler) http.Handler {
 type handler struct {
 	g       *idempotency.Guard
 	cfg     Config
-	scope   func(*http.Request) string // nil: one shared key space
+	scope   *scoper
 	opts    []idempotency.CallOption
 	omit    []string
 	allow   map[string]bool // ReplayHeaders; nil: every header
@@ -87,13 +86,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Detail: "Idempotency-Key: " + err.(*KeyError).Reason + ".", Err: err})
 		return
 	}
-	var scope string
-	if h.scope != nil {
-		if scope = h.scope(r); scope == "" {
-			h.problem(w, r, &Error{Status: http.StatusUnauthorized, Problem: ProblemUnidentified,
-				Detail: "A request with an Idempotency-Key must identify its client (credentials), so that no other client shares its keys."})
-			return
-		}
+	scope, err := h.scope.scope(r.Context(), r)
+	switch {
+	case err != nil:
+		h.g.Config().Logger.ErrorContext(r.Context(), "idempotency: idemhttp: no scope secret", "error", err)
+		h.problem(w, r, &Error{Status: http.StatusServiceUnavailable, Problem: ProblemStore, RetryAfter: 1, Err: err,
+			Detail: "The request was not processed: its Idempotency-Key could not be checked. Retry later."})
+		return
+	case scope == "" && !h.scope.shared:
+		h.problem(w, r, &Error{Status: http.StatusUnauthorized, Problem: ProblemUnidentified,
+			Detail: "A request with an Idempotency-Key must identify its client (credentials), so that no other client shares its keys."})
+		return
 	}
 	recKey := RecordKey(h.cfg.KeyPrefix, scope, key)
 	if len(recKey) > idempotency.MaxKeyLen {

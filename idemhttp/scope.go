@@ -1,19 +1,24 @@
 package idemhttp
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"hash"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/idempotency-go/idempotency"
-	"github.com/idempotency-go/idempotency/memstore"
 )
 
 // MinScopeSecret is the shortest Config.ScopeSecret accepted, in bytes.
@@ -82,26 +87,83 @@ func part(h hash.Hash, tag byte, s string) {
 	h.Write([]byte(s))
 }
 
-// scopeFunc returns the scope function c calls for: Scope, none under
-// SharedKeySpace, or CredentialScope. It panics when the default needs a
-// secret that would not outlive the process while the store's records do.
-func scopeFunc(g *idempotency.Guard, c *Config) func(*http.Request) string {
+// scoper finds the scope of a request by the configuration.
+type scoper struct {
+	fixed func(*http.Request) string // Scope or CredentialScope(ScopeSecret); nil: see below
+	shared bool                      // SharedKeySpace: one key space
+
+	// Otherwise, the default scope under a secret kept in the store.
+	g         *idempotency.Guard
+	secretKey string
+	stored    atomic.Pointer[func(*http.Request) string]
+}
+
+func newScoper(g *idempotency.Guard, c *Config) *scoper {
 	switch {
 	case c.Scope != nil:
-		return c.Scope
+		return &scoper{fixed: c.Scope}
 	case c.SharedKeySpace:
-		return nil
+		return &scoper{shared: true}
 	case c.ScopeSecret != nil:
 		if len(c.ScopeSecret) < MinScopeSecret {
 			panic("idempotency: idemhttp: Config.ScopeSecret is shorter than 16 bytes")
 		}
-		return CredentialScope(c.ScopeSecret)
+		return &scoper{fixed: CredentialScope(c.ScopeSecret)}
 	}
-	if _, inMemory := g.Store().(*memstore.Store); !inMemory {
-		panic("idempotency: idemhttp: Config.ScopeSecret is required with a store that outlives the process " +
-			"(or set Config.Scope, or Config.SharedKeySpace for a single client)")
+	return &scoper{g: g, secretKey: c.KeyPrefix + SecretRecord}
+}
+
+// SecretRecord follows Config.KeyPrefix in the key of the record that
+// keeps the default scope's secret when Config.ScopeSecret is not set. No
+// response's record key can be the same (RecordKey puts a digit there).
+const SecretRecord = "scope-secret"
+
+// scope returns the scope of r, "" for a request that cannot be told
+// apart, and an error when the stored secret cannot be read or made.
+func (s *scoper) scope(ctx context.Context, r *http.Request) (string, error) {
+	switch {
+	case s.shared:
+		return "", nil
+	case s.fixed != nil:
+		return s.fixed(r), nil
 	}
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret) // never fails (crypto/rand)
-	return CredentialScope(secret)
+	if f := s.stored.Load(); f != nil {
+		return (*f)(r), nil
+	}
+	secret, err := s.loadSecret(ctx)
+	if err != nil {
+		return "", err
+	}
+	f := CredentialScope(secret)
+	s.stored.CompareAndSwap(nil, &f)
+	return (*s.stored.Load())(r), nil
+}
+
+// loadSecret reads the secret of the default scope from the store, making
+// it first if there is none: one secret for every process and server of
+// the store, across restarts, created at most once (the guard's claim).
+func (s *scoper) loadSecret(ctx context.Context) ([]byte, error) {
+	v, err := idempotency.Do(ctx, s.g, s.secretKey, func(context.Context) (string, error) {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b) // never fails (crypto/rand)
+		return hex.EncodeToString(b), nil
+	}, idempotency.WithTTL(idempotency.NoExpiry), idempotency.WithWaitTimeout(10*time.Second))
+	if errors.Is(err, idempotency.ErrDuplicate) {
+		// The guard's Reject policy: read what the first call kept.
+		var rec idempotency.Record
+		if rec, err = s.g.Lookup(ctx, s.secretKey); err == nil {
+			err = s.g.Config().Codec.Unmarshal(rec.Value, &v)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: idemhttp: scope secret: %w", err)
+	}
+	b, err := hex.DecodeString(v)
+	if err == nil && len(b) < MinScopeSecret {
+		err = errors.New("too short")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: idemhttp: stored scope secret: %w: %w", idempotency.ErrCorrupt, err)
+	}
+	return b, nil
 }

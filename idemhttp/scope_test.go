@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemhttp"
@@ -196,42 +197,97 @@ func TestCredentialScope(t *testing.T) {
 	}
 }
 
-// With a store that outlives the process, the default scope needs a
-// secret that does too: New refuses to start without one rather than
-// make one up that a restart would change.
-func TestPersistentStoreNeedsScopeSecret(t *testing.T) {
+// Without ScopeSecret, the default scope's secret is made once and kept
+// in the store: another server, or the same one after a restart (here a
+// new guard and middleware over the same store), finds it and replays;
+// another store has another secret.
+func TestScopeSecretKeptInStore(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	s := memstore.New(&memstore.Options{SweepInterval: -1})
 	t.Cleanup(func() { _ = s.Close() })
-	persistent := idempotency.New(struct{ idempotency.Store }{s}, nil) // not a *memstore.Store
-	inMemory := idempotency.New(s, nil)
+	var c counter
+	serve := func(store idempotency.Store) *env {
+		g := idempotency.New(store, nil)
+		srv := httptest.NewServer(idemhttp.New(g, nil)(paymentHandler(&c)))
+		t.Cleanup(srv.Close)
+		return &env{t: t, srv: srv, client: srv.Client()}
+	}
+	// A store of another type than memstore's, as a persistent one is.
+	shared := struct{ idempotency.Store }{s}
+	first := serve(shared).do(req{key: "k", body: "b"})
+	sameResponse(t, first, serve(shared).do(req{key: "k", body: "b"}))
+	if c.total() != 1 {
+		t.Fatalf("handler ran %d times across two servers of one store", c.total())
+	}
+	rec, err := s.Get(ctx, idemhttp.DefaultKeyPrefix+idemhttp.SecretRecord)
+	if err != nil || rec.Status != idempotency.StatusCompleted || !rec.ExpiresAt.IsZero() || len(rec.Value) < 64 {
+		t.Fatalf("secret record %+v, %v; want one completed, without expiry", rec, err)
+	}
+
+	other := memstore.New(&memstore.Options{SweepInterval: -1})
+	t.Cleanup(func() { _ = other.Close() })
+	serve(other).do(req{key: "k", body: "b"})
+	keys := func(s *memstore.Store) (out []string) {
+		_ = s.List(ctx, idemhttp.DefaultKeyPrefix, func(r idempotency.Record) bool {
+			if r.Key != idemhttp.DefaultKeyPrefix+idemhttp.SecretRecord {
+				out = append(out, r.Key)
+			}
+			return true
+		})
+		return out
+	}
+	a, b := keys(s), keys(other)
+	if len(a) != 1 || len(b) != 1 || a[0] == b[0] || a[0] == recordKey("k") {
+		t.Fatalf("record keys under two stores' secrets: %q %q", a, b)
+	}
+	if c.total() != 2 {
+		t.Fatalf("handler ran %d times", c.total())
+	}
+}
+
+// When the secret cannot be read or made, guarded requests get 503 and
+// the handler does not run (fail closed); a ScopeSecret too short panics.
+func TestScopeSecretUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	corrupt := memstore.New(&memstore.Options{SweepInterval: -1})
+	t.Cleanup(func() { _ = corrupt.Close() })
+	key := idemhttp.DefaultKeyPrefix + idemhttp.SecretRecord
+	cl, err := corrupt.Claim(ctx, idempotency.ClaimRequest{Key: key, Lease: time.Minute})
+	if err != nil || !cl.Acquired {
+		t.Fatal(cl, err)
+	}
+	if err := corrupt.Complete(ctx, key, cl.Record.Token, idempotency.Outcome{Status: idempotency.StatusCompleted, Value: []byte(`"abcd"`)}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name  string
-		g     *idempotency.Guard
-		cfg   *idemhttp.Config
-		panic string
+		store idempotency.Store
 	}{
-		{"persistent store, defaults", persistent, nil, "Config.ScopeSecret is required"},
-		{"persistent store, short secret", persistent, &idemhttp.Config{ScopeSecret: []byte("short")}, "shorter than 16 bytes"},
-		{"persistent store, secret", persistent, &idemhttp.Config{ScopeSecret: testSecret}, ""},
-		{"persistent store, Scope", persistent, &idemhttp.Config{Scope: func(*http.Request) string { return "x" }}, ""},
-		{"persistent store, SharedKeySpace", persistent, &idemhttp.Config{SharedKeySpace: true}, ""},
-		{"in-memory store, defaults", inMemory, nil, ""},
+		{"store down", failingStore{}},
+		{"secret too short", corrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			defer func() {
-				p := recover()
-				s, _ := p.(string)
-				switch {
-				case tc.panic == "" && p != nil:
-					t.Fatalf("panic %v", p)
-				case tc.panic != "" && !strings.Contains(s, tc.panic):
-					t.Fatalf("panic %v, want one about %q", p, tc.panic)
-				case tc.panic != "" && !strings.HasPrefix(s, "idempotency: idemhttp: "):
-					t.Fatalf("panic message %q", s)
-				}
-			}()
-			idemhttp.New(tc.g, tc.cfg)
+			t.Parallel()
+			var c counter
+			g := idempotency.New(tc.store, nil)
+			srv := httptest.NewServer(idemhttp.New(g, nil)(paymentHandler(&c)))
+			t.Cleanup(srv.Close)
+			e := &env{t: t, srv: srv, client: srv.Client()}
+			r := e.do(req{key: "k", body: "b"})
+			r.wantProblem(t, http.StatusServiceUnavailable, idemhttp.ProblemStore)
+			if r.header.Get("Retry-After") != "1" || c.total() != 0 {
+				t.Fatalf("Retry-After %q, %d runs", r.header.Get("Retry-After"), c.total())
+			}
 		})
 	}
+	g := idempotency.New(nil, nil)
+	defer g.Close()
+	defer func() {
+		if p, _ := recover().(string); !strings.HasPrefix(p, "idempotency: idemhttp: ") || !strings.Contains(p, "shorter than 16 bytes") {
+			t.Fatalf("panic %q", p)
+		}
+	}()
+	idemhttp.New(g, &idemhttp.Config{ScopeSecret: []byte("short")})
 }
