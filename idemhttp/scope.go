@@ -89,8 +89,8 @@ func part(h hash.Hash, tag byte, s string) {
 
 // scoper finds the scope of a request by the configuration.
 type scoper struct {
-	fixed func(*http.Request) string // Scope or CredentialScope(ScopeSecret); nil: see below
-	shared bool                      // SharedKeySpace: one key space
+	fixed  func(*http.Request) string // Scope or CredentialScope(ScopeSecret); nil: see below
+	shared bool                       // SharedKeySpace: one key space
 
 	// Otherwise, the default scope under a secret kept in the store.
 	g         *idempotency.Guard
