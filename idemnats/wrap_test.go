@@ -312,3 +312,28 @@ func TestMessageKey(t *testing.T) {
 		t.Fatalf("RecordKey: %q", got)
 	}
 }
+
+// TestNamesKeepEffectsApart: two handlers with different effects on the
+// same messages, sharing a store, each run once per message.
+func TestNamesKeepEffectsApart(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	g := newGuard(t, nil, nil)
+	var mail, index effects
+	hm := idemnats.Wrap(g, effect(&mail), &idemnats.Config{Name: "mail"})
+	hi := idemnats.Wrap(g, effect(&index), &idemnats.Config{Name: "index"})
+	b.publish("orders.new", "order-1", "A")
+	ctx := context.Background()
+	for _, c := range []struct {
+		consumer string
+		h        idemnats.Handler
+	}{{"mail", hm}, {"index", hi}, {"mail-replay", hm}} {
+		cons := b.consumer(c.consumer, 30*time.Second)
+		if err := c.h(ctx, fetchOne(t, cons)); err != nil {
+			t.Fatal(err)
+		}
+		settled(t, cons)
+	}
+	mail.exactlyOnce(t, []string{"orders.new A"})
+	index.exactlyOnce(t, []string{"orders.new A"})
+}
