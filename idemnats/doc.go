@@ -40,10 +40,9 @@
 //     matching idempotency.ErrInProgress;
 //   - the store failed before the handler ran: Nak after Config.RetryDelay;
 //     an error matching idempotency.ErrStore. The handler did not run;
-//   - the outcome could not be recorded: Nak after Config.BusyDelay; an
-//     error matching idempotency.ErrNotRecorded. The claim stays until its
-//     lease lapses; then a redelivery may run the handler again (the
-//     guard's takeover), or, under NoTakeover, terminates the message;
+//   - the handler succeeded but the store failed to record it: Ack, since
+//     a redelivery would run the handler again once the claim lapses; an
+//     error matching idempotency.ErrNotRecorded;
 //   - no key, a key reused with other content, or a previous execution
 //     abandoned under the guard's NoTakeover: Term; the error.
 //

@@ -207,15 +207,25 @@ func (e *effects) exactlyOnce(t *testing.T, keys []string) {
 }
 
 // flakyStore is a store whose backend can be switched off: while down,
-// every Claim fails as a network store's does when its server is gone.
+// every Claim fails as a network store's does when its server is gone;
+// with lossy set, every Complete does.
 type flakyStore struct {
 	idempotency.Store
-	down atomic.Bool
+	down, lossy atomic.Bool
+}
+
+var errConnRefused = errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+
+func (s *flakyStore) Complete(ctx context.Context, key string, token idempotency.Token, out idempotency.Outcome) error {
+	if s.lossy.Load() {
+		return errConnRefused
+	}
+	return s.Store.Complete(ctx, key, token, out)
 }
 
 func (s *flakyStore) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempotency.Claim, error) {
 	if s.down.Load() {
-		return idempotency.Claim{}, errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+		return idempotency.Claim{}, errConnRefused
 	}
 	return s.Store.Claim(ctx, req)
 }

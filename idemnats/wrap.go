@@ -72,8 +72,10 @@ func (w *wrapper) handle(ctx context.Context, msg jetstream.Msg) error {
 		// Handled now and recorded, or handled before.
 		return w.settle(ctx, msg, "ack", msg.Ack(), nil)
 	case ran && errors.Is(err, idempotency.ErrNotRecorded):
-		// Handled but not recorded: a redelivery must find the claim.
-		return w.settle(ctx, msg, "nak", msg.NakWithDelay(w.cfg.BusyDelay), err)
+		// Handled, but the store failed to record it. A redelivery would
+		// run the handler again once the claim lapses: the effect has
+		// happened, so the message is done.
+		return w.settle(ctx, msg, "ack", msg.Ack(), err)
 	case ran:
 		if w.remember && ctx.Err() == nil {
 			return w.term(ctx, msg, "handler failed", err)

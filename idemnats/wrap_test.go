@@ -263,6 +263,25 @@ func TestStoreDownNaks(t *testing.T) {
 	e.exactlyOnce(t, []string{"orders.new A"})
 }
 
+// TestNotRecordedAcks: the handler ran but its outcome could not be
+// recorded: the message is acked, since a redelivery would run it again.
+func TestNotRecordedAcks(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	cons := b.consumer("billing", 300*time.Millisecond)
+	store := &flakyStore{Store: memstore.New(&memstore.Options{SweepInterval: -1})}
+	t.Cleanup(func() { _ = store.Store.(*memstore.Store).Close() })
+	store.lossy.Store(true)
+	var e effects
+	h := idemnats.Wrap(newGuard(t, store, nil), effect(&e), nil)
+	b.publish("orders.new", "order-1", "A")
+	if err := h(context.Background(), fetchOne(t, cons)); !errors.Is(err, idempotency.ErrNotRecorded) {
+		t.Fatalf("%v, want ErrNotRecorded", err)
+	}
+	settled(t, cons)
+	e.exactlyOnce(t, []string{"orders.new A"})
+}
+
 func TestTerminated(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
