@@ -92,8 +92,8 @@ func TestGroupsRacing(t *testing.T) {
 }
 
 // TestBusyKeyNotCommitted: while group a runs a record, group b finds its
-// key busy and neither handles nor commits it; once a is done, b commits
-// it without running it.
+// key busy and neither handles nor commits it, even when it stops; once a
+// is done, b's next member commits it without running it.
 func TestBusyKeyNotCommitted(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, 1)
@@ -122,7 +122,8 @@ func TestBusyKeyNotCommitted(t *testing.T) {
 	case <-time.After(bound):
 		t.Fatal("group a did not start the handler")
 	}
-	run(t, idemkafka.New(g, slow, cfg), c.member("b"))
+	memberB := c.member("b")
+	stopB := run(t, idemkafka.New(g, slow, cfg), memberB)
 	select {
 	case <-busy:
 	case <-time.After(bound):
@@ -131,7 +132,14 @@ func TestBusyKeyNotCommitted(t *testing.T) {
 	if got := c.committed("b"); len(got) != 0 {
 		t.Fatalf("group b committed %v while the key was busy", got)
 	}
+	// A member that stops while the key is busy commits nothing either.
+	stopB()
+	memberB.Close() // leaves the group
+	if got := c.committed("b"); len(got) != 0 {
+		t.Fatalf("group b committed %v on stopping while the key was busy", got)
+	}
 	close(release)
+	run(t, idemkafka.New(g, slow, cfg), c.member("b"))
 	c.waitCommitted("a", end)
 	c.waitCommitted("b", end)
 	e.exactlyOnce(t, "A", "B")

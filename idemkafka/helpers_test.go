@@ -140,23 +140,29 @@ func (c *cluster) waitCommitted(group string, want map[int32]int64) {
 	}
 }
 
-// run runs cons over cl until the test ends, and checks Run's result.
-func run(t *testing.T, cons *idemkafka.Consumer, cl *kgo.Client) {
+// run runs cons over cl until the test ends, or until the returned stop
+// is called, and checks that Run returned context.Canceled.
+func run(t *testing.T, cons *idemkafka.Consumer, cl *kgo.Client) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cons.Run(ctx, cl) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("Run: %v, want context.Canceled", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("Run: %v, want context.Canceled", err)
+				}
+			case <-time.After(bound):
+				t.Errorf("Run did not return within %v", bound)
 			}
-		case <-time.After(bound):
-			t.Errorf("Run did not return within %v", bound)
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func newGuard(t *testing.T, store idempotency.Store, cfg *idempotency.Config) *idempotency.Guard {
