@@ -106,13 +106,14 @@ func child(point string, c *cleanups) error {
 	if err != nil {
 		return err
 	}
-	for m := range batch.Messages() {
-		if point == "ack" {
-			m = stuckAck{m, marker}
-		}
-		return h(context.Background(), m)
+	m, ok := <-batch.Messages()
+	if !ok {
+		return errors.New("no message")
 	}
-	return errors.New("no message")
+	if point == "ack" {
+		m = stuckAck{m, marker}
+	}
+	return h(context.Background(), m)
 }
 
 // stuckAck stops the child after the outcome is recorded and before its
