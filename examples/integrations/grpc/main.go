@@ -46,7 +46,9 @@ var ledgerService = &grpc.ServiceDesc{
 			if err := dec(in); err != nil {
 				return nil, err
 			}
-			h := func(ctx context.Context, req any) (any, error) { return srv.(*ledger).charge(ctx, req.(*structpb.Struct)) }
+			h := func(ctx context.Context, req any) (any, error) {
+				return srv.(*ledger).charge(ctx, req.(*structpb.Struct))
+			}
 			return icpt(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: chargeMethod}, h)
 		},
 	}},
