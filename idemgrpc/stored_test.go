@@ -153,3 +153,28 @@ func TestTTL(t *testing.T) {
 		t.Fatalf("record lives %v, want 1h", d)
 	}
 }
+
+// TestPanicReleases: a handler that panics releases the key (the panic
+// goes on, to a recovery interceptor), so that a retry runs it again.
+func TestPanicReleases(t *testing.T) {
+	t.Parallel()
+	g := idempotency.New(nil, nil)
+	defer g.Close()
+	icpt := idemgrpc.UnaryServerInterceptor(g, nil)
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(idemgrpc.MetadataKey, "k"))
+	info := &grpc.UnaryServerInfo{FullMethod: methodCharge}
+	req := &structpb.Struct{}
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Fatalf("recovered %v, want the handler's panic", p)
+			}
+		}()
+		_, _ = icpt(ctx, req, info, func(context.Context, any) (any, error) { panic("boom") })
+	}()
+	var runs atomic.Int64
+	resp, err := icpt(ctx, req, info, func(context.Context, any) (any, error) { runs.Add(1); return req, nil })
+	if err != nil || resp != req || runs.Load() != 1 {
+		t.Fatalf("after the panic: %v, %v, %d runs; want the handler run", resp, err, runs.Load())
+	}
+}
