@@ -13,6 +13,9 @@ import (
 
 // Claim implements idemtype.Store in one statement.
 func (s *DBStore) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
+	if err := s.nested(ctx, "claim", req.Key); err != nil {
+		return idemtype.Claim{}, err
+	}
 	if c := sqlTxCallFrom(ctx, s, req.Key); c != nil {
 		return c.claim(ctx, req)
 	}
@@ -55,6 +58,9 @@ func (s *DBStore) Get(ctx context.Context, key string) (idemtype.Record, error) 
 
 // Delete implements idemtype.Store.
 func (s *DBStore) Delete(ctx context.Context, key string) error {
+	if err := s.nested(ctx, "delete", key); err != nil {
+		return err
+	}
 	return s.del(ctx, s.q, key)
 }
 

@@ -28,9 +28,12 @@ import (
 //   - database/sql rolls tx back when ctx ends; the call then records
 //     nothing, and fn's writes are gone.
 //   - Waiting duplicates poll the record (a DBStore cannot be notified).
-//   - A guarded call in fn on the same key (with fn's context or not)
-//     blocks on the row lock this transaction holds until its own context
-//     ends; DoTx's ErrNested detection has no counterpart here.
+//   - Nesting: a guarded call (or Delete) in fn with fn's context on the
+//     key this call holds, through a DBStore of the same *sql.DB and
+//     table, fails at once with ErrNested instead of blocking on the row
+//     lock this transaction holds until its context ends. A *sql.DB with
+//     no connection left for fn's own calls (SetMaxOpenConns) is not
+//     detected: give it connections enough.
 //
 // g must be built on a *DBStore; any other store returns ErrWrongStore and
 // fn does not run.
@@ -49,8 +52,7 @@ func DoTxSQL[T any](ctx context.Context, g *idempotency.Guard, key string, fn fu
 		c.mu.Lock()
 		tx := c.tx
 		c.mu.Unlock()
-		// fn's own guarded calls are not part of this one.
-		return fn(context.WithValue(ctx, sqlTxCallKey{}, (*sqlTxCall)(nil)), tx)
+		return fn(c.fnContext(ctx), tx)
 	}, opts...)
 	c.mu.Lock()
 	committed, ended := c.committed, c.ended

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -317,5 +318,41 @@ func TestDoTxSQLConcurrentDuplicates(t *testing.T) {
 	}
 	if n, _, _ := f.look("k"); n != 1 || runs.Load() != 1 {
 		t.Fatalf("ledger has %d rows after %d runs; want 1 and 1", n, runs.Load())
+	}
+}
+
+// TestDoTxSQLNested: inside fn, a guarded call on another key is a call
+// of its own; one on the held key, or its Delete, fails at once with
+// ErrNested instead of waiting on the row lock.
+func TestDoTxSQLNested(t *testing.T) {
+	t.Parallel()
+	f := newSQLFixture(t)
+	g := idempotency.New(f.s, &idempotency.Config{OnDuplicate: idempotency.Wait})
+	ctx := testCtx(t)
+	var runs atomic.Int64
+	v, err := pgstore.DoTxSQL(ctx, g, "outer", func(ctx context.Context, tx *sql.Tx) (int64, error) {
+		if _, err := pgstore.DoTxSQL(ctx, g, "inner", sqlInsert(f.table, "inner", 1, &runs)); err != nil {
+			return 0, fmt.Errorf("inner call: %w", err)
+		}
+		// Bounded: without the check, these would wait on the row lock.
+		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := idempotency.Do(bctx, g, "outer", func(context.Context) (int, error) { return 1, nil })
+		if !errors.Is(err, pgstore.ErrNested) || !errors.Is(err, idempotency.ErrStore) {
+			return 0, fmt.Errorf("Do on the held key = %v; want ErrNested and ErrStore", err)
+		}
+		if err := f.s.Delete(bctx, "outer"); !errors.Is(err, pgstore.ErrNested) {
+			return 0, fmt.Errorf("Delete of the held key = %v; want ErrNested", err)
+		}
+		return sqlInsert(f.table, "outer", 1, &runs)(ctx, tx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, rec, err := f.look("outer"); n != 1 || err != nil || string(rec.Value) != fmt.Sprint(v) {
+		t.Fatalf("outer: %d ledger rows, record %+v, %v", n, rec, err)
+	}
+	if n, rec, err := f.look("inner"); n != 1 || err != nil || rec.Status != idemtype.StatusCompleted {
+		t.Fatalf("inner: %d ledger rows, record %+v, %v", n, rec, err)
 	}
 }

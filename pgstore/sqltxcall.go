@@ -205,3 +205,33 @@ func (c *sqlTxCall) rollbackLocked() {
 	_ = c.tx.Rollback()
 	c.tx = nil
 }
+
+// sqlHeld is a DoTxSQL call whose fn is running, as fn's context carries
+// it; up is the DoTxSQL enclosing it, if any.
+type sqlHeld struct {
+	s   *DBStore
+	key string
+	up  *sqlHeld
+}
+
+type sqlHeldKey struct{}
+
+// fnContext is fn's context for the call c: fn's own guarded calls are
+// not part of c, and those that could only wait for it are known.
+func (c *sqlTxCall) fnContext(ctx context.Context) context.Context {
+	up, _ := ctx.Value(sqlHeldKey{}).(*sqlHeld)
+	ctx = context.WithValue(ctx, sqlTxCallKey{}, (*sqlTxCall)(nil))
+	return context.WithValue(ctx, sqlHeldKey{}, &sqlHeld{s: c.s, key: c.key, up: up})
+}
+
+// nested returns ErrNested when op on key under ctx, which locks key's
+// row, would wait for an enclosing DoTxSQL call holding that row: the
+// same key of the same table through the same *sql.DB.
+func (s *DBStore) nested(ctx context.Context, op, key string) error {
+	for h, _ := ctx.Value(sqlHeldKey{}).(*sqlHeld); h != nil; h = h.up {
+		if h.key == key && h.s.db == s.db && h.s.names.table == s.names.table {
+			return fmt.Errorf("%w: %s %q: the enclosing DoTxSQL holds this key in its open transaction", ErrNested, op, truncate(key))
+		}
+	}
+	return nil
+}
