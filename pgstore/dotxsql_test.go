@@ -14,6 +14,7 @@ import (
 	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/idempotency-go/idempotency/memstore"
 	"github.com/idempotency-go/idempotency/pgstore"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // sqlInsert is a DoTxSQL function that books cents under key and returns
@@ -87,13 +88,16 @@ func TestDoTxSQLRollsBack(t *testing.T) {
 		cfg      *idempotency.Config
 		fn       func(ctx context.Context, tx *sql.Tx, book func() error) (int64, error)
 		wantErr  error
+		wantCode string // SQLSTATE of the driver's error, when not wantErr
 		panics   bool
 		wantRec  idemtype.Status // 0: no record
 		retryRun bool            // the next call runs fn
 	}{
 		{
-			name:     "HandlerError",
-			fn:       func(_ context.Context, _ *sql.Tx, book func() error) (int64, error) { return 0, errors.Join(book(), errDeclined) },
+			name: "HandlerError",
+			fn: func(_ context.Context, _ *sql.Tx, book func() error) (int64, error) {
+				return 0, errors.Join(book(), errDeclined)
+			},
 			wantErr:  errDeclined,
 			retryRun: true,
 		},
@@ -104,16 +108,22 @@ func TestDoTxSQLRollsBack(t *testing.T) {
 			retryRun: true,
 		},
 		{
-			name:    "RememberedFailure",
-			cfg:     &idempotency.Config{OnFailure: idempotency.Remember},
-			fn:      func(_ context.Context, _ *sql.Tx, book func() error) (int64, error) { return 0, errors.Join(book(), errDeclined) },
+			name: "RememberedFailure",
+			cfg:  &idempotency.Config{OnFailure: idempotency.Remember},
+			fn: func(_ context.Context, _ *sql.Tx, book func() error) (int64, error) {
+				return 0, errors.Join(book(), errDeclined)
+			},
 			wantErr: errDeclined,
 			wantRec: idemtype.StatusFailed,
 		},
 		{
-			name:     "HandlerErrorAfterFailedStatement",
-			fn:       func(ctx context.Context, tx *sql.Tx, book func() error) (int64, error) { _ = book(); _, err := tx.ExecContext(ctx, `SELECT 1/0`); return 0, err },
-			wantErr:  nil, // the driver's division_by_zero, checked below
+			name: "HandlerErrorAfterFailedStatement",
+			fn: func(ctx context.Context, tx *sql.Tx, book func() error) (int64, error) {
+				_ = book()
+				_, err := tx.ExecContext(ctx, `SELECT 1/0`)
+				return 0, err
+			},
+			wantCode: "22012", // division_by_zero, from the driver
 			retryRun: true,
 		},
 	}
@@ -144,8 +154,10 @@ func TestDoTxSQLRollsBack(t *testing.T) {
 			case tc.panics:
 			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
 				t.Fatalf("DoTxSQL = %v; want %v", err, tc.wantErr)
-			case tc.wantErr == nil && err == nil:
-				t.Fatal("DoTxSQL succeeded; want the failed statement's error")
+			case tc.wantCode != "":
+				if pgErr := (*pgconn.PgError)(nil); !errors.As(err, &pgErr) || pgErr.Code != tc.wantCode {
+					t.Fatalf("DoTxSQL = %v; want SQLSTATE %s", err, tc.wantCode)
+				}
 			}
 			n, rec, recErr := f.look("k")
 			if n != 0 {
