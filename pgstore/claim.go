@@ -26,8 +26,8 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 	return s.claim(ctx, s.pool, req)
 }
 
-// claim runs the claim statement on q (the pool, or a DoTx transaction).
-func (s *Store) claim(ctx context.Context, q querier, req idemtype.ClaimRequest) (idemtype.Claim, error) {
+// claim runs the claim statement on q (a pool, or a DoTx transaction).
+func (s *core) claim(ctx context.Context, q querier, req idemtype.ClaimRequest) (idemtype.Claim, error) {
 	args := claimArgs(req)
 	for range claimAttempts {
 		c, err := scanClaim(q.QueryRow(ctx, s.sql.claim, args...), req.Key)
@@ -56,10 +56,9 @@ func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimReques
 	defer cancel()
 	for range claimAttempts {
 		b := &pgx.Batch{}
-		b.Queue(`SELECT set_config('idempotency.saved_lock_timeout', current_setting('lock_timeout'), true),
-			set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`, lockTimeout)
+		b.Queue(claimTxBefore, lockTimeout)
 		b.Queue(s.sql.claim, claimArgs(req)...)
-		b.Queue(`SELECT set_config('lock_timeout', current_setting('idempotency.saved_lock_timeout'), true), coalesce(pg_current_xact_id_if_assigned()::text, '')`)
+		b.Queue(claimTxAfter)
 		br := tx.SendBatch(ctx, b)
 		var (
 			c       idemtype.Claim

@@ -27,6 +27,9 @@ import (
 // (childEnv set): it connects to PGSTORE_TEST_DSN and works on the records
 // table PGSTORE_TEST_TABLE and the ledger PGSTORE_TEST_LEDGER.
 func runChild(mode string) int {
+	if mode == "sqlhold" {
+		return runSQLChild()
+	}
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv("PGSTORE_TEST_DSN"))
 	if err != nil {

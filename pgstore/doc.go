@@ -41,6 +41,28 @@
 // own; one that could only wait for the enclosing DoTx (the same key, or
 // a pool with no connection left) fails at once with ErrNested.
 //
+// # database/sql
+//
+// NewDB returns a DBStore for a *sql.DB of any PostgreSQL driver (pgx's
+// stdlib, lib/pq): the same table, migrations, statements, error labels
+// and conformance as Store, so both can work on one table; DoTxSQL is DoTx
+// over a *sql.Tx:
+//
+//	s, err := pgstore.NewDB(ctx, db, nil)
+//	g := idempotency.New(s, nil)
+//	id, err := pgstore.DoTxSQL(ctx, g, "payment:"+req.ID, func(ctx context.Context, tx *sql.Tx) (int64, error) {
+//		var id int64
+//		err := tx.QueryRowContext(ctx, "INSERT INTO ledger (account, cents) VALUES ($1, $2) RETURNING id", req.Account, req.Cents).Scan(&id)
+//		return id, err
+//	})
+//
+// What differs: database/sql cannot receive notifications, so waiting
+// duplicates poll; a DoTxSQL claim takes three round trips where DoTx's
+// batch takes one; and *sql.Tx cannot be wrapped, so fn ending the
+// transaction (tx.Commit, tx.Rollback, a COMMIT statement) is not refused
+// but noticed at the end and reported as ErrTxEnded, with the call
+// recorded so that fn does not run again.
+//
 // # Lost replies
 //
 // pgx sends each statement once: when a connection breaks before the

@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/jackc/pgx/v5"
 )
 
 // ErrWrongStore is returned by DoTx for a Guard that is not built on a
-// *Store; fn does not run.
-var ErrWrongStore = errors.New("idempotency: pgstore: DoTx needs a Guard built on a *pgstore.Store")
+// *Store, and by DoTxSQL for one not built on a *DBStore; fn does not run.
+var ErrWrongStore = errors.New("idempotency: pgstore: the Guard is not built on the store this call needs (DoTx: *pgstore.Store, DoTxSQL: *pgstore.DBStore)")
 
 // DoTx is idempotency.Do for a function whose effects are writes to the
 // store's database: fn runs inside a READ COMMITTED transaction that also
@@ -80,11 +79,7 @@ func DoTx[T any](ctx context.Context, g *idempotency.Guard, key string, fn func(
 	if !ok {
 		return zero, fmt.Errorf("%w, not %T", ErrWrongStore, g.Store())
 	}
-	cfg := g.Config()
-	c := &txCall{s: s, key: key}
-	if cfg.OnDuplicate == idempotency.ReturnStored {
-		c.deadline = time.Now().Add(max(cfg.WaitTimeout, 0))
-	}
+	c := &txCall{s: s, key: key, deadline: txDeadline(g.Config())}
 	defer c.rollback(ctx) // a panic in fn or the codec: leave nothing behind
 	v, err := idempotency.Do(context.WithValue(ctx, txCallKey{}, c), g, key, func(ctx context.Context) (T, error) {
 		c.mu.Lock()
@@ -96,13 +91,5 @@ func DoTx[T any](ctx context.Context, g *idempotency.Guard, key string, fn func(
 	c.mu.Lock()
 	committed, ended := c.committed, c.ended
 	c.mu.Unlock()
-	switch {
-	case ended != nil && errors.Is(err, ErrTxEnded):
-		return v, ended // fn succeeded; its result is recorded
-	case ended != nil:
-		return v, fmt.Errorf("%w: %w", ended, err) // fn's error
-	case errors.Is(err, idempotency.ErrNotRecorded) && !committed:
-		return zero, err // fn's writes were rolled back with the record
-	}
-	return v, err
+	return txResult(v, err, committed, ended)
 }

@@ -24,8 +24,9 @@ var ErrTxOwned = errors.New("idempotency: pgstore: the transaction belongs to Do
 // run (fn's result, its remembered failure, or completed without a value
 // after a released failure, which duplicates see as
 // idempotency.ErrResultUnavailable) and fn does not run again. DoTx
-// returns it together with fn's error, if any.
-var ErrTxEnded = errors.New("idempotency: pgstore: fn ended the transaction DoTx opened (a statement through tx.Conn()); its writes may have committed outside the record")
+// returns it together with fn's error, if any. DoTxSQL reports it alike
+// for the ways fn can end its *sql.Tx.
+var ErrTxEnded = errors.New("idempotency: pgstore: fn ended the transaction DoTx or DoTxSQL opened; its writes may have committed outside the record")
 
 // fnTx is the transaction fn sees, or a savepoint of it: everything but
 // ending the transaction, since fn's writes must commit with their record

@@ -16,7 +16,7 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 			return rec, nil
 		}
 	}
-	return scanRecord(s.pool.QueryRow(ctx, s.sql.get, hashKey(key)), "get", key)
+	return s.get(ctx, s.pool, key)
 }
 
 // List implements idemtype.Lister. It scans the table; it is meant for
@@ -25,26 +25,5 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record
 	if err := s.nested(ctx, "list", prefix, false); err != nil {
 		return err
 	}
-	rows, err := s.pool.Query(ctx, s.sql.list, []byte(prefix), len(prefix))
-	if err != nil {
-		return wrap("list", prefix, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(r.dest()...); err != nil {
-			return wrap("list", prefix, err)
-		}
-		rec, err := r.decode("list", string(r.key))
-		if err != nil {
-			return err
-		}
-		if !fn(rec) {
-			return nil
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return wrap("list", prefix, err)
-	}
-	return nil
+	return s.list(ctx, s.pool, prefix, fn)
 }

@@ -2,6 +2,8 @@ package pgstore
 
 import (
 	"crypto/sha256"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -86,7 +88,7 @@ func (r *row) decode(op, key string) (idemtype.Record, error) {
 func scanRecord(rows pgx.Row, op, key string, extra ...any) (idemtype.Record, error) {
 	var r row
 	if err := rows.Scan(r.dest(extra...)...); err != nil {
-		if err == pgx.ErrNoRows {
+		if errors.Is(err, sql.ErrNoRows) { // pgx.ErrNoRows matches it too
 			return idemtype.Record{}, idemtype.ErrNotFound
 		}
 		return idemtype.Record{}, wrap(op, key, err)

@@ -95,11 +95,6 @@ func missing(ctx context.Context, q dbtx, n names) ([]schemaObject, error) {
 	return gone, nil
 }
 
-type dbtx interface {
-	querier
-	querier2
-}
-
 // SchemaVersion is the schema version this package writes and reads.
 const SchemaVersion = 1
 
@@ -119,59 +114,62 @@ var ErrSchema = errors.New("idempotency: pgstore: schema mismatch")
 // above any the lost one issued) or its expiry index. A table lacking the
 // store's columns is refused with ErrSchema.
 func (s *Store) Migrate(ctx context.Context) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, s.names.lockID); err != nil {
-			return fmt.Errorf("idempotency: pgstore: migrate: lock: %w", err)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.migrate(ctx, tx) })
+}
+
+// migrate is Migrate's work, in the transaction tx.
+func (s *core) migrate(ctx context.Context, tx dbtx) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, s.names.lockID); err != nil {
+		return fmt.Errorf("idempotency: pgstore: migrate: lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.names.version+` (version int NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("idempotency: pgstore: migrate: %w", err)
+	}
+	v, err := schemaVersion(ctx, tx, s.names)
+	if err != nil {
+		return err
+	}
+	steps := migrations(s.names)
+	if v > len(steps) {
+		return fmt.Errorf("%w: the database has version %d, this package knows %d", ErrSchema, v, len(steps))
+	}
+	for i := v; i < len(steps); i++ {
+		if _, err := tx.Exec(ctx, steps[i]); err != nil {
+			return fmt.Errorf("idempotency: pgstore: migrate to version %d: %w", i+1, err)
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.names.version+` (version int NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-			return fmt.Errorf("idempotency: pgstore: migrate: %w", err)
+		if _, err := tx.Exec(ctx, `INSERT INTO `+s.names.version+` (version) VALUES ($1)`, i+1); err != nil {
+			return fmt.Errorf("idempotency: pgstore: migrate to version %d: %w", i+1, err)
 		}
-		v, err := schemaVersion(ctx, tx, s.names)
-		if err != nil {
-			return err
+	}
+	gone, err := missing(ctx, tx, s.names)
+	if err != nil {
+		return err
+	}
+	for _, o := range gone {
+		if _, err := tx.Exec(ctx, o.create(s.names)); err != nil {
+			return fmt.Errorf("idempotency: pgstore: migrate: recreate %s %s: %w", o.kind, o.rel, err)
 		}
-		steps := migrations(s.names)
-		if v > len(steps) {
-			return fmt.Errorf("%w: the database has version %d, this package knows %d", ErrSchema, v, len(steps))
-		}
-		for i := v; i < len(steps); i++ {
-			if _, err := tx.Exec(ctx, steps[i]); err != nil {
-				return fmt.Errorf("idempotency: pgstore: migrate to version %d: %w", i+1, err)
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO `+s.names.version+` (version) VALUES ($1)`, i+1); err != nil {
-				return fmt.Errorf("idempotency: pgstore: migrate to version %d: %w", i+1, err)
-			}
-		}
-		gone, err := missing(ctx, tx, s.names)
-		if err != nil {
-			return err
-		}
-		for _, o := range gone {
-			if _, err := tx.Exec(ctx, o.create(s.names)); err != nil {
-				return fmt.Errorf("idempotency: pgstore: migrate: recreate %s %s: %w", o.kind, o.rel, err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // checkSchema reports ErrSchema unless the schema is at SchemaVersion.
-func (s *Store) checkSchema(ctx context.Context) error {
+func (s *core) checkSchema(ctx context.Context, q dbtx) error {
 	var exists bool
-	if err := s.pool.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.names.version).Scan(&exists); err != nil {
+	if err := q.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, s.names.version).Scan(&exists); err != nil {
 		return fmt.Errorf("idempotency: pgstore: check schema: %w", err)
 	}
 	v := 0
 	if exists {
 		var err error
-		if v, err = schemaVersion(ctx, s.pool, s.names); err != nil {
+		if v, err = schemaVersion(ctx, q, s.names); err != nil {
 			return err
 		}
 	}
 	if v != SchemaVersion {
 		return fmt.Errorf("%w: the database has version %d, want %d (run Store.Migrate)", ErrSchema, v, SchemaVersion)
 	}
-	gone, err := missing(ctx, s.pool, s.names)
+	gone, err := missing(ctx, q, s.names)
 	if err != nil {
 		return err
 	}

@@ -137,3 +137,13 @@ SELECT count(*) FROM d`,
 }
 
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// A DoTx claim runs between these two, in its transaction: claimTxBefore
+// ($1: the lock_timeout to wait with) saves the caller's lock_timeout and
+// forces a durable commit; claimTxAfter restores lock_timeout and reads
+// the transaction's id, assigned by the claim's write.
+const (
+	claimTxBefore = `SELECT set_config('idempotency.saved_lock_timeout', current_setting('lock_timeout'), true),
+	set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`
+	claimTxAfter = `SELECT set_config('lock_timeout', current_setting('idempotency.saved_lock_timeout'), true), coalesce(pg_current_xact_id_if_assigned()::text, '')`
+)

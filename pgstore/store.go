@@ -13,11 +13,9 @@ import (
 // concurrent use by many goroutines and processes. Make one with New and
 // Close it when done.
 type Store struct {
-	pool  *pgxpool.Pool
-	opts  Options
-	names names
-	sql   statements
-	lis   *listener
+	core
+	pool *pgxpool.Pool
+	lis  *listener
 
 	closeOnce sync.Once
 }
@@ -41,14 +39,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	if opts != nil {
 		o = *opts
 	}
-	o, n, err := o.withDefaults()
+	c, err := newCore(o)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{pool: pool, opts: o, names: n, sql: buildStatements(n)}
+	s := &Store{core: c, pool: pool}
 	s.lis = newListener(s)
 	if o.ManualMigrate {
-		err = s.checkSchema(ctx)
+		err = s.checkSchema(ctx, s.pool)
 	} else {
 		err = s.Migrate(ctx)
 	}

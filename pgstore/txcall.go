@@ -9,7 +9,6 @@ import (
 
 	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // txCall is the state of one DoTx call. DoTx runs the guard's ordinary
@@ -47,9 +46,6 @@ func txCallFrom(ctx context.Context, s *Store, key string) *txCall {
 	return c
 }
 
-// lockNotAvailable is SQLSTATE 55P03, raised when lock_timeout ends a wait.
-const lockNotAvailable = "55P03"
-
 func (c *txCall) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -58,38 +54,20 @@ func (c *txCall) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype
 	if err := ctx.Err(); err != nil {
 		return idemtype.Claim{}, err
 	}
-	// The first attempt barely waits, so that the guard's own duplicate
-	// policy (reject, or wait up to a deadline, woken by the commit's
-	// notification) decides; later ones block on the lock for a while,
-	// in case a notification was lost.
-	wait := time.Millisecond
-	if c.attempts > 0 {
-		wait = c.s.opts.LockWait
-		if !c.deadline.IsZero() {
-			wait = min(wait, time.Until(c.deadline))
-		}
-	}
+	timeout := claimLockTimeout(c.attempts, c.deadline, c.s.opts.LockWait)
 	c.attempts++
-	wait = max(wait, time.Millisecond) // 0 would mean no limit
 	tx, err := c.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return idemtype.Claim{}, wrap("claim", c.key, fmt.Errorf("begin: %w", err))
 	}
-	cl, xid, err := c.s.claimIn(ctx, tx, req, fmt.Sprintf("%dms", wait.Milliseconds()+boolInt(wait%time.Millisecond != 0)))
+	cl, xid, err := c.s.claimIn(ctx, tx, req, timeout)
 	if err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
-		var pgErr *pgconn.PgError
-		lockTimeout := errors.As(err, &pgErr) && pgErr.Code == lockNotAvailable
-		if !lockTimeout {
+		if !isLockTimeout(err) {
 			return idemtype.Claim{}, err
 		}
-		// The key's row is locked by a transaction still running the
-		// first call, invisible to us. Report it in progress until it may
-		// have ended: the guard then waits, as its policy says, for the
-		// commit's notification, and claims again.
-		now := time.Now()
-		c.busy = &idemtype.Record{Key: req.Key, Fingerprint: req.Fingerprint, Status: idemtype.StatusInProgress,
-			Token: 1, LeaseUntil: now.Add(c.s.opts.LockWait), CreatedAt: now, UpdatedAt: now}
+		busy := busyRecord(req, c.s.opts.LockWait)
+		c.busy = &busy
 		return idemtype.Claim{Record: *c.busy}, nil
 	}
 	if !cl.Acquired {
@@ -143,8 +121,7 @@ func (c *txCall) complete(ctx context.Context, out idemtype.Outcome) error {
 	if tx.Conn().PgConn().TxStatus() == 'I' {
 		return c.endSuccessLocked(ctx, out) // COMMIT or ROLLBACK through tx.Conn()
 	}
-	if err := c.s.exec(ctx, tx, "complete", c.s.sql.completeTx, c.key,
-		hashKey(c.key), []byte(c.key), tokenArg(c.token), int16(out.Status), out.Value, micros(out.TTL, 0), c.xid); err != nil {
+	if err := c.s.completeTx(ctx, tx, c.key, c.token, out, c.xid); err != nil {
 		if errors.Is(err, idemtype.ErrLeaseLost) && !c.sameTxLocked(ctx) {
 			return c.endSuccessLocked(ctx, out) // ... AND CHAIN through tx.Conn()
 		}
@@ -178,7 +155,7 @@ func (c *txCall) release(ctx context.Context) error {
 // claim ran in.
 func (c *txCall) sameTxLocked(ctx context.Context) bool {
 	var xid string
-	err := c.tx.QueryRow(ctx, `SELECT coalesce(pg_current_xact_id_if_assigned()::text, '')`).Scan(&xid)
+	err := c.tx.QueryRow(ctx, currentXid).Scan(&xid)
 	return err != nil || xid == c.xid // an error: the transaction is broken, not replaced
 }
 
@@ -194,11 +171,7 @@ func (c *txCall) endSuccessLocked(ctx context.Context, out idemtype.Outcome) err
 // itself, so that fn does not run again, and returns the call's
 // ErrTxEnded, saying what was recorded.
 func (c *txCall) settleEndedLocked(ctx context.Context, op string, out idemtype.Outcome, what string) error {
-	if err := c.settleLocked(ctx, op, out); err != nil {
-		c.ended = fmt.Errorf("%w; recording the call failed too, so fn may run again: %w", ErrTxEnded, err)
-	} else {
-		c.ended = fmt.Errorf("%w; %s, so that fn does not run again", ErrTxEnded, what)
-	}
+	c.ended = txEnded(c.settleLocked(ctx, op, out), what)
 	return c.ended
 }
 
@@ -214,16 +187,12 @@ func (c *txCall) abortLocked(ctx context.Context) bool {
 	if idle {
 		return true
 	}
-	var held bool
-	err := c.s.pool.QueryRow(ctx, c.s.sql.held, hashKey(c.key), tokenArg(c.token)).Scan(&held)
-	return err == nil && held
+	return c.s.held(ctx, c.s.pool, c.key, c.token)
 }
 
 // settleLocked records out on its own, after the transaction rolled back.
 func (c *txCall) settleLocked(ctx context.Context, op string, out idemtype.Outcome) error {
-	r := c.req
-	return c.s.exec(ctx, c.s.pool, op, c.s.sql.settle, r.Key,
-		hashKey(r.Key), []byte(r.Key), []byte(r.Fingerprint), tokenArg(c.token), out.Value, micros(out.TTL, 0), int16(out.Status))
+	return c.s.settle(ctx, c.s.pool, op, c.req, c.token, out)
 }
 
 func (c *txCall) rollback(ctx context.Context) error {

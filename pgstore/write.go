@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -14,7 +13,7 @@ func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, le
 	if c := txCallFrom(ctx, s, key); c != nil && c.owns(token) {
 		return nil // the transaction's row lock is the claim: nothing lapses
 	}
-	return s.exec(ctx, s.pool, "extend", s.sql.extend, key, hashKey(key), []byte(key), tokenArg(token), micros(lease, 1))
+	return s.extend(ctx, s.pool, key, token, lease)
 }
 
 // Complete implements idemtype.Store.
@@ -22,10 +21,7 @@ func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, 
 	if c := txCallFrom(ctx, s, key); c != nil && c.owns(token) {
 		return c.complete(ctx, out)
 	}
-	if out.Status != idemtype.StatusCompleted && out.Status != idemtype.StatusFailed {
-		return fmt.Errorf("idempotency: pgstore: complete %q: invalid outcome status %v", truncate(key), out.Status)
-	}
-	return s.exec(ctx, s.pool, "complete", s.sql.complete, key, hashKey(key), []byte(key), tokenArg(token), int16(out.Status), out.Value, micros(out.TTL, 0))
+	return s.complete(ctx, s.pool, key, token, out)
 }
 
 // Release implements idemtype.Store.
@@ -33,11 +29,11 @@ func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) e
 	if c := txCallFrom(ctx, s, key); c != nil && c.owns(token) {
 		return c.release(ctx)
 	}
-	return s.exec(ctx, s.pool, "release", s.sql.release, key, hashKey(key), []byte(key), tokenArg(token))
+	return s.release(ctx, s.pool, key, token)
 }
 
 // exec runs a write fenced by a token: no row written is ErrLeaseLost.
-func (s *Store) exec(ctx context.Context, q querier2, op, sql, key string, args ...any) error {
+func (s *core) exec(ctx context.Context, q querier2, op, sql, key string, args ...any) error {
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return wrap(op, key, err)
@@ -60,10 +56,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.nested(ctx, "delete", key, true); err != nil {
 		return err
 	}
-	if _, err := s.pool.Exec(ctx, s.sql.del, hashKey(key)); err != nil {
-		return wrap("delete", key, err)
-	}
-	return nil
+	return s.del(ctx, s.pool, key)
 }
 
 type querier2 interface {
