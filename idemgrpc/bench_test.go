@@ -20,7 +20,9 @@ import (
 // without the interceptor (the baseline), through it without a key, as a
 // first call with a fresh key, and as a replay of a recorded response.
 func BenchmarkUnary(b *testing.B) {
-	echo := func(ctx context.Context, method string, req *structpb.Struct) (*structpb.Struct, error) { return req, nil }
+	echo := func(ctx context.Context, method string, req *structpb.Struct) (*structpb.Struct, error) {
+		return req, nil
+	}
 	dial := func(b *testing.B, opts ...grpc.ServerOption) *grpc.ClientConn {
 		srv := grpc.NewServer(opts...)
 		srv.RegisterService(ledgerDesc(echo), struct{}{})
