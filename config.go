@@ -143,6 +143,11 @@ type Config struct {
 	// for ever; it cannot stop an fn that ignores its context. At most
 	// TTL (see [Config.Validate]). Default 0: no bound.
 	MaxExecution time.Duration
+	// LocalCache, when its MaxAge is set, keeps the outcomes this guard
+	// sees in memory, so that a duplicate of a key completed recently costs
+	// no store round trip, at the price of staleness bounded by MaxAge (see
+	// [LocalCacheConfig]). Default: off.
+	LocalCache LocalCacheConfig
 	// Observer receives an event per notable step, for metrics and
 	// tracing. Default none.
 	Observer Observer
@@ -171,7 +176,8 @@ const MinLease = time.Millisecond
 // expire while its claim is still live, and a second caller could run fn
 // beside the first); a negative MaxExecution, or one longer than the TTL;
 // unknown OnDuplicate or OnFailure values; nil entries
-// in KnownErrors or KnownErrorTypes.
+// in KnownErrors or KnownErrorTypes; a negative LocalCache.MaxAge or
+// MaxEntries, or MaxEntries without MaxAge.
 func (c *Config) Validate() error {
 	if c == nil {
 		return nil
@@ -201,6 +207,15 @@ func (c *Config) Validate() error {
 	if c.OnFailure < Release || c.OnFailure > Remember {
 		bad("unknown OnFailure %v", c.OnFailure)
 	}
+	if c.LocalCache.MaxAge < 0 {
+		bad("LocalCache.MaxAge %v is negative (want > 0, or 0 for no cache)", c.LocalCache.MaxAge)
+	}
+	if c.LocalCache.MaxEntries < 0 {
+		bad("LocalCache.MaxEntries %d is negative (want > 0, or 0 for the default %d)", c.LocalCache.MaxEntries, DefaultLocalCacheEntries)
+	}
+	if c.LocalCache.MaxEntries > 0 && c.LocalCache.MaxAge == 0 {
+		bad("LocalCache.MaxEntries %d without MaxAge: the cache is off until MaxAge is set", c.LocalCache.MaxEntries)
+	}
 	for i, e := range c.KnownErrors {
 		if e == nil {
 			bad("KnownErrors[%d] is nil", i)
@@ -219,6 +234,9 @@ func (c Config) withDefaults() Config {
 	c.TTL = cmp.Or(c.TTL, DefaultTTL)
 	c.Lease = cmp.Or(c.Lease, DefaultLease)
 	c.WaitTimeout = cmp.Or(c.WaitTimeout, DefaultWaitTimeout)
+	if c.LocalCache.MaxAge > 0 {
+		c.LocalCache.MaxEntries = cmp.Or(c.LocalCache.MaxEntries, DefaultLocalCacheEntries)
+	}
 	if c.Codec == nil {
 		c.Codec = JSONCodec{}
 	}

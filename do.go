@@ -113,7 +113,7 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 		if p == nil {
 			perr = errors.New("the guarded function exited its goroutine")
 		}
-		settled := g.fail(ctx, key, token, perr, co)
+		settled := g.fail(ctx, c, perr, co)
 		g.deliver(ctx, e, Event{Kind: EventExecuted, Key: key, Token: token, Took: took, Err: perr}, settled)
 		if p != nil {
 			panic(p)
@@ -134,7 +134,7 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 			// not a failure worth remembering.
 			settled = g.release(ctx, key, token)
 		default:
-			settled = g.fail(ctx, key, token, err, co)
+			settled = g.fail(ctx, c, err, co)
 		}
 		g.deliver(ctx, e, executed, settled)
 		return v, err
@@ -150,6 +150,8 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 	if cerr := g.store.Complete(writeCtx(ctx), key, token, out); cerr != nil {
 		settled = g.settleFailed(ctx, "complete", key, token, cerr)
 		err = &Error{Kind: ErrNotRecorded, Key: key, Token: token, Err: cerr}
+	} else {
+		g.remember(c.Record, out, co)
 	}
 	g.deliver(ctx, e, executed, settled)
 	return v, err
@@ -192,7 +194,8 @@ func (g *Guard) ttl(co *callOptions) time.Duration {
 
 // fail settles a failed execution by the failure policy. It returns the
 // event of a failure to settle, if any, for the caller to observe.
-func (g *Guard) fail(ctx context.Context, key string, token Token, err error, co *callOptions) Event {
+func (g *Guard) fail(ctx context.Context, c Claim, err error, co *callOptions) Event {
+	key, token := c.Record.Key, c.Record.Token
 	if g.cfg.OnFailure != Remember {
 		return g.release(ctx, key, token)
 	}
@@ -200,6 +203,7 @@ func (g *Guard) fail(ctx context.Context, key string, token Token, err error, co
 	if serr := g.store.Complete(writeCtx(ctx), key, token, out); serr != nil {
 		return g.settleFailed(ctx, "complete", key, token, serr)
 	}
+	g.remember(c.Record, out, co)
 	return Event{}
 }
 

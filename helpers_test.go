@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -96,6 +97,52 @@ func (f *faultyStore) Extend(ctx context.Context, key string, tok idempotency.To
 		return err
 	}
 	return f.Store.Extend(ctx, key, tok, lease)
+}
+
+// countingStore counts the operations that reach a memstore: the round
+// trips a network store would make. Embedding *memstore.Store keeps its
+// Watch.
+type countingStore struct {
+	*memstore.Store
+	reads, writes atomic.Int64 // Claim and Get; the others
+	// afterClaim, when set before use, runs as each Claim returns.
+	afterClaim func(key string)
+}
+
+func (c *countingStore) trips() int { return int(c.reads.Load() + c.writes.Load()) }
+
+func (c *countingStore) Claim(ctx context.Context, r idempotency.ClaimRequest) (idempotency.Claim, error) {
+	c.reads.Add(1)
+	cl, err := c.Store.Claim(ctx, r)
+	if c.afterClaim != nil {
+		c.afterClaim(r.Key)
+	}
+	return cl, err
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (idempotency.Record, error) {
+	c.reads.Add(1)
+	return c.Store.Get(ctx, key)
+}
+
+func (c *countingStore) Complete(ctx context.Context, key string, tok idempotency.Token, out idempotency.Outcome) error {
+	c.writes.Add(1)
+	return c.Store.Complete(ctx, key, tok, out)
+}
+
+func (c *countingStore) Release(ctx context.Context, key string, tok idempotency.Token) error {
+	c.writes.Add(1)
+	return c.Store.Release(ctx, key, tok)
+}
+
+func (c *countingStore) Extend(ctx context.Context, key string, tok idempotency.Token, lease time.Duration) error {
+	c.writes.Add(1)
+	return c.Store.Extend(ctx, key, tok, lease)
+}
+
+func (c *countingStore) Delete(ctx context.Context, key string) error {
+	c.writes.Add(1)
+	return c.Store.Delete(ctx, key)
 }
 
 // counter counts real side effects.

@@ -11,6 +11,8 @@ type callOptions struct {
 	ttl        time.Duration
 	wait       time.Duration
 
+	epoch uint64 // the local cache's, read before the claim
+
 	// Filled in by the call, for a CallObserver's EventEnd.
 	acquired, tookOver, lost bool
 	token                    Token

@@ -3,29 +3,11 @@ package idempotency_test
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
-	"github.com/idempotency-go/idempotency/memstore"
 )
-
-// countingStore counts reads; embedding *memstore.Store keeps its Watch.
-type countingStore struct {
-	*memstore.Store
-	reads atomic.Int64
-}
-
-func (c *countingStore) Claim(ctx context.Context, r idempotency.ClaimRequest) (idempotency.Claim, error) {
-	c.reads.Add(1)
-	return c.Store.Claim(ctx, r)
-}
-
-func (c *countingStore) Get(ctx context.Context, key string) (idempotency.Record, error) {
-	c.reads.Add(1)
-	return c.Store.Get(ctx, key)
-}
 
 // pollingStore hides Watch: waiters must poll.
 type pollingStore struct{ idempotency.Store }
