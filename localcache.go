@@ -14,7 +14,8 @@ import (
 // outcomes), never in-progress ones, with their fingerprints: a cached
 // duplicate gets exactly what the store would have answered then, by the
 // same rules (the stored result, [ErrKeyReused] for another fingerprint,
-// [ErrDuplicate] under Reject, the remembered failure).
+// [ErrDuplicate] under Reject, the remembered failure), and observers see
+// the same events, less the store's ([EventStore]).
 //
 // What it costs is staleness. [Guard.Forget] drops the key's entry at once,
 // but a record deleted any other way (Forget in another process or through
