@@ -294,3 +294,18 @@ func TestLocalCacheSkipsInProgress(t *testing.T) {
 	c.call(t, "k", 7, 1)
 	c.call(t, "k", 7, 0)
 }
+
+// A store that lost its records and its token counter (a Redis restarted
+// without persistence) hands out smaller tokens again: once the old entry
+// aged out, the new outcome is cached in its place.
+func TestLocalCacheStoreRestarted(t *testing.T) {
+	t.Parallel()
+	c := newCached(t, idempotency.Config{})
+	for _, k := range []string{"a", "b", "k"} {
+		c.call(t, k, int(c.ran.Load())+1, 2)
+	}
+	c.store.Store = newStore(t, c.clock) // before any call goes on
+	c.clock.Advance(cacheAge)
+	c.call(t, "k", 4, 2)
+	c.call(t, "k", 4, 0)
+}
