@@ -36,6 +36,12 @@ func newStore(t *testing.T, c *clock) *memstore.Store {
 // would fill the output with the errors the default logger reports.
 func newGuard(t *testing.T, s idempotency.Store, cfg *idempotency.Config) *idempotency.Guard {
 	t.Helper()
+	return newGuardAt(t, s, cfg, nil)
+}
+
+// newGuardAt is newGuard with leases renewed on c, when c is not nil.
+func newGuardAt(t *testing.T, s idempotency.Store, cfg *idempotency.Config, clk *clock) *idempotency.Guard {
+	t.Helper()
 	if s == nil {
 		s = newStore(t, nil)
 	}
@@ -45,6 +51,9 @@ func newGuard(t *testing.T, s idempotency.Store, cfg *idempotency.Config) *idemp
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if clk != nil {
+		return idempotency.NewAt(s, &c, clk)
 	}
 	return idempotency.New(s, &c)
 }
@@ -174,4 +183,29 @@ func wantErr(t *testing.T, err error, targets ...error) {
 			t.Fatalf("error %v does not match %v", err, target)
 		}
 	}
+}
+
+// running starts a first call of key that blocks until release is closed.
+func running(t *testing.T, g *idempotency.Guard, key string, v int) (started, release chan struct{}, done chan error) {
+	t.Helper()
+	started, release, done = make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		_, err := idempotency.Do(context.Background(), g, key, func(ctx context.Context) (int, error) {
+			close(started)
+			<-release
+			return v, nil
+		})
+		done <- err
+	}()
+	<-started
+	return started, release, done
+}
+
+func key(t *testing.T, args ...any) string {
+	t.Helper()
+	k, err := idempotency.Key("f", args...)
+	if err != nil {
+		t.Fatalf("Key(%#v): %v", args, err)
+	}
+	return k
 }

@@ -3,7 +3,6 @@ package idempotency_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -31,14 +30,13 @@ func newCached(t *testing.T, cfg idempotency.Config) *cached {
 	if cfg.LocalCache.MaxAge == 0 {
 		cfg.LocalCache.MaxAge = cacheAge
 	}
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	c.g = idempotency.NewAt(c.store, &cfg, c.clock)
+	c.g = newGuardAt(t, c.store, &cfg, c.clock)
 	return c
 }
 
 // other is another process's guard over the same store, without a cache.
-func (c *cached) other() *idempotency.Guard {
-	return idempotency.NewAt(c.store.Store, &idempotency.Config{Logger: slog.New(slog.DiscardHandler)}, c.clock)
+func (c *cached) other(t *testing.T) *idempotency.Guard {
+	return newGuardAt(t, c.store.Store, nil, c.clock)
 }
 
 // do calls key through g and returns what it got and the round trips the
@@ -75,7 +73,7 @@ func TestLocalCacheRoundTrips(t *testing.T) {
 	c.call(t, "k", 1, 0)
 
 	// An outcome recorded by another process is cached once read.
-	if v, _, err := c.do(t, c.other(), "elsewhere"); err != nil || v != 2 {
+	if v, _, err := c.do(t, c.other(t), "elsewhere"); err != nil || v != 2 {
 		t.Fatalf("other guard: %d, %v", v, err)
 	}
 	c.call(t, "elsewhere", 2, 1)
@@ -88,7 +86,7 @@ func TestLocalCacheRoundTrips(t *testing.T) {
 func TestLocalCacheOffByDefault(t *testing.T) {
 	t.Parallel()
 	c := newCached(t, idempotency.Config{})
-	g := idempotency.NewAt(c.store, &idempotency.Config{Logger: slog.New(slog.DiscardHandler)}, c.clock)
+	g := newGuardAt(t, c.store, nil, c.clock)
 	c.do(t, g, "k")
 	for range 3 {
 		if v, n, err := c.do(t, g, "k"); err != nil || v != 1 || n != 1 {
@@ -117,7 +115,7 @@ func TestLocalCacheHonoursExpiry(t *testing.T) {
 			tc.cfg.LocalCache.MaxAge = time.Hour
 			c := newCached(t, tc.cfg)
 			if tc.other {
-				if _, _, err := c.do(t, idempotency.NewAt(c.store.Store, &idempotency.Config{Lease: time.Second}, c.clock), "k", tc.opts...); err != nil {
+				if _, _, err := c.do(t, newGuardAt(t, c.store.Store, &idempotency.Config{Lease: time.Second}, c.clock), "k", tc.opts...); err != nil {
 					t.Fatal(err)
 				}
 				c.call(t, "k", 1, 1)
@@ -173,7 +171,7 @@ func TestLocalCacheFingerprint(t *testing.T) {
 			t.Parallel()
 			c := newCached(t, idempotency.Config{})
 			if other {
-				c.do(t, c.other(), "k", fp("order-1"))
+				c.do(t, c.other(t), "k", fp("order-1"))
 				c.call(t, "k", 1, 1, fp("order-1"))
 			} else {
 				c.call(t, "k", 1, 2, fp("order-1"))
@@ -263,7 +261,7 @@ func TestLocalCacheForgetRacesRead(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	c := newCached(t, idempotency.Config{})
-	c.do(t, c.other(), "k")
+	c.do(t, c.other(t), "k")
 	var once atomic.Bool
 	c.store.afterClaim = func(key string) {
 		if once.CompareAndSwap(false, true) {
@@ -281,7 +279,7 @@ func TestLocalCacheForgetRacesRead(t *testing.T) {
 func TestLocalCacheSkipsInProgress(t *testing.T) {
 	t.Parallel()
 	c := newCached(t, idempotency.Config{})
-	_, release, done := running(t, c.other(), "k", 7)
+	_, release, done := running(t, c.other(t), "k", 7)
 	_, n, err := c.do(t, c.g, "k", idempotency.WithWaitTimeout(-1))
 	wantErr(t, err, idempotency.ErrInProgress)
 	if n != 1 {
