@@ -19,7 +19,7 @@ type DuplicatePolicy int
 
 const (
 	// ReturnStored returns the stored outcome; while the first call still
-	// runs, waits up to Config.WaitTimeout for it. The default.
+	// runs, waits up to [Config.WaitTimeout] for it. The default.
 	ReturnStored DuplicatePolicy = iota
 	// Wait waits for a running first call until the caller's context ends,
 	// then returns its outcome.
@@ -71,7 +71,7 @@ func (p FailurePolicy) String() string {
 type Config struct {
 	// TTL is how long an outcome is remembered after it is recorded, and
 	// the longest an in-progress record lives. Default [DefaultTTL] (24h);
-	// NoExpiry keeps it forever. Other negative values, and a TTL shorter
+	// [NoExpiry] keeps it forever. Other negative values, and a TTL shorter
 	// than the Lease, are invalid (see [Config.Validate]). An fn still running when
 	// its in-progress record expires loses its claim: keep TTL well above
 	// the longest run (see [Config.MaxExecution]).
@@ -86,18 +86,18 @@ type Config struct {
 	// Default ReturnStored.
 	OnDuplicate DuplicatePolicy
 	// WaitTimeout is how long ReturnStored waits for a first call that is
-	// still running before returning ErrInProgress. Default
+	// still running before returning [ErrInProgress]. Default
 	// [DefaultWaitTimeout] (10s); negative: do not wait.
 	WaitTimeout time.Duration
 	// OnFailure is what a failed fn leaves behind. Default Release.
 	OnFailure FailurePolicy
 	// NoTakeover, when true, never takes over a claim whose lease lapsed:
-	// strict at-most-once. Callers get ErrAbandoned for that key until its
+	// strict at-most-once. Callers get [ErrAbandoned] for that key until its
 	// TTL ends or it is forgotten. Default false.
 	NoTakeover bool
-	// Name gives a key's low-cardinality name for events (Event.Name),
+	// Name gives a key's low-cardinality name for events ([Event.Name]),
 	// which observers use as a metric label instead of the raw key. Default
-	// KeyName: the text before the first ':' of keys made by Key and Wrap.
+	// [KeyName]: the text before the first ':' of keys made by Key and Wrap.
 	Name func(key string) string
 	// Codec encodes results. Default JSON (encoding/json).
 	Codec Codec
@@ -109,7 +109,7 @@ type Config struct {
 	// keeps, each given by a value of the type, typically a typed nil:
 	// (*PaymentDeclined)(nil). When the failure matches errors.As for one
 	// of them, that error is stored as JSON (its exported fields), and the
-	// replayed *FailedError answers errors.As for the type with a value
+	// replayed [*FailedError] answers errors.As for the type with a value
 	// decoded from it. Types are matched by package path and name, so keep
 	// those stable across releases. A value that cannot be encoded and
 	// decoded keeps only the message: that includes types with interface
@@ -161,7 +161,7 @@ const (
 	DefaultWaitTimeout = 10 * time.Second
 )
 
-// MinLease is the shortest Config.Lease. A lease must also outlast a
+// MinLease is the shortest [Config.Lease]. A lease must also outlast a
 // store round trip by far (a renewal every Lease/3 must land before the
 // lease lapses), which only the deployment knows: use at least a hundred
 // times the store's worst round trip.

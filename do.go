@@ -13,13 +13,13 @@ import (
 // the stored result instead of running fn.
 //
 // A first call claims key in the store, runs fn with a context carrying
-// the claim's fencing token (TokenFrom) while renewing the lease, and
+// the claim's fencing token ([TokenFrom]) while renewing the lease, and
 // records the outcome. A call whose key was seen before gets, by
-// Config.OnDuplicate, the stored result, the result once the running call
-// finishes, or ErrDuplicate; a remembered failure comes back as a
-// *FailedError. fn's own error is returned unchanged. Store failures before
-// fn runs return ErrStore and fn does not run; a failure to record fn's
-// outcome returns fn's result together with ErrNotRecorded. If fn panics,
+// [Config.OnDuplicate], the stored result, the result once the running call
+// finishes, or [ErrDuplicate]; a remembered failure comes back as a
+// [*FailedError]. fn's own error is returned unchanged. Store failures before
+// fn runs return [ErrStore] and fn does not run; a failure to record fn's
+// outcome returns fn's result together with [ErrNotRecorded]. If fn panics,
 // its claim is released (or the failure remembered) and the panic goes on.
 func Do[T any](ctx context.Context, g *Guard, key string, fn func(context.Context) (T, error), opts ...CallOption) (v T, err error) {
 	co := applyOptions(opts)

@@ -25,8 +25,8 @@ type Guard struct {
 }
 
 // New returns a Guard over store. A nil store means a private in-memory
-// store (memstore), closed by Guard.Close; a nil cfg means defaults. New
-// panics with the error of Config.Validate (matching ErrInvalidConfig) on
+// store (memstore), closed by [Guard.Close]; a nil cfg means defaults. New
+// panics with the error of [Config.Validate] (matching [ErrInvalidConfig]) on
 // an invalid Config: a Config is written by a programmer, not read from
 // input. Call Validate first where it is read from input.
 func New(store Store, cfg *Config) *Guard {
@@ -66,7 +66,7 @@ func (g *Guard) Store() Store { return g.user }
 // Config returns the guard's configuration with defaults filled in.
 func (g *Guard) Config() Config { return g.cfg }
 
-// Lookup returns the live record for key, or an error matching ErrNotFound.
+// Lookup returns the live record for key, or an error matching [ErrNotFound].
 // It asks the store, never the local cache.
 func (g *Guard) Lookup(ctx context.Context, key string) (Record, error) {
 	return g.store.Get(ctx, key)
