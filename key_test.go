@@ -1,6 +1,7 @@
 package idempotency_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"reflect"
@@ -160,6 +161,29 @@ func TestKeyUnencodable(t *testing.T) {
 				t.Fatalf("Key(%s) = %q, %v; want ErrInvalidKey", name, k, err)
 			}
 		})
+	}
+}
+
+// Keys and fingerprints reuse their encoding buffers: an encoding that
+// failed halfway leaves nothing behind for the next one.
+func TestKeyAfterFailedEncodings(t *testing.T) {
+	t.Parallel()
+	cyc := &node{}
+	cyc.Next = cyc
+	arg := map[string]any{"a": []int{1, 2}, "t": time.Unix(1, 2), "p": &point{1, 2}}
+	want := key(t, arg)
+	g := newGuard(t, nil, nil)
+	for range 100 {
+		for _, bad := range []any{cyc, math.NaN(), map[string]any{"x": []any{1, func() {}}}} {
+			if _, err := idempotency.Key("f", bad); err == nil {
+				t.Fatal("encoded an unencodable value")
+			}
+			_, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { return 0, nil }, idempotency.WithFingerprint(bad))
+			wantErr(t, err, idempotency.ErrInvalidKey)
+		}
+		if got := key(t, arg); got != want {
+			t.Fatalf("key after failed encodings %s, want %s", got, want)
+		}
 	}
 }
 
