@@ -19,12 +19,12 @@ import (
 //
 // What it costs is staleness. [Guard.Forget] drops the key's entry at once,
 // but a record deleted any other way (Forget in another process or through
-// another Guard, Store.Delete, a sweep) is seen by this guard only once its
+// another Guard, Store.Delete) is seen by this guard only once its
 // entry ages out: after at most MaxAge. Until then duplicates here replay
 // the forgotten outcome instead of running fn again. An entry never
-// outlives its record's ExpiresAt, read on this process's clock: a store
-// judging expiry on its own clock (Redis, PostgreSQL) may expire it up to
-// the clocks' difference earlier, again at most MaxAge.
+// outlives its record's ExpiresAt, read on this process's clock; a store
+// that judges expiry on a clock running ahead of it (Redis, PostgreSQL)
+// forgets the record that much earlier, and the cache within MaxAge.
 type LocalCacheConfig struct {
 	// MaxAge is how long an outcome is served from the cache after the
 	// guard read it from the store or recorded it: the bound on staleness.
