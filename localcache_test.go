@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -306,4 +307,39 @@ func TestLocalCacheStoreRestarted(t *testing.T) {
 	c.clock.Advance(cacheAge)
 	c.call(t, "k", 4, 2)
 	c.call(t, "k", 4, 0)
+}
+
+// Concurrent callers over a small cache (entries evicted all the time) still
+// run each key once and all get its one result.
+func TestLocalCacheConcurrent(t *testing.T) {
+	t.Parallel()
+	c := newCached(t, idempotency.Config{LocalCache: idempotency.LocalCacheConfig{MaxAge: time.Hour, MaxEntries: 8}})
+	var runs counter
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				k := strconv.Itoa((w + i) % 20)
+				v, err := idempotency.Do(context.Background(), c.g, k, func(context.Context) (string, error) {
+					runs.add(k)
+					return "result of " + k, nil
+				})
+				if err != nil || v != "result of "+k {
+					t.Errorf("Do(%s) = %q, %v", k, v, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for k := range 20 {
+		if n := runs.get(strconv.Itoa(k)); n != 1 {
+			t.Errorf("key %d ran %d times", k, n)
+		}
+	}
+	if n := idempotency.LocalCacheLen(c.g); n > 8 {
+		t.Fatalf("%d entries, want at most 8", n)
+	}
 }
