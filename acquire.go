@@ -95,9 +95,10 @@ func (g *Guard) claim(ctx context.Context, req ClaimRequest, co *callOptions) (C
 		return g.store.Claim(ctx, req)
 	}
 	now := g.clock.Now()
-	rec, epoch, ok := g.local.get(req.Key, now)
-	if ok {
-		return Claim{Record: rec}, nil
+	e, epoch := g.local.get(req.Key, now)
+	if e != nil {
+		co.cached = e
+		return Claim{Record: e.rec}, nil
 	}
 	co.epoch = epoch
 	c, err := g.store.Claim(ctx, req)

@@ -34,14 +34,16 @@ func Do[T any](ctx context.Context, g *Guard, key string, fn func(context.Contex
 	}
 	co.token = c.Record.Token
 	if !c.Acquired {
-		return replay[T](ctx, g, c.Record)
+		return replay[T](ctx, g, c.Record, co.cached)
 	}
 	co.acquired, co.tookOver = true, c.TookOver
 	return execute(ctx, g, c, fn, &co)
 }
 
-// replay decodes a completed record's value.
-func replay[T any](ctx context.Context, g *Guard, rec Record) (T, error) {
+// replay decodes a completed record's value. Decoded values of immutable
+// types are kept: with the entry of the local cache that answered (cached),
+// else in the replay cache.
+func replay[T any](ctx context.Context, g *Guard, rec Record, cached *localEntry) (T, error) {
 	if len(rec.Value) == 0 {
 		err := &Error{Kind: ErrResultUnavailable, Key: rec.Key, Token: rec.Token, Err: errors.New("the result could not be encoded when it was recorded")}
 		g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token, Err: err})
@@ -51,7 +53,14 @@ func replay[T any](ctx context.Context, g *Guard, rec Record) (T, error) {
 	typ := reflect.TypeFor[T]()
 	cache := immutable(typ)
 	if cache {
-		if v, ok := g.replays.get(rec.Key, rec.Token, typ, rec.Value); ok {
+		var v any
+		var ok bool
+		if cached != nil {
+			v, ok = cached.value(typ)
+		} else {
+			v, ok = g.replays.get(rec.Key, rec.Token, typ, rec.Value)
+		}
+		if ok {
 			g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token})
 			return v.(T), nil
 		}
@@ -62,7 +71,10 @@ func replay[T any](ctx context.Context, g *Guard, rec Record) (T, error) {
 		g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token, Err: err})
 		return v, err
 	}
-	if cache {
+	switch {
+	case cache && cached != nil:
+		cached.keep(typ, v)
+	case cache:
 		g.replays.put(rec.Key, rec.Token, typ, rec.Value, v)
 	}
 	g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token})

@@ -2,7 +2,9 @@ package idempotency
 
 import (
 	"hash/maphash"
+	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -61,10 +63,31 @@ type localShard struct {
 	newest, oldest *localEntry
 }
 
+// A localEntry's rec and until never change once it is cached, so a
+// caller may read them without the lock.
 type localEntry struct {
 	rec        Record
 	until      time.Time // served while now is before it
 	newer, old *localEntry
+	// decoded is rec.Value decoded, for immutable result types (see
+	// replay): a cached duplicate decodes nothing, over any number of keys.
+	decoded atomic.Pointer[decodedValue]
+}
+
+type decodedValue struct {
+	typ   reflect.Type
+	value any
+}
+
+func (e *localEntry) value(typ reflect.Type) (any, bool) {
+	if d := e.decoded.Load(); d != nil && d.typ == typ {
+		return d.value, true
+	}
+	return nil, false
+}
+
+func (e *localEntry) keep(typ reflect.Type, v any) {
+	e.decoded.Store(&decodedValue{typ, v})
 }
 
 // Shards of at least this many entries; fewer entries make one shard, so
@@ -90,17 +113,17 @@ func (c *localCache) shard(key string) *localShard {
 	return &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
 }
 
-// get returns the cached record for key, if it is still fresh at now, and
-// the shard's epoch to put what the store answers instead.
-func (c *localCache) get(key string, now time.Time) (rec Record, epoch uint64, ok bool) {
+// get returns the entry for key if it is still fresh at now (else nil),
+// and the shard's epoch to put what the store answers instead.
+func (c *localCache) get(key string, now time.Time) (*localEntry, uint64) {
 	s := c.shard(key)
 	s.mu.RLock()
 	e, epoch := s.m[key], s.epoch
-	if e != nil && now.Before(e.until) {
-		rec, ok = e.rec, true
-	}
 	s.mu.RUnlock()
-	return rec, epoch, ok
+	if e != nil && !now.Before(e.until) {
+		e = nil
+	}
+	return e, epoch
 }
 
 // put caches rec, a record the store held at now, unless it is not final,

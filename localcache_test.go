@@ -343,3 +343,41 @@ func TestLocalCacheConcurrent(t *testing.T) {
 		t.Fatalf("%d entries, want at most 8", n)
 	}
 }
+
+// A cached entry keeps its decoded result (of an immutable type): over more
+// keys than the replay cache holds, each key is decoded once, however often
+// it is replayed.
+func TestLocalCacheDecodesOnce(t *testing.T) {
+	t.Parallel()
+	codec := &countingCodec{}
+	c := newCached(t, idempotency.Config{Codec: codec, LocalCache: idempotency.LocalCacheConfig{MaxAge: time.Hour, MaxEntries: 5000}})
+	type receipt struct {
+		ID     string
+		Amount int
+	}
+	const keys = 3000
+	for round := range 3 {
+		for i := range keys {
+			k := strconv.Itoa(i)
+			r, err := idempotency.Do(context.Background(), c.g, k, func(context.Context) (receipt, error) {
+				return receipt{k, i}, nil
+			})
+			if err != nil || r != (receipt{k, i}) {
+				t.Fatalf("round %d: Do(%s) = %+v, %v", round, k, r, err)
+			}
+		}
+	}
+	if n := codec.unmarshal.Load(); n != keys {
+		t.Fatalf("%d decodes for %d keys replayed twice each, want one per key", n, keys)
+	}
+	// Another type reads the same entries afresh.
+	if _, err := idempotency.Do(context.Background(), c.g, "0", func(context.Context) (struct{ ID string }, error) {
+		t.Error("ran again")
+		return struct{ ID string }{}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := codec.unmarshal.Load(); n != keys+1 {
+		t.Fatalf("%d decodes, want one more for another type", n)
+	}
+}

@@ -11,7 +11,8 @@ type callOptions struct {
 	ttl        time.Duration
 	wait       time.Duration
 
-	epoch uint64 // the local cache's, read before the claim
+	epoch  uint64      // the local cache's, read before the claim
+	cached *localEntry // the local cache's answer to the claim, if any
 
 	// Filled in by the call, for a CallObserver's EventEnd.
 	acquired, tookOver, lost bool
