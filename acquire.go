@@ -30,7 +30,7 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 	var poll pollState
 	var waiting Token // the running execution waited for, if any
 	for {
-		c, err := g.store.Claim(ctx, req)
+		c, err := g.claim(ctx, req, co)
 		if err != nil {
 			if waiting != 0 && ctx.Err() != nil {
 				// The caller gave up while waiting, as it claimed again:
@@ -86,6 +86,40 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 			return Claim{}, g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: rec.Token, Err: err})
 		}
 	}
+}
+
+// claim answers from the local cache when it holds the key, else claims
+// in the store and caches a final record the store answers with.
+func (g *Guard) claim(ctx context.Context, req ClaimRequest, co *callOptions) (Claim, error) {
+	if g.local == nil {
+		return g.store.Claim(ctx, req)
+	}
+	now := g.clock.Now()
+	e, epoch := g.local.get(req.Key, now)
+	if e != nil {
+		co.cached = e
+		return Claim{Record: e.rec}, nil
+	}
+	co.epoch = epoch
+	c, err := g.store.Claim(ctx, req)
+	if err == nil && !c.Acquired {
+		g.local.put(c.Record, epoch, now)
+	}
+	return c, err
+}
+
+// remember caches the outcome out that the execution owning rec just
+// recorded.
+func (g *Guard) remember(rec Record, out Outcome, co *callOptions) {
+	if g.local == nil {
+		return
+	}
+	now := g.clock.Now()
+	rec.Status, rec.Value, rec.ExpiresAt = out.Status, out.Value, time.Time{}
+	if out.TTL > 0 {
+		rec.ExpiresAt = now.Add(out.TTL)
+	}
+	g.local.put(rec, co.epoch, now)
 }
 
 func (g *Guard) conflict(ctx context.Context, err *Error) error {

@@ -3,8 +3,6 @@ package idempotency_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -50,7 +48,7 @@ func TestCallObserverResults(t *testing.T) {
 	rec := &recorder{}
 	store := newStore(t, nil)
 	faulty := &faultyStore{Store: store}
-	g := newGuard(t, faulty, &idempotency.Config{Observer: rec, OnFailure: idempotency.Remember, Logger: discardLogger()})
+	g := newGuard(t, faulty, &idempotency.Config{Observer: rec, OnFailure: idempotency.Remember})
 	ctx := context.Background()
 	errNo := errors.New("no")
 	ok := func(ctx context.Context) (int, error) {
@@ -143,5 +141,3 @@ func TestKeyName(t *testing.T) {
 		}
 	}
 }
-
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -1,14 +1,11 @@
 package idempotency
 
 import (
-	"bytes"
 	"encoding"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"reflect"
-	"slices"
-	"sync"
 	"time"
 )
 
@@ -107,6 +104,8 @@ func (e *encoder) float(tag byte, f float64) error {
 	return nil
 }
 
+// value encodes v: the bounds first, then the types that encode by what
+// they mean (canon_special.go), then by kind.
 func (e *encoder) value(v reflect.Value) error {
 	if !v.IsValid() {
 		e.buf = append(e.buf, tagNil)
@@ -123,21 +122,12 @@ func (e *encoder) value(v reflect.Value) error {
 	t := v.Type()
 	switch specialOf(t) {
 	case specialTime:
-		tm := v.Convert(timeType).Interface().(time.Time)
-		e.buf = append(e.buf, tagTime)
-		e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(tm.Unix()))
-		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(tm.Nanosecond()))
+		e.time(v)
 		return nil
 	case specialText:
-		if e.hidden > 0 {
-			break
+		if e.hidden == 0 {
+			return e.text(v)
 		}
-		b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
-		if err != nil {
-			return fmt.Errorf("MarshalText of %v: %w", t, err)
-		}
-		e.str(tagText, b)
-		return nil
 	}
 	switch t.Kind() {
 	case reflect.Bool:
@@ -166,78 +156,11 @@ func (e *encoder) value(v reflect.Value) error {
 	case reflect.String:
 		e.buf = appendStr(e.buf, tagString, v.String())
 	case reflect.Slice, reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 && t.Elem().PkgPath() == "" && !t.Elem().Implements(textMarshalerType) {
-			if t.Kind() == reflect.Slice {
-				e.str(tagBytes, v.Bytes())
-			} else {
-				b := make([]byte, v.Len())
-				reflect.Copy(reflect.ValueOf(b), v)
-				e.str(tagBytes, b)
-			}
-			return nil
-		}
-		e.buf = append(e.buf, tagList)
-		e.uvarint(uint64(v.Len()))
-		for i := range v.Len() {
-			if err := e.value(v.Index(i)); err != nil {
-				return fmt.Errorf("index %d: %w", i, err)
-			}
-		}
+		return e.sequence(v)
 	case reflect.Map:
-		if v.IsNil() {
-			return e.pairs(nil)
-		}
-		leave, err := e.enter(v)
-		if err != nil {
-			return err
-		}
-		defer leave()
-		pairs := make([][2][]byte, 0, v.Len())
-		it := v.MapRange()
-		for it.Next() {
-			k, err := e.sub(func(s *encoder) error { return s.value(it.Key()) })
-			if err != nil {
-				return fmt.Errorf("map key: %w", err)
-			}
-			val, err := e.sub(func(s *encoder) error { return s.value(it.Value()) })
-			if err != nil {
-				return fmt.Errorf("map value: %w", err) // the key's value stays out of messages
-			}
-			pairs = append(pairs, [2][]byte{k, val})
-		}
-		return e.pairs(pairs)
+		return e.mapValue(v)
 	case reflect.Struct:
-		// A struct encodes as the map of its field names to values, in
-		// the order of the encoded names, which the type fixes.
-		fields := structFields(t)
-		if fields.hidden {
-			v = addressable(v)
-		}
-		e.buf = append(e.buf, tagMap)
-		e.uvarint(uint64(len(fields.list)))
-		for i := 0; i < len(fields.list); {
-			f := fields.list[i]
-			if f.ties == 1 {
-				e.buf = append(e.buf, f.name...)
-				if err := e.field(v, f); err != nil {
-					return err
-				}
-				i++
-				continue
-			}
-			// Blank fields (_) share a name: order them by value, as for
-			// map keys that encode alike.
-			pairs := make([][2][]byte, 0, f.ties)
-			for _, f := range fields.list[i : i+f.ties] {
-				val, err := e.sub(func(s *encoder) error { return s.field(v, f) })
-				if err != nil {
-					return err
-				}
-				pairs = append(pairs, [2][]byte{f.name, val})
-			}
-			e.sortedPairs(pairs)
-			i += f.ties
-		}
+		return e.structValue(v)
 	case reflect.Pointer:
 		if v.IsNil() {
 			e.buf = append(e.buf, tagNil)
@@ -261,95 +184,28 @@ func (e *encoder) value(v reflect.Value) error {
 	return nil
 }
 
-// field encodes the struct field f of v.
-func (e *encoder) field(v reflect.Value, f field) error {
-	fv := v.Field(f.index)
-	if !f.exported {
-		// v is addressable: read the field through an exported view, so
-		// that everything under it can be read too (times, arrays,
-		// whatever an interface holds).
-		fv = reflect.NewAt(fv.Type(), fv.Addr().UnsafePointer()).Elem()
-		e.hidden++
-		defer func() { e.hidden-- }()
+// sequence encodes a slice or an array: plain bytes as one string, other
+// elements as a list.
+func (e *encoder) sequence(v reflect.Value) error {
+	t := v.Type()
+	if t.Elem().Kind() == reflect.Uint8 && t.Elem().PkgPath() == "" && !t.Elem().Implements(textMarshalerType) {
+		if t.Kind() == reflect.Slice {
+			e.str(tagBytes, v.Bytes())
+		} else {
+			b := make([]byte, v.Len())
+			reflect.Copy(reflect.ValueOf(b), v)
+			e.str(tagBytes, b)
+		}
+		return nil
 	}
-	if err := e.value(fv); err != nil {
-		return fmt.Errorf("field %s: %w", v.Type().Field(f.index).Name, err)
+	e.buf = append(e.buf, tagList)
+	e.uvarint(uint64(v.Len()))
+	for i := range v.Len() {
+		if err := e.value(v.Index(i)); err != nil {
+			return fmt.Errorf("index %d: %w", i, err)
+		}
 	}
 	return nil
-}
-
-// fieldList is how a struct type encodes: its fields in the order of
-// their encoded names.
-type fieldList struct {
-	list   []field
-	hidden bool // some fields are unexported
-}
-
-type field struct {
-	index    int
-	name     []byte // encoded as a string
-	exported bool
-	ties     int // fields from this one on with the same name: 1 but for blank (_) fields
-}
-
-var fieldLists sync.Map // reflect.Type -> *fieldList
-
-func structFields(t reflect.Type) *fieldList {
-	if fl, ok := fieldLists.Load(t); ok {
-		return fl.(*fieldList)
-	}
-	fl := &fieldList{}
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Tag.Get("idempotency") == "-" {
-			continue
-		}
-		fl.list = append(fl.list, field{index: i, name: appendStr(nil, tagString, f.Name), exported: f.IsExported()})
-		fl.hidden = fl.hidden || !f.IsExported()
-	}
-	// Field names are unique within a struct but for blank ones (_).
-	slices.SortStableFunc(fl.list, func(a, b field) int { return bytes.Compare(a.name, b.name) })
-	for i := range fl.list {
-		j := i + 1
-		for j < len(fl.list) && bytes.Equal(fl.list[j].name, fl.list[i].name) {
-			j++
-		}
-		fl.list[i].ties = j - i
-	}
-	actual, _ := fieldLists.LoadOrStore(t, fl)
-	return actual.(*fieldList)
-}
-
-// sub encodes on its own, for sorting.
-func (e *encoder) sub(encode func(*encoder) error) ([]byte, error) {
-	s := &encoder{depth: e.depth, seen: e.seen, hidden: e.hidden, nodes: e.nodes}
-	err := encode(s)
-	e.seen = s.seen
-	return s.buf, err
-}
-
-func (e *encoder) pairs(pairs [][2][]byte) error {
-	e.buf = append(e.buf, tagMap)
-	e.uvarint(uint64(len(pairs)))
-	e.sortedPairs(pairs)
-	return nil
-}
-
-// sortedPairs writes key/value pairs in order. Distinct map keys may encode
-// alike (int8(1) and uint(1), two pointers to equal values): those are
-// ordered by value, or the encoding would follow the map's random
-// iteration order.
-func (e *encoder) sortedPairs(pairs [][2][]byte) {
-	slices.SortFunc(pairs, func(a, b [2][]byte) int {
-		if c := bytes.Compare(a[0], b[0]); c != 0 {
-			return c
-		}
-		return bytes.Compare(a[1], b[1])
-	})
-	for _, p := range pairs {
-		e.buf = append(e.buf, p[0]...)
-		e.buf = append(e.buf, p[1]...)
-	}
 }
 
 // enter marks a pointer or map as on the current path, to refuse cycles.
@@ -368,15 +224,4 @@ func (e *encoder) enter(v reflect.Value) (func(), error) {
 type ref struct {
 	p uintptr
 	t reflect.Type
-}
-
-// addressable returns v, or an addressable copy of it, so that unexported
-// fields inside it can be read.
-func addressable(v reflect.Value) reflect.Value {
-	if v.CanAddr() {
-		return v
-	}
-	c := reflect.New(v.Type()).Elem()
-	c.Set(v)
-	return c
 }

@@ -19,7 +19,7 @@ type DuplicatePolicy int
 
 const (
 	// ReturnStored returns the stored outcome; while the first call still
-	// runs, waits up to Config.WaitTimeout for it. The default.
+	// runs, waits up to [Config.WaitTimeout] for it. The default.
 	ReturnStored DuplicatePolicy = iota
 	// Wait waits for a running first call until the caller's context ends,
 	// then returns its outcome.
@@ -71,7 +71,7 @@ func (p FailurePolicy) String() string {
 type Config struct {
 	// TTL is how long an outcome is remembered after it is recorded, and
 	// the longest an in-progress record lives. Default [DefaultTTL] (24h);
-	// NoExpiry keeps it forever. Other negative values, and a TTL shorter
+	// [NoExpiry] keeps it forever. Other negative values, and a TTL shorter
 	// than the Lease, are invalid (see [Config.Validate]). An fn still running when
 	// its in-progress record expires loses its claim: keep TTL well above
 	// the longest run (see [Config.MaxExecution]).
@@ -86,18 +86,18 @@ type Config struct {
 	// Default ReturnStored.
 	OnDuplicate DuplicatePolicy
 	// WaitTimeout is how long ReturnStored waits for a first call that is
-	// still running before returning ErrInProgress. Default
+	// still running before returning [ErrInProgress]. Default
 	// [DefaultWaitTimeout] (10s); negative: do not wait.
 	WaitTimeout time.Duration
 	// OnFailure is what a failed fn leaves behind. Default Release.
 	OnFailure FailurePolicy
 	// NoTakeover, when true, never takes over a claim whose lease lapsed:
-	// strict at-most-once. Callers get ErrAbandoned for that key until its
+	// strict at-most-once. Callers get [ErrAbandoned] for that key until its
 	// TTL ends or it is forgotten. Default false.
 	NoTakeover bool
-	// Name gives a key's low-cardinality name for events (Event.Name),
+	// Name gives a key's low-cardinality name for events ([Event.Name]),
 	// which observers use as a metric label instead of the raw key. Default
-	// KeyName: the text before the first ':' of keys made by Key and Wrap.
+	// [KeyName]: the text before the first ':' of keys made by Key and Wrap.
 	Name func(key string) string
 	// Codec encodes results. Default JSON (encoding/json).
 	Codec Codec
@@ -109,7 +109,7 @@ type Config struct {
 	// keeps, each given by a value of the type, typically a typed nil:
 	// (*PaymentDeclined)(nil). When the failure matches errors.As for one
 	// of them, that error is stored as JSON (its exported fields), and the
-	// replayed *FailedError answers errors.As for the type with a value
+	// replayed [*FailedError] answers errors.As for the type with a value
 	// decoded from it. Types are matched by package path and name, so keep
 	// those stable across releases. A value that cannot be encoded and
 	// decoded keeps only the message: that includes types with interface
@@ -143,6 +143,11 @@ type Config struct {
 	// for ever; it cannot stop an fn that ignores its context. At most
 	// TTL (see [Config.Validate]). Default 0: no bound.
 	MaxExecution time.Duration
+	// LocalCache, when its MaxAge is set, keeps the outcomes this guard
+	// sees in memory, so that a duplicate of a key completed recently costs
+	// no store round trip, at the price of staleness bounded by MaxAge (see
+	// [LocalCacheConfig]). Default: off.
+	LocalCache LocalCacheConfig
 	// Observer receives an event per notable step, for metrics and
 	// tracing. Default none.
 	Observer Observer
@@ -156,7 +161,7 @@ const (
 	DefaultWaitTimeout = 10 * time.Second
 )
 
-// MinLease is the shortest Config.Lease. A lease must also outlast a
+// MinLease is the shortest [Config.Lease]. A lease must also outlast a
 // store round trip by far (a renewal every Lease/3 must land before the
 // lease lapses), which only the deployment knows: use at least a hundred
 // times the store's worst round trip.
@@ -171,7 +176,8 @@ const MinLease = time.Millisecond
 // expire while its claim is still live, and a second caller could run fn
 // beside the first); a negative MaxExecution, or one longer than the TTL;
 // unknown OnDuplicate or OnFailure values; nil entries
-// in KnownErrors or KnownErrorTypes.
+// in KnownErrors or KnownErrorTypes; a negative LocalCache.MaxAge or
+// MaxEntries, or MaxEntries without MaxAge.
 func (c *Config) Validate() error {
 	if c == nil {
 		return nil
@@ -201,6 +207,15 @@ func (c *Config) Validate() error {
 	if c.OnFailure < Release || c.OnFailure > Remember {
 		bad("unknown OnFailure %v", c.OnFailure)
 	}
+	if c.LocalCache.MaxAge < 0 {
+		bad("LocalCache.MaxAge %v is negative (want > 0, or 0 for no cache)", c.LocalCache.MaxAge)
+	}
+	if c.LocalCache.MaxEntries < 0 {
+		bad("LocalCache.MaxEntries %d is negative (want > 0, or 0 for the default %d)", c.LocalCache.MaxEntries, DefaultLocalCacheEntries)
+	}
+	if c.LocalCache.MaxEntries > 0 && c.LocalCache.MaxAge == 0 {
+		bad("LocalCache.MaxEntries %d without MaxAge: the cache is off until MaxAge is set", c.LocalCache.MaxEntries)
+	}
 	for i, e := range c.KnownErrors {
 		if e == nil {
 			bad("KnownErrors[%d] is nil", i)
@@ -219,6 +234,9 @@ func (c Config) withDefaults() Config {
 	c.TTL = cmp.Or(c.TTL, DefaultTTL)
 	c.Lease = cmp.Or(c.Lease, DefaultLease)
 	c.WaitTimeout = cmp.Or(c.WaitTimeout, DefaultWaitTimeout)
+	if c.LocalCache.MaxAge > 0 {
+		c.LocalCache.MaxEntries = cmp.Or(c.LocalCache.MaxEntries, DefaultLocalCacheEntries)
+	}
 	if c.Codec == nil {
 		c.Codec = JSONCodec{}
 	}

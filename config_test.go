@@ -38,6 +38,11 @@ func TestConfigValidate(t *testing.T) {
 		{"MaxExecutionAtTTL", &idempotency.Config{MaxExecution: idempotency.DefaultTTL}, nil},
 		{"NegativeMaxExecution", &idempotency.Config{MaxExecution: -time.Second}, []string{"MaxExecution -1s is negative"}},
 		{"MaxExecutionPastTTL", &idempotency.Config{TTL: time.Hour, MaxExecution: 2 * time.Hour}, []string{"MaxExecution 2h0m0s is longer than TTL 1h0m0s"}},
+		{"LocalCache", &idempotency.Config{LocalCache: idempotency.LocalCacheConfig{MaxAge: time.Second}}, nil},
+		{"LocalCacheBounded", &idempotency.Config{LocalCache: idempotency.LocalCacheConfig{MaxAge: time.Second, MaxEntries: 1}}, nil},
+		{"LocalCacheNegativeAge", &idempotency.Config{LocalCache: idempotency.LocalCacheConfig{MaxAge: -time.Second}}, []string{"LocalCache.MaxAge -1s is negative"}},
+		{"LocalCacheNegativeEntries", &idempotency.Config{LocalCache: idempotency.LocalCacheConfig{MaxAge: time.Second, MaxEntries: -1}}, []string{"LocalCache.MaxEntries -1 is negative"}},
+		{"LocalCacheEntriesWithoutAge", &idempotency.Config{LocalCache: idempotency.LocalCacheConfig{MaxEntries: 100}}, []string{"LocalCache.MaxEntries 100 without MaxAge"}},
 		{"Several", &idempotency.Config{TTL: -5, OnFailure: 9, KnownErrors: []error{nil}},
 			[]string{"TTL -5ns is negative", "unknown OnFailure", "KnownErrors[0] is nil"}},
 	}
@@ -84,6 +89,14 @@ func TestConfigDefaults(t *testing.T) {
 	c := g.Config()
 	if c.TTL != idempotency.DefaultTTL || c.Lease != idempotency.DefaultLease || c.WaitTimeout != idempotency.DefaultWaitTimeout {
 		t.Fatalf("defaults TTL %v, Lease %v, WaitTimeout %v", c.TTL, c.Lease, c.WaitTimeout)
+	}
+	if c.LocalCache != (idempotency.LocalCacheConfig{}) {
+		t.Fatalf("the local cache is on by default: %+v", c.LocalCache)
+	}
+	on := idempotency.New(nil, &idempotency.Config{LocalCache: idempotency.LocalCacheConfig{MaxAge: time.Second}})
+	defer on.Close()
+	if n := on.Config().LocalCache.MaxEntries; n != idempotency.DefaultLocalCacheEntries || idempotency.DefaultLocalCacheEntries != 10_000 {
+		t.Fatalf("default LocalCache.MaxEntries %d", n)
 	}
 	if idempotency.DefaultTTL != 24*time.Hour || idempotency.DefaultLease != 30*time.Second || idempotency.DefaultWaitTimeout != 10*time.Second {
 		t.Fatal("documented defaults changed")

@@ -13,13 +13,13 @@ import (
 // the stored result instead of running fn.
 //
 // A first call claims key in the store, runs fn with a context carrying
-// the claim's fencing token (TokenFrom) while renewing the lease, and
+// the claim's fencing token ([TokenFrom]) while renewing the lease, and
 // records the outcome. A call whose key was seen before gets, by
-// Config.OnDuplicate, the stored result, the result once the running call
-// finishes, or ErrDuplicate; a remembered failure comes back as a
-// *FailedError. fn's own error is returned unchanged. Store failures before
-// fn runs return ErrStore and fn does not run; a failure to record fn's
-// outcome returns fn's result together with ErrNotRecorded. If fn panics,
+// [Config.OnDuplicate], the stored result, the result once the running call
+// finishes, or [ErrDuplicate]; a remembered failure comes back as a
+// [*FailedError]. fn's own error is returned unchanged. Store failures before
+// fn runs return [ErrStore] and fn does not run; a failure to record fn's
+// outcome returns fn's result together with [ErrNotRecorded]. If fn panics,
 // its claim is released (or the failure remembered) and the panic goes on.
 func Do[T any](ctx context.Context, g *Guard, key string, fn func(context.Context) (T, error), opts ...CallOption) (v T, err error) {
 	co := applyOptions(opts)
@@ -34,14 +34,16 @@ func Do[T any](ctx context.Context, g *Guard, key string, fn func(context.Contex
 	}
 	co.token = c.Record.Token
 	if !c.Acquired {
-		return replay[T](ctx, g, c.Record)
+		return replay[T](ctx, g, c.Record, co.cached)
 	}
 	co.acquired, co.tookOver = true, c.TookOver
 	return execute(ctx, g, c, fn, &co)
 }
 
-// replay decodes a completed record's value.
-func replay[T any](ctx context.Context, g *Guard, rec Record) (T, error) {
+// replay decodes a completed record's value. Decoded values of immutable
+// types are kept: with the entry of the local cache that answered (cached),
+// else in the replay cache.
+func replay[T any](ctx context.Context, g *Guard, rec Record, cached *localEntry) (T, error) {
 	if len(rec.Value) == 0 {
 		err := &Error{Kind: ErrResultUnavailable, Key: rec.Key, Token: rec.Token, Err: errors.New("the result could not be encoded when it was recorded")}
 		g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token, Err: err})
@@ -51,7 +53,14 @@ func replay[T any](ctx context.Context, g *Guard, rec Record) (T, error) {
 	typ := reflect.TypeFor[T]()
 	cache := immutable(typ)
 	if cache {
-		if v, ok := g.replays.get(rec.Key, rec.Token, typ, rec.Value); ok {
+		var v any
+		var ok bool
+		if cached != nil {
+			v, ok = cached.value(typ)
+		} else {
+			v, ok = g.replays.get(rec.Key, rec.Token, typ, rec.Value)
+		}
+		if ok {
 			g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token})
 			return v.(T), nil
 		}
@@ -62,7 +71,10 @@ func replay[T any](ctx context.Context, g *Guard, rec Record) (T, error) {
 		g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token, Err: err})
 		return v, err
 	}
-	if cache {
+	switch {
+	case cache && cached != nil:
+		cached.keep(typ, v)
+	case cache:
 		g.replays.put(rec.Key, rec.Token, typ, rec.Value, v)
 	}
 	g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token})
@@ -113,7 +125,7 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 		if p == nil {
 			perr = errors.New("the guarded function exited its goroutine")
 		}
-		settled := g.fail(ctx, key, token, perr, co)
+		settled := g.fail(ctx, c, perr, co)
 		g.deliver(ctx, e, Event{Kind: EventExecuted, Key: key, Token: token, Took: took, Err: perr}, settled)
 		if p != nil {
 			panic(p)
@@ -134,7 +146,7 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 			// not a failure worth remembering.
 			settled = g.release(ctx, key, token)
 		default:
-			settled = g.fail(ctx, key, token, err, co)
+			settled = g.fail(ctx, c, err, co)
 		}
 		g.deliver(ctx, e, executed, settled)
 		return v, err
@@ -150,6 +162,8 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 	if cerr := g.store.Complete(writeCtx(ctx), key, token, out); cerr != nil {
 		settled = g.settleFailed(ctx, "complete", key, token, cerr)
 		err = &Error{Kind: ErrNotRecorded, Key: key, Token: token, Err: cerr}
+	} else {
+		g.remember(c.Record, out, co)
 	}
 	g.deliver(ctx, e, executed, settled)
 	return v, err
@@ -192,7 +206,8 @@ func (g *Guard) ttl(co *callOptions) time.Duration {
 
 // fail settles a failed execution by the failure policy. It returns the
 // event of a failure to settle, if any, for the caller to observe.
-func (g *Guard) fail(ctx context.Context, key string, token Token, err error, co *callOptions) Event {
+func (g *Guard) fail(ctx context.Context, c Claim, err error, co *callOptions) Event {
+	key, token := c.Record.Key, c.Record.Token
 	if g.cfg.OnFailure != Remember {
 		return g.release(ctx, key, token)
 	}
@@ -200,6 +215,7 @@ func (g *Guard) fail(ctx context.Context, key string, token Token, err error, co
 	if serr := g.store.Complete(writeCtx(ctx), key, token, out); serr != nil {
 		return g.settleFailed(ctx, "complete", key, token, serr)
 	}
+	g.remember(c.Record, out, co)
 	return Event{}
 }
 

@@ -3,13 +3,11 @@ package idempotency_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,22 +44,6 @@ func TestConcurrentDuplicatesRunOnce(t *testing.T) {
 			t.Fatalf("key-%d ran %d times, want 1", i, n)
 		}
 	}
-}
-
-// running starts a first call of key that blocks until release is closed.
-func running(t *testing.T, g *idempotency.Guard, key string, v int) (started, release chan struct{}, done chan error) {
-	t.Helper()
-	started, release, done = make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	go func() {
-		_, err := idempotency.Do(context.Background(), g, key, func(ctx context.Context) (int, error) {
-			close(started)
-			<-release
-			return v, nil
-		})
-		done <- err
-	}()
-	<-started
-	return started, release, done
 }
 
 func TestDuplicatePolicies(t *testing.T) {
@@ -346,38 +328,6 @@ func TestOutcomeRecordedAfterCallerGivesUp(t *testing.T) {
 	}
 }
 
-func TestUnencodableResult(t *testing.T) {
-	t.Parallel()
-	var runs atomic.Int32
-	g := newGuard(t, nil, nil)
-	fn := func(context.Context) (any, error) {
-		runs.Add(1)
-		return func() {}, nil // JSON cannot encode a func
-	}
-	v, err := idempotency.Do(context.Background(), g, "k", fn)
-	if err != nil || v == nil {
-		t.Fatalf("first call = %v, %v; want its value", v, err)
-	}
-	_, err = idempotency.Do(context.Background(), g, "k", fn)
-	wantErr(t, err, idempotency.ErrResultUnavailable)
-	if runs.Load() != 1 {
-		t.Fatalf("fn ran %d times", runs.Load())
-	}
-}
-
-func TestUndecodableResult(t *testing.T) {
-	t.Parallel()
-	g := newGuard(t, nil, nil)
-	if _, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (string, error) { return "text", nil }); err != nil {
-		t.Fatal(err)
-	}
-	_, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) {
-		t.Error("fn ran again for a result of another type")
-		return 0, nil
-	})
-	wantErr(t, err, idempotency.ErrResultUnavailable)
-}
-
 func TestStoreFailures(t *testing.T) {
 	t.Parallel()
 	t.Run("ClaimFailsClosed", func(t *testing.T) {
@@ -532,53 +482,6 @@ func TestDefaultsAndPrivateStore(t *testing.T) {
 	}
 }
 
-// countingCodec is a Codec that counts its calls, wrapping JSON with a
-// marker so that a replay through another codec would fail.
-type countingCodec struct {
-	marshal, unmarshal atomic.Int64
-}
-
-func (c *countingCodec) Marshal(v any) ([]byte, error) {
-	c.marshal.Add(1)
-	b, err := json.Marshal(v)
-	return append([]byte("v1:"), b...), err
-}
-
-func (c *countingCodec) Unmarshal(data []byte, v any) error {
-	c.unmarshal.Add(1)
-	rest, ok := bytes.CutPrefix(data, []byte("v1:"))
-	if !ok {
-		return errors.New("not written by countingCodec")
-	}
-	return json.Unmarshal(rest, v)
-}
-
-func TestCustomCodec(t *testing.T) {
-	t.Parallel()
-	codec := &countingCodec{}
-	s := newStore(t, nil)
-	g := newGuard(t, s, &idempotency.Config{Codec: codec})
-	type receipt struct{ ID string }
-	fn := func(context.Context) (*receipt, error) { return &receipt{ID: "ch_1"}, nil }
-	if _, err := idempotency.Do(context.Background(), g, "k", fn); err != nil {
-		t.Fatal(err)
-	}
-	rec, err := s.Get(context.Background(), "k")
-	if err != nil || !bytes.HasPrefix(rec.Value, []byte("v1:")) {
-		t.Fatalf("stored %q, %v; want the codec's encoding", rec.Value, err)
-	}
-	got, err := idempotency.Do(context.Background(), g, "k", fn)
-	if err != nil || got.ID != "ch_1" {
-		t.Fatalf("replay = %+v, %v", got, err)
-	}
-	if m, u := codec.marshal.Load(), codec.unmarshal.Load(); m != 1 || u != 1 {
-		t.Fatalf("codec: %d Marshal, %d Unmarshal; want 1 each", m, u)
-	}
-	// A record the codec cannot read is ErrResultUnavailable, not a zero value.
-	_, err = idempotency.Do(context.Background(), newGuard(t, s, nil), "k", fn)
-	wantErr(t, err, idempotency.ErrResultUnavailable)
-}
-
 func TestNoExpiryAndPerCallTTL(t *testing.T) {
 	t.Parallel()
 	c := newClock()
@@ -592,5 +495,58 @@ func TestNoExpiryAndPerCallTTL(t *testing.T) {
 	}
 	if _, err := g.Lookup(context.Background(), "short"); !errors.Is(err, idempotency.ErrNotFound) {
 		t.Fatalf("per-call TTL record still there: %v", err)
+	}
+}
+
+// Under Reject, a key whose execution was abandoned (NoTakeover, lease
+// lapsed) says so: it is not a call in progress.
+func TestRejectAbandoned(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	s := newStore(t, c)
+	g := newGuard(t, s, &idempotency.Config{Lease: time.Minute, NoTakeover: true, OnDuplicate: idempotency.Reject})
+	if _, err := s.Claim(context.Background(), idempotency.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(2 * time.Minute)
+	_, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) {
+		t.Error("fn ran under NoTakeover after a lapsed lease")
+		return 0, nil
+	})
+	wantErr(t, err, idempotency.ErrDuplicate, idempotency.ErrAbandoned)
+	if errors.Is(err, idempotency.ErrInProgress) {
+		t.Fatalf("abandoned key reported in progress: %v", err)
+	}
+}
+
+func TestRejectCompleted(t *testing.T) {
+	t.Parallel()
+	g := newGuard(t, nil, &idempotency.Config{OnDuplicate: idempotency.Reject})
+	fn := func(ctx context.Context) (int, error) { return 1, nil }
+	if _, err := idempotency.Do(context.Background(), g, "k", fn); err != nil {
+		t.Fatal(err)
+	}
+	_, err := idempotency.Do(context.Background(), g, "k", fn)
+	wantErr(t, err, idempotency.ErrDuplicate)
+	if errors.Is(err, idempotency.ErrInProgress) {
+		t.Fatalf("duplicate of a completed call matches ErrInProgress: %v", err)
+	}
+}
+
+func TestTTLExpiryAllowsRerun(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	var runs counter
+	g := newGuard(t, newStore(t, c), &idempotency.Config{TTL: time.Minute})
+	fn := func(ctx context.Context) (int, error) { return runs.add("k"), nil }
+	ctx := context.Background()
+	for range 2 {
+		if v, err := idempotency.Do(ctx, g, "k", fn); err != nil || v != 1 {
+			t.Fatalf("within TTL = %d, %v; want 1", v, err)
+		}
+	}
+	c.Advance(time.Minute + time.Second)
+	if v, err := idempotency.Do(ctx, g, "k", fn); err != nil || v != 2 {
+		t.Fatalf("after TTL = %d, %v; want a second run", v, err)
 	}
 }

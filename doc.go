@@ -19,15 +19,15 @@
 //
 // # The guarantee
 //
-// fn runs at most once per key while its record lives (Config.TTL), with
+// fn runs at most once per key while its record lives ([Config.TTL]), with
 // one exception: an execution that dies or stalls past its lease
-// (Config.Lease, renewed every Lease/3 while fn runs) may be taken over by
+// ([Config.Lease], renewed every Lease/3 while fn runs) may be taken over by
 // a later call, which runs fn again. That is at-least-once for that crash
 // only, and the stale executor can never overwrite the newer outcome: every
-// write carries the claim's fencing token (TokenFrom), and a store refuses
-// writes by a token that no longer owns the key. Config.NoTakeover gives
+// write carries the claim's fencing token ([TokenFrom]), and a store refuses
+// writes by a token that no longer owns the key. [Config.NoTakeover] gives
 // strict at-most-once instead: a lapsed claim is never taken over and
-// callers get ErrAbandoned. pgstore.DoTx gives exactly-once for effects
+// callers get [ErrAbandoned]. pgstore.DoTx gives exactly-once for effects
 // written in the same PostgreSQL transaction as the record.
 //
 // # Stores
@@ -39,19 +39,19 @@
 //
 // # Errors
 //
-// Errors are *Error values matching a sentinel (ErrInProgress,
-// ErrDuplicate, ErrKeyReused, ErrAbandoned, ErrNotRecorded,
-// ErrResultUnavailable, ErrStore, ErrInvalidKey, ErrInvalidConfig) with
-// errors.Is, or a *FailedError (ErrFailed) for a replayed failure. fn's own
+// Errors are *Error values matching a sentinel ([ErrInProgress],
+// [ErrDuplicate], [ErrKeyReused], ErrAbandoned, [ErrNotRecorded],
+// [ErrResultUnavailable], [ErrStore], [ErrInvalidKey], [ErrInvalidConfig]) with
+// errors.Is, or a [*FailedError] ([ErrFailed]) for a replayed failure. fn's own
 // errors are returned unchanged. fn's context is cancelled with cause
-// ErrLeaseLost when its claim is lost, and ErrMaxExecution when it runs
-// past Config.MaxExecution.
+// [ErrLeaseLost] when its claim is lost, and [ErrMaxExecution] when it runs
+// past [Config.MaxExecution].
 //
 // # Logs and observers
 //
 // Store errors are logged at error level, through slog.Default unless
-// Config.Logger says otherwise; keys appear in logs as keyed digests
-// (KeyDigest) unless Config.LogRawKeys. An Observer sees each event once
+// [Config.Logger] says otherwise; keys appear in logs as keyed digests
+// ([KeyDigest]) unless [Config.LogRawKeys]. An Observer sees each event once
 // the call's claim is settled, on the calling goroutine: it cannot keep a
 // key claimed or delay a renewal, and its panics are recovered and logged.
 package idempotency

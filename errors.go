@@ -15,7 +15,7 @@ var (
 	// ErrInProgress: a first call with this key is still running (HTTP 409).
 	ErrInProgress = errors.New("idempotency: a call with this key is in progress")
 	// ErrDuplicate: OnDuplicate is Reject and the key was seen before.
-	// When that call is still running, the error matches ErrInProgress too.
+	// When that call is still running, the error matches [ErrInProgress] too.
 	ErrDuplicate = errors.New("idempotency: duplicate call")
 	// ErrKeyReused: the key was used before with another fingerprint
 	// (HTTP 422).
@@ -88,9 +88,9 @@ func (e *Error) Is(target error) bool { return target == e.Kind }
 func (e *Error) Unwrap() error { return e.Err }
 
 // FailedError is a remembered failure replayed to a later call (OnFailure:
-// Remember). Its message is the original error's; it matches ErrFailed and
-// every sentinel of Config.KnownErrors that the original error matched,
-// and errors.As finds in it the errors of Config.KnownErrorTypes that the
+// Remember). Its message is the original error's; it matches [ErrFailed] and
+// every sentinel of [Config.KnownErrors] that the original error matched,
+// and errors.As finds in it the errors of [Config.KnownErrorTypes] that the
 // original error wrapped, decoded from the store.
 type FailedError struct {
 	Key     string
@@ -104,7 +104,7 @@ func (e *FailedError) Unwrap() []error { return e.typed }
 
 func (e *FailedError) Error() string { return e.Message }
 
-// Is reports whether target is ErrFailed or one of the known errors the
+// Is reports whether target is [ErrFailed] or one of the known errors the
 // original error matched.
 func (e *FailedError) Is(target error) bool {
 	if target == ErrFailed {

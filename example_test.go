@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/memstore"
 )
 
 func ExampleDo() {
@@ -158,4 +159,31 @@ func ExampleKeyDigest() {
 	// The log lines of one key carry key_hmac=<this>, not the key.
 	fmt.Println(idempotency.KeyDigest(secret, "invoice:42"))
 	// Output: ESw9-golX6wO2ejrfmI-aQ
+}
+
+// A guard with a local cache answers a recent duplicate from memory. Here
+// the store is deleted from directly, as another process's Forget would:
+// the guard goes on replaying until its entry is MaxAge old, while its own
+// Forget takes effect at once.
+func ExampleLocalCacheConfig() {
+	store := memstore.New(nil)
+	defer store.Close()
+	g := idempotency.New(store, &idempotency.Config{
+		LocalCache: idempotency.LocalCacheConfig{MaxAge: time.Minute, MaxEntries: 100_000},
+	})
+	ctx := context.Background()
+	runs := 0
+	send := func(context.Context) (int, error) { runs++; return runs, nil }
+
+	idempotency.Do(ctx, g, "digest:2026-01-01", send)
+	_ = store.Delete(ctx, "digest:2026-01-01") // elsewhere
+	n, _ := idempotency.Do(ctx, g, "digest:2026-01-01", send)
+	fmt.Println("after a delete elsewhere:", n)
+
+	_ = g.Forget(ctx, "digest:2026-01-01")
+	n, _ = idempotency.Do(ctx, g, "digest:2026-01-01", send)
+	fmt.Println("after g.Forget:", n)
+	// Output:
+	// after a delete elsewhere: 1
+	// after g.Forget: 2
 }

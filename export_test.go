@@ -134,3 +134,6 @@ func RenewalsArmed(g *Guard) bool {
 	}
 	return false
 }
+
+// LocalCacheLen is how many outcomes g's local cache holds.
+func LocalCacheLen(g *Guard) int { return g.local.len() }

@@ -231,3 +231,86 @@ func TestRememberWhenCallerContextEnded(t *testing.T) {
 		})
 	}
 }
+
+type uncomparableErr struct{ parts []string }
+
+func (e uncomparableErr) Error() string { return "uncomparable" }
+
+func TestFailedErrorUncomparableKnownError(t *testing.T) {
+	t.Parallel()
+	known := uncomparableErr{parts: []string{"x"}}
+	g := newGuard(t, nil, &idempotency.Config{OnFailure: idempotency.Remember, KnownErrors: []error{known}})
+	fn := func(context.Context) (int, error) { return 0, known }
+	_, _ = idempotency.Do(context.Background(), g, "k", fn)
+	_, err := idempotency.Do(context.Background(), g, "k", fn)
+	if errors.Is(err, uncomparableErr{}) { // must not panic
+		t.Fatal("matched a different uncomparable error")
+	}
+	wantErr(t, err, idempotency.ErrFailed)
+}
+
+type paymentDeclined struct{ Code string }
+
+func (e *paymentDeclined) Error() string { return "declined: " + e.Code }
+
+var errInsufficientFunds = errors.New("insufficient funds")
+
+func TestFailureReleasedByDefault(t *testing.T) {
+	t.Parallel()
+	var runs counter
+	g := newGuard(t, nil, nil)
+	fn := func(ctx context.Context) (int, error) {
+		if runs.add("k") == 1 {
+			return 0, errInsufficientFunds
+		}
+		return 7, nil
+	}
+	if _, err := idempotency.Do(context.Background(), g, "k", fn); err != errInsufficientFunds {
+		t.Fatalf("first call error = %v, want fn's error unchanged", err)
+	}
+	if v, err := idempotency.Do(context.Background(), g, "k", fn); err != nil || v != 7 {
+		t.Fatalf("retry after a failure = %d, %v; want a second run", v, err)
+	}
+	if _, err := g.Lookup(context.Background(), "k"); err != nil {
+		t.Fatalf("success not recorded: %v", err)
+	}
+}
+
+func TestRememberedFailureKeepsIdentity(t *testing.T) {
+	t.Parallel()
+	var runs counter
+	g := newGuard(t, nil, &idempotency.Config{
+		OnFailure:   idempotency.Remember,
+		KnownErrors: []error{errInsufficientFunds},
+	})
+	fn := func(ctx context.Context) (int, error) {
+		runs.add("k")
+		return 0, fmt.Errorf("charging card 4242: %w", errInsufficientFunds)
+	}
+	_, first := idempotency.Do(context.Background(), g, "k", fn)
+	_, second := idempotency.Do(context.Background(), g, "k", fn)
+	if n := runs.get("k"); n != 1 {
+		t.Fatalf("a remembered failure ran %d times", n)
+	}
+	wantErr(t, second, idempotency.ErrFailed, errInsufficientFunds)
+	if second.Error() != first.Error() {
+		t.Fatalf("replayed message %q, want the original %q", second.Error(), first.Error())
+	}
+	var fe *idempotency.FailedError
+	if !errors.As(second, &fe) || fe.Key != "k" {
+		t.Fatalf("replayed failure %T %v, want *FailedError for k", second, second)
+	}
+	// An error type that is not listed keeps its message, not its identity.
+	_, err := idempotency.Do(context.Background(), g, "k2", func(ctx context.Context) (int, error) {
+		return 0, &paymentDeclined{"do_not_honor"}
+	})
+	var pd *paymentDeclined
+	if !errors.As(err, &pd) {
+		t.Fatalf("first call error %v, want fn's own error", err)
+	}
+	_, err = idempotency.Do(context.Background(), g, "k2", func(ctx context.Context) (int, error) { return 1, nil })
+	wantErr(t, err, idempotency.ErrFailed)
+	if err.Error() != "declined: do_not_honor" || errors.Is(err, errInsufficientFunds) {
+		t.Fatalf("replayed failure = %v", err)
+	}
+}

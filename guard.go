@@ -19,13 +19,14 @@ type Guard struct {
 	cfg      Config
 	owned    io.Closer // the private store of New(nil, ...)
 	replays  *replayCache
+	local    *localCache // nil unless Config.LocalCache is on
 	clock    clock
 	renewals [1 << renewalQueuesLog2]renewals
 }
 
 // New returns a Guard over store. A nil store means a private in-memory
-// store (memstore), closed by Guard.Close; a nil cfg means defaults. New
-// panics with the error of Config.Validate (matching ErrInvalidConfig) on
+// store (memstore), closed by [Guard.Close]; a nil cfg means defaults. New
+// panics with the error of [Config.Validate] (matching [ErrInvalidConfig]) on
 // an invalid Config: a Config is written by a programmer, not read from
 // input. Call Validate first where it is read from input.
 func New(store Store, cfg *Config) *Guard {
@@ -37,6 +38,7 @@ func New(store Store, cfg *Config) *Guard {
 		c = *cfg
 	}
 	g := &Guard{cfg: c.withDefaults(), store: store, replays: &replayCache{seed: maphash.MakeSeed()}}
+	g.local = newLocalCache(g.cfg.LocalCache)
 	g.setClock(realClock{})
 	if store == nil {
 		m := memstore.New(nil)
@@ -64,7 +66,8 @@ func (g *Guard) Store() Store { return g.user }
 // Config returns the guard's configuration with defaults filled in.
 func (g *Guard) Config() Config { return g.cfg }
 
-// Lookup returns the live record for key, or an error matching ErrNotFound.
+// Lookup returns the live record for key, or an error matching [ErrNotFound].
+// It asks the store, never the local cache.
 func (g *Guard) Lookup(ctx context.Context, key string) (Record, error) {
 	return g.store.Get(ctx, key)
 }
@@ -72,9 +75,17 @@ func (g *Guard) Lookup(ctx context.Context, key string) (Record, error) {
 // Forget deletes the record for key, so that the next call runs fn again.
 // It is meant for operators (an abandoned key under NoTakeover, a bad
 // remembered outcome); an execution still running under key can then no
-// longer record its outcome.
+// longer record its outcome. The key's entry in this guard's local cache
+// ([Config.LocalCache]) is dropped at once; other guards see the deletion
+// once their entries age out.
 func (g *Guard) Forget(ctx context.Context, key string) error {
-	return g.store.Delete(ctx, key)
+	err := g.store.Delete(ctx, key)
+	if g.local != nil {
+		// After the delete: a duplicate that read the record before it
+		// cannot cache it any more.
+		g.local.drop(key)
+	}
+	return err
 }
 
 // Close releases the private store of a Guard made with a nil store. It

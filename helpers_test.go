@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,12 @@ func newStore(t *testing.T, c *clock) *memstore.Store {
 // would fill the output with the errors the default logger reports.
 func newGuard(t *testing.T, s idempotency.Store, cfg *idempotency.Config) *idempotency.Guard {
 	t.Helper()
+	return newGuardAt(t, s, cfg, nil)
+}
+
+// newGuardAt is newGuard with leases renewed on c, when c is not nil.
+func newGuardAt(t *testing.T, s idempotency.Store, cfg *idempotency.Config, clk *clock) *idempotency.Guard {
+	t.Helper()
 	if s == nil {
 		s = newStore(t, nil)
 	}
@@ -44,6 +51,9 @@ func newGuard(t *testing.T, s idempotency.Store, cfg *idempotency.Config) *idemp
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if clk != nil {
+		return idempotency.NewAt(s, &c, clk)
 	}
 	return idempotency.New(s, &c)
 }
@@ -98,6 +108,52 @@ func (f *faultyStore) Extend(ctx context.Context, key string, tok idempotency.To
 	return f.Store.Extend(ctx, key, tok, lease)
 }
 
+// countingStore counts the operations that reach a memstore: the round
+// trips a network store would make. Embedding *memstore.Store keeps its
+// Watch.
+type countingStore struct {
+	*memstore.Store
+	reads, writes atomic.Int64 // Claim and Get; the others
+	// afterClaim, when set before use, runs as each Claim returns.
+	afterClaim func(key string)
+}
+
+func (c *countingStore) trips() int { return int(c.reads.Load() + c.writes.Load()) }
+
+func (c *countingStore) Claim(ctx context.Context, r idempotency.ClaimRequest) (idempotency.Claim, error) {
+	c.reads.Add(1)
+	cl, err := c.Store.Claim(ctx, r)
+	if c.afterClaim != nil {
+		c.afterClaim(r.Key)
+	}
+	return cl, err
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (idempotency.Record, error) {
+	c.reads.Add(1)
+	return c.Store.Get(ctx, key)
+}
+
+func (c *countingStore) Complete(ctx context.Context, key string, tok idempotency.Token, out idempotency.Outcome) error {
+	c.writes.Add(1)
+	return c.Store.Complete(ctx, key, tok, out)
+}
+
+func (c *countingStore) Release(ctx context.Context, key string, tok idempotency.Token) error {
+	c.writes.Add(1)
+	return c.Store.Release(ctx, key, tok)
+}
+
+func (c *countingStore) Extend(ctx context.Context, key string, tok idempotency.Token, lease time.Duration) error {
+	c.writes.Add(1)
+	return c.Store.Extend(ctx, key, tok, lease)
+}
+
+func (c *countingStore) Delete(ctx context.Context, key string) error {
+	c.writes.Add(1)
+	return c.Store.Delete(ctx, key)
+}
+
 // counter counts real side effects.
 type counter struct {
 	mu sync.Mutex
@@ -127,4 +183,29 @@ func wantErr(t *testing.T, err error, targets ...error) {
 			t.Fatalf("error %v does not match %v", err, target)
 		}
 	}
+}
+
+// running starts a first call of key that blocks until release is closed.
+func running(t *testing.T, g *idempotency.Guard, key string, v int) (started, release chan struct{}, done chan error) {
+	t.Helper()
+	started, release, done = make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		_, err := idempotency.Do(context.Background(), g, key, func(ctx context.Context) (int, error) {
+			close(started)
+			<-release
+			return v, nil
+		})
+		done <- err
+	}()
+	<-started
+	return started, release, done
+}
+
+func key(t *testing.T, args ...any) string {
+	t.Helper()
+	k, err := idempotency.Key("f", args...)
+	if err != nil {
+		t.Fatalf("Key(%#v): %v", args, err)
+	}
+	return k
 }

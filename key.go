@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
+	"sync"
 )
 
 // Key derives a key from a name and arguments: name + ":" +
@@ -39,7 +41,7 @@ func Key(name string, args ...any) (string, error) {
 	if err != nil {
 		return "", &Error{Kind: ErrInvalidKey, Err: fmt.Errorf("Key(%q, ...): %w", name, err)}
 	}
-	return name + ":" + base64.RawURLEncoding.EncodeToString(sum[:]), nil
+	return digestText(name, true, &sum), nil
 }
 
 // fingerprint is the digest of a WithFingerprint payload. Strings and byte
@@ -48,9 +50,9 @@ func fingerprint(payload any) (string, error) {
 	var sum [sha256.Size]byte
 	switch p := payload.(type) {
 	case []byte:
-		sum = sha256.Sum256(append([]byte{'b'}, p...))
+		sum = hashTagged('b', p)
 	case string:
-		sum = sha256.Sum256(append([]byte{'b'}, p...))
+		sum = hashTagged('b', p)
 	default:
 		var err error
 		if sum, err = digest('F', []any{payload}); err != nil {
@@ -59,17 +61,70 @@ func fingerprint(payload any) (string, error) {
 			return "", &Error{Kind: ErrInvalidKey, Err: fmt.Errorf("WithFingerprint payload (%v): %w", ae.typ, ae.err)}
 		}
 	}
-	return base64.RawURLEncoding.EncodeToString(sum[:]), nil
+	return digestText("", false, &sum), nil
 }
 
 func digest(domain byte, args []any) ([sha256.Size]byte, error) {
-	nodes := 0
-	e := encoder{buf: make([]byte, 0, 128), nodes: &nodes}
-	e.buf = append(e.buf, domain)
-	if err := e.values(args); err != nil {
+	s := getHashing()
+	defer s.release()
+	s.e.buf = append(s.e.buf, domain)
+	if err := s.e.values(args); err != nil {
 		return [sha256.Size]byte{}, err
 	}
-	return sha256.Sum256(e.buf), nil
+	return sha256.Sum256(s.e.buf), nil
+}
+
+// hashTagged hashes tag followed by p, without a copy of p of its own.
+func hashTagged[S ~string | ~[]byte](tag byte, p S) [sha256.Size]byte {
+	s := getHashing()
+	defer s.release()
+	s.e.buf = append(append(s.e.buf, tag), p...)
+	return sha256.Sum256(s.e.buf)
+}
+
+// digestText returns prefix, a ':' if colon, and base64url(sum), in one
+// allocation.
+func digestText(prefix string, colon bool, sum *[sha256.Size]byte) string {
+	var enc [43]byte // base64.RawURLEncoding.EncodedLen(sha256.Size)
+	base64.RawURLEncoding.Encode(enc[:], sum[:])
+	var b strings.Builder
+	b.Grow(len(prefix) + 1 + len(enc))
+	b.WriteString(prefix)
+	if colon {
+		b.WriteByte(':')
+	}
+	b.Write(enc[:])
+	return b.String()
+}
+
+// hashing is an encoder whose buffer is reused: an encoding is hashed and
+// dropped, so keys and fingerprints cost no buffer of their own.
+type hashing struct {
+	e     encoder
+	nodes int
+}
+
+// maxPooledBuf bounds the buffers kept for reuse; a larger one (a huge
+// payload) is left to the collector.
+const maxPooledBuf = 64 << 10
+
+var hashings = sync.Pool{New: func() any {
+	s := &hashing{}
+	s.e.nodes = &s.nodes
+	s.e.buf = make([]byte, 0, 128)
+	return s
+}}
+
+func getHashing() *hashing { return hashings.Get().(*hashing) }
+
+func (s *hashing) release() {
+	if cap(s.e.buf) > maxPooledBuf {
+		return
+	}
+	// An error may leave the encoder mid-value: reset all of it.
+	s.e.buf, s.e.depth, s.e.hidden, s.nodes = s.e.buf[:0], 0, 0, 0
+	clear(s.e.seen)
+	hashings.Put(s)
 }
 
 // argError says which argument of Key could not be encoded, and why. It

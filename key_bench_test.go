@@ -1,6 +1,7 @@
 package idempotency_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"net"
@@ -52,6 +53,33 @@ func BenchmarkKey(b *testing.B) {
 				b.Fatal(err)
 			}
 			_ = sha256.Sum256(data)
+		}
+	})
+}
+
+// BenchmarkFingerprint: a duplicate bound to a 4 KiB request body
+// (WithFingerprint), against the baseline of hashing the body alone.
+func BenchmarkFingerprint(b *testing.B) {
+	body := make([]byte, 4096)
+	for i := range body {
+		body[i] = byte(i)
+	}
+	b.Run("Do", func(b *testing.B) {
+		g := idempotency.New(nil, nil)
+		defer g.Close()
+		ctx := context.Background()
+		fn := func(context.Context) (int, error) { return 1, nil }
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := idempotency.Do(ctx, g, "k", fn, idempotency.WithFingerprint(body)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("SHA256Baseline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = sha256.Sum256(body)
 		}
 	})
 }

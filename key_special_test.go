@@ -291,3 +291,18 @@ func TestKeyBounds(t *testing.T) {
 		})
 	}
 }
+
+type dag struct{ L, R *dag }
+
+// A value whose nodes are shared would take exponential time to walk;
+// Key refuses it instead.
+func TestKeySharedNodesBounded(t *testing.T) {
+	t.Parallel()
+	d := &dag{}
+	for range 40 {
+		d = &dag{L: d, R: d}
+	}
+	if _, err := idempotency.Key("f", d); !errors.Is(err, idempotency.ErrInvalidKey) {
+		t.Fatalf("Key of a 2^40-node walk = %v, want ErrInvalidKey", err)
+	}
+}

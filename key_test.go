@@ -1,6 +1,7 @@
 package idempotency_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"reflect"
@@ -27,15 +28,6 @@ type withHidden struct {
 
 type node struct {
 	Next *node
-}
-
-func key(t *testing.T, args ...any) string {
-	t.Helper()
-	k, err := idempotency.Key("f", args...)
-	if err != nil {
-		t.Fatalf("Key(%#v): %v", args, err)
-	}
-	return k
 }
 
 func TestKeyEqualValues(t *testing.T) {
@@ -172,6 +164,29 @@ func TestKeyUnencodable(t *testing.T) {
 	}
 }
 
+// Keys and fingerprints reuse their encoding buffers: an encoding that
+// failed halfway leaves nothing behind for the next one.
+func TestKeyAfterFailedEncodings(t *testing.T) {
+	t.Parallel()
+	cyc := &node{}
+	cyc.Next = cyc
+	arg := map[string]any{"a": []int{1, 2}, "t": time.Unix(1, 2), "p": &point{1, 2}}
+	want := key(t, arg)
+	g := newGuard(t, nil, nil)
+	for range 100 {
+		for _, bad := range []any{cyc, math.NaN(), map[string]any{"x": []any{1, func() {}}}} {
+			if _, err := idempotency.Key("f", bad); err == nil {
+				t.Fatal("encoded an unencodable value")
+			}
+			_, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { return 0, nil }, idempotency.WithFingerprint(bad))
+			wantErr(t, err, idempotency.ErrInvalidKey)
+		}
+		if got := key(t, arg); got != want {
+			t.Fatalf("key after failed encodings %s, want %s", got, want)
+		}
+	}
+}
+
 // FuzzKey checks the two properties keys live by: equal values give equal
 // keys (a value and its deep copy through another map order), and values
 // that differ give different keys.
@@ -251,5 +266,65 @@ func TestKeyBlankFields(t *testing.T) {
 	set(&y, 1, 2)
 	if kx, ky := key(t, x), key(t, y); kx != ky || kx != "f:_og0qtIeaJ9e-18YPoPC3ncG9TKovUSNkCV5ViwM6A8" {
 		t.Fatalf("keys %s and %s", kx, ky)
+	}
+}
+
+// A map whose keys differ but encode alike (integers of other types,
+// pointers to equal values) is still one value: its key must not depend on
+// the map's iteration order.
+func TestKeyMapWithKeysEncodingAlike(t *testing.T) {
+	t.Parallel()
+	one, two := 1, 1
+	for name, arg := range map[string]any{
+		"IntegerTypes": map[any]string{int8(1): "a", uint(1): "b", int64(1): "c"},
+		"Pointers":     map[*int]string{&one: "a", &two: "b"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			first := key(t, arg)
+			for range 100 {
+				if k := key(t, arg); k != first {
+					t.Fatalf("one map, keys %s and %s", first, k)
+				}
+			}
+		})
+	}
+}
+
+type hiddenAny struct{ v any }
+
+type hiddenTimes struct{ m map[string]time.Time }
+
+type hiddenArray struct{ b [3]byte }
+
+// Times are instants wherever they sit, unexported fields included: the
+// monotonic reading and the zone do not change the key.
+func TestKeyTimeInUnexportedFields(t *testing.T) {
+	t.Parallel()
+	now := time.Now() // carries a monotonic reading
+	other := now.Round(0).In(time.FixedZone("X", 3600))
+	if a, b := key(t, hiddenAny{now}), key(t, hiddenAny{other}); a != b {
+		t.Fatalf("one instant in an unexported interface field, keys %s and %s", a, b)
+	}
+	if a, b := key(t, hiddenTimes{map[string]time.Time{"t": now}}), key(t, hiddenTimes{map[string]time.Time{"t": other}}); a != b {
+		t.Fatalf("one instant in an unexported map, keys %s and %s", a, b)
+	}
+	if a, b := key(t, hiddenAny{now}), key(t, hiddenAny{now.Add(time.Nanosecond)}); a == b {
+		t.Fatal("different instants share a key")
+	}
+}
+
+func TestKeyUnexportedByteArray(t *testing.T) {
+	t.Parallel()
+	defer func() {
+		if p := recover(); p != nil {
+			t.Fatalf("Key panicked: %v", p)
+		}
+	}()
+	if a, b := key(t, hiddenArray{[3]byte{1, 2, 3}}), key(t, hiddenArray{[3]byte{1, 2, 4}}); a == b {
+		t.Fatal("different arrays share a key")
+	}
+	if a, b := key(t, hiddenAny{[3]byte{1, 2, 3}}), key(t, hiddenAny{[]byte{1, 2, 3}}); a != b {
+		t.Fatalf("byte array and slice in an unexported field, keys %s and %s", a, b)
 	}
 }

@@ -2,7 +2,6 @@ package idempotency_test
 
 import (
 	"context"
-	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,8 +32,7 @@ func TestMaxExecution(t *testing.T) {
 			t.Parallel()
 			c := newClock()
 			s := newExtendLog(t, newStore(t, c))
-			g := idempotency.NewAt(s, &idempotency.Config{Lease: lease, MaxExecution: limit, OnFailure: tc.policy,
-				Logger: slog.New(slog.DiscardHandler)}, c)
+			g := newGuardAt(t, s, &idempotency.Config{Lease: lease, MaxExecution: limit, OnFailure: tc.policy}, c)
 			ctxs, release, done := make(chan context.Context, 1), make(chan struct{}), make(chan error, 1)
 			go func() {
 				_, err := idempotency.Do(context.Background(), g, "k", func(ctx context.Context) (int, error) {
@@ -103,7 +101,7 @@ func TestMaxExecutionDuringRenewal(t *testing.T) {
 	const lease = 30 * time.Second
 	c := newClock()
 	s := &blockingExtend{Store: newStore(t, c), entered: make(chan struct{}, 1), let: make(chan struct{})}
-	g := idempotency.NewAt(s, &idempotency.Config{Lease: lease, MaxExecution: lease / 3, Logger: slog.New(slog.DiscardHandler)}, c)
+	g := newGuardAt(t, s, &idempotency.Config{Lease: lease, MaxExecution: lease / 3}, c)
 	fnCtx, release, done := blocked(t, g, "k")
 	c.Advance(lease / 3) // the renewal and the limit are due together
 	receive(t, s.entered, "renewal")

@@ -11,8 +11,8 @@ import (
 //
 // Observe is called synchronously on the goroutine of the call (Do), never
 // on a renewal's, and only once the call's claim is settled: the outcome
-// is recorded, released or remembered before EventExecuted is observed,
-// and events of the renewal while fn ran (EventLeaseLost, EventStoreError)
+// is recorded, released or remembered before [EventExecuted] is observed,
+// and events of the renewal while fn ran ([EventLeaseLost], [EventStoreError])
 // are observed after fn returns, before EventExecuted. So an Observer that
 // blocks delays its caller only, never a renewal or another call, and one
 // that panics cannot leave a key claimed: the panic is recovered and
@@ -29,9 +29,9 @@ type ObserverFunc func(ctx context.Context, e Event)
 func (f ObserverFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
 
 // CallObserver is an Observer that also sees each call begin, so that it
-// can wrap the whole call (a span). Start gets an EventStart and returns
+// can wrap the whole call (a span). Start gets an [EventStart] and returns
 // the context the call goes on with: fn's context and every later event of
-// the call derive from it, and the call's last event is an EventEnd.
+// the call derive from it, and the call's last event is an [EventEnd].
 type CallObserver interface {
 	Observer
 	Start(ctx context.Context, e Event) context.Context
@@ -49,17 +49,17 @@ type Event struct {
 	Token Token         // the execution's token, where there is one
 	Took  time.Duration // EventExecuted: fn's run time; EventEnd: the call's; EventStore: the operation's
 	Err   error         // the error involved, if any; EventEnd: what the call returned
-	// Op is the store operation of an EventStore: claim, complete,
+	// Op is the store operation of an [EventStore]: claim, complete,
 	// release, get or delete. Lease renewals (extend) are not reported:
 	// they run on the guard's renewal goroutines, which an observer must
 	// never be able to stall.
 	Op string
-	// Result says how the call ended, in an EventEnd.
+	// Result says how the call ended, in an [EventEnd].
 	Result Result
 }
 
 // Result classifies how a call ended, for metrics: every call ends with
-// exactly one EventEnd carrying one Result.
+// exactly one [EventEnd] carrying one Result.
 type Result string
 
 // The results of a call.
@@ -77,7 +77,7 @@ const (
 
 // KeyName returns the name part of a key made by Key or Wrap: the text
 // before the first ':', or "" when there is none. It is the default
-// Config.Name, a label that is safe for metrics.
+// [Config.Name], a label that is safe for metrics.
 func KeyName(key string) string {
 	if i := strings.IndexByte(key, ':'); i >= 0 {
 		return key[:i]

@@ -2,7 +2,9 @@ package idempotency_test
 
 import (
 	"context"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/idempotency-go/idempotency"
 )
@@ -46,5 +48,66 @@ func TestReplaysAreIndependent(t *testing.T) {
 		return struct{ ID string }{}, nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// oneTokenStore issues token 1 for every claim, as a store may that counts
+// tokens per record and forgets the count with the record.
+type oneTokenStore struct {
+	idempotency.Store
+	mu  sync.Mutex
+	tok map[string]idempotency.Token // the inner store's token of each key
+}
+
+func (s *oneTokenStore) Claim(ctx context.Context, r idempotency.ClaimRequest) (idempotency.Claim, error) {
+	c, err := s.Store.Claim(ctx, r)
+	if err == nil && c.Acquired {
+		s.mu.Lock()
+		s.tok[r.Key] = c.Record.Token
+		s.mu.Unlock()
+	}
+	c.Record.Token = 1
+	return c, err
+}
+
+func (s *oneTokenStore) inner(key string) idempotency.Token {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tok[key]
+}
+
+func (s *oneTokenStore) Complete(ctx context.Context, key string, _ idempotency.Token, out idempotency.Outcome) error {
+	return s.Store.Complete(ctx, key, s.inner(key), out)
+}
+
+func (s *oneTokenStore) Release(ctx context.Context, key string, _ idempotency.Token) error {
+	return s.Store.Release(ctx, key, s.inner(key))
+}
+
+func (s *oneTokenStore) Extend(ctx context.Context, key string, _ idempotency.Token, lease time.Duration) error {
+	return s.Store.Extend(ctx, key, s.inner(key), lease)
+}
+
+// A key forgotten and run again replays its new result, even from a store
+// that gives the new execution the token of the forgotten one.
+func TestReplayAfterTokenReuse(t *testing.T) {
+	t.Parallel()
+	s := &oneTokenStore{Store: newStore(t, nil), tok: map[string]idempotency.Token{}}
+	g := newGuard(t, s, nil)
+	ctx := context.Background()
+	n := 0
+	fn := func(context.Context) (int, error) { n++; return n, nil }
+	for range 2 {
+		if v, err := idempotency.Do(ctx, g, "k", fn); err != nil || v != 1 {
+			t.Fatalf("Do = %d, %v; want 1", v, err)
+		}
+	}
+	if err := g.Forget(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if v, err := idempotency.Do(ctx, g, "k", fn); err != nil || v != 2 {
+			t.Fatalf("after Forget, Do = %d, %v; want the new result 2", v, err)
+		}
 	}
 }

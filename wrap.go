@@ -18,7 +18,7 @@ func Wrap[A, T any](g *Guard, name string, fn func(context.Context, A) (T, error
 
 // WrapKeyed is Wrap with the key chosen by the caller: the key alone is the
 // identity of a call, so calls with the same key and other arguments get
-// the first call's result. Use WithFingerprint through Do to detect such
+// the first call's result. Use [WithFingerprint] through Do to detect such
 // reuse instead.
 func WrapKeyed[A, T any](g *Guard, key func(A) string, fn func(context.Context, A) (T, error)) func(context.Context, A) (T, error) {
 	return func(ctx context.Context, a A) (T, error) {

@@ -1,0 +1,127 @@
+package idempotency_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idempotency-go/idempotency"
+)
+
+type panickyResult struct{ N int }
+
+func (panickyResult) MarshalJSON() ([]byte, error) { panic("broken MarshalJSON") }
+
+// A result whose encoding panics is a result that cannot be encoded: fn
+// ran, so it must never run again, and the caller keeps its value.
+func TestResultEncodingPanics(t *testing.T) {
+	t.Parallel()
+	g := newGuard(t, nil, &idempotency.Config{Lease: 30 * time.Millisecond})
+	var runs atomic.Int32
+	fn := func(context.Context) (panickyResult, error) {
+		runs.Add(1)
+		return panickyResult{7}, nil
+	}
+	var v panickyResult
+	var err error
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Errorf("Do panicked: %v", p)
+			}
+		}()
+		v, err = idempotency.Do(context.Background(), g, "k", fn)
+	}()
+	if err != nil || v.N != 7 {
+		t.Fatalf("first call = %+v, %v; want its value", v, err)
+	}
+	time.Sleep(100 * time.Millisecond) // past the lease
+	_, err = idempotency.Do(context.Background(), g, "k", fn)
+	wantErr(t, err, idempotency.ErrResultUnavailable)
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("fn ran %d times", n)
+	}
+}
+
+func TestUnencodableResult(t *testing.T) {
+	t.Parallel()
+	var runs atomic.Int32
+	g := newGuard(t, nil, nil)
+	fn := func(context.Context) (any, error) {
+		runs.Add(1)
+		return func() {}, nil // JSON cannot encode a func
+	}
+	v, err := idempotency.Do(context.Background(), g, "k", fn)
+	if err != nil || v == nil {
+		t.Fatalf("first call = %v, %v; want its value", v, err)
+	}
+	_, err = idempotency.Do(context.Background(), g, "k", fn)
+	wantErr(t, err, idempotency.ErrResultUnavailable)
+	if runs.Load() != 1 {
+		t.Fatalf("fn ran %d times", runs.Load())
+	}
+}
+
+func TestUndecodableResult(t *testing.T) {
+	t.Parallel()
+	g := newGuard(t, nil, nil)
+	if _, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (string, error) { return "text", nil }); err != nil {
+		t.Fatal(err)
+	}
+	_, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) {
+		t.Error("fn ran again for a result of another type")
+		return 0, nil
+	})
+	wantErr(t, err, idempotency.ErrResultUnavailable)
+}
+
+// countingCodec is a Codec that counts its calls, wrapping JSON with a
+// marker so that a replay through another codec would fail.
+type countingCodec struct {
+	marshal, unmarshal atomic.Int64
+}
+
+func (c *countingCodec) Marshal(v any) ([]byte, error) {
+	c.marshal.Add(1)
+	b, err := json.Marshal(v)
+	return append([]byte("v1:"), b...), err
+}
+
+func (c *countingCodec) Unmarshal(data []byte, v any) error {
+	c.unmarshal.Add(1)
+	rest, ok := bytes.CutPrefix(data, []byte("v1:"))
+	if !ok {
+		return errors.New("not written by countingCodec")
+	}
+	return json.Unmarshal(rest, v)
+}
+
+func TestCustomCodec(t *testing.T) {
+	t.Parallel()
+	codec := &countingCodec{}
+	s := newStore(t, nil)
+	g := newGuard(t, s, &idempotency.Config{Codec: codec})
+	type receipt struct{ ID string }
+	fn := func(context.Context) (*receipt, error) { return &receipt{ID: "ch_1"}, nil }
+	if _, err := idempotency.Do(context.Background(), g, "k", fn); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := s.Get(context.Background(), "k")
+	if err != nil || !bytes.HasPrefix(rec.Value, []byte("v1:")) {
+		t.Fatalf("stored %q, %v; want the codec's encoding", rec.Value, err)
+	}
+	got, err := idempotency.Do(context.Background(), g, "k", fn)
+	if err != nil || got.ID != "ch_1" {
+		t.Fatalf("replay = %+v, %v", got, err)
+	}
+	if m, u := codec.marshal.Load(), codec.unmarshal.Load(); m != 1 || u != 1 {
+		t.Fatalf("codec: %d Marshal, %d Unmarshal; want 1 each", m, u)
+	}
+	// A record the codec cannot read is ErrResultUnavailable, not a zero value.
+	_, err = idempotency.Do(context.Background(), newGuard(t, s, nil), "k", fn)
+	wantErr(t, err, idempotency.ErrResultUnavailable)
+}
