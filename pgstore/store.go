@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -18,6 +19,9 @@ type Store struct {
 	names names
 	sql   statements
 	lis   *listener
+	// tableID names the records table on the server: the server's start
+	// time, the database's and the table's OIDs.
+	tableID string
 
 	closeOnce sync.Once
 }
@@ -54,6 +58,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	}
 	if err != nil {
 		return nil, err
+	}
+	// Which table this is on the server, whatever the names used to
+	// reach it: nested calls compare it (see nested).
+	err = pool.QueryRow(ctx, `SELECT pg_postmaster_start_time()::text || '/' || d.oid::text || '/' || $1::regclass::oid::text
+		FROM pg_database d WHERE d.datname = current_database()`, n.table).Scan(&s.tableID)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: pgstore: New: read the table's identity: %w", err)
 	}
 	return s, nil
 }
