@@ -55,7 +55,8 @@ type names struct {
 	table, seq, index, version string
 	indexRel                   string // the index, schema-qualified like the table
 	channel                    string // the NOTIFY channel, unquoted
-	lockID                     string // advisory lock key for migrations
+	lockID                     string // advisory lock key for migrations, by the name given
+	schema, bare               string // the name's parts, unquoted (schema empty when not given)
 }
 
 func (o Options) withDefaults() (Options, names, error) {
@@ -96,6 +97,10 @@ func (o Options) withDefaults() (Options, names, error) {
 		version:  ident("_schema"),
 		channel:  channelName(o.Table),
 		lockID:   "idempotency:" + o.Table,
+		bare:     parts[len(parts)-1],
+	}
+	if len(parts) == 2 {
+		n.schema = parts[0]
 	}
 	return o, n, nil
 }
