@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -60,11 +61,17 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 		return nil, err
 	}
 	// Which table this is on the server, whatever the names used to
-	// reach it: nested calls compare it (see nested).
-	err = pool.QueryRow(ctx, `SELECT pg_postmaster_start_time()::text || '/' || d.oid::text || '/' || $1::regclass::oid::text
-		FROM pg_database d WHERE d.datname = current_database()`, n.table).Scan(&s.tableID)
+	// reach it: nested calls compare it (see nested), and waiters of
+	// stores that name it with and without its schema share a channel.
+	var schema string
+	err = pool.QueryRow(ctx, `SELECT pg_postmaster_start_time()::text || '/' || d.oid::text || '/' || c.oid::text, c.relnamespace::regnamespace::text
+		FROM pg_database d, pg_class c WHERE d.datname = current_database() AND c.oid = $1::regclass`, n.table).Scan(&s.tableID, &schema)
 	if err != nil {
 		return nil, fmt.Errorf("idempotency: pgstore: New: read the table's identity: %w", err)
+	}
+	if c := channelName(strings.Trim(schema, `"`) + "." + n.bare); n.schema == "" && c != n.channel {
+		s.names.channel2 = c
+		s.sql = buildStatements(s.names)
 	}
 	return s, nil
 }
