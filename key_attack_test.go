@@ -36,7 +36,7 @@ func TestKeyMarshalTextPanics(t *testing.T) {
 		}},
 		{"KeyMapKey", func() error { _, err := idempotency.Key("charge", map[currency]int{{}: 1}); return err }},
 		{"Fingerprint", func() error {
-			g := idempotency.New(nil, nil)
+			g := idempotency.New(newStore(t, nil), nil)
 			_, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) {
 				t.Error("fn ran")
 				return 0, nil
@@ -44,7 +44,7 @@ func TestKeyMarshalTextPanics(t *testing.T) {
 			return err
 		}},
 		{"Wrap", func() error {
-			g := idempotency.New(nil, nil)
+			g := idempotency.New(newStore(t, nil), nil)
 			_, err := idempotency.Wrap(g, "charge", func(context.Context, order) (int, error) {
 				t.Error("fn ran")
 				return 0, nil
