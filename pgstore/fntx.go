@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -17,7 +18,10 @@ import (
 // statements) sent through Exec, Query, QueryRow, SendBatch or Prepare of
 // the transaction or of a savepoint begun from it, also when a
 // pgx.QueryRewriter argument (such as pgx.NamedArgs) makes one of the
-// statement: DoTx runs the rewriter, once, and checks what it returns.
+// statement: DoTx runs the rewriter, once, and checks what it returns;
+// and the name of a statement prepared on the connection (a text of one
+// word is looked up among the session's prepared statements, which pgx
+// runs instead of the text).
 // Nothing of a refused call is sent, so the transaction goes on unharmed.
 var ErrTxOwned = errors.New("idempotency: pgstore: the transaction belongs to DoTx; return from fn to commit it, or return an error to roll it back")
 
@@ -124,18 +128,41 @@ func (t fnTx) check(ctx context.Context, sql string, args []any, batch bool) ([]
 		}
 	}
 	if last < 0 {
-		return args, refuseEnd(sql)
+		return args, t.refuseEnd(ctx, sql)
 	}
 	rsql, rargs, err := args[last].(pgx.QueryRewriter).RewriteQuery(ctx, t.Conn(), sql, slices.Clone(args[n:]))
 	if err != nil {
 		return nil, fmt.Errorf("rewrite query failed: %w", err)
 	}
-	if err := refuseEnd(rsql); err != nil {
+	if err := t.refuseEnd(ctx, rsql); err != nil {
 		return nil, err
 	}
 	out := slices.Clone(args[:n])
 	out[last] = rewritten{rsql, rargs}
 	return out, nil
+}
+
+// refuseEnd is refuseEnd for sql sent through the transaction. pgx runs
+// the statement prepared on the connection under the name sql, if any,
+// instead of sql itself: a name is one word, so a one-word text is also
+// looked up among the session's prepared statements (one read, only for
+// such texts), and refused when the statement it names would end the
+// transaction.
+func (t fnTx) refuseEnd(ctx context.Context, sql string) error {
+	if err := refuseEnd(sql); err != nil || sql == "" || strings.ContainsAny(sql, " \t\n\r\f\v;") {
+		return err
+	}
+	var stmt string
+	err := t.Tx.QueryRow(ctx, `SELECT statement FROM pg_prepared_statements WHERE name = $1`, sql).Scan(&stmt)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	case endsTx(stmt):
+		return fmt.Errorf("%w: refused, not sent: %q names a prepared statement that would end it", ErrTxOwned, truncate(sql))
+	}
+	return nil
 }
 
 func isOption(a any, batch bool) bool {

@@ -10,6 +10,7 @@ import (
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/pgstore"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // beginNamedCases end the transaction after a routine body in which BEGIN
@@ -172,5 +173,101 @@ func TestDoTxRewriterRunsOnce(t *testing.T) {
 	})
 	if err != nil || got != 42 || calls.Load() != 1 {
 		t.Fatalf("DoTx = %d, %v, rewriter ran %d times; want 42, nil, once", got, err, calls.Load())
+	}
+}
+
+// TestDoTxRefusesPreparedEnd: pgx runs a statement prepared on the
+// connection when the text sent is its name. A name whose statement would
+// end the transaction (prepared when the connection was made, as pools'
+// AfterConnect hooks do) is refused with ErrTxOwned and not sent, through
+// Exec, Query, QueryRow and SendBatch; names of other statements run.
+func TestDoTxRefusesPreparedEnd(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 4
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		for name, sql := range map[string]string{"finish": "COMMIT", "give_up": "ROLLBACK AND CHAIN", "one": "SELECT 1"} {
+			if _, err := c.Prepare(ctx, name, sql); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s := newStore(t, pool, nil)
+	g := idempotency.New(s, nil)
+	table := ledger(t, pool)
+	ways := []struct {
+		name string
+		end  func(context.Context, pgx.Tx) error
+	}{
+		{"Exec", func(ctx context.Context, tx pgx.Tx) error { _, err := tx.Exec(ctx, "finish"); return err }},
+		{"Query", func(ctx context.Context, tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, "give_up")
+			if err == nil {
+				rows.Close()
+				err = rows.Err()
+			}
+			return err
+		}},
+		{"QueryRow", func(ctx context.Context, tx pgx.Tx) error { var n int; return tx.QueryRow(ctx, "finish").Scan(&n) }},
+		{"SendBatch", func(ctx context.Context, tx pgx.Tx) error {
+			b := &pgx.Batch{}
+			b.Queue("one")
+			b.Queue("finish")
+			return tx.SendBatch(ctx, b).Close()
+		}},
+		{"SavepointExec", func(ctx context.Context, tx pgx.Tx) error {
+			sp, err := tx.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			defer sp.Rollback(ctx)
+			_, err = sp.Exec(ctx, "give_up")
+			return err
+		}},
+	}
+	for _, w := range ways {
+		t.Run(w.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testCtx(t)
+			key := "prepared-" + w.name
+			var runs atomic.Int64
+			fn := func(ctx context.Context, tx pgx.Tx) (int64, error) {
+				id, err := insert(table, key, 1, &runs)(ctx, tx)
+				if err != nil {
+					return 0, err
+				}
+				if err := w.end(ctx, tx); !errors.Is(err, pgstore.ErrTxOwned) {
+					return 0, fmt.Errorf("ending the transaction = %v; want ErrTxOwned", err)
+				}
+				var one int
+				if err := tx.QueryRow(ctx, "one").Scan(&one); err != nil || one != 1 {
+					return 0, fmt.Errorf("a harmless prepared statement = %d, %v", one, err)
+				}
+				if _, err := tx.Exec(ctx, `INSERT INTO `+table+` (key, cents) VALUES ($1, 2)`, key); err != nil {
+					return 0, fmt.Errorf("the transaction did not go on: %w", err)
+				}
+				return id, nil
+			}
+			id, err := pgstore.DoTx(ctx, g, key, fn)
+			if err != nil {
+				t.Fatalf("DoTx = %v", err)
+			}
+			if n := ledgerRows(t, pool, table, key); n != 2 {
+				t.Fatalf("ledger has %d rows; want both writes", n)
+			}
+			again, err := pgstore.DoTx(ctx, g, key, fn)
+			if err != nil || again != id || runs.Load() != 1 {
+				t.Fatalf("retry = %d, %v, fn ran %d times; want the stored %d, once", again, err, runs.Load(), id)
+			}
+		})
 	}
 }
