@@ -22,7 +22,8 @@ var ErrWrongStore = errors.New("idempotency: pgstore: the Guard is not built on 
 // DoTx alone ends the transaction. tx refuses to end it with ErrTxOwned,
 // sending nothing: its Commit and Rollback, and any statement that would
 // (COMMIT, END, ROLLBACK, ABORT, AND CHAIN, PREPARE TRANSACTION, alone or
-// in a multi-statement string) through Exec, Query, QueryRow, SendBatch
+// in a multi-statement string, or made by a pgx.QueryRewriter argument)
+// through Exec, Query, QueryRow, SendBatch
 // and Prepare, of tx or of a savepoint from tx.Begin (whose own Commit
 // and Rollback work). A statement sent through tx.Conn() escapes that
 // check; DoTx then notices at the end that the transaction is not the one

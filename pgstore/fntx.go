@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -14,8 +16,13 @@ import (
 // that would end it (COMMIT, END, ROLLBACK, ABORT, with AND CHAIN too,
 // PREPARE TRANSACTION, COMMIT or ROLLBACK PREPARED, alone or among other
 // statements) sent through Exec, Query, QueryRow, SendBatch or Prepare of
-// the transaction or of a savepoint begun from it. Nothing of a refused
-// call is sent, so the transaction goes on unharmed.
+// the transaction or of a savepoint begun from it, also when a
+// pgx.QueryRewriter argument (such as pgx.NamedArgs) makes one of the
+// statement: DoTx runs the rewriter, once, and checks what it returns;
+// and the name of a statement prepared on the connection (a text of one
+// word is looked up among the session's prepared statements, which pgx
+// runs instead of the text).
+// Nothing of a refused call is sent, so the transaction goes on unharmed.
 var ErrTxOwned = errors.New("idempotency: pgstore: the transaction belongs to DoTx; return from fn to commit it, or return an error to roll it back")
 
 // ErrTxEnded reports that fn ended the transaction DoTx opened by a way
@@ -65,33 +72,41 @@ func (t fnTx) Begin(ctx context.Context) (pgx.Tx, error) {
 }
 
 func (t fnTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if err := refuseEnd(sql); err != nil {
+	args, err := t.check(ctx, sql, args, false)
+	if err != nil {
 		return pgconn.CommandTag{}, err
 	}
 	return t.Tx.Exec(ctx, sql, args...)
 }
 
 func (t fnTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if err := refuseEnd(sql); err != nil {
+	args, err := t.check(ctx, sql, args, false)
+	if err != nil {
 		return errRows{err}, err
 	}
 	return t.Tx.Query(ctx, sql, args...)
 }
 
 func (t fnTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	if err := refuseEnd(sql); err != nil {
+	args, err := t.check(ctx, sql, args, false)
+	if err != nil {
 		return errRows{err}
 	}
 	return t.Tx.QueryRow(ctx, sql, args...)
 }
 
 func (t fnTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	for _, q := range b.QueuedQueries {
-		if err := refuseEnd(q.SQL); err != nil {
+	checked := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, len(b.QueuedQueries))}
+	for i, q := range b.QueuedQueries {
+		args, err := t.check(ctx, q.SQL, q.Arguments, true)
+		if err != nil {
 			return errBatch{err}
 		}
+		c := *q // the caller's batch stays as it was
+		c.Arguments = args
+		checked.QueuedQueries[i] = &c
 	}
-	return t.Tx.SendBatch(ctx, b)
+	return t.Tx.SendBatch(ctx, checked)
 }
 
 func (t fnTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
@@ -99,6 +114,76 @@ func (t fnTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementD
 		return nil, err
 	}
 	return t.Tx.Prepare(ctx, name, sql)
+}
+
+// check returns ErrTxOwned for a statement that would end the
+// transaction: sql, or what a pgx.QueryRewriter among the leading options
+// of args (pgx.NamedArgs, or any of the caller's) turns it into. The
+// rewriter runs here, once, and pgx is handed its result, so the text
+// checked is the text sent. A batch takes no option but the rewriter.
+func (t fnTx) check(ctx context.Context, sql string, args []any, batch bool) ([]any, error) {
+	n, last := 0, -1 // the leading options; pgx uses the last rewriter among them
+	for ; n < len(args) && isOption(args[n], batch); n++ {
+		if _, ok := args[n].(pgx.QueryRewriter); ok {
+			last = n
+		}
+	}
+	if last < 0 {
+		return args, t.refuseEnd(ctx, sql)
+	}
+	rsql, rargs, err := args[last].(pgx.QueryRewriter).RewriteQuery(ctx, t.Conn(), sql, slices.Clone(args[n:]))
+	if err != nil {
+		return nil, fmt.Errorf("rewrite query failed: %w", err)
+	}
+	if err := t.refuseEnd(ctx, rsql); err != nil {
+		return nil, err
+	}
+	out := slices.Clone(args[:n])
+	out[last] = rewritten{rsql, rargs}
+	return out, nil
+}
+
+// refuseEnd is refuseEnd for sql sent through the transaction. pgx runs
+// the statement prepared on the connection under the name sql, if any,
+// instead of sql itself: a name is one word, so a one-word text is also
+// looked up among the session's prepared statements (one read, only for
+// such texts), and refused when the statement it names would end the
+// transaction.
+func (t fnTx) refuseEnd(ctx context.Context, sql string) error {
+	if err := refuseEnd(sql); err != nil || sql == "" || strings.ContainsAny(sql, " \t\n\r\f\v;") {
+		return err
+	}
+	var stmt string
+	err := t.Tx.QueryRow(ctx, `SELECT statement FROM pg_prepared_statements WHERE name = $1`, sql).Scan(&stmt)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	case endsTx(stmt):
+		return fmt.Errorf("%w: refused, not sent: %q names a prepared statement that would end it", ErrTxOwned, truncate(sql))
+	}
+	return nil
+}
+
+func isOption(a any, batch bool) bool {
+	switch a.(type) {
+	case pgx.QueryRewriter:
+		return true
+	case pgx.QueryExecMode, pgx.QueryResultFormats, pgx.QueryResultFormatsByOID:
+		return !batch
+	}
+	return false
+}
+
+// rewritten is a rewriter's result, checked, handed to pgx as a rewriter.
+type rewritten struct {
+	sql  string
+	args []any
+}
+
+func (r rewritten) RewriteQuery(context.Context, *pgx.Conn, string, []any) (string, []any, error) {
+	return r.sql, r.args, nil
 }
 
 // refuseEnd returns ErrTxOwned for SQL that would end the transaction.

@@ -180,7 +180,11 @@ func (l *listener) connect(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(cctx, "LISTEN "+pgx.Identifier{l.s.names.channel}.Sanitize()); err != nil {
+	listen := "LISTEN " + pgx.Identifier{l.s.names.channel}.Sanitize()
+	if c := l.s.names.channel2; c != "" {
+		listen += "; LISTEN " + pgx.Identifier{c}.Sanitize()
+	}
+	if _, err := conn.Exec(cctx, listen); err != nil {
 		_ = conn.Close(context.Background())
 		return nil, err
 	}

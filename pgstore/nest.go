@@ -44,7 +44,7 @@ func (s *Store) nested(ctx context.Context, op, key string, locks bool) error {
 	}
 	conns := 0
 	for ; h != nil; h = h.up {
-		if locks && h.key == key && h.s.names.table == s.names.table && sameDatabase(h.s.pool, s.pool) {
+		if locks && h.key == key && sameTable(h.s, s) {
 			return fmt.Errorf("%w: %s %q: the enclosing DoTx holds this key in its open transaction", ErrNested, op, truncate(key))
 		}
 		if h.s.pool == s.pool {
@@ -55,6 +55,14 @@ func (s *Store) nested(ctx context.Context, op, key string, locks bool) error {
 		return fmt.Errorf("%w: %s %q: the enclosing DoTx calls hold all %d connections of the pool", ErrNested, op, truncate(key), max)
 	}
 	return nil
+}
+
+// sameTable reports whether two stores use one table: as the server
+// identifies it (so "records" and "public.records", or hosts 127.0.0.1 and
+// localhost, are the same), or, across a server restart between their
+// New, by its name and the connection settings.
+func sameTable(a, b *Store) bool {
+	return a.tableID == b.tableID || a.names.table == b.names.table && sameDatabase(a.pool, b.pool)
 }
 
 func sameDatabase(a, b *pgxpool.Pool) bool {

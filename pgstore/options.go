@@ -54,8 +54,13 @@ var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
 type names struct {
 	table, seq, index, version string
 	indexRel                   string // the index, schema-qualified like the table
-	channel                    string // the NOTIFY channel, unquoted
-	lockID                     string // advisory lock key for migrations
+	channel                    string // the NOTIFY channel, unquoted, named after Options.Table
+	// channel2 is the channel named after the schema-qualified table, for
+	// a table named without its schema: stores that name one table either
+	// way notify and listen on it too (New sets it).
+	channel2     string
+	lockID       string // advisory lock key for migrations, by the name given
+	schema, bare string // the name's parts, unquoted (schema empty when not given)
 }
 
 func (o Options) withDefaults() (Options, names, error) {
@@ -96,6 +101,10 @@ func (o Options) withDefaults() (Options, names, error) {
 		version:  ident("_schema"),
 		channel:  channelName(o.Table),
 		lockID:   "idempotency:" + o.Table,
+		bare:     parts[len(parts)-1],
+	}
+	if len(parts) == 2 {
+		n.schema = parts[0]
 	}
 	return o, n, nil
 }

@@ -106,7 +106,8 @@ const SchemaVersion = 1
 var ErrSchema = errors.New("idempotency: pgstore: schema mismatch")
 
 // Migrate brings the schema up to SchemaVersion. It is safe to run
-// concurrently from many processes (an advisory lock serialises them) and
+// concurrently from many processes, whether they name the table with its
+// schema or without (advisory locks serialise them), and
 // again on a current schema. It refuses a schema newer than this package.
 // It then checks the objects themselves, not only the version table, and
 // recreates any that went away after migration: the records table (its
@@ -119,7 +120,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 
 // migrate is Migrate's work, in the transaction tx.
 func (s *core) migrate(ctx context.Context, tx dbtx) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, s.names.lockID); err != nil {
+	// Two locks: by the name as given (what earlier releases take), and
+	// by the name resolved to its schema, so that "t" and "public.t" of one
+	// table are serialised too.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0)),
+		pg_advisory_xact_lock(hashtextextended('idempotency:' || coalesce(nullif($2, ''), current_schema()) || '.' || $3, 0))`,
+		s.names.lockID, s.names.schema, s.names.bare); err != nil {
 		return fmt.Errorf("idempotency: pgstore: migrate: lock: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+s.names.version+` (version int NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {

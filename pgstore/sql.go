@@ -20,7 +20,16 @@ type statements struct {
 const cols = `key, fingerprint, status, token, value, lease_until, expires_at, created_at, updated_at`
 
 func buildStatements(n names) statements {
-	r := strings.NewReplacer("TABLE", n.table, "SEQ", n.seq, "CHAN", quoteLiteral(n.channel))
+	pairs := []string{"TABLE", n.table, "SEQ", n.seq, "CHAN", quoteLiteral(n.channel)}
+	if n.channel2 != "" {
+		// Notify both channels (the longer pattern first: a Replacer
+		// tries its patterns in order).
+		const call = `pg_notify(CHAN, encode(r.key_hash, 'hex'))::text`
+		both := `(pg_notify(` + quoteLiteral(n.channel) + `, encode(r.key_hash, 'hex'))::text || pg_notify(` +
+			quoteLiteral(n.channel2) + `, encode(r.key_hash, 'hex'))::text)`
+		pairs = append([]string{call, both}, pairs...)
+	}
+	r := strings.NewReplacer(pairs...)
 	const (
 		ts      = `statement_timestamp()`
 		live    = `coalesce(r.expires_at > statement_timestamp(), true)`

@@ -3,6 +3,8 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -16,6 +18,9 @@ type Store struct {
 	core
 	pool *pgxpool.Pool
 	lis  *listener
+	// tableID names the records table on the server: the server's start
+	// time, the database's and the table's OIDs.
+	tableID string
 
 	closeOnce sync.Once
 }
@@ -52,6 +57,19 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	}
 	if err != nil {
 		return nil, err
+	}
+	// Which table this is on the server, whatever the names used to
+	// reach it: nested calls compare it (see nested), and waiters of
+	// stores that name it with and without its schema share a channel.
+	var schema string
+	err = pool.QueryRow(ctx, `SELECT pg_postmaster_start_time()::text || '/' || d.oid::text || '/' || c.oid::text, c.relnamespace::regnamespace::text
+		FROM pg_database d, pg_class c WHERE d.datname = current_database() AND c.oid = $1::regclass`, s.names.table).Scan(&s.tableID, &schema)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: pgstore: New: read the table's identity: %w", err)
+	}
+	if ch := channelName(strings.Trim(schema, `"`) + "." + s.names.bare); s.names.schema == "" && ch != s.names.channel {
+		s.names.channel2 = ch
+		s.sql = buildStatements(s.names)
 	}
 	return s, nil
 }

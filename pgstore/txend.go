@@ -103,10 +103,13 @@ func scanEndsTx(sql string, backslashes bool) bool {
 			if atomic > 0 {
 				sub.add(w)
 				if parens == 0 {
-					switch w {
-					case "begin", "case":
+					// CASE and END are reserved words; BEGIN is not (a
+					// column may be named begin), so only BEGIN ATOMIC
+					// of a routine created in the body opens a block.
+					switch {
+					case w == "case", w == "atomic" && prev == "begin" && sub.createsRoutine():
 						atomic++
-					case "end":
+					case w == "end":
 						atomic--
 					}
 				}

@@ -22,10 +22,11 @@
 // subscription connection (one per master on a Cluster). Close stops it.
 //
 // go-redis sends a command again after a network error (MaxRetries), so a
-// script may run twice for one call: each Claim, Complete and Release
-// carries a nonce kept in the record, and a script that finds its own
-// nonce answers as its first run did. A re-sent claim acquires its own
-// record; a re-sent completion or release succeeds.
+// script may run twice for one call: each Claim, Complete, Release and
+// Delete carries a nonce kept in the record, and a script that finds its
+// own nonce answers as its first run did. A re-sent claim acquires its own
+// record; a re-sent completion or release succeeds; a re-sent Delete never
+// forgets a claim made after it ran.
 //
 // At maxmemory (noeviction), new claims and takeovers fail with an OOM
 // error (the guard reports ErrStore and does not run fn), while an

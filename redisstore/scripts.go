@@ -65,9 +65,12 @@ func run[C redis.Cmder](ctx context.Context, c redis.UniversalClient, sc *script
 // "a" or "t" (acquired, taken over) or "c" (completed) followed by the
 // nonce of the claim or completion that last changed the record, and r the
 // nonce of the release that last freed the key (kept by the tombstone and
-// by the records claimed after it, until the key is freed again). A script
-// that finds its own nonce answers as the first run did, writing nothing.
-// Extend and Delete give the same result when run twice as they are.
+// by the records claimed after it, until the key is freed again), and d
+// the nonce of the last Delete (kept by its tombstone, the records claimed
+// after it and their releases). A script that finds its own nonce answers
+// as the first run did, writing nothing: a re-sent Delete never forgets a
+// claim made after it ran. Extend gives the same result when run twice as
+// it is.
 //
 // Memory. The scripts that settle a claim (extend, complete, release) and
 // delete are flagged allow-oom: at maxmemory (noeviction) they still
@@ -210,22 +213,35 @@ return 1
 var releaseScript = newScript(allowOOM + prelude + `
 local function done(r) return r[9] == ARGV[3] end
 ` + ownedCheck + `
+local d = redis.call('HGET', KEYS[1], 'd')
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 't', ARGV[2], 'r', ARGV[3])
+if d then
+  redis.call('HSET', KEYS[1], 't', ARGV[2], 'r', ARGV[3], 'd', d)
+else
+  redis.call('HSET', KEYS[1], 't', ARGV[2], 'r', ARGV[3])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 publish(ARGV[5], '0')
 return 1
 `)
 
-// deleteScript: ARGV tombstone ms, publish command. Forgets whatever the
-// key holds, corrupt values included, keeping the last token if any.
+// deleteScript: ARGV tombstone ms, publish command, nonce. Forgets
+// whatever the key holds, corrupt values included, keeping the last token
+// and release nonce if any, and leaves its own nonce as d (on an absent
+// key too): a re-sent Delete that finds it ran before, even if a new claim
+// took the key meanwhile, which keeps d, and does nothing.
 var deleteScript = newScript(allowOOM + prelude + `
-local t = redis.pcall('HGET', KEYS[1], 't')
-if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-if type(t) == 'string' and tonumber(t) then
-  redis.call('HSET', KEYS[1], 't', t)
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local old = redis.pcall('HMGET', KEYS[1], 't', 'r', 'd')
+if not old.err and old[3] == ARGV[3] then return 1 end
+local n = redis.call('DEL', KEYS[1])
+local keep = {'d', ARGV[3]}
+if not old.err then
+  if old[1] and tonumber(old[1]) then keep[#keep+1] = 't'; keep[#keep+1] = old[1] end
+  if old[2] then keep[#keep+1] = 'r'; keep[#keep+1] = old[2] end
 end
+redis.call('HSET', KEYS[1], unpack(keep))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if n == 0 then return 0 end
 publish(ARGV[2], '0')
 return 1
 `)

@@ -228,7 +228,7 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 // of the key.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	name := s.name(key)
-	if err := run(ctx, s.client, deleteScript, name, redis.NewCmd, []any{4: s.tombArg, s.pubArg}).Err(); err != nil {
+	if err := run(ctx, s.client, deleteScript, name, redis.NewCmd, []any{4: s.tombArg, s.pubArg, s.nonce()}).Err(); err != nil {
 		return opErr("delete", name, err)
 	}
 	return nil
