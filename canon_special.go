@@ -108,10 +108,22 @@ func (e *encoder) time(v reflect.Value) {
 
 // text encodes a value by its own MarshalText.
 func (e *encoder) text(v reflect.Value) error {
-	b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
+	b, err := marshalText(v.Interface().(encoding.TextMarshaler))
 	if err != nil {
 		return fmt.Errorf("MarshalText of %v: %w", v.Type(), err)
 	}
 	e.str(tagText, b)
 	return nil
+}
+
+// marshalText calls m.MarshalText, turning a panic (a method with a bug, a
+// nil receiver it does not expect) into an error: a key that cannot be
+// derived refuses the call with ErrInvalidKey before anything runs.
+func marshalText(m encoding.TextMarshaler) (b []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			b, err = nil, fmt.Errorf("panicked: %v", p)
+		}
+	}()
+	return m.MarshalText()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,11 @@ type execution struct {
 	key             string
 	token           Token
 	renewed         time.Time // last time the lease was known to be ours
+	// claimLost is set when this execution's own claim was lost. fn's
+	// context cause cannot say so alone: a parent context cancelled with
+	// ErrLeaseLost (an enclosing guarded call that lost its claim) gives
+	// it the same cause.
+	claimLost atomic.Bool
 
 	q *renewals // the queue e is renewed from
 
@@ -115,6 +121,7 @@ func (e *execution) lost(err error) {
 	e.g.cfg.Logger.LogAttrs(e.parent, slog.LevelWarn, "idempotency: claim lost while running; cancelling fn",
 		e.g.keyAttr(e.key), slog.Uint64("token", uint64(e.token)), slog.Any("error", err))
 	e.report(Event{Kind: EventLeaseLost, Key: e.key, Token: e.token, Err: err})
+	e.claimLost.Store(true)
 	e.cancel(ErrLeaseLost)
 }
 
@@ -152,8 +159,9 @@ func (e *execution) stop() {
 	e.wg.Wait()
 }
 
-// leaseLost reports whether fn's context was cancelled for a lost claim.
-func (e *execution) leaseLost() bool { return context.Cause(e.Context) == ErrLeaseLost }
+// leaseLost reports whether fn's context was cancelled because this
+// execution lost its claim.
+func (e *execution) leaseLost() bool { return e.claimLost.Load() }
 
 // renewalQueuesLog2 sets how many renewal queues a Guard has.
 const renewalQueuesLog2 = 3

@@ -19,7 +19,6 @@ func (c currency) MarshalText() ([]byte, error) { return []byte(*c.code), nil }
 // not run, and the caller's goroutine does not panic (the guard already
 // recovers a panicking Codec.Marshal of a result the same way).
 func TestKeyMarshalTextPanics(t *testing.T) {
-	t.Skip("known hole: encoder.value calls MarshalText without recover, so a panicking method panics out of Key, WithFingerprint and Wrap")
 	t.Parallel()
 	type order struct {
 		Amount   int
