@@ -5,8 +5,10 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/memstore"
 )
 
 // TestInheritedLeaseLostCause: a call whose own claim is intact, made with
@@ -72,6 +74,48 @@ func TestInheritedLeaseLostCause(t *testing.T) {
 			tc.want(t, err, runs.Load())
 			if n := runs.Load(); n != tc.runsFor {
 				t.Fatalf("fn ran %d times; want %d", n, tc.runsFor)
+			}
+		})
+	}
+}
+
+// settleCounter counts the writes that settle a claim.
+type settleCounter struct {
+	*memstore.Store
+	settles atomic.Int64
+}
+
+func (s *settleCounter) Complete(ctx context.Context, key string, tok idempotency.Token, out idempotency.Outcome) error {
+	s.settles.Add(1)
+	return s.Store.Complete(ctx, key, tok, out)
+}
+
+func (s *settleCounter) Release(ctx context.Context, key string, tok idempotency.Token) error {
+	s.settles.Add(1)
+	return s.Store.Release(ctx, key, tok)
+}
+
+// TestLostClaimIsNotSettled: once renewal finds the claim gone, the key is
+// no longer this execution's to write, whatever fn returns and whatever
+// the failure policy: no completion, no release.
+func TestLostClaimIsNotSettled(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []idempotency.FailurePolicy{idempotency.Release, idempotency.Remember} {
+		t.Run(policy.String(), func(t *testing.T) {
+			t.Parallel()
+			s := &settleCounter{Store: newStore(t, nil)}
+			g := newGuard(t, s, &idempotency.Config{Lease: 30 * time.Millisecond, OnFailure: policy})
+			errOwn := errors.New("declined")
+			_, err := idempotency.Do(context.Background(), g, "k", func(ctx context.Context) (int, error) {
+				_ = g.Forget(context.Background(), "k") // an operator deletes the record mid-run
+				<-ctx.Done()
+				return 0, errOwn
+			})
+			if !errors.Is(err, errOwn) {
+				t.Fatalf("Do = %v, want fn's error", err)
+			}
+			if n := s.settles.Load(); n != 0 {
+				t.Fatalf("%d settling writes after the claim was lost, want 0", n)
 			}
 		})
 	}
