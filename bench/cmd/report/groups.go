@@ -91,11 +91,11 @@ var groups = []Group{
 		Title: "Memory per live record",
 		Note:  "Made through the guard with a small result: growth of the Go heap (memstore) or of Redis's used_memory, divided by the records. Raw Redis: plain SET keys holding the same result.",
 		Unit:  "B/record",
-		Base:  "RecordMemory/redis/raw/*",
+		Base:  "RedisRecordMemory/raw/*",
 		Rows: []Row{
 			{"memstore", "RecordMemory/memstore/*", Ours, "-"},
-			{"Redis, raw SET", "RecordMemory/redis/raw/*", Base, ""},
-			{"Redis, guard", "RecordMemory/redis/guard/*", Ours, ""},
+			{"Redis, raw SET", "RedisRecordMemory/raw/*", Base, ""},
+			{"Redis, guard", "RedisRecordMemory/guard/*", Ours, ""},
 		},
 	},
 }
@@ -107,9 +107,13 @@ func storeGroup(title, bench, raw string, par int) Group {
 	for _, op := range []string{"first", "duplicate"} {
 		for _, n := range []int{1, par} {
 			prefix := fmt.Sprintf("%s/%s/g=%d/", bench, op, n)
+			label := fmt.Sprintf("%s, %d goroutines", op, n)
+			if n == 1 {
+				label = op + ", 1 goroutine"
+			}
 			g.Rows = append(g.Rows,
-				Row{fmt.Sprintf("%s, %d goroutines, raw", op, n), prefix + "raw", Base, prefix + "raw"},
-				Row{fmt.Sprintf("%s, %d goroutines, guard", op, n), prefix + "guard", Ours, prefix + "raw"})
+				Row{label + ", raw", prefix + "raw", Base, prefix + "raw"},
+				Row{label + ", guard", prefix + "guard", Ours, prefix + "raw"})
 		}
 	}
 	return g
@@ -187,7 +191,7 @@ func ratioAtMost(name, base string, limit float64) func(*Run) (string, bool, boo
 		if !ok {
 			return "", false, false
 		}
-		return fmt.Sprintf("%.2fx", r), r <= limit, true
+		return FormatRatio(r), r <= limit, true
 	}
 }
 

@@ -29,7 +29,7 @@ import (
 // speedBenchmarks are timed -count times; the memory benchmark runs once.
 const (
 	speedBenchmarks  = `^Benchmark(Duplicate|DuplicateKeys|FirstCall|HTTP|Redis|Postgres)$`
-	memoryBenchmarks = `^BenchmarkRecordMemory$`
+	memoryBenchmarks = `^Benchmark(RecordMemory|RedisRecordMemory)$`
 )
 
 func main() {

@@ -13,7 +13,8 @@ import (
 )
 
 // sample is go test -bench output with -count 3 for two benchmarks, a
-// custom metric, a skip with its reason, log lines and a failure.
+// custom metric, a skip with its reason, a log line, a truncated line and a
+// failure.
 const sample = `goos: linux
 goarch: amd64
 pkg: github.com/idempotency-go/idempotency/bench
@@ -26,8 +27,9 @@ BenchmarkDuplicate/bare-2         	1000000	      3.00 ns/op	       0 B/op	      
 BenchmarkDuplicate/memstore-2     	 100000	    200 ns/op	      48 B/op	       3 allocs/op
 BenchmarkDuplicate/singleflight-2 	 100000	    100 ns/op
 BenchmarkRecordMemory/memstore/records=1M-2   	       1	50748669747 ns/op	       307.1 B/record
-BenchmarkRecordMemory/redis/raw/records=10k-2 	       1	 175236760 ns/op	       165.7 B/record
+BenchmarkRedisRecordMemory/raw/records=10k-2   	       1	 175236760 ns/op	       165.7 B/record
 BenchmarkHTTP/fiber/bare-2 logging something that is not a result
+BenchmarkTruncated-2 	     100	        12 ns/op	         7
 --- SKIP: BenchmarkRedis
     helpers_test.go:27: redis-server is not installed (set IDEM_TEST_REQUIRE_SERVERS=1 to install it and run)
 --- FAIL: BenchmarkPostgres/first/g=1/raw-2
@@ -48,7 +50,7 @@ func TestParse(t *testing.T) {
 	t.Parallel()
 	run := parseSample(t)
 	wantOrder := []string{"Duplicate/bare", "Duplicate/memstore", "Duplicate/singleflight",
-		"RecordMemory/memstore/records=1M", "RecordMemory/redis/raw/records=10k"}
+		"RecordMemory/memstore/records=1M", "RedisRecordMemory/raw/records=10k"}
 	if strings.Join(run.Order, ",") != strings.Join(wantOrder, ",") {
 		t.Errorf("Order = %q, want %q", run.Order, wantOrder)
 	}
@@ -69,6 +71,9 @@ func TestParse(t *testing.T) {
 	}
 	if _, ok := run.Samples["HTTP/fiber/bare"]; ok {
 		t.Error("a log line was parsed as a result")
+	}
+	if _, ok := run.Samples["Truncated"]; ok {
+		t.Error("a truncated result line was parsed")
 	}
 }
 
@@ -131,16 +136,16 @@ func TestRatiosAndLines(t *testing.T) {
 	if len(header) != 6 || len(rows) != 4 {
 		t.Fatalf("Cells = %q, %q", header, rows)
 	}
-	if want := []string{"ours", "150 ns", "16", "1", "50.00x", "+147 ns"}; strings.Join(rows[1], "|") != strings.Join(want, "|") {
+	if want := []string{"ours", "150 ns", "16", "1", "50.0x", "+147 ns"}; strings.Join(rows[1], "|") != strings.Join(want, "|") {
 		t.Errorf("row = %q, want %q", rows[1], want)
 	}
 	if rows[3][1] != "not measured" {
 		t.Errorf("missing row = %q", rows[3])
 	}
 
-	mem := Group{Unit: "B/record", Base: "RecordMemory/redis/raw/*", Rows: []Row{
+	mem := Group{Unit: "B/record", Base: "RedisRecordMemory/raw/*", Rows: []Row{
 		{"memstore", "RecordMemory/memstore/*", Ours, "-"},
-		{"raw", "RecordMemory/redis/raw/*", Base, ""},
+		{"raw", "RedisRecordMemory/raw/*", Base, ""},
 	}}
 	_, rows = Cells(mem, Measure(run, mem))
 	if want := "memstore, 1M records|307 B|"; strings.Join(rows[0], "|") != want {

@@ -34,11 +34,15 @@ func Cells(g Group, lines []Line) (header []string, rows [][]string) {
 		}
 		ratio, over := "", ""
 		if l.Ratio > 0 {
-			ratio = fmt.Sprintf("%.2fx", l.Ratio)
-			over = "+" + FormatNs(l.Value-l.BaseVal)
-			if l.Value < l.BaseVal {
-				over = FormatNs(l.Value - l.BaseVal)
+			ratio = FormatRatio(l.Ratio)
+			if d := l.Value - l.BaseVal; d >= 0 {
+				over = "+" + FormatNs(d)
+			} else {
+				over = FormatNs(d)
 			}
+		}
+		if l.Kind == Base {
+			over = "" // the baseline itself, or a peer's
 		}
 		if !timed {
 			rows = append(rows, []string{label, FormatValue(l.Value, unit), ratio})
@@ -48,6 +52,10 @@ func Cells(g Group, lines []Line) (header []string, rows [][]string) {
 	}
 	return header, rows
 }
+
+// FormatRatio prints a ratio with about 3 significant digits: 0.87x,
+// 12.3x, 630x.
+func FormatRatio(r float64) string { return sig3(r) + "x" }
 
 func count(v float64) string {
 	if v < 0 {
