@@ -16,7 +16,7 @@ const (
 )
 
 // Row is one benchmark in a group. Base names the row's baseline when it
-// is not the group's.
+// is not the group's; a name no benchmark has (such as "-") means none.
 type Row struct {
 	Label string
 	Bench string // a benchmark name; a trailing "*" matches by prefix
