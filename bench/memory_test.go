@@ -41,7 +41,8 @@ func keys(n int) []string {
 }
 
 // BenchmarkFirstCall: every call has a new key, so every call runs fn and
-// records its outcome.
+// records its outcome, on a default memstore holding 1k or 1M live records
+// (see firstCallsLive).
 func BenchmarkFirstCall(b *testing.B) {
 	ctx := context.Background()
 	b.Run("bare", func(b *testing.B) {
@@ -59,7 +60,9 @@ func BenchmarkFirstCall(b *testing.B) {
 			_, _, _ = sf.Do(ks[i], func() (any, error) { return work(ctx) })
 		}
 	})
-	b.Run("memstore", func(b *testing.B) { firstCalls(b, newGuard(b)) })
+	for _, n := range liveSizes {
+		b.Run("memstore/"+liveName(n), func(b *testing.B) { firstCallsLive(b, n) })
+	}
 }
 
 // firstCalls makes b.N calls of g, each with a new key.
@@ -116,7 +119,7 @@ func BenchmarkDuplicate(b *testing.B) {
 		}
 	})
 	b.Run("memstore", func(b *testing.B) {
-		g := newGuard(b)
+		g := idempotency.New(nil, nil) // a default memstore
 		if _, err := idempotency.Do(ctx, g, "invoice:1", work); err != nil {
 			b.Fatal(err)
 		}

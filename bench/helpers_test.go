@@ -1,0 +1,43 @@
+package bench
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// inParallel runs op b.N times over exactly g goroutines (b.RunParallel
+// would start a multiple of GOMAXPROCS) and reports allocations. op gets a
+// call number unique in this run.
+func inParallel(b *testing.B, g int, op func(i int) error) {
+	b.Helper()
+	b.ReportAllocs()
+	if g == 1 {
+		for i := 0; b.Loop(); i++ {
+			if err := op(i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				if err := op(int(i)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

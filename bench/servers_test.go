@@ -1,0 +1,63 @@
+//go:build unix
+
+package bench
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/testserver"
+	"github.com/idempotency-go/idempotency/redisstore"
+	"github.com/redis/go-redis/v9"
+)
+
+// The server cases run where internal/testserver does: on Unix.
+
+// requireServer skips b when the server binary bin is missing (globs are
+// tried in order), unless IDEM_TEST_REQUIRE_SERVERS=1 asks that every
+// server case run; testserver then installs it.
+func requireServer(b *testing.B, bin string, globs ...string) {
+	b.Helper()
+	if os.Getenv("IDEM_TEST_REQUIRE_SERVERS") == "1" {
+		return
+	}
+	if _, err := exec.LookPath(bin); err == nil {
+		return
+	}
+	for _, g := range globs {
+		if m, _ := filepath.Glob(g); len(m) > 0 {
+			return
+		}
+	}
+	b.Skipf("%s is not installed (set IDEM_TEST_REQUIRE_SERVERS=1 to install it and run)", bin)
+}
+
+// dupKeys is how many completed keys the duplicate cases of the server
+// benchmarks cycle through.
+const dupKeys = 1024
+
+// startRedis starts a redis-server for b (skipping when it is missing) and
+// returns a client whose pool serves 64 goroutines.
+func startRedis(b *testing.B) *redis.Client {
+	b.Helper()
+	requireServer(b, "redis-server")
+	srv := testserver.StartRedis(b)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 128})
+	b.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// newRedisGuard is a guard with defaults on a redisstore with defaults.
+func newRedisGuard(b *testing.B, c *redis.Client) *idempotency.Guard {
+	b.Helper()
+	s := redisstore.New(c, nil)
+	b.Cleanup(func() { _ = s.Close() })
+	if err := s.LoadScripts(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return idempotency.New(s, nil)
+}
