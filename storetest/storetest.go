@@ -59,6 +59,8 @@ var cases = []struct {
 	{"TTLExpiry", testTTLExpiry},
 	{"InProgressTTLExpiry", testInProgressTTLExpiry},
 	{"NoExpiry", testNoExpiry},
+	// farfuture.go
+	{"FarFutureLeaseAndTTL", testFarFuture},
 	// fencing.go
 	{"StaleTokenRejected", testStaleToken},
 	{"UnknownKeyRejected", testUnknownKey},
@@ -111,4 +113,6 @@ var clockCases = []struct {
 	{"RecordGoneAtExpiresAt", testRecordGoneAtExpiry},
 	{"InProgressGoneAtExpiresAt", testInProgressGoneAtExpiry},
 	{"SweepAtExpiresAt", testSweepAtExpiry},
+	// farfuture.go
+	{"FarFutureOnClock", testFarFutureClock},
 }
