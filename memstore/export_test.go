@@ -40,3 +40,18 @@ func NextDue(s *Store) int64 {
 	}
 	return due
 }
+
+// Usage reports what the store counts against its bounds, and what its
+// records add up to when counted again one by one.
+func Usage(s *Store) (records, bytes, recountRecords, recountBytes int64) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for _, rec := range sh.recs {
+			recountRecords++
+			recountBytes += size(rec)
+		}
+		sh.mu.Unlock()
+	}
+	return s.use.records.Load(), s.use.bytes.Load(), recountRecords, recountBytes
+}
