@@ -55,3 +55,6 @@ func Usage(s *Store) (records, bytes, recountRecords, recountBytes int64) {
 	}
 	return s.use.records.Load(), s.use.bytes.Load(), recountRecords, recountBytes
 }
+
+// Shards reports how many shards s has.
+func Shards(s *Store) int { return len(s.shards) }
