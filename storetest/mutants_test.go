@@ -48,6 +48,11 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{"CompleteKeepsCallersSlice", []string{"Run/ValueCopiedOnComplete"}},
 		{"ListExpired", []string{"RunClock/ListSkipsExpired"}},
 		{"LiveAtExpiresAt", []string{"RunClock/RecordGoneAtExpiresAt"}},
+		{"WritesIgnoreToken", []string{"Run/StaleTokenRejected", "Run/UnknownKeyRejected", "RunClock/LeaseLapsedAtLeaseUntil"}},
+		{"LapsedOwnerLosesRecord", []string{"Run/TakeoverDisabled", "RunClock/LapsedOwnerMayFinish"}},
+		{"TokenRestartsWithRecord", []string{"Run/ReleaseFreesKey", "Run/DeleteFencesExecutor", "Run/TTLExpiry", "RunClock/RecordGoneAtExpiresAt"}},
+		{"ReleaseKeepsRecord", []string{"Run/ReleaseFreesKey"}},
+		{"TakeoverKeepsToken", []string{"Run/TakeoverAfterLease", "Run/StaleTokenRejected", "RunClock/LeaseLapsedAtLeaseUntil"}},
 	} {
 		t.Run(m.bug, func(t *testing.T) {
 			t.Parallel()

@@ -76,6 +76,9 @@ func (s *refStore) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemty
 		old := *rec
 		s.token++
 		*rec = idemtype.Claimed(req, s.token, now)
+		if s.bug == "TakeoverKeepsToken" {
+			rec.Token = old.Token
+		}
 		rec.CreatedAt = old.CreatedAt
 		if s.bug == "TakeoverKeepsExpiry" {
 			rec.ExpiresAt = old.ExpiresAt
@@ -83,8 +86,12 @@ func (s *refStore) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemty
 		return idemtype.Claim{Acquired: true, TookOver: true, Record: *rec}, nil
 	}
 	s.token++
+	tok := s.token
+	if s.bug == "TokenRestartsWithRecord" {
+		tok = 1 // a counter kept with the record, restarted with a new one
+	}
 	rec = new(idemtype.Record)
-	*rec = idemtype.Claimed(req, s.token, now)
+	*rec = idemtype.Claimed(req, tok, now)
 	s.recs[req.Key] = rec
 	return idemtype.Claim{Acquired: true, Record: *rec}, nil
 }
@@ -97,7 +104,14 @@ func (s *refStore) owned(ctx context.Context, key string, token idemtype.Token, 
 	defer s.mu.Unlock()
 	now := s.now()
 	rec := s.live(key, now)
-	if !idemtype.Owns(rec, token, now) {
+	owns := idemtype.Owns(rec, token, now)
+	switch {
+	case s.bug == "WritesIgnoreToken" && rec != nil && rec.Status == idemtype.StatusInProgress:
+		owns = true // any token may write an in-progress record
+	case s.bug == "LapsedOwnerLosesRecord" && owns && idemtype.Lapsed(rec, now):
+		owns = false
+	}
+	if !owns {
 		return idemtype.ErrLeaseLost
 	}
 	f(rec, now)
@@ -125,7 +139,9 @@ func (s *refStore) Complete(ctx context.Context, key string, token idemtype.Toke
 
 func (s *refStore) Release(ctx context.Context, key string, token idemtype.Token) error {
 	return s.owned(ctx, key, token, func(*idemtype.Record, time.Time) {
-		delete(s.recs, key)
+		if s.bug != "ReleaseKeepsRecord" {
+			delete(s.recs, key)
+		}
 	})
 }
 
