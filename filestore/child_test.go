@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
@@ -85,6 +86,8 @@ func child(role string) (childResult, error) {
 	switch role {
 	case "race":
 		return res, race(ctx, idempotency.New(s, cfg), effects, key)
+	case "writer":
+		return res, writer(ctx, s, effects)
 	case "hang":
 		// Record the side effect, then hang until killed.
 		_, err := idempotency.Do(ctx, idempotency.New(s, cfg), key, func(context.Context) (string, error) {
@@ -158,4 +161,39 @@ func race(ctx context.Context, g *idempotency.Guard, effects, keys string) error
 		}
 	}
 	return nil
+}
+
+// writer writes records until killed: claims, completions with values
+// large enough to take a while, extensions and releases, each of a new
+// key, noting every key in the effects file before its first write.
+func writer(ctx context.Context, s *filestore.Store, effects string) error {
+	for n := 0; ; n++ {
+		key := fmt.Sprintf("w/%d/%d", os.Getpid(), n)
+		if err := effect(effects, key); err != nil {
+			return err
+		}
+		c, err := s.Claim(ctx, idempotency.ClaimRequest{Key: key, Lease: time.Minute, TTL: time.Hour})
+		if err != nil {
+			return err
+		}
+		switch n % 3 {
+		case 0:
+			err = s.Release(ctx, key, c.Record.Token)
+		case 1:
+			err = s.Extend(ctx, key, c.Record.Token, time.Hour)
+		}
+		if err != nil {
+			return err
+		}
+		err = s.Complete(ctx, key, c.Record.Token, idempotency.Outcome{Status: idempotency.StatusCompleted, Value: writerValue(key), TTL: time.Hour})
+		if err != nil && !errors.Is(err, idempotency.ErrLeaseLost) { // released
+			return err
+		}
+	}
+}
+
+// writerValue is the value writer stores for key: 64 KiB that tell keys
+// apart.
+func writerValue(key string) []byte {
+	return []byte(strings.Repeat(key+";", 64<<10/(len(key)+1)))
 }

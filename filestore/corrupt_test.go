@@ -100,7 +100,7 @@ func TestCorruptRecords(t *testing.T) {
 					ce.Store != "filestore" || ce.Op != op || ce.Key != "key" {
 					t.Fatalf("%s of a damaged record: %#v, want a CorruptError of %s on %s", op, err, op, path)
 				}
-				if msg := err.Error(); !strings.HasPrefix(msg, `idempotency: filestore: `+op+` "key": corrupt record `+path+": ") {
+				if msg := err.Error(); !strings.HasPrefix(msg, `idempotency: filestore: `+op+`: corrupt record `+path+": ") {
 					t.Fatalf("%s of a damaged record: message %q", op, msg)
 				}
 			}

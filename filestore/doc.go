@@ -63,10 +63,12 @@
 //
 // # Errors
 //
-// A failure names the store, the operation and the key, as in
-// `idempotency: filestore: complete "order-42": sync directory: ...`: an
+// A failure names the store and the operation, as in
+// `idempotency: filestore: complete: sync directory: ...`: an
 // *idemtype.OpError wrapping the cause (errors.Is reaches fs and syscall
-// errors), or a *CorruptError for a record that cannot be trusted. The
+// errors), or a *CorruptError for a record that cannot be trusted, named
+// by its file. The key is in their Key field, not in the message: keys may
+// carry what callers put in them, and errors end up in logs. The
 // contract's replies (idempotency.ErrLeaseLost, ErrNotFound) and context
 // errors are returned bare.
 //

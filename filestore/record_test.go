@@ -130,7 +130,7 @@ func TestCorruptErrorMatches(t *testing.T) {
 	if !errors.Is(err, idemtype.ErrCorrupt) || errors.Is(err, idemtype.ErrNotFound) {
 		t.Fatalf("%v does not match ErrCorrupt alone", err)
 	}
-	if got := err.Error(); got != `idempotency: filestore: get "k": corrupt record p: r` {
+	if got := err.Error(); got != `idempotency: filestore: get: corrupt record p: r` {
 		t.Fatalf("Error() = %q", got)
 	}
 }

@@ -36,8 +36,8 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 			return nil // removed meanwhile, or unreadable: not ours to judge
 		}
 		rec, err := decode(b)
-		if err != nil || idemtype.Live(&rec, s.now()) {
-			return nil
+		if err != nil || !s.belongs(l, &rec) || idemtype.Live(&rec, s.now()) {
+			return nil // corrupt (left for an operator) or live
 		}
 		if err := s.remove(l); err != nil {
 			return err
@@ -99,7 +99,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record
 			return err
 		}
 		rec, err := decode(b)
-		if err == nil && s.locate(rec.Key).file != l.file {
+		if err == nil && !s.belongs(l, &rec) {
 			err = errors.New("holds the record of a key that belongs in another file")
 		}
 		if err != nil {
@@ -123,6 +123,13 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record
 		err = bad
 	}
 	return opErr("list", "", err)
+}
+
+// belongs reports whether rec, read from l's file by a scan, is that
+// file's record: a record of another key (a file copied by hand) is
+// corrupt there, whatever it says.
+func (s *Store) belongs(l loc, rec *idemtype.Record) bool {
+	return s.locate(rec.Key).file == l.file
 }
 
 // scan calls f for every record file, with its location derived from its

@@ -33,7 +33,12 @@ func (e *childError) Unwrap() error { return e.parent }
 // [io/fs.PathError]: which store, which operation on which key, and why. Its
 // message reads
 //
-//	idempotency: filestore: complete "order-42": <Err>
+//	idempotency: filestore: complete: <Err>
+//
+// The message does not show the key: keys carry what callers put in them
+// (account numbers, e-mails), and errors end up in logs, where a guard
+// shows a keyed digest of the key unless told otherwise. Code that needs
+// the key reads Key.
 //
 // Stores return the contract's replies ([ErrLeaseLost], [ErrNotFound]) and the
 // context's errors bare, and wrap their failures in an OpError.
@@ -44,14 +49,15 @@ type OpError struct {
 	// "get", "delete", "list", "sweep", "watch" or "open".
 	Op string
 	// Key is the key operated on; empty for operations on no one key.
+	// Not part of the message.
 	Key string
 	// Err is the cause.
 	Err error
 }
 
-// Error implements error. Long keys are shortened (see [ShortKey]).
+// Error implements error.
 func (e *OpError) Error() string {
-	return "idempotency: " + label(e.Store, e.Op, e.Key) + ": " + e.Err.Error()
+	return "idempotency: " + label(e.Store, e.Op) + ": " + e.Err.Error()
 }
 
 // Unwrap returns Err.
@@ -61,19 +67,20 @@ func (e *OpError) Unwrap() error { return e.Err }
 // damaged, of an unknown format, or holding another key's record. It
 // matches [ErrCorrupt] with errors.Is. A store never treats a corrupt record
 // as missing nor overwrites it on a claim; Delete removes it. Its message
-// reads
+// names the record by Path, not by its key (see [OpError]):
 //
-//	idempotency: filestore: get "order-42": corrupt record /srv/idem/records/ab/q80...: checksum 1f2e3d4c, want 00000000
+//	idempotency: filestore: get: corrupt record /srv/idem/records/ab/q80...: checksum 1f2e3d4c, want 00000000
 type CorruptError struct {
 	// Store names the store: "filestore", "redisstore", "pgstore", ...
 	Store string
 	// Op is the operation that found the record (see OpError.Op).
 	Op string
 	// Key is the key whose record is corrupt; empty when the record's key
-	// cannot be known (a scan found a damaged file).
+	// cannot be known (a scan found a damaged file). Not part of the
+	// message.
 	Key string
-	// Path locates the record in the store: a file, a Redis key, a table
-	// row. Empty when there is nothing more to say than Key.
+	// Path locates the record in the store without showing its key: a
+	// file, a Redis key, a table row.
 	Path string
 	// Reason says what is wrong with the record.
 	Reason string
@@ -81,7 +88,7 @@ type CorruptError struct {
 
 // Error implements error.
 func (e *CorruptError) Error() string {
-	msg := "idempotency: " + label(e.Store, e.Op, e.Key) + ": corrupt record"
+	msg := "idempotency: " + label(e.Store, e.Op) + ": corrupt record"
 	if e.Path != "" {
 		msg += " " + e.Path
 	}
@@ -91,21 +98,18 @@ func (e *CorruptError) Error() string {
 // Unwrap returns ErrCorrupt.
 func (e *CorruptError) Unwrap() error { return ErrCorrupt }
 
-func label(store, op, key string) string {
-	s := store
-	if op != "" {
-		s += ": " + op
+func label(store, op string) string {
+	if op == "" {
+		return store
 	}
-	if key != "" {
-		s += " " + ShortKey(key)
-	}
-	return s
+	return store + ": " + op
 }
 
 // shortKeyMax is the longest key ShortKey quotes whole.
 const shortKeyMax = 64
 
-// ShortKey returns key for messages and logs: quoted with Go escapes (so
+// ShortKey returns key for messages that are to show it (a command line
+// tool's output, logs that opted in to raw keys): quoted with Go escapes (so
 // control bytes, invalid UTF-8 and bidi overrides show as escapes), and,
 // when longer than 64 bytes, cut to its first 48 bytes on a character
 // boundary and followed by its length, as in "kkkk"... (4096 bytes).

@@ -22,13 +22,13 @@ func TestErrorsMatch(t *testing.T) {
 	}{
 		{"Full", idemtype.ErrFull, []error{idemtype.ErrFull, idemtype.ErrStore}, []error{idemtype.ErrCorrupt, idemtype.ErrNotFound}, "idempotency: store full"},
 		{"OpError", &idemtype.OpError{Store: "filestore", Op: "complete", Key: "order-42", Err: cause},
-			[]error{cause}, []error{idemtype.ErrStore, idemtype.ErrCorrupt}, `idempotency: filestore: complete "order-42": disk on fire`},
+			[]error{cause}, []error{idemtype.ErrStore, idemtype.ErrCorrupt}, `idempotency: filestore: complete: disk on fire`},
 		{"OpErrorFull", &idemtype.OpError{Store: "memstore", Op: "claim", Key: "k", Err: fmt.Errorf("%w: 10 records", idemtype.ErrFull)},
-			[]error{idemtype.ErrFull, idemtype.ErrStore}, []error{idemtype.ErrCorrupt}, `idempotency: memstore: claim "k": idempotency: store full: 10 records`},
+			[]error{idemtype.ErrFull, idemtype.ErrStore}, []error{idemtype.ErrCorrupt}, `idempotency: memstore: claim: idempotency: store full: 10 records`},
 		{"OpErrorNoKey", &idemtype.OpError{Store: "filestore", Op: "sweep", Err: fs.ErrPermission},
 			[]error{fs.ErrPermission}, nil, `idempotency: filestore: sweep: permission denied`},
 		{"Corrupt", &idemtype.CorruptError{Store: "filestore", Op: "get", Key: "k", Path: "/d/r", Reason: "torn"},
-			[]error{idemtype.ErrCorrupt}, []error{idemtype.ErrNotFound, idemtype.ErrStore}, `idempotency: filestore: get "k": corrupt record /d/r: torn`},
+			[]error{idemtype.ErrCorrupt}, []error{idemtype.ErrNotFound, idemtype.ErrStore}, `idempotency: filestore: get: corrupt record /d/r: torn`},
 		{"CorruptNoKeyNoPath", &idemtype.CorruptError{Store: "pgstore", Op: "list", Reason: "bad status 9"},
 			[]error{idemtype.ErrCorrupt}, nil, `idempotency: pgstore: list: corrupt record: bad status 9`},
 	} {

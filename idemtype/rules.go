@@ -1,6 +1,9 @@
 package idemtype
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // The rules every store applies to its records, written once. A store in
 // Go calls these functions; a store that decides on its server (a Lua
@@ -11,6 +14,12 @@ import "time"
 // LeaseUntil itself the lease has lapsed. A record lives in [CreatedAt,
 // ExpiresAt): at ExpiresAt itself it is gone. A zero ExpiresAt never
 // comes.
+//
+// The rules never give a lease or an expiry later than the last instant of
+// Unix nanoseconds (2262-04-11 23:47:16.854775807 UTC), which stores that
+// keep times as int64 nanoseconds can hold: a longer lease or TTL (up to
+// the largest time.Duration, 292 years, a common way to say "for ever")
+// ends there rather than wrapping into the past.
 
 // Live reports whether rec has not expired at now.
 func Live(rec *Record, now time.Time) bool {
@@ -38,7 +47,18 @@ func Expiry(now time.Time, ttl time.Duration) time.Time {
 	if ttl <= 0 {
 		return time.Time{}
 	}
-	return now.Add(ttl)
+	return after(now, ttl)
+}
+
+// maxTime is the latest lease or expiry the rules give.
+var maxTime = time.Unix(0, math.MaxInt64)
+
+// after returns now+d, but no later than maxTime (unless now is later).
+func after(now time.Time, d time.Duration) time.Time {
+	if t := now.Add(d); !t.After(maxTime) || now.After(maxTime) {
+		return t
+	}
+	return maxTime
 }
 
 // Verdict is what [Store.Claim] does, as [JudgeClaim] decides it.
@@ -81,7 +101,7 @@ func Claimed(req ClaimRequest, token Token, now time.Time) Record {
 		Fingerprint: req.Fingerprint,
 		Status:      StatusInProgress,
 		Token:       token,
-		LeaseUntil:  now.Add(req.Lease),
+		LeaseUntil:  after(now, req.Lease),
 		ExpiresAt:   Expiry(now, req.TTL),
 		CreatedAt:   now,
 		UpdatedAt:   now,
@@ -91,7 +111,7 @@ func Claimed(req ClaimRequest, token Token, now time.Time) Record {
 // Extended applies [Store.Extend] at now to rec, which token owns: its lease
 // ends lease after now.
 func Extended(rec *Record, lease time.Duration, now time.Time) {
-	rec.LeaseUntil = now.Add(lease)
+	rec.LeaseUntil = after(now, lease)
 	rec.UpdatedAt = now
 }
 

@@ -1,5 +1,7 @@
 package memstore
 
+import "math"
+
 // ExpiryEntries reports the entries of the expiry heaps, for tests.
 func ExpiryEntries(s *Store) int {
 	n := 0
@@ -22,3 +24,37 @@ func DisableShrink(s *Store) {
 
 // Bounds reports the store's MaxRecords and MaxBytes in force (0: none).
 func Bounds(s *Store) (records, bytes int64) { return s.use.maxRecords, s.use.maxBytes }
+
+// NextDue reports the earliest entry of the expiry heaps, in Unix
+// nanoseconds (math.MaxInt64 when they are empty): when the store will
+// next look at a record to expire it.
+func NextDue(s *Store) int64 {
+	due := int64(math.MaxInt64)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		if len(sh.exp) > 0 {
+			due = min(due, sh.exp[0].at)
+		}
+		sh.mu.Unlock()
+	}
+	return due
+}
+
+// Usage reports what the store counts against its bounds, and what its
+// records add up to when counted again one by one.
+func Usage(s *Store) (records, bytes, recountRecords, recountBytes int64) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for _, rec := range sh.recs {
+			recountRecords++
+			recountBytes += size(rec)
+		}
+		sh.mu.Unlock()
+	}
+	return s.use.records.Load(), s.use.bytes.Load(), recountRecords, recountBytes
+}
+
+// Shards reports how many shards s has.
+func Shards(s *Store) int { return len(s.shards) }

@@ -17,7 +17,7 @@ import (
 // defaults.
 type Options struct {
 	// Shards is the number of independently locked partitions, rounded up
-	// to a power of two. Default: 64.
+	// to a power of two, at most [MaxShards]. Default: 64.
 	Shards int
 	// Now is the store's clock, for tests that move time by hand.
 	// Default: time.Now.
@@ -42,6 +42,11 @@ type Options struct {
 	// no bound.
 	MaxBytes int64
 }
+
+// MaxShards is the most shards a Store has, whatever [Options.Shards] asks:
+// more only cost memory (each shard is a lock, a map and a heap), and a
+// count rounded up past it would not fit an int.
+const MaxShards = 1 << 16
 
 // Store is an in-memory idemtype.Store. The zero value is not usable; call
 // New.
@@ -75,7 +80,7 @@ func New(opts *Options) *Store {
 	n := 64
 	if o.Shards > 0 {
 		n = 1
-		for n < o.Shards {
+		for n < min(o.Shards, MaxShards) {
 			n <<= 1
 		}
 	}

@@ -117,12 +117,18 @@ func errCorrupt(format string, args ...any) error {
 }
 
 // millis converts a positive duration to whole milliseconds, rounding up
-// so that a lease or TTL is never shorter than asked; <= 0 gives 0.
+// so that a lease or TTL is never shorter than asked; <= 0 gives 0. It
+// rounds without adding first: the largest durations ("for ever") must not
+// overflow into a negative count, which made a lease of one millisecond.
 func millis(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	return int64((d + time.Millisecond - 1) / time.Millisecond)
+	ms := int64(d / time.Millisecond)
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	return ms
 }
 
 // RedisKey returns the name of the Redis key holding key's record (also

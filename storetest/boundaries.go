@@ -137,3 +137,94 @@ func testSweepAtExpiry(t *testing.T, s idemtype.Store, clk *Clock) {
 	}
 	wantNotFound(t, s, "k")
 }
+
+func testTakeoverRenewsExpiryClock(t *testing.T, s idemtype.Store, clk *Clock) {
+	r := req("k", testLease)
+	r.TTL = testTTL
+	first := mustAcquire(t, s, r)
+	clk.Advance(testLease)
+	c := claim(t, s, r)
+	if !c.TookOver {
+		t.Fatalf("claim at LeaseUntil = %+v, want a takeover", c)
+	}
+	expires := epoch.Add(testLease + testTTL)
+	if !c.Record.ExpiresAt.Equal(expires) {
+		t.Fatalf("takeover ExpiresAt = %v, want takeover time + TTL = %v", c.Record.ExpiresAt, expires)
+	}
+	clk.Set(first.ExpiresAt) // the first claim's expiry
+	if err := s.Extend(ctx(t), "k", c.Record.Token, testLease); err != nil {
+		t.Fatalf("Extend by the new owner at the first claim's ExpiresAt: %v", err)
+	}
+	if c2 := mustNotAcquire(t, s, r); c2.Record.Token != c.Record.Token {
+		t.Fatalf("claim at the first claim's ExpiresAt = %+v, want the takeover's record", c2)
+	}
+	if g := get(t, s, "k"); !g.ExpiresAt.Equal(expires) {
+		t.Fatalf("ExpiresAt = %v, want %v", g.ExpiresAt, expires)
+	}
+}
+
+// testSettledHaveNoLease: completed and failed records keep the LeaseUntil
+// of their claim, which means nothing once they are settled: at and past
+// it they are neither taken over nor abandoned.
+func testSettledHaveNoLease(t *testing.T, s idemtype.Store, clk *Clock) {
+	for _, st := range []idemtype.Status{idemtype.StatusCompleted, idemtype.StatusFailed} {
+		k := st.String()
+		r := mustAcquire(t, s, req(k, testLease))
+		complete(t, s, k, r.Token, st, []byte(k), testTTL)
+	}
+	for _, d := range []time.Duration{testLease, testLease + ns, testTTL - ns} {
+		clk.Set(epoch.Add(d))
+		for _, st := range []idemtype.Status{idemtype.StatusCompleted, idemtype.StatusFailed} {
+			k := st.String()
+			for _, takeover := range []bool{true, false} {
+				r := req(k, testLease)
+				r.Takeover = takeover
+				if c := mustNotAcquire(t, s, r); c.Abandoned || c.Record.Status != st || string(c.Record.Value) != k {
+					t.Fatalf("claim (takeover %v) of a %s record %v after its claim = %+v, want it as settled", takeover, st, d, c)
+				}
+			}
+		}
+	}
+}
+
+func testAbandonedWithOtherFingerprint(t *testing.T, s idemtype.Store, clk *Clock) {
+	a := req("k", testLease)
+	a.Fingerprint = "A"
+	r := mustAcquire(t, s, a)
+	b := a
+	b.Fingerprint = "B"
+	clk.Advance(testLease - ns)
+	if c := mustNotAcquire(t, s, b); c.Abandoned {
+		t.Fatalf("claim with another fingerprint 1ns before LeaseUntil = %+v, want held", c)
+	}
+	clk.Advance(ns)
+	if c := mustNotAcquire(t, s, b); !c.Abandoned || c.TookOver || c.Record.Token != r.Token || c.Record.Fingerprint != "A" {
+		t.Fatalf("claim with another fingerprint at LeaseUntil = %+v, want the lapsed record, Abandoned", c)
+	}
+}
+
+func testListSkipsExpired(t *testing.T, s idemtype.Store, clk *Clock) {
+	l, ok := s.(idemtype.Lister)
+	if !ok {
+		t.Skip("store does not implement idemtype.Lister")
+	}
+	for _, k := range []string{"p:short", "p:long"} {
+		r := mustAcquire(t, s, req(k, testLease))
+		ttl := testTTL
+		if k == "p:long" {
+			ttl = 2 * testTTL
+		}
+		complete(t, s, k, r.Token, idemtype.StatusCompleted, []byte(k), ttl)
+	}
+	clk.Set(epoch.Add(testTTL))
+	var got []string
+	if err := l.List(ctx(t), "p:", func(r idemtype.Record) bool {
+		got = append(got, r.Key)
+		return true
+	}); err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if len(got) != 1 || got[0] != "p:long" {
+		t.Fatalf("List at the ExpiresAt of p:short = %q, want only p:long", got)
+	}
+}

@@ -45,3 +45,19 @@ func testNoExpiry(t *testing.T, s idemtype.Store) {
 		t.Fatalf("record kept forever = %+v", g)
 	}
 }
+
+// testCompleteNoExpiryAfterTTL: an outcome kept for ever (Outcome.TTL <= 0)
+// clears the expiry its claim had, so it does not expire with the claim.
+func testCompleteNoExpiryAfterTTL(t *testing.T, s idemtype.Store) {
+	r := req("k", longLease)
+	r.TTL = shortTTL
+	tok := mustAcquire(t, s, r).Token
+	complete(t, s, "k", tok, idemtype.StatusCompleted, []byte("v"), -1)
+	if g := get(t, s, "k"); !g.ExpiresAt.IsZero() {
+		t.Fatalf("record completed with TTL -1 expires at %v, want never", g.ExpiresAt)
+	}
+	time.Sleep(pastTTL)
+	if c := mustNotAcquire(t, s, r); string(c.Record.Value) != "v" {
+		t.Fatalf("claim past the claim's TTL = %+v, want the outcome kept for ever", c)
+	}
+}

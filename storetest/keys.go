@@ -84,3 +84,19 @@ func testEmptyValue(t *testing.T, s idemtype.Store) {
 		t.Fatalf("record completed without value = %+v", g)
 	}
 }
+
+// testValueCopiedOnComplete: the store keeps the value as Complete saw it;
+// a caller that reuses its buffer afterwards (a pooled encoder) does not
+// change the stored outcome.
+func testValueCopiedOnComplete(t *testing.T, s idemtype.Store) {
+	r := mustAcquire(t, s, req("k", longLease))
+	buf := []byte("original")
+	complete(t, s, "k", r.Token, idemtype.StatusCompleted, buf, time.Hour)
+	copy(buf, "CLOBBERD")
+	if g := get(t, s, "k"); string(g.Value) != "original" {
+		t.Fatalf("stored value = %q after the caller reused its buffer, want %q", g.Value, "original")
+	}
+	if c := mustNotAcquire(t, s, req("k", longLease)); string(c.Record.Value) != "original" {
+		t.Fatalf("duplicate saw %q after the caller reused its buffer, want %q", c.Record.Value, "original")
+	}
+}

@@ -69,8 +69,8 @@ func testTakeoverFingerprint(t *testing.T, s idemtype.Store) {
 	b := req("k", longLease)
 	b.Fingerprint = "B"
 	c := mustNotAcquire(t, s, b)
-	if c.Record.Fingerprint != "A" || c.Record.Token != r.Token {
-		t.Fatalf("claim with another fingerprint = %+v", c)
+	if c.Record.Fingerprint != "A" || c.Record.Token != r.Token || !c.Abandoned {
+		t.Fatalf("claim with another fingerprint after the lease lapsed = %+v, want the lapsed record, Abandoned", c)
 	}
 }
 
@@ -130,9 +130,35 @@ func testExtend(t *testing.T, s idemtype.Store) {
 func testCompletedIsFinal(t *testing.T, s idemtype.Store) {
 	r := mustAcquire(t, s, req("k", shortLease))
 	complete(t, s, "k", r.Token, idemtype.StatusCompleted, []byte("v"), time.Hour)
-	time.Sleep(lapse) // a completed record has no lease to lapse
+	// A remembered failure is as final: it is not run again.
+	f := mustAcquire(t, s, req("f", shortLease))
+	complete(t, s, "f", f.Token, idemtype.StatusFailed, []byte("declined"), time.Hour)
+	time.Sleep(lapse) // a settled record has no lease to lapse
 	c := mustNotAcquire(t, s, req("k", longLease))
 	if c.Abandoned || c.TookOver || string(c.Record.Value) != "v" {
 		t.Fatalf("claim of a completed key after its lease = %+v", c)
+	}
+	c = mustNotAcquire(t, s, req("f", longLease))
+	if c.Abandoned || c.Record.Status != idemtype.StatusFailed || string(c.Record.Value) != "declined" {
+		t.Fatalf("claim of a failed key after its lease = %+v", c)
+	}
+}
+
+// testTakeoverRenewsExpiry: a takeover gives the record a new expiry from
+// the takeover on. Kept at the first claim's, the record would expire
+// under the new owner while it runs, and a third caller would run fn
+// beside it.
+func testTakeoverRenewsExpiry(t *testing.T, s idemtype.Store) {
+	first := req("k", shortLease)
+	first.TTL = lapse + 400*time.Millisecond
+	mustAcquire(t, s, first)
+	time.Sleep(lapse)
+	c := claim(t, s, req("k", longLease))
+	if !c.Acquired || !c.TookOver {
+		t.Fatalf("claim after the lease lapsed = %+v, want a takeover", c)
+	}
+	time.Sleep(first.TTL - lapse + 400*time.Millisecond) // past the first claim's expiry
+	if c2 := mustNotAcquire(t, s, req("k", longLease)); c2.Record.Token != c.Record.Token {
+		t.Fatalf("claim past the first claim's expiry = %+v, want the takeover's record", c2)
 	}
 }

@@ -55,10 +55,14 @@ var cases = []struct {
 	{"OneWinnerAmongConcurrentTakeovers", testOneTakeoverWinner},
 	{"ExtendMovesLease", testExtend},
 	{"CompletedIsFinal", testCompletedIsFinal},
+	{"TakeoverRenewsExpiry", testTakeoverRenewsExpiry},
 	// expiry.go
 	{"TTLExpiry", testTTLExpiry},
 	{"InProgressTTLExpiry", testInProgressTTLExpiry},
 	{"NoExpiry", testNoExpiry},
+	{"CompleteNoExpiryAfterTTL", testCompleteNoExpiryAfterTTL},
+	// farfuture.go
+	{"FarFutureLeaseAndTTL", testFarFuture},
 	// fencing.go
 	{"StaleTokenRejected", testStaleToken},
 	{"UnknownKeyRejected", testUnknownKey},
@@ -70,6 +74,7 @@ var cases = []struct {
 	{"OddKeysNeverCollide", testOddKeys},
 	{"LargeValue", testLargeValue},
 	{"EmptyValue", testEmptyValue},
+	{"ValueCopiedOnComplete", testValueCopiedOnComplete},
 	// watchers.go
 	{"Watcher", testWatcher},
 	// capabilities.go
@@ -111,4 +116,10 @@ var clockCases = []struct {
 	{"RecordGoneAtExpiresAt", testRecordGoneAtExpiry},
 	{"InProgressGoneAtExpiresAt", testInProgressGoneAtExpiry},
 	{"SweepAtExpiresAt", testSweepAtExpiry},
+	{"TakeoverRenewsExpiry", testTakeoverRenewsExpiryClock},
+	{"SettledRecordsHaveNoLease", testSettledHaveNoLease},
+	{"AbandonedWithOtherFingerprint", testAbandonedWithOtherFingerprint},
+	{"ListSkipsExpired", testListSkipsExpired},
+	// farfuture.go
+	{"FarFutureOnClock", testFarFutureClock},
 }
