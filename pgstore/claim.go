@@ -36,7 +36,7 @@ func (s *core) claim(ctx context.Context, q querier, req idemtype.ClaimRequest) 
 		}
 		return c, err
 	}
-	return idemtype.Claim{}, fmt.Errorf("idempotency: pgstore: claim %q: still racing after %d attempts", truncate(req.Key), claimAttempts)
+	return idemtype.Claim{}, wrap("claim", req.Key, fmt.Errorf("still racing after %d attempts", claimAttempts))
 }
 
 // claimIn runs the claim in a DoTx transaction under a short
@@ -80,7 +80,7 @@ func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimReques
 		}
 		return c, xid, err
 	}
-	return idemtype.Claim{}, "", fmt.Errorf("idempotency: pgstore: claim %q: still racing after %d attempts", truncate(req.Key), claimAttempts)
+	return idemtype.Claim{}, "", wrap("claim", req.Key, fmt.Errorf("still racing after %d attempts", claimAttempts))
 }
 
 func claimArgs(req idemtype.ClaimRequest) []any {

@@ -41,7 +41,7 @@ func (s *core) extend(ctx context.Context, q querier2, key string, token idemtyp
 
 func (s *core) complete(ctx context.Context, q querier2, key string, token idemtype.Token, out idemtype.Outcome) error {
 	if out.Status != idemtype.StatusCompleted && out.Status != idemtype.StatusFailed {
-		return fmt.Errorf("idempotency: pgstore: complete %q: invalid outcome status %v", truncate(key), out.Status)
+		return wrap("complete", key, fmt.Errorf("invalid outcome status %v", out.Status))
 	}
 	return s.exec(ctx, q, "complete", s.sql.complete, key, hashKey(key), []byte(key), tokenArg(token), int16(out.Status), out.Value, micros(out.TTL, 0))
 }

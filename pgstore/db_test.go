@@ -13,7 +13,6 @@ import (
 	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/idempotency-go/idempotency/pgstore"
 	"github.com/idempotency-go/idempotency/storetest"
-	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 )
 
@@ -121,17 +120,7 @@ func TestDBErrorLabels(t *testing.T) {
 			return err
 		}},
 	}
-	for _, tc := range cases {
-		err := tc.call()
-		want := "idempotency: pgstore: " + tc.op + ` "k": `
-		if tc.op == "sweep" {
-			want = "idempotency: pgstore: sweep: "
-		}
-		var pgErr *pgconn.PgError
-		if err == nil || !strings.Contains(err.Error(), want) || !errors.As(err, &pgErr) || pgErr.Code != "42P01" {
-			t.Errorf("%s = %v; want %q and the server's undefined_table", tc.op, err, want)
-		}
-	}
+	checkLabels(t, cases)
 }
 
 // TestNewDBSchema: NewDB migrates as New does, and with ManualMigrate

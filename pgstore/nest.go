@@ -45,14 +45,14 @@ func (s *Store) nested(ctx context.Context, op, key string, locks bool) error {
 	conns := 0
 	for ; h != nil; h = h.up {
 		if locks && h.key == key && sameTable(h.s, s) {
-			return fmt.Errorf("%w: %s %q: the enclosing DoTx holds this key in its open transaction", ErrNested, op, truncate(key))
+			return fmt.Errorf("%w: %s: the enclosing DoTx holds this key in its open transaction", ErrNested, op)
 		}
 		if h.s.pool == s.pool {
 			conns++
 		}
 	}
 	if max := int(s.pool.Config().MaxConns); conns >= max {
-		return fmt.Errorf("%w: %s %q: the enclosing DoTx calls hold all %d connections of the pool", ErrNested, op, truncate(key), max)
+		return fmt.Errorf("%w: %s: the enclosing DoTx calls hold all %d connections of the pool", ErrNested, op, max)
 	}
 	return nil
 }

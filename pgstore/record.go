@@ -40,10 +40,11 @@ func hashKey(key string) []byte {
 // idemtype.ErrCorrupt: never another key's record.
 func (r *row) decode(op, key string) (idemtype.Record, error) {
 	corrupt := func(format string, args ...any) (idemtype.Record, error) {
-		return idemtype.Record{}, fmt.Errorf("%w: pgstore: %s %q: %s", idemtype.ErrCorrupt, op, truncate(key), fmt.Sprintf(format, args...))
+		return idemtype.Record{}, &idemtype.CorruptError{Store: "pgstore", Op: op, Key: key,
+			Path: fmt.Sprintf("row key_hash=%x", hashKey(key)[:8]), Reason: fmt.Sprintf(format, args...)}
 	}
 	if string(r.key) != key {
-		return corrupt("row holds key %q", truncate(string(r.key)))
+		return corrupt("the row holds another key")
 	}
 	st := idemtype.Status(r.status)
 	if r.status < int16(idemtype.StatusInProgress) || r.status > int16(idemtype.StatusFailed) {
@@ -104,10 +105,8 @@ func truncate(k string) string {
 }
 
 // wrap labels err with the operation (claim, complete, release, extend,
-// get, delete, list, sweep) and the key it was for.
+// get, delete, list, sweep) and the key it was for. The key stays out of
+// the message, which reaches logs: keys may carry client data.
 func wrap(op, key string, err error) error {
-	if key == "" {
-		return fmt.Errorf("idempotency: pgstore: %s: %w", op, err)
-	}
-	return fmt.Errorf("idempotency: pgstore: %s %q: %w", op, truncate(key), err)
+	return &idemtype.OpError{Store: "pgstore", Op: op, Key: key, Err: err}
 }

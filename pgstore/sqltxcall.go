@@ -127,7 +127,7 @@ func (c *sqlTxCall) complete(ctx context.Context, out idemtype.Outcome) error {
 	}
 	if out.Status != idemtype.StatusCompleted {
 		c.rollbackLocked()
-		return fmt.Errorf("idempotency: pgstore: complete %q: invalid outcome status %v", truncate(c.key), out.Status)
+		return wrap("complete", c.key, fmt.Errorf("invalid outcome status %v", out.Status))
 	}
 	if err := c.s.completeTx(ctx, sqlConn{c.tx}, c.key, c.token, out, c.xid); err != nil {
 		ended := (errors.Is(err, idemtype.ErrLeaseLost) || errors.Is(err, sql.ErrTxDone)) && c.endedLocked(ctx)
@@ -230,7 +230,7 @@ func (c *sqlTxCall) fnContext(ctx context.Context) context.Context {
 func (s *DBStore) nested(ctx context.Context, op, key string) error {
 	for h, _ := ctx.Value(sqlHeldKey{}).(*sqlHeld); h != nil; h = h.up {
 		if h.key == key && h.s.db == s.db && h.s.names.table == s.names.table {
-			return fmt.Errorf("%w: %s %q: the enclosing DoTxSQL holds this key in its open transaction", ErrNested, op, truncate(key))
+			return fmt.Errorf("%w: %s: the enclosing DoTxSQL holds this key in its open transaction", ErrNested, op)
 		}
 	}
 	return nil

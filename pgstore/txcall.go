@@ -115,7 +115,7 @@ func (c *txCall) complete(ctx context.Context, out idemtype.Outcome) error {
 	}
 	if out.Status != idemtype.StatusCompleted {
 		c.rollbackLocked(ctx)
-		return fmt.Errorf("idempotency: pgstore: complete %q: invalid outcome status %v", truncate(c.key), out.Status)
+		return wrap("complete", c.key, fmt.Errorf("invalid outcome status %v", out.Status))
 	}
 	tx := c.tx
 	if tx.Conn().PgConn().TxStatus() == 'I' {
