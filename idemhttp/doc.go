@@ -64,9 +64,11 @@
 //     the handler is never run again, since it may have had its effect.
 //     That is a response larger than Config.MaxResponseBytes (body, header
 //     and trailer bytes), one that hijacked the connection, and one that
-//     started and stopped short: its client left, a write failed, or the
-//     handler aborted it (http.ErrAbortHandler or another panic). A
-//     truncated response is never replayed.
+//     started and stopped short: its client left, a write failed, its
+//     body was not as long as the Content-Length the handler declared, or
+//     the handler aborted it (http.ErrAbortHandler or another panic). A
+//     truncated response is never replayed. (A body written for a status
+//     that has none, such as 204, is dropped, as net/http drops it.)
 //  4. Every other response is recorded and replayed.
 //
 // A released response is released even under the guard's Remember policy,

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -25,6 +26,7 @@ type recorder struct {
 	status      int
 	header      http.Header // the handler's headers when the status was written
 	body        bytes.Buffer
+	written     int64 // body bytes the handler wrote, kept or not
 	tooLarge    bool
 	flushed     bool
 	sniff       []byte // body written before the first flush
@@ -56,9 +58,15 @@ func (r *recorder) Write(p []byte) (int, error) {
 		r.WriteHeader(http.StatusOK)
 	}
 	n, err := r.w.Write(p)
+	if errors.Is(err, http.ErrBodyNotAllowed) {
+		// A body the status has none for (204, 304): net/http drops it
+		// and the client gets a whole response; so does the record.
+		return n, err
+	}
 	if err != nil {
 		r.writeFailed = true
 	}
+	r.written += int64(len(p))
 	if !r.tooLarge {
 		if int64(r.body.Len())+int64(len(p)) > r.h.cfg.MaxResponseBytes {
 			r.tooLarge = true
@@ -106,6 +114,26 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap returns the real writer, for http.ResponseController (deadlines,
 // full duplex).
 func (r *recorder) Unwrap() http.ResponseWriter { return r.w }
+
+// lengthDiffers reports a body that is not as long as the Content-Length
+// the handler declared: the client got a truncated (or cut off) response.
+// A HEAD response, or one whose status has no body, may declare a length
+// it does not write; net/http drops a value that is not a length.
+func (r *recorder) lengthDiffers(req *http.Request) bool {
+	h, status := r.header, r.status
+	if !r.wroteHeader {
+		h, status = r.w.Header(), http.StatusOK // as net/http sends it
+	}
+	if req.Method == http.MethodHead || !bodyAllowed(status) {
+		return false
+	}
+	cl := h.Get("Content-Length")
+	if cl == "" {
+		return false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
+	return err == nil && n != r.written
+}
 
 // finalStatus is the status of the response, once the handler returned:
 // net/http writes 200 for a handler that wrote nothing.

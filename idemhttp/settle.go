@@ -61,8 +61,9 @@ type ending struct {
 //     replayable: the connection was hijacked or switched protocols, it
 //     was larger than MaxResponseBytes, or it started and then stopped
 //     short (a panic, http.ErrAbortHandler, the client leaving, a failed
-//     write). It may have had its effect; it is never run again, and a
-//     truncation is never replayed.
+//     write, a body shorter or longer than its declared Content-Length).
+//     It may have had its effect; it is never run again, and a truncation
+//     is never replayed.
 //  4. Every other response is recorded and replayed.
 func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResponse, error) {
 	started := rec.wroteHeader || rec.hijacked
@@ -91,6 +92,8 @@ func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResp
 		return marker("the response was aborted after it started")
 	case end.clientGone || rec.writeFailed:
 		return marker("the client left before the response was complete")
+	case rec.lengthDiffers(r):
+		return marker("the response body was not as long as its Content-Length")
 	case rec.tooLarge:
 		return marker("the response was larger than the limit for stored responses")
 	}
