@@ -131,7 +131,8 @@
 //
 // Hop-by-hop headers, SensitiveHeaders such as Set-Cookie (unless
 // Config.ReplaySensitiveHeaders), Config.OmitHeaders and the Date header
-// net/http adds are never stored; the replay carries the replaying
+// net/http adds are never stored, whatever the case of the names a
+// handler sets in the header map; the replay carries the replaying
 // server's Date and framing (Content-Length or chunked).
 // Config.ReplayHeaders turns this denylist into an allowlist.
 //

@@ -155,7 +155,7 @@ func (r *recorder) result() storedResponse {
 	}
 	s := storedResponse{Status: r.status}
 	declared := map[string]bool{}
-	for _, v := range r.header["Trailer"] {
+	for _, v := range r.header["Trailer"] { // as net/http reads it
 		for name := range strings.SplitSeq(v, ",") {
 			if name = strings.TrimSpace(name); name != "" {
 				declared[http.CanonicalHeaderKey(name)] = true
@@ -167,7 +167,10 @@ func (r *recorder) result() storedResponse {
 		omit[k] = true
 	}
 	for k, vs := range r.header {
-		if omit[k] || !r.h.replayable(k) || declared[k] || strings.HasPrefix(k, http.TrailerPrefix) || slices.Equal(r.before[k], vs) && r.before[k] != nil {
+		// A handler may set names in any case in the map, and net/http
+		// sends them so: the rules go by the canonical name.
+		ck := http.CanonicalHeaderKey(k)
+		if omit[ck] || !r.h.replayable(ck) || declared[ck] || strings.HasPrefix(k, http.TrailerPrefix) || slices.Equal(r.before[k], vs) && r.before[k] != nil {
 			continue
 		}
 		if s.Header == nil {
@@ -210,7 +213,7 @@ func hopByHopOf(h http.Header) map[string]bool {
 	for k := range hopByHop {
 		m[k] = true
 	}
-	for _, v := range h["Connection"] {
+	for _, v := range headerValues(h, "Connection") {
 		for name := range strings.SplitSeq(v, ",") {
 			if name = strings.TrimSpace(name); name != "" {
 				m[http.CanonicalHeaderKey(name)] = true
@@ -218,4 +221,16 @@ func hopByHopOf(h http.Header) map[string]bool {
 		}
 	}
 	return m
+}
+
+// headerValues returns the values of h under every spelling of the
+// canonical name k: a peer reads them all.
+func headerValues(h http.Header, k string) []string {
+	vs := h[k]
+	for name, v := range h {
+		if name != k && http.CanonicalHeaderKey(name) == k {
+			vs = append(vs[:len(vs):len(vs)], v...)
+		}
+	}
+	return vs
 }

@@ -34,7 +34,7 @@ func (s *storedResponse) validate() error {
 	}
 	for _, h := range []http.Header{s.Header, s.Trailer} {
 		for k, vs := range h {
-			if !validFieldName(k) || hopByHop[k] {
+			if !validFieldName(k) || hopByHop[http.CanonicalHeaderKey(k)] {
 				return fmt.Errorf("%w: header name %q", errStoredInvalid, k)
 			}
 			for _, v := range vs {

@@ -1,0 +1,88 @@
+package idemhttp_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/idempotency-go/idempotency/idemhttp"
+)
+
+// A handler may set headers in the map directly, under names that are
+// not in canonical form; net/http sends them as they are, and a client
+// reads them case-insensitively. The headers that are never stored
+// (SensitiveHeaders, OmitHeaders, hop-by-hop) stay out of the store and
+// the replay whatever their case, and an allowlist (ReplayHeaders)
+// matches names whatever their case.
+func TestHeaderNamesInAnyCase(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		cfg      idemhttp.Config
+		set      map[string]string // as set in the map
+		replayed []string          // canonical names the replay carries
+		kept     []string          // values that may reach the store
+	}{
+		{"sensitive", idemhttp.Config{},
+			map[string]string{"set-cookie": "sid=secret-1", "SET-COOKIE": "sid=secret-2", "authentication-info": "nextnonce=secret-3", "x-plain": "plain"},
+			[]string{"X-Plain"}, []string{"plain"}},
+		{"omitted", idemhttp.Config{OmitHeaders: []string{"X-Request-Id"}},
+			map[string]string{"x-request-id": "secret-4", "X-REQUEST-ID": "secret-5", "x-plain": "plain"},
+			[]string{"X-Plain"}, []string{"plain"}},
+		{"hop-by-hop", idemhttp.Config{},
+			map[string]string{"keep-alive": "secret-6", "x-plain": "plain"},
+			[]string{"X-Plain"}, []string{"plain"}},
+		{"allowlist", idemhttp.Config{ReplayHeaders: []string{"X-Allowed"}},
+			map[string]string{"x-allowed": "allowed", "x-other": "secret-7"},
+			[]string{"X-Allowed"}, []string{"allowed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c.add("x")
+				for k, v := range tc.set {
+					w.Header()[k] = []string{v}
+				}
+				w.WriteHeader(http.StatusCreated)
+			}), &envOptions{mw: &tc.cfg})
+			first := e.do(req{key: "k"})
+			replay := e.do(req{key: "k"})
+			if !replay.replayed() || c.get("x") != 1 {
+				t.Fatalf("retry: %d replayed=%v after %d runs", replay.status, replay.replayed(), c.get("x"))
+			}
+			want := map[string]bool{idemhttp.HeaderReplayed: true, "Date": true, "Content-Length": true, "Content-Type": true}
+			for _, k := range tc.replayed {
+				want[k] = true
+				if replay.header.Get(k) != first.header.Get(k) {
+					t.Errorf("%s: replayed %q, first %q", k, replay.header.Get(k), first.header.Get(k))
+				}
+			}
+			for k := range replay.header {
+				if !want[k] {
+					t.Errorf("replay carries %s: %q", k, replay.header[k])
+				}
+			}
+			rec, err := e.guard.Lookup(context.Background(), recordKey("k"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range tc.set {
+				if bytes.Contains(rec.Value, []byte(v)) && !contains(tc.kept, v) {
+					t.Errorf("the store holds %q: %s", v, rec.Value)
+				}
+			}
+		})
+	}
+}
+
+func contains(vs []string, v string) bool {
+	for _, x := range vs {
+		if strings.EqualFold(x, v) {
+			return true
+		}
+	}
+	return false
+}
