@@ -86,3 +86,36 @@ func contains(vs []string, v string) bool {
 	}
 	return false
 }
+
+// Field values may carry bytes outside ASCII (obs-text: a Latin-1 file
+// name); net/http sends them as they are, and a replay is byte for byte
+// the same, headers and trailers, through the default JSON codec, which
+// would replace bytes that are not UTF-8.
+func TestHeaderValuesNotUTF8(t *testing.T) {
+	t.Parallel()
+	const latin1 = "attachment; filename=\"caf\xe9.txt\""
+	var c counter
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.add("x")
+		w.Header().Set("Trailer", "X-Sum")
+		w.Header().Add("Content-Disposition", latin1)
+		w.Header().Add("X-Mixed", "plain")
+		w.Header().Add("X-Mixed", "\xff\xfe")
+		w.Header().Set("X-Utf8", "caf\u00e9")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte("body"))
+		w.Header().Set("X-Sum", "sum\x80")
+	}), nil)
+	first := e.do(req{key: "k"})
+	if first.header.Get("Content-Disposition") != latin1 || first.trailer.Get("X-Sum") != "sum\x80" {
+		t.Fatalf("first: %q %q", first.header, first.trailer)
+	}
+	replay := e.do(req{key: "k"})
+	sameResponse(t, first, replay)
+	if !headersEqual(first.trailer, replay.trailer) {
+		t.Fatalf("trailers: replay %q, first %q", replay.trailer, first.trailer)
+	}
+	if n := c.get("x"); n != 1 {
+		t.Fatalf("handler ran %d times", n)
+	}
+}

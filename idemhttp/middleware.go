@@ -142,6 +142,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			OriginalStatus: s.Status})
 		return
 	}
+	s.text()
 	if err := s.validate(); err != nil {
 		h.g.Config().Logger.ErrorContext(r.Context(), "idempotency: idemhttp: stored response cannot be replayed",
 			"key", recKey, "error", err)
