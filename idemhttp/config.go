@@ -91,7 +91,8 @@ type Config struct {
 	// replayed to every retry; not kept, the key is released and a retry
 	// runs the handler again. It is called once the handler returned, with
 	// the status it wrote. A handler can veto keeping its response with
-	// Discard. Default DefaultKeep: 2xx, 3xx and 4xx except 408, 425 and
+	// Discard. A Keep that panics keeps the response (the handler ran and
+	// must not run again), and its panic goes on once the key is settled. Default DefaultKeep: 2xx, 3xx and 4xx except 408, 425 and
 	// 429 are kept; 5xx (unless StoreServerErrors) and those three, which
 	// tell the client to try again, are released.
 	Keep func(status int, r *http.Request) bool

@@ -175,6 +175,9 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, recKey string, opt
 			h.next.ServeHTTP(rec, r.WithContext(withCall(ctx, rec)))
 		}()
 		s, err := h.settle(rec, r, ending{panicked: panicked, clientGone: r.Context().Err() != nil})
+		if panicked == nil {
+			panicked = rec.policyPanic // goes on once the key is settled
+		}
 		if re, ok := err.(*releaseError); ok && re.retry {
 			cancel(re)
 		}

@@ -33,6 +33,7 @@ type recorder struct {
 	hijacked    bool
 	writeFailed bool        // a write or flush to the client failed
 	discarded   atomic.Bool // Discard was called
+	policyPanic any         // Config.Keep panicked with this, once the response was settled as kept
 }
 
 func newRecorder(w http.ResponseWriter, h *handler) *recorder {

@@ -77,7 +77,11 @@ func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResp
 	if rec.discarded.Load() {
 		return storedResponse{}, &releaseError{status: status, reason: "discarded by the handler", retry: true}
 	}
-	if !h.cfg.Keep(status, r) {
+	keep, p := h.keep(status, r)
+	if p != nil {
+		rec.policyPanic = p
+	}
+	if !keep {
 		return storedResponse{}, &releaseError{status: status, reason: "not a final outcome", retry: status < 500}
 	}
 	marker := func(why string) (storedResponse, error) {
@@ -103,4 +107,17 @@ func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResp
 	}
 	s.binary()
 	return s, nil
+}
+
+// keep asks Config.Keep, recovering its panic: the handler ran and its
+// response went out, so the key must not be released (a retry would run
+// it again) nor remembered as a failure. A Keep that panics keeps the
+// response; its panic goes on once the key is settled.
+func (h *handler) keep(status int, r *http.Request) (keep bool, panicked any) {
+	defer func() {
+		if p := recover(); p != nil {
+			keep, panicked = true, p
+		}
+	}()
+	return h.cfg.Keep(status, r), nil
 }
