@@ -1,12 +1,19 @@
 package idemhttp_test
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemhttp"
+	"github.com/idempotency-go/idempotency/memstore"
 )
 
 // The credential scope reads every cookie the client sent, as its bytes,
@@ -78,5 +85,74 @@ func TestUnparsedSessionCookiesAreTwoClients(t *testing.T) {
 	}
 	if n := c.get("100"); n != 2 {
 		t.Fatalf("handler ran %d times for two users", n)
+	}
+}
+
+// completeFailsFor fails the first Complete of one key, as a store that
+// is full or a process that dies between claim and completion would leave
+// it: claimed, never completed.
+type completeFailsFor struct {
+	idempotency.Store
+	key    string
+	failed atomic.Bool
+}
+
+func (s *completeFailsFor) Complete(ctx context.Context, key string, tok idempotency.Token, out idempotency.Outcome) error {
+	if key == s.key && s.failed.CompareAndSwap(false, true) {
+		return errors.New("OOM command not allowed when used memory > 'maxmemory'")
+	}
+	return s.Store.Complete(ctx, key, tok, out)
+}
+
+// The default scope's secret is made under a claim like any call; when
+// that claim is left behind (its completion failed), the secret is made
+// again once its lease lapsed, whatever the guard's policies: under
+// NoTakeover or Reject the service must not answer 503 to every guarded
+// request for ever.
+func TestScopeSecretClaimLeftBehind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  idempotency.Config
+	}{
+		{"defaults", idempotency.Config{}},
+		{"NoTakeover", idempotency.Config{NoTakeover: true}},
+		{"Reject", idempotency.Config{OnDuplicate: idempotency.Reject}},
+		{"Remember", idempotency.Config{OnFailure: idempotency.Remember}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			ms := memstore.New(&memstore.Options{Now: clk.Now, SweepInterval: -1})
+			t.Cleanup(func() { _ = ms.Close() })
+			store := &completeFailsFor{Store: ms, key: idemhttp.DefaultKeyPrefix + idemhttp.SecretRecord}
+			cfg := tc.cfg
+			cfg.Lease = time.Minute
+			cfg.Logger = slog.New(slog.DiscardHandler)
+			var c counter
+			g := idempotency.New(store, &cfg)
+			srv := httptest.NewServer(idemhttp.New(g, nil)(paymentHandler(&c)))
+			t.Cleanup(srv.Close)
+			e := &env{t: t, srv: srv, client: srv.Client()}
+			e.do(req{key: "k", body: "b"}).wantProblem(t, http.StatusServiceUnavailable, idemhttp.ProblemStore)
+			clk.Advance(2 * time.Minute) // the claim's lease lapsed
+			if r := e.do(req{key: "k", body: "b"}); r.status != http.StatusCreated || c.total() != 1 {
+				t.Fatalf("after the lease: %d %s, %d runs", r.status, r.body, c.total())
+			}
+			for range 2 { // the same server, then another one (or a restart) over the store
+				r := e.do(req{key: "k", body: "b"})
+				if cfg.OnDuplicate == idempotency.Reject {
+					r.wantProblem(t, http.StatusConflict, idemhttp.ProblemDuplicate)
+				} else if !r.replayed() {
+					t.Fatalf("retry: %d %s", r.status, r.body)
+				}
+				srv2 := httptest.NewServer(idemhttp.New(idempotency.New(store, &cfg), nil)(paymentHandler(&c)))
+				t.Cleanup(srv2.Close)
+				e = &env{t: t, srv: srv2, client: srv2.Client()}
+			}
+			if c.total() != 1 {
+				t.Fatalf("handler ran %d times", c.total())
+			}
+		})
 	}
 }

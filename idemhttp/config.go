@@ -43,8 +43,11 @@ type Config struct {
 	// Default nil: a secret of 32 random bytes made on the first guarded
 	// request and kept in the guard's store, without expiry, under
 	// Config.KeyPrefix followed by SecretRecord; every process and server
-	// of the store then uses it, across restarts. Whoever can read that
-	// record can test guesses against the scopes in store keys, and a
+	// of the store then uses it, across restarts (a claim of it left
+	// behind is taken over once its lease lapsed, even under the guard's
+	// NoTakeover, since making another secret repeats no effect).
+	// Whoever can read that record can test guesses against the scopes
+	// in store keys, and a
 	// store that loses it (deleted, evicted) puts every client in a new
 	// key space: set ScopeSecret from a secret manager where that
 	// matters. While the store cannot give the secret, guarded requests

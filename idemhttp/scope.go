@@ -130,7 +130,15 @@ func newScoper(g *idempotency.Guard, c *Config) *scoper {
 		}
 		return &scoper{fixed: CredentialScope(c.ScopeSecret)}
 	}
-	return &scoper{g: g, secretKey: c.KeyPrefix + SecretRecord}
+	// The secret is made under the guard's store, codec and lease, but
+	// not its duplicate policies: a claim of it left behind (a failed
+	// completion, a crash) is taken over once its lease lapses, since
+	// making another secret has no effect to repeat, and a duplicate gets
+	// the stored secret. Under NoTakeover every guarded request would get
+	// 503 for ever.
+	cfg := g.Config()
+	cfg.NoTakeover, cfg.OnDuplicate, cfg.OnFailure = false, idempotency.ReturnStored, idempotency.Release
+	return &scoper{g: idempotency.New(g.Store(), &cfg), secretKey: c.KeyPrefix + SecretRecord}
 }
 
 // SecretRecord follows Config.KeyPrefix in the key of the record that
@@ -168,13 +176,6 @@ func (s *scoper) loadSecret(ctx context.Context) ([]byte, error) {
 		_, _ = rand.Read(b) // never fails (crypto/rand)
 		return hex.EncodeToString(b), nil
 	}, idempotency.WithTTL(idempotency.NoExpiry), idempotency.WithWaitTimeout(10*time.Second))
-	if errors.Is(err, idempotency.ErrDuplicate) {
-		// The guard's Reject policy: read what the first call kept.
-		var rec idempotency.Record
-		if rec, err = s.g.Lookup(ctx, s.secretKey); err == nil {
-			err = s.g.Config().Codec.Unmarshal(rec.Value, &v)
-		}
-	}
 	if err != nil {
 		return nil, fmt.Errorf("idempotency: idemhttp: scope secret: %w", err)
 	}
