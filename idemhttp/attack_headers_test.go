@@ -119,3 +119,50 @@ func TestHeaderValuesNotUTF8(t *testing.T) {
 		t.Fatalf("handler ran %d times", n)
 	}
 }
+
+// An outer middleware that sets the Content-Type of every response (chi's
+// middleware.SetHeader("Content-Type", "application/json")) sets it on
+// the replay too; the replay must not take it away because the record
+// holds no Content-Type of the handler's own. A handler that removes the
+// type (to keep net/http from sniffing one) still replays without it.
+func TestOuterContentTypeIsKeptOnReplay(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		handle func(w http.ResponseWriter)
+		want   []string
+	}{
+		{"handler leaves it", func(w http.ResponseWriter) { _, _ = w.Write([]byte(`{"ok":true}`)) }, []string{"application/json"}},
+		{"handler sets another", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "text/csv")
+			_, _ = w.Write([]byte("a,b"))
+		}, []string{"text/csv"}},
+		{"handler removes it", func(w http.ResponseWriter) {
+			w.Header()["Content-Type"] = nil
+			_, _ = w.Write([]byte("<html>"))
+		}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c.add("x")
+				tc.handle(w)
+			}), &envOptions{outer: func(h http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					h.ServeHTTP(w, r)
+				})
+			}})
+			first := e.do(req{key: "k"})
+			replay := e.do(req{key: "k"})
+			if !replay.replayed() || c.get("x") != 1 {
+				t.Fatalf("retry: %d replayed=%v after %d runs", replay.status, replay.replayed(), c.get("x"))
+			}
+			if got := first.header["Content-Type"]; strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Fatalf("first: Content-Type %q, want %q", got, tc.want)
+			}
+			sameResponse(t, first, replay)
+		})
+	}
+}

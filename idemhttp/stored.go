@@ -119,9 +119,11 @@ func (s *storedResponse) writeTo(w http.ResponseWriter) {
 	for k, vs := range s.Header {
 		h[k] = append([]string(nil), vs...)
 	}
-	if len(s.Header["Content-Type"]) == 0 {
-		// The original went without a type (sniffed ones are stored):
-		// keep net/http from guessing one now.
+	if _, ok := s.Header["Content-Type"]; !ok && len(h["Content-Type"]) == 0 {
+		// The original went without a type of the handler's (sniffed
+		// ones are stored, and one the handler removed is stored empty):
+		// keep net/http from guessing one now. A type an outer
+		// middleware set, as it did on the original, stays.
 		h["Content-Type"] = nil
 	}
 	h.Set(HeaderReplayed, "true")
