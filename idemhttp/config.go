@@ -3,6 +3,8 @@ package idemhttp
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
@@ -12,8 +14,9 @@ import (
 // means defaults.
 type Config struct {
 	// Methods are the request methods the middleware guards; requests with
-	// other methods pass through untouched, key or not. Default POST and
-	// PATCH.
+	// other methods pass through untouched, key or not. Methods are
+	// case-sensitive: New panics on a standard method in another case
+	// ("post"), which would guard nothing. Default POST and PATCH.
 	Methods []string
 	// Required answers 400 to a guarded request without an Idempotency-Key.
 	// Default false: such requests pass through unguarded.
@@ -167,6 +170,12 @@ const (
 	maxMaxKeyLength = 1024
 )
 
+// standardMethods are the methods of RFC 9110 and RFC 5789.
+var standardMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace,
+}
+
 // withDefaults returns c with defaults filled in; it panics on an invalid
 // value, since a Config is written by a programmer, not read from input.
 func (c *Config) withDefaults() Config {
@@ -176,6 +185,12 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.Methods == nil {
 		d.Methods = []string{http.MethodPost, http.MethodPatch}
+	}
+	for _, m := range d.Methods {
+		if u := strings.ToUpper(m); u != m && slices.Contains(standardMethods, u) {
+			// Methods are case-sensitive: no client sends "post".
+			panic(fmt.Sprintf("idempotency: idemhttp: Config.Methods has %q, which guards no request: methods are case-sensitive (want %s)", m, u))
+		}
 	}
 	if d.KeyPrefix == "" {
 		d.KeyPrefix = DefaultKeyPrefix
