@@ -166,3 +166,34 @@ func TestOuterContentTypeIsKeptOnReplay(t *testing.T) {
 		})
 	}
 }
+
+// Header names count toward MaxResponseBytes even without values: a
+// handler that sets many names with no value (which net/http does not
+// send) can not grow the record past the limit; such names are not stored
+// at all, but for a Content-Type the handler removed.
+func TestHeaderNamesWithoutValues(t *testing.T) {
+	t.Parallel()
+	const limit = 64 << 10
+	var c counter
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.add("x")
+		for i := range 20000 {
+			w.Header()["X-Empty-"+itoa(i)] = []string{}
+		}
+		w.Header()["Content-Type"] = nil
+		_, _ = w.Write([]byte("<html>"))
+	}), &envOptions{mw: &idemhttp.Config{MaxResponseBytes: limit}})
+	first := e.do(req{key: "k"})
+	replay := e.do(req{key: "k"})
+	sameResponse(t, first, replay)
+	rec, err := e.guard.Lookup(context.Background(), recordKey("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Value) > limit {
+		t.Fatalf("record of %d bytes, over the limit of %d", len(rec.Value), limit)
+	}
+	if c.get("x") != 1 {
+		t.Fatalf("handler ran %d times", c.get("x"))
+	}
+}

@@ -174,6 +174,9 @@ func (r *recorder) result() storedResponse {
 		if omit[ck] || !r.h.replayable(ck) || declared[ck] || strings.HasPrefix(k, http.TrailerPrefix) || slices.Equal(r.before[k], vs) && r.before[k] != nil {
 			continue
 		}
+		if len(vs) == 0 && k != "Content-Type" {
+			continue // not sent; a removed Content-Type is kept, so that none is sniffed on replay
+		}
 		if s.Header == nil {
 			s.Header = make(http.Header, len(r.header))
 		}

@@ -105,6 +105,9 @@ func (s *storedResponse) size() int64 {
 	n := int64(len(s.Body))
 	for _, h := range []http.Header{s.Header, s.Trailer} {
 		for k, vs := range h {
+			if len(vs) == 0 {
+				n += int64(len(k)) // stored, though not sent
+			}
 			for _, v := range vs {
 				n += int64(len(k) + len(v))
 			}
