@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"slices"
@@ -145,7 +146,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.text()
 	if err := s.validate(); err != nil {
 		h.g.Config().Logger.ErrorContext(r.Context(), "idempotency: idemhttp: stored response cannot be replayed",
-			"key", recKey, "error", err)
+			keyAttr(h.g.Config(), recKey), "error", err)
 		h.problem(w, r, &Error{Status: http.StatusInternalServerError, Problem: ProblemUnavailable, Err: err,
 			Detail: "A request with this Idempotency-Key was already processed, but its stored response cannot be read."})
 		return
@@ -241,6 +242,16 @@ func (h *handler) retryAfter(ctx context.Context, recKey string) int {
 // least 1 and at most the lease.
 func retrySeconds(left, lease time.Duration) int {
 	return max(1, int(math.Ceil(min(left, lease).Seconds())))
+}
+
+// keyAttr shows a record key in a log line as the guard's own lines do:
+// a keyed digest, since keys carry what clients put in them, and the key
+// itself only under Config.LogRawKeys.
+func keyAttr(c idempotency.Config, recKey string) slog.Attr {
+	if c.LogRawKeys {
+		return slog.String("key", recKey)
+	}
+	return slog.String("key_hmac", idempotency.KeyDigest(c.LogKeySecret, recKey))
 }
 
 func byteSize(n int64) string {
