@@ -197,3 +197,35 @@ func TestHeaderNamesWithoutValues(t *testing.T) {
 		t.Fatalf("handler ran %d times", c.get("x"))
 	}
 }
+
+// net/http sends a header value with its line breaks turned to spaces and
+// its ends trimmed, and drops a header whose name is not a token; the
+// record holds what was sent, so that a replay is the response and a
+// stored value is never refused as a forgery (500 for every retry).
+func TestHeadersAsNetHTTPSendsThem(t *testing.T) {
+	t.Parallel()
+	var c counter
+	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.add("x")
+		w.Header().Set("Trailer", "X-Sum")
+		w.Header().Set("X-Error", "line one\nline two\r\nline three")
+		w.Header().Set("X-Padded", "  padded\t")
+		w.Header()["X-Custom:"] = []string{"typo"}
+		w.Header()["Bad Name"] = []string{"v"}
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte("paid"))
+		w.Header().Set("X-Sum", "a\nb")
+	}), nil)
+	first := e.do(req{key: "k"})
+	if first.status != http.StatusCreated || first.header.Get("X-Error") != "line one line two  line three" {
+		t.Fatalf("first: %d %q", first.status, first.header)
+	}
+	replay := e.do(req{key: "k"})
+	sameResponse(t, first, replay)
+	if !headersEqual(first.trailer, replay.trailer) {
+		t.Fatalf("trailers: replay %q, first %q", replay.trailer, first.trailer)
+	}
+	if c.get("x") != 1 {
+		t.Fatalf("handler ran %d times", c.get("x"))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strconv"
 	"strings"
@@ -192,6 +193,7 @@ func (r *recorder) result() storedResponse {
 	if r.body.Len() > 0 {
 		s.Body = r.body.Bytes()
 	}
+	s.Header = asSent(s.Header)
 
 	for k, vs := range cur {
 		name, prefixed := strings.CutPrefix(k, http.TrailerPrefix)
@@ -207,7 +209,37 @@ func (r *recorder) result() storedResponse {
 		}
 		s.Trailer[name] = append(s.Trailer[name], vs...)
 	}
+	s.Trailer = asSent(s.Trailer)
 	return s
+}
+
+// newlineToSpace is what net/http does to line breaks in field values.
+var newlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")
+
+// asSent rewrites h as net/http sends it: without fields whose name is not
+// a token, with line breaks in values turned to spaces and values trimmed.
+// A value with another control character, which HTTP/2 does not send, is
+// left out. So the record holds the response the client got, and nothing
+// the check of stored responses (validate) would refuse for every retry.
+func asSent(h http.Header) http.Header {
+	for k, vs := range h {
+		if !validFieldName(k) {
+			delete(h, k)
+			continue
+		}
+		out := vs[:0:0]
+		for _, v := range vs {
+			if v = textproto.TrimString(newlineToSpace.Replace(v)); validFieldValue(v) {
+				out = append(out, v)
+			}
+		}
+		if len(out) == 0 && len(vs) > 0 {
+			delete(h, k)
+			continue
+		}
+		h[k] = out
+	}
+	return h
 }
 
 // hopByHopOf returns the hop-by-hop headers of h: the fixed ones and those
