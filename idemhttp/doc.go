@@ -132,8 +132,11 @@
 // Hop-by-hop headers, SensitiveHeaders such as Set-Cookie (unless
 // Config.ReplaySensitiveHeaders), Config.OmitHeaders and the Date header
 // net/http adds are never stored, whatever the case of the names a
-// handler sets in the header map; the replay carries the replaying
-// server's Date and framing (Content-Length or chunked).
+// handler sets in the header map. The record holds the other headers and
+// trailers as net/http sent them (line breaks in values as spaces, names
+// that are not tokens dropped), bytes outside UTF-8 included; the replay
+// carries the replaying server's Date and framing (Content-Length or
+// chunked).
 // Config.ReplayHeaders turns this denylist into an allowlist.
 //
 // Middleware for other frameworks and proxies can check their behaviour
