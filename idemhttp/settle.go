@@ -77,10 +77,8 @@ func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResp
 	if rec.discarded.Load() {
 		return storedResponse{}, &releaseError{status: status, reason: "discarded by the handler", retry: true}
 	}
-	keep, p := h.keep(status, r)
-	if p != nil {
-		rec.policyPanic = p
-	}
+	var keep bool
+	keep, rec.policyPanic = h.keep(status, r)
 	if !keep {
 		return storedResponse{}, &releaseError{status: status, reason: "not a final outcome", retry: status < 500}
 	}
