@@ -3,6 +3,8 @@ package idemhttp
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
@@ -12,8 +14,9 @@ import (
 // means defaults.
 type Config struct {
 	// Methods are the request methods the middleware guards; requests with
-	// other methods pass through untouched, key or not. Default POST and
-	// PATCH.
+	// other methods pass through untouched, key or not. Methods are
+	// case-sensitive: New panics on a standard method in another case
+	// ("post"), which would guard nothing. Default POST and PATCH.
 	Methods []string
 	// Required answers 400 to a guarded request without an Idempotency-Key.
 	// Default false: such requests pass through unguarded.
@@ -43,8 +46,11 @@ type Config struct {
 	// Default nil: a secret of 32 random bytes made on the first guarded
 	// request and kept in the guard's store, without expiry, under
 	// Config.KeyPrefix followed by SecretRecord; every process and server
-	// of the store then uses it, across restarts. Whoever can read that
-	// record can test guesses against the scopes in store keys, and a
+	// of the store then uses it, across restarts (a claim of it left
+	// behind is taken over once its lease lapsed, even under the guard's
+	// NoTakeover, since making another secret repeats no effect).
+	// Whoever can read that record can test guesses against the scopes
+	// in store keys, and a
 	// store that loses it (deleted, evicted) puts every client in a new
 	// key space: set ScopeSecret from a secret manager where that
 	// matters. While the store cannot give the secret, guarded requests
@@ -91,7 +97,8 @@ type Config struct {
 	// replayed to every retry; not kept, the key is released and a retry
 	// runs the handler again. It is called once the handler returned, with
 	// the status it wrote. A handler can veto keeping its response with
-	// Discard. Default DefaultKeep: 2xx, 3xx and 4xx except 408, 425 and
+	// Discard. A Keep that panics keeps the response (the handler ran and
+	// must not run again), and its panic goes on once the key is settled. Default DefaultKeep: 2xx, 3xx and 4xx except 408, 425 and
 	// 429 are kept; 5xx (unless StoreServerErrors) and those three, which
 	// tell the client to try again, are released.
 	Keep func(status int, r *http.Request) bool
@@ -163,6 +170,12 @@ const (
 	maxMaxKeyLength = 1024
 )
 
+// standardMethods are the methods of RFC 9110 and RFC 5789.
+var standardMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace,
+}
+
 // withDefaults returns c with defaults filled in; it panics on an invalid
 // value, since a Config is written by a programmer, not read from input.
 func (c *Config) withDefaults() Config {
@@ -172,6 +185,12 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.Methods == nil {
 		d.Methods = []string{http.MethodPost, http.MethodPatch}
+	}
+	for _, m := range d.Methods {
+		if u := strings.ToUpper(m); u != m && slices.Contains(standardMethods, u) {
+			// Methods are case-sensitive: no client sends "post".
+			panic(fmt.Sprintf("idempotency: idemhttp: Config.Methods has %q, which guards no request: methods are case-sensitive (want %s)", m, u))
+		}
 	}
 	if d.KeyPrefix == "" {
 		d.KeyPrefix = DefaultKeyPrefix

@@ -64,9 +64,11 @@
 //     the handler is never run again, since it may have had its effect.
 //     That is a response larger than Config.MaxResponseBytes (body, header
 //     and trailer bytes), one that hijacked the connection, and one that
-//     started and stopped short: its client left, a write failed, or the
-//     handler aborted it (http.ErrAbortHandler or another panic). A
-//     truncated response is never replayed.
+//     started and stopped short: its client left, a write failed, its
+//     body was not as long as the Content-Length the handler declared, or
+//     the handler aborted it (http.ErrAbortHandler or another panic). A
+//     truncated response is never replayed. (A body written for a status
+//     that has none, such as 204, is dropped, as net/http drops it.)
 //  4. Every other response is recorded and replayed.
 //
 // A released response is released even under the guard's Remember policy,
@@ -129,8 +131,12 @@
 //
 // Hop-by-hop headers, SensitiveHeaders such as Set-Cookie (unless
 // Config.ReplaySensitiveHeaders), Config.OmitHeaders and the Date header
-// net/http adds are never stored; the replay carries the replaying
-// server's Date and framing (Content-Length or chunked).
+// net/http adds are never stored, whatever the case of the names a
+// handler sets in the header map. The record holds the other headers and
+// trailers as net/http sent them (line breaks in values as spaces, names
+// that are not tokens dropped), bytes outside UTF-8 included; the replay
+// carries the replaying server's Date and framing (Content-Length or
+// chunked).
 // Config.ReplayHeaders turns this denylist into an allowlist.
 //
 // Middleware for other frameworks and proxies can check their behaviour

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"slices"
@@ -142,9 +143,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			OriginalStatus: s.Status})
 		return
 	}
+	s.text()
 	if err := s.validate(); err != nil {
 		h.g.Config().Logger.ErrorContext(r.Context(), "idempotency: idemhttp: stored response cannot be replayed",
-			"key", recKey, "error", err)
+			keyAttr(h.g.Config(), recKey), "error", err)
 		h.problem(w, r, &Error{Status: http.StatusInternalServerError, Problem: ProblemUnavailable, Err: err,
 			Detail: "A request with this Idempotency-Key was already processed, but its stored response cannot be read."})
 		return
@@ -174,6 +176,9 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, recKey string, opt
 			h.next.ServeHTTP(rec, r.WithContext(withCall(ctx, rec)))
 		}()
 		s, err := h.settle(rec, r, ending{panicked: panicked, clientGone: r.Context().Err() != nil})
+		if panicked == nil {
+			panicked = rec.policyPanic // goes on once the key is settled
+		}
 		if re, ok := err.(*releaseError); ok && re.retry {
 			cancel(re)
 		}
@@ -237,6 +242,16 @@ func (h *handler) retryAfter(ctx context.Context, recKey string) int {
 // least 1 and at most the lease.
 func retrySeconds(left, lease time.Duration) int {
 	return max(1, int(math.Ceil(min(left, lease).Seconds())))
+}
+
+// keyAttr shows a record key in a log line as the guard's own lines do:
+// a keyed digest, since keys carry what clients put in them, and the key
+// itself only under Config.LogRawKeys.
+func keyAttr(c idempotency.Config, recKey string) slog.Attr {
+	if c.LogRawKeys {
+		return slog.String("key", recKey)
+	}
+	return slog.String("key_hmac", idempotency.KeyDigest(c.LogKeySecret, recKey))
 }
 
 func byteSize(n int64) string {

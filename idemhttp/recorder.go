@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/textproto"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 )
@@ -25,12 +27,14 @@ type recorder struct {
 	status      int
 	header      http.Header // the handler's headers when the status was written
 	body        bytes.Buffer
+	written     int64 // body bytes the handler wrote, kept or not
 	tooLarge    bool
 	flushed     bool
 	sniff       []byte // body written before the first flush
 	hijacked    bool
 	writeFailed bool        // a write or flush to the client failed
 	discarded   atomic.Bool // Discard was called
+	policyPanic any         // Config.Keep panicked with this, once the response was settled as kept
 }
 
 func newRecorder(w http.ResponseWriter, h *handler) *recorder {
@@ -56,9 +60,15 @@ func (r *recorder) Write(p []byte) (int, error) {
 		r.WriteHeader(http.StatusOK)
 	}
 	n, err := r.w.Write(p)
+	if errors.Is(err, http.ErrBodyNotAllowed) {
+		// A body the status has none for (204, 304): net/http drops it
+		// and the client gets a whole response; so does the record.
+		return n, err
+	}
 	if err != nil {
 		r.writeFailed = true
 	}
+	r.written += int64(len(p))
 	if !r.tooLarge {
 		if int64(r.body.Len())+int64(len(p)) > r.h.cfg.MaxResponseBytes {
 			r.tooLarge = true
@@ -107,6 +117,26 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // full duplex).
 func (r *recorder) Unwrap() http.ResponseWriter { return r.w }
 
+// lengthDiffers reports a body that is not as long as the Content-Length
+// the handler declared: the client got a truncated (or cut off) response.
+// A HEAD response, or one whose status has no body, may declare a length
+// it does not write; net/http drops a value that is not a length.
+func (r *recorder) lengthDiffers(req *http.Request) bool {
+	h, status := r.header, r.status
+	if !r.wroteHeader {
+		h, status = r.w.Header(), http.StatusOK // as net/http sends it
+	}
+	if req.Method == http.MethodHead || !bodyAllowed(status) {
+		return false
+	}
+	cl := h.Get("Content-Length")
+	if cl == "" {
+		return false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
+	return err == nil && n != r.written
+}
+
 // finalStatus is the status of the response, once the handler returned:
 // net/http writes 200 for a handler that wrote nothing.
 func (r *recorder) finalStatus() int {
@@ -127,7 +157,7 @@ func (r *recorder) result() storedResponse {
 	}
 	s := storedResponse{Status: r.status}
 	declared := map[string]bool{}
-	for _, v := range r.header["Trailer"] {
+	for _, v := range r.header["Trailer"] { // as net/http reads it
 		for name := range strings.SplitSeq(v, ",") {
 			if name = strings.TrimSpace(name); name != "" {
 				declared[http.CanonicalHeaderKey(name)] = true
@@ -139,8 +169,14 @@ func (r *recorder) result() storedResponse {
 		omit[k] = true
 	}
 	for k, vs := range r.header {
-		if omit[k] || !r.h.replayable(k) || declared[k] || strings.HasPrefix(k, http.TrailerPrefix) || slices.Equal(r.before[k], vs) && r.before[k] != nil {
+		// A handler may set names in any case in the map, and net/http
+		// sends them so: the rules go by the canonical name.
+		ck := http.CanonicalHeaderKey(k)
+		if omit[ck] || !r.h.replayable(ck) || declared[ck] || strings.HasPrefix(k, http.TrailerPrefix) || slices.Equal(r.before[k], vs) && r.before[k] != nil {
 			continue
+		}
+		if len(vs) == 0 && k != "Content-Type" {
+			continue // not sent; a removed Content-Type is kept, so that none is sniffed on replay
 		}
 		if s.Header == nil {
 			s.Header = make(http.Header, len(r.header))
@@ -157,6 +193,7 @@ func (r *recorder) result() storedResponse {
 	if r.body.Len() > 0 {
 		s.Body = r.body.Bytes()
 	}
+	s.Header = asSent(s.Header)
 
 	for k, vs := range cur {
 		name, prefixed := strings.CutPrefix(k, http.TrailerPrefix)
@@ -172,7 +209,37 @@ func (r *recorder) result() storedResponse {
 		}
 		s.Trailer[name] = append(s.Trailer[name], vs...)
 	}
+	s.Trailer = asSent(s.Trailer)
 	return s
+}
+
+// newlineToSpace is what net/http does to line breaks in field values.
+var newlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")
+
+// asSent rewrites h as net/http sends it: without fields whose name is not
+// a token, with line breaks in values turned to spaces and values trimmed.
+// A value with another control character, which HTTP/2 does not send, is
+// left out. So the record holds the response the client got, and nothing
+// the check of stored responses (validate) would refuse for every retry.
+func asSent(h http.Header) http.Header {
+	for k, vs := range h {
+		if !validFieldName(k) {
+			delete(h, k)
+			continue
+		}
+		out := vs[:0:0]
+		for _, v := range vs {
+			if v = textproto.TrimString(newlineToSpace.Replace(v)); validFieldValue(v) {
+				out = append(out, v)
+			}
+		}
+		if len(out) == 0 && len(vs) > 0 {
+			delete(h, k)
+			continue
+		}
+		h[k] = out
+	}
+	return h
 }
 
 // hopByHopOf returns the hop-by-hop headers of h: the fixed ones and those
@@ -182,7 +249,7 @@ func hopByHopOf(h http.Header) map[string]bool {
 	for k := range hopByHop {
 		m[k] = true
 	}
-	for _, v := range h["Connection"] {
+	for _, v := range headerValues(h, "Connection") {
 		for name := range strings.SplitSeq(v, ",") {
 			if name = strings.TrimSpace(name); name != "" {
 				m[http.CanonicalHeaderKey(name)] = true
@@ -190,4 +257,16 @@ func hopByHopOf(h http.Header) map[string]bool {
 		}
 	}
 	return m
+}
+
+// headerValues returns the values of h under every spelling of the
+// canonical name k: a peer reads them all.
+func headerValues(h http.Header, k string) []string {
+	vs := h[k]
+	for name, v := range h {
+		if name != k && http.CanonicalHeaderKey(name) == k {
+			vs = append(vs[:len(vs):len(vs)], v...)
+		}
+	}
+	return vs
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"net/http"
+	"net/textproto"
 	"slices"
 	"strings"
 	"sync"
@@ -27,10 +28,11 @@ const MinScopeSecret = 16
 // CredentialScope returns the Scope function that is the default when
 // Config.Scope is nil: a keyed digest (HMAC-SHA-256 under secret, 128 bits
 // in base64url) of the request's credentials, which are the values of its
-// Authorization header, its cookies (by name and value, in any order) and
-// the certificate its client presented over TLS. Blank values do not
-// count; a request without credentials gets "", which the middleware
-// answers with 401.
+// Authorization header, its cookies (by name and value as sent, in any
+// order, including those net/http's cookie parser drops) and the
+// certificate its client presented over TLS. Blank values do not count; a
+// request without credentials gets "", which the middleware answers with
+// 401.
 //
 // Any change to the credentials is another client: a retry sent with a
 // refreshed token or a new cookie runs the handler again. Where that can
@@ -49,22 +51,17 @@ func CredentialScope(secret []byte) func(r *http.Request) string {
 				n++
 			}
 		}
-		var cookies []*http.Cookie
-		if len(r.Header["Cookie"]) > 0 {
-			cookies = r.Cookies()
-		}
-		slices.SortFunc(cookies, func(a, b *http.Cookie) int {
-			if c := strings.Compare(a.Name, b.Name); c != 0 {
+		cookies := cookiesOf(r.Header["Cookie"])
+		slices.SortFunc(cookies, func(a, b [2]string) int {
+			if c := strings.Compare(a[0], b[0]); c != 0 {
 				return c
 			}
-			return strings.Compare(a.Value, b.Value)
+			return strings.Compare(a[1], b[1])
 		})
 		for _, c := range cookies {
-			if c.Value != "" {
-				part(m, 'c', c.Name)
-				part(m, '=', c.Value)
-				n++
-			}
+			part(m, 'c', c[0])
+			part(m, '=', c[1])
+			n++
 		}
 		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 			part(m, 't', string(r.TLS.PeerCertificates[0].Raw))
@@ -76,6 +73,29 @@ func CredentialScope(secret []byte) func(r *http.Request) string {
 		var sum [sha256.Size]byte
 		return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0])[:16])
 	}
+}
+
+// cookiesOf returns the name and value of every cookie in the Cookie
+// field lines, as sent: net/http's parser drops cookies it finds invalid
+// (a double quote or a byte outside ASCII in the value, a name that is
+// not a token) and every cookie past its limit on their number, and an
+// application that reads its session its own way would then have clients
+// that differ in nothing the scope reads. A part without "=" is a cookie
+// without a name, as browsers send them; blank values do not count.
+func cookiesOf(lines []string) [][2]string {
+	var cs [][2]string
+	for _, line := range lines {
+		for p := range strings.SplitSeq(line, ";") {
+			name, value, ok := strings.Cut(p, "=")
+			if !ok {
+				name, value = "", name
+			}
+			if value = textproto.TrimString(value); value != "" {
+				cs = append(cs, [2]string{textproto.TrimString(name), value})
+			}
+		}
+	}
+	return cs
 }
 
 // part writes a tagged, length-prefixed part, so that no two lists of
@@ -110,7 +130,15 @@ func newScoper(g *idempotency.Guard, c *Config) *scoper {
 		}
 		return &scoper{fixed: CredentialScope(c.ScopeSecret)}
 	}
-	return &scoper{g: g, secretKey: c.KeyPrefix + SecretRecord}
+	// The secret is made under the guard's store, codec and lease, but
+	// not its duplicate policies: a claim of it left behind (a failed
+	// completion, a crash) is taken over once its lease lapses, since
+	// making another secret has no effect to repeat, and a duplicate gets
+	// the stored secret. Under NoTakeover every guarded request would get
+	// 503 for ever.
+	cfg := g.Config()
+	cfg.NoTakeover, cfg.OnDuplicate, cfg.OnFailure = false, idempotency.ReturnStored, idempotency.Release
+	return &scoper{g: idempotency.New(g.Store(), &cfg), secretKey: c.KeyPrefix + SecretRecord}
 }
 
 // SecretRecord follows Config.KeyPrefix in the key of the record that
@@ -148,13 +176,6 @@ func (s *scoper) loadSecret(ctx context.Context) ([]byte, error) {
 		_, _ = rand.Read(b) // never fails (crypto/rand)
 		return hex.EncodeToString(b), nil
 	}, idempotency.WithTTL(idempotency.NoExpiry), idempotency.WithWaitTimeout(10*time.Second))
-	if errors.Is(err, idempotency.ErrDuplicate) {
-		// The guard's Reject policy: read what the first call kept.
-		var rec idempotency.Record
-		if rec, err = s.g.Lookup(ctx, s.secretKey); err == nil {
-			err = s.g.Config().Codec.Unmarshal(rec.Value, &v)
-		}
-	}
 	if err != nil {
 		return nil, fmt.Errorf("idempotency: idemhttp: scope secret: %w", err)
 	}

@@ -61,8 +61,9 @@ type ending struct {
 //     replayable: the connection was hijacked or switched protocols, it
 //     was larger than MaxResponseBytes, or it started and then stopped
 //     short (a panic, http.ErrAbortHandler, the client leaving, a failed
-//     write). It may have had its effect; it is never run again, and a
-//     truncation is never replayed.
+//     write, a body shorter or longer than its declared Content-Length).
+//     It may have had its effect; it is never run again, and a truncation
+//     is never replayed.
 //  4. Every other response is recorded and replayed.
 func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResponse, error) {
 	started := rec.wroteHeader || rec.hijacked
@@ -76,7 +77,9 @@ func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResp
 	if rec.discarded.Load() {
 		return storedResponse{}, &releaseError{status: status, reason: "discarded by the handler", retry: true}
 	}
-	if !h.cfg.Keep(status, r) {
+	var keep bool
+	keep, rec.policyPanic = h.keep(status, r)
+	if !keep {
 		return storedResponse{}, &releaseError{status: status, reason: "not a final outcome", retry: status < 500}
 	}
 	marker := func(why string) (storedResponse, error) {
@@ -91,6 +94,8 @@ func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResp
 		return marker("the response was aborted after it started")
 	case end.clientGone || rec.writeFailed:
 		return marker("the client left before the response was complete")
+	case rec.lengthDiffers(r):
+		return marker("the response body was not as long as its Content-Length")
 	case rec.tooLarge:
 		return marker("the response was larger than the limit for stored responses")
 	}
@@ -98,5 +103,19 @@ func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResp
 	if s.size() > h.cfg.MaxResponseBytes {
 		return marker("the response was larger than the limit for stored responses")
 	}
+	s.binary()
 	return s, nil
+}
+
+// keep asks Config.Keep, recovering its panic: the handler ran and its
+// response went out, so the key must not be released (a retry would run
+// it again) nor remembered as a failure. A Keep that panics keeps the
+// response; its panic goes on once the key is settled.
+func (h *handler) keep(status int, r *http.Request) (keep bool, panicked any) {
+	defer func() {
+		if p := recover(); p != nil {
+			keep, panicked = true, p
+		}
+	}()
+	return h.cfg.Keep(status, r), nil
 }

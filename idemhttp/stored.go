@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/idempotency-go/idempotency"
 )
@@ -21,6 +22,57 @@ type storedResponse struct {
 	// body was too large, the connection was hijacked): duplicates get
 	// ProblemNotReplayable and the handler does not run again.
 	NotReplayable string `json:"not_replayable,omitempty"`
+	// RawHeader and RawTrailer hold, as bytes, the fields that have a
+	// value which is not UTF-8 (obs-text, such as a Latin-1 file name):
+	// a text codec such as JSON would replace those bytes. They are moved
+	// out of Header and Trailer before encoding (binary) and back after
+	// decoding (text).
+	RawHeader  map[string][][]byte `json:"raw_header,omitempty"`
+	RawTrailer map[string][][]byte `json:"raw_trailer,omitempty"`
+}
+
+// binary moves the fields with a value that is not UTF-8 to RawHeader and
+// RawTrailer, for the codec.
+func (s *storedResponse) binary() {
+	s.RawHeader = binaryFields(s.Header)
+	s.RawTrailer = binaryFields(s.Trailer)
+}
+
+func binaryFields(h http.Header) map[string][][]byte {
+	var raw map[string][][]byte
+	for k, vs := range h {
+		if slices.IndexFunc(vs, func(v string) bool { return !utf8.ValidString(v) }) < 0 {
+			continue
+		}
+		if raw == nil {
+			raw = map[string][][]byte{}
+		}
+		for _, v := range vs {
+			raw[k] = append(raw[k], []byte(v))
+		}
+		delete(h, k)
+	}
+	return raw
+}
+
+// text moves RawHeader and RawTrailer back into Header and Trailer, once
+// decoded.
+func (s *storedResponse) text() {
+	s.Header = textFields(s.Header, s.RawHeader)
+	s.Trailer = textFields(s.Trailer, s.RawTrailer)
+	s.RawHeader, s.RawTrailer = nil, nil
+}
+
+func textFields(h http.Header, raw map[string][][]byte) http.Header {
+	for k, vs := range raw {
+		if h == nil {
+			h = http.Header{}
+		}
+		for _, v := range vs {
+			h[k] = append(h[k], string(v))
+		}
+	}
+	return h
 }
 
 // errStoredInvalid marks a decoded record that cannot be a response.
@@ -34,7 +86,7 @@ func (s *storedResponse) validate() error {
 	}
 	for _, h := range []http.Header{s.Header, s.Trailer} {
 		for k, vs := range h {
-			if !validFieldName(k) || hopByHop[k] {
+			if !validFieldName(k) || hopByHop[http.CanonicalHeaderKey(k)] {
 				return fmt.Errorf("%w: header name %q", errStoredInvalid, k)
 			}
 			for _, v := range vs {
@@ -53,6 +105,9 @@ func (s *storedResponse) size() int64 {
 	n := int64(len(s.Body))
 	for _, h := range []http.Header{s.Header, s.Trailer} {
 		for k, vs := range h {
+			if len(vs) == 0 {
+				n += int64(len(k)) // stored, though not sent
+			}
 			for _, v := range vs {
 				n += int64(len(k) + len(v))
 			}
@@ -67,9 +122,11 @@ func (s *storedResponse) writeTo(w http.ResponseWriter) {
 	for k, vs := range s.Header {
 		h[k] = append([]string(nil), vs...)
 	}
-	if len(s.Header["Content-Type"]) == 0 {
-		// The original went without a type (sniffed ones are stored):
-		// keep net/http from guessing one now.
+	if _, ok := s.Header["Content-Type"]; !ok && len(h["Content-Type"]) == 0 {
+		// The original went without a type of the handler's (sniffed
+		// ones are stored, and one the handler removed is stored empty):
+		// keep net/http from guessing one now. A type an outer
+		// middleware set, as it did on the original, stays.
 		h["Content-Type"] = nil
 	}
 	h.Set(HeaderReplayed, "true")
