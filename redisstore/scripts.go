@@ -97,6 +97,9 @@ local function fmt(n) return string.format('%.0f', n) end
 local function publish(cmd, msg)
   if cmd ~= '' then redis.call(cmd, KEYS[1], msg) end
 end
+-- gone: idemtype.Live's rule for a record expiring at e (ms; 0 never) at
+-- now: at e itself the record is gone.
+local function gone(e, now) return e > 0 and e <= now end
 local function expire(e)
   if e > 0 then redis.call('PEXPIREAT', KEYS[1], fmt(e)) else redis.call('PERSIST', KEYS[1]) end
 end
@@ -136,7 +139,7 @@ if r[3] then
   local ex = tonumber(r[7])
   -- A record never expiring and in progress needs no clock either way.
   if ex > 0 or s == '1' then now, nowus = clock() end
-  if ex <= 0 or ex > now then
+  if not gone(ex, now) then
     local function found(code)
       return {code, r[2], r[5], r[3] .. ' ' .. r[4] .. ' ' .. r[6] .. ' ' .. r[7] .. ' ' .. r[8] .. ' ' .. r[9]}
     end
@@ -205,8 +208,7 @@ for i = 3, 7 do
   if not tonumber(r[i]) then return -1 end
 end
 if r[2] ~= '1' or r[3] ~= ARGV[2] then return 0 end
-local ex = tonumber(r[5])
-if ex > 0 and ex <= now then return 0 end
+if gone(tonumber(r[5]), now) then return 0 end
 `
 
 // extendScript: ARGV key, token, lease ms. Replies 1 done, 0 not the owner,
