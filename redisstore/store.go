@@ -215,7 +215,10 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 		return idemtype.Record{}, s.opErr("get", key, errCorrupt("not a record hash"))
 	}
 	vals := reply[:len(fields)]
-	now, _ := reply[len(fields)].(int64)
+	now, ok := reply[len(fields)].(int64)
+	if !ok {
+		return idemtype.Record{}, s.opErr("get", key, fmt.Errorf("unexpected reply %T for the server time", reply[len(fields)]))
+	}
 	if isAbsent(vals) || isTombstone(vals) {
 		return idemtype.Record{}, idemtype.ErrNotFound
 	}
