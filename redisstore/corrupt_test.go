@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,12 +63,19 @@ func TestCorruptRecords(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r, err := s.Get(ctx, "k"); !errors.Is(err, idemtype.ErrCorrupt) {
-				t.Errorf("Get = %+v, %v; want ErrCorrupt", r, err)
+			// A CorruptError of the operation, naming the record by its
+			// Redis key.
+			isCorrupt := func(op string, err error) bool {
+				var ce *idemtype.CorruptError
+				return errors.As(err, &ce) && errors.Is(err, idemtype.ErrCorrupt) && ce.Store == "redisstore" &&
+					ce.Op == op && ce.Key == "k" && ce.Path == name && ce.Reason != ""
+			}
+			if r, err := s.Get(ctx, "k"); !isCorrupt("get", err) {
+				t.Errorf("Get = %+v, %#v; want a CorruptError", r, err)
 			}
 			req := idemtype.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour, Takeover: true}
-			if cl, err := s.Claim(ctx, req); !errors.Is(err, idemtype.ErrCorrupt) {
-				t.Errorf("Claim = %+v, %v; want ErrCorrupt", cl, err)
+			if cl, err := s.Claim(ctx, req); !isCorrupt("claim", err) {
+				t.Errorf("Claim = %+v, %#v; want a CorruptError", cl, err)
 			}
 			// Token 5 is the corrupt record's own, where it has one.
 			out := idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte("v")}
@@ -75,14 +83,14 @@ func TestCorruptRecords(t *testing.T) {
 				"Complete": s.Complete(ctx, "k", 5, out),
 				"Extend":   s.Extend(ctx, "k", 5, time.Minute),
 			} {
-				if !errors.Is(err, idemtype.ErrCorrupt) && !errors.Is(err, idemtype.ErrLeaseLost) {
+				if !isCorrupt(strings.ToLower(op), err) && err != idemtype.ErrLeaseLost {
 					t.Errorf("%s on a corrupt record = %v", op, err)
 				}
 			}
 			for op, err := range map[string]error{
 				"Release": s.Release(ctx, "k", 5),
 			} {
-				if !errors.Is(err, idemtype.ErrCorrupt) && !errors.Is(err, idemtype.ErrLeaseLost) {
+				if !isCorrupt(strings.ToLower(op), err) && err != idemtype.ErrLeaseLost {
 					t.Errorf("%s on a corrupt record = %v", op, err)
 				}
 			}

@@ -3,13 +3,15 @@
 // running on many servers.
 //
 // Every Store operation is one round trip: Claim, Extend, Complete,
-// Release and Delete are Lua scripts run with EVALSHA (EVAL once when the
-// server does not know the script yet), and Get is one HMGET. A first call
+// Release, Delete and Get are Lua scripts run with EVALSHA (EVAL once when
+// the server does not know the script yet). A first call
 // through a guard therefore costs two round trips (claim, complete) and a
 // duplicate one. Leases and expiry are judged on the Redis server's clock
 // (TIME inside the scripts), every write checks the caller's token
 // (fencing), and records expire through Redis's own key expiry, so there
-// is nothing to sweep.
+// is nothing to sweep. As [idemtype.Live] says, a record is gone at its
+// ExpiresAt; Redis deletes a key one millisecond later, so the scripts
+// treat a record at its expiry as absent themselves.
 //
 // Each record is one hash under Options.Prefix + "{" +
 // base64url(SHA-256(key)) + "}": any key bytes are safe, no two keys share
@@ -28,14 +30,20 @@
 // record; a re-sent completion or release succeeds; a re-sent Delete never
 // forgets a claim made after it ran.
 //
-// At maxmemory (noeviction), new claims and takeovers fail with an OOM
-// error (the guard reports ErrStore and does not run fn), while an
+// At maxmemory (noeviction), new claims and takeovers fail with an error
+// matching [idemtype.ErrFull] (and so idemtype.ErrStore) that quotes
+// Redis's OOM reply (the guard reports ErrStore and does not run fn), while an
 // execution already claimed still records its outcome: the scripts that
 // settle a claim may take Redis past maxmemory.
 //
-// Errors name the operation (claim, complete, release, extend, get,
-// delete, list, watch, load scripts) and the record's Redis key, not the
-// user's key. Options.Validate refuses a Prefix with braces unless
+// Failures are [*idemtype.OpError] values (Store "redisstore", the
+// operation: claim, complete, release, extend, get, delete, list, watch,
+// load scripts; the user's key in Key, never in the message), and corrupt
+// records [*idemtype.CorruptError] values whose Path is the record's Redis
+// key; they match [idemtype.ErrCorrupt]. The contract's replies
+// (ErrLeaseLost, ErrNotFound) and the context's errors are returned bare.
+// Watch on a Store with notifications off returns an error matching
+// [ErrNoPubSub] and errors.ErrUnsupported. Options.Validate refuses a Prefix with braces unless
 // Options.AllowHashTagPrefix is set.
 //
 // Redis 7.0 or later is required. See the README for the Redis

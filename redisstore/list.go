@@ -30,7 +30,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record
 			return nil
 		})
 		if err != nil {
-			return wrap("list", err)
+			return s.opErr("list", "", err)
 		}
 	}
 	var bad []error
@@ -53,19 +53,21 @@ func (s *Store) listNode(ctx context.Context, node redis.Cmdable, match, prefix 
 	for {
 		names, next, err := node.ScanType(ctx, cursor, match, scanCount, "hash").Result()
 		if err != nil {
-			return false, wrap("list", err)
+			return false, s.opErr("list", "", err)
 		}
 		if len(names) > 0 {
 			cmds, err := node.Pipelined(ctx, func(p redis.Pipeliner) error {
+				p.Time(ctx) // expiry is judged on the server's clock
 				for _, n := range names {
 					p.HMGet(ctx, n, fields...)
 				}
 				return nil
 			})
 			if err != nil && !errors.Is(err, redis.Nil) {
-				return false, wrap("list", err)
+				return false, s.opErr("list", "", err)
 			}
-			for _, c := range cmds {
+			now := cmds[0].(*redis.TimeCmd).Val()
+			for _, c := range cmds[1:] {
 				vals := c.(*redis.SliceCmd).Val()
 				if isAbsent(vals) || isTombstone(vals) { // expired or released meanwhile
 					continue
@@ -80,7 +82,17 @@ func (s *Store) listNode(ctx context.Context, node redis.Cmdable, match, prefix 
 					err = errCorrupt("holds the record of another key")
 				}
 				if err != nil {
-					*bad = append(*bad, opErr("list", name, err))
+					// Named by where it was found; its key only when
+					// the record is under that key's name.
+					if s.name(key) != name {
+						key = ""
+					}
+					ce := err.(*idemtype.CorruptError) // decodeHash fails with nothing else
+					ce.Store, ce.Op, ce.Key, ce.Path = storeName, "list", key, name
+					*bad = append(*bad, ce)
+					continue
+				}
+				if !idemtype.Live(&rec, now) {
 					continue
 				}
 				if !fn(rec) {

@@ -6,7 +6,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-var scripts = []*script{claimScript, extendScript, completeScript, releaseScript, deleteScript}
+var scripts = []*script{claimScript, extendScript, completeScript, releaseScript, deleteScript, getScript}
 
 // LoadScripts loads the store's scripts into the script cache of the
 // server (every master of a Cluster). It is optional: without it, the
@@ -18,7 +18,7 @@ func (s *Store) LoadScripts(ctx context.Context) error {
 	load := func(ctx context.Context, c redis.Scripter) error {
 		for _, sc := range scripts {
 			if err := sc.Load(ctx, c).Err(); err != nil {
-				return wrap("load scripts", err)
+				return s.opErr("load scripts", "", err)
 			}
 		}
 		return nil

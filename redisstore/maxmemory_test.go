@@ -77,8 +77,9 @@ func fillRedis(t *testing.T, c *redis.Client) {
 // TestMaxMemory: Redis fills up (maxmemory, noeviction) while fn runs.
 // fn's outcome is still recorded, so it runs once however often the key
 // is called; claims that were made before keep working (extend, complete,
-// release, delete); and new claims and takeovers are refused with
-// ErrStore, reported in the log, without running fn.
+// release, delete); and new claims and takeovers are refused with an
+// error matching idemtype.ErrFull (and ErrStore), reported in the log,
+// without running fn.
 func TestMaxMemory(t *testing.T) {
 	t.Parallel()
 	srv := testserver.StartRedis(t, testserver.RedisArgs("--maxmemory", "4mb", "--maxmemory-policy", "noeviction"))
@@ -146,9 +147,18 @@ func TestMaxMemory(t *testing.T) {
 	// New keys and takeovers would add records: refused, fn not run.
 	for _, key := range []string{"new", "released", "lapsed"} {
 		_, err := idempotency.Do(ctx, g, key, fn)
-		if !errors.Is(err, idempotency.ErrStore) || !strings.Contains(err.Error(), "OOM") ||
+		if !errors.Is(err, idempotency.ErrStore) || !errors.Is(err, idemtype.ErrFull) || !strings.Contains(err.Error(), "OOM") ||
 			!strings.Contains(err.Error(), "redisstore: claim") {
-			t.Errorf("call of %q on a full Redis = %v; want ErrStore from the claim, saying OOM", key, err)
+			t.Errorf("call of %q on a full Redis = %v; want ErrStore and ErrFull from the claim, saying OOM", key, err)
+		}
+		// The store's own error: an OpError of the claim, matching
+		// ErrFull and so ErrStore, with Redis's reply still inside.
+		_, err = s.Claim(ctx, idemtype.ClaimRequest{Key: key, Lease: time.Minute, TTL: time.Hour, Takeover: true})
+		var oe *idemtype.OpError
+		var re redis.Error
+		if !errors.As(err, &oe) || oe.Op != "claim" || oe.Key != key || !errors.Is(err, idemtype.ErrFull) ||
+			!errors.Is(err, idemtype.ErrStore) || !errors.As(err, &re) || !strings.HasPrefix(err.Error(), "idempotency: redisstore: claim: store full: OOM") {
+			t.Errorf("Claim of %q on a full Redis = %#v (%v); want an OpError matching ErrFull and ErrStore", key, err, err)
 		}
 	}
 	if n := runs.Load(); n != 1 {

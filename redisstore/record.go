@@ -110,10 +110,10 @@ func isAbsent(vals []any) bool {
 	return true
 }
 
-// errCorrupt returns an error wrapping idemtype.ErrCorrupt that says what
-// is wrong with a record; opErr labels it with the record's name.
+// errCorrupt returns an *idemtype.CorruptError that says what is wrong
+// with a record; opErr completes it with the operation, key and Redis key.
 func errCorrupt(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", idemtype.ErrCorrupt, fmt.Sprintf(format, args...))
+	return &idemtype.CorruptError{Reason: fmt.Sprintf(format, args...)}
 }
 
 // millis converts a positive duration to whole milliseconds, rounding up

@@ -52,6 +52,11 @@ func run[C redis.Cmder](ctx context.Context, c redis.UniversalClient, sc *script
 // holds only t (and r) is a tombstone left by Release and Delete: it keeps
 // the last token for a while, so that a claim right after gets a larger one.
 //
+// Expiry follows idemtype's rule: a record is gone AT its expires_at. Redis
+// expires a key (PEXPIREAT) only once its time has passed, one millisecond
+// later, so the scripts and Get treat a record whose e is at or before the
+// server time as absent themselves.
+//
 // Tokens are max(previous token + 1, server time in microseconds): larger
 // than the previous token of the key while the record or its tombstone
 // lives, and afterwards larger than any token issued before the tombstone
@@ -92,6 +97,9 @@ local function fmt(n) return string.format('%.0f', n) end
 local function publish(cmd, msg)
   if cmd ~= '' then redis.call(cmd, KEYS[1], msg) end
 end
+-- gone: idemtype.Live's rule for a record expiring at e (ms; 0 never) at
+-- now: at e itself the record is gone.
+local function gone(e, now) return e > 0 and e <= now end
 local function expire(e)
   if e > 0 then redis.call('PEXPIREAT', KEYS[1], fmt(e)) else redis.call('PERSIST', KEYS[1]) end
 end
@@ -117,6 +125,7 @@ var claimScript = newScript(helpers + `
 local r = redis.pcall('HMGET', KEYS[1], 'k', 'f', 's', 't', 'v', 'l', 'e', 'c', 'u', 'n')
 if r.err then return {'c'} end
 local prev = 0
+local now, nowus
 if r[3] then
   local tok = tonumber(r[4])
   local lu = tonumber(r[6])
@@ -127,38 +136,43 @@ if r[3] then
   for i = 7, 9 do
     if not tonumber(r[i]) then return {'c'} end
   end
-  local function found(code)
-    return {code, r[2], r[5], r[3] .. ' ' .. r[4] .. ' ' .. r[6] .. ' ' .. r[7] .. ' ' .. r[8] .. ' ' .. r[9]}
+  local ex = tonumber(r[7])
+  -- A record never expiring and in progress needs no clock either way.
+  if ex > 0 or s == '1' then now, nowus = clock() end
+  if not gone(ex, now) then
+    local function found(code)
+      return {code, r[2], r[5], r[3] .. ' ' .. r[4] .. ' ' .. r[6] .. ' ' .. r[7] .. ' ' .. r[8] .. ' ' .. r[9]}
+    end
+    if s ~= '1' then
+      return found('e')
+    end
+    if r[10] and string.sub(r[10], 2) == ARGV[7] then
+      return {string.sub(r[10], 1, 1), r[4], r[8], r[9], r[6], r[7]}
+    end
+    if lu > now then
+      return found('e')
+    end
+    if ARGV[5] ~= '1' or r[2] ~= ARGV[2] then
+      return found('x')
+    end
+    local ttl = tonumber(ARGV[4])
+    local e = 0
+    if ttl > 0 then e = now + ttl end
+    local lease = now + tonumber(ARGV[3])
+    local t = fmt(math.max(tok + 1, nowus))
+    redis.call('HSET', KEYS[1], 't', t, 'l', fmt(lease), 'e', fmt(e), 'u', fmt(now), 'n', 't' .. ARGV[7])
+    expire(e)
+    publish(ARGV[6], '1')
+    return {'t', t, r[8], now, lease, e}
   end
-  if s ~= '1' then
-    -- A duplicate of a settled call, the common case: no clock needed.
-    return found('e')
-  end
-  if r[10] and string.sub(r[10], 2) == ARGV[7] then
-    return {string.sub(r[10], 1, 1), r[4], r[8], r[9], r[6], r[7]}
-  end
-  local now, nowus = clock()
-  if lu > now then
-    return found('e')
-  end
-  if ARGV[5] ~= '1' or r[2] ~= ARGV[2] then
-    return found('x')
-  end
-  local ttl = tonumber(ARGV[4])
-  local e = 0
-  if ttl > 0 then e = now + ttl end
-  local lease = now + tonumber(ARGV[3])
-  local t = fmt(math.max(tok + 1, nowus))
-  redis.call('HSET', KEYS[1], 't', t, 'l', fmt(lease), 'e', fmt(e), 'u', fmt(now), 'n', 't' .. ARGV[7])
-  expire(e)
-  publish(ARGV[6], '1')
-  return {'t', t, r[8], now, lease, e}
-end
-if r[4] then
+  -- Expired at its expires_at, though Redis keeps it until the
+  -- millisecond after: absent, but its token still orders the next.
+  prev = tok
+elseif r[4] then
   prev = tonumber(r[4])
   if not prev then return {'c'} end
 end
-local now, nowus = clock()
+if not now then now, nowus = clock() end
 local ttl = tonumber(ARGV[4])
 local e = 0
 if ttl > 0 then e = now + ttl end
@@ -168,6 +182,16 @@ redis.call('HSET', KEYS[1], 'k', ARGV[1], 'f', ARGV[2], 's', '1', 't', t, 'v', '
   'l', fmt(lease), 'e', fmt(e), 'c', fmt(now), 'u', fmt(now), 'n', 'a' .. ARGV[7])
 expire(e)
 return {'a', t, now, now, lease, e}
+`)
+
+// getScript: no ARGV. Replies the record's fields k f s t v l e c u (nil
+// when missing) and the server time in ms, or -1 when the key holds no
+// hash. It reads only, so it runs at maxmemory and on replicas.
+var getScript = newScript("#!lua flags=no-writes,allow-oom\n" + helpers + `
+local r = redis.pcall('HMGET', KEYS[1], 'k', 'f', 's', 't', 'v', 'l', 'e', 'c', 'u')
+if r.err then return -1 end
+r[10] = clock()
+return r
 `)
 
 // ownedCheck returns from the script: 1 when done(r) says this very
@@ -184,6 +208,7 @@ for i = 3, 7 do
   if not tonumber(r[i]) then return -1 end
 end
 if r[2] ~= '1' or r[3] ~= ARGV[2] then return 0 end
+if gone(tonumber(r[5]), now) then return 0 end
 `
 
 // extendScript: ARGV key, token, lease ms. Replies 1 done, 0 not the owner,

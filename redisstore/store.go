@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -91,11 +90,11 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 	res, err := run(ctx, s.client, claimScript, name, redis.NewStringSliceCmd, []any{4: req.Key, req.Fingerprint,
 		max(millis(req.Lease), 1), millis(req.TTL), takeover, s.pubArg, s.nonce()}).Result()
 	if err != nil {
-		return idemtype.Claim{}, opErr("claim", name, err)
+		return idemtype.Claim{}, s.opErr("claim", req.Key, err)
 	}
 	cl, err := decodeClaim(req, res)
 	if err != nil {
-		return idemtype.Claim{}, opErr("claim", name, err)
+		return idemtype.Claim{}, s.opErr("claim", req.Key, err)
 	}
 	return cl, nil
 }
@@ -175,7 +174,7 @@ func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, le
 // Complete implements idemtype.Store in one round trip.
 func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
 	if out.Status != idemtype.StatusCompleted && out.Status != idemtype.StatusFailed {
-		return opErr("complete", s.name(key), fmt.Errorf("invalid outcome status %d", out.Status))
+		return s.opErr("complete", key, fmt.Errorf("invalid outcome status %d", out.Status))
 	}
 	return s.owned(ctx, "complete", key, completeScript,
 		[]any{4: key, tokenArg(token), s.nonce(), int(out.Status), out.Value, millis(out.TTL), s.pubArg})
@@ -193,33 +192,42 @@ func (s *Store) owned(ctx context.Context, op, key string, sc *script, args []an
 	n, err := run(ctx, s.client, sc, name, redis.NewIntCmd, args).Result()
 	switch {
 	case err != nil:
-		return opErr(op, name, err)
+		return s.opErr(op, key, err)
 	case n == 0:
-		return opErr(op, name, idemtype.ErrLeaseLost)
+		return idemtype.ErrLeaseLost
 	case n < 0:
-		return opErr(op, name, errCorrupt("not a well-formed record"))
+		return s.opErr(op, key, errCorrupt("not a well-formed record"))
 	}
 	return nil
 }
 
 func tokenArg(t idemtype.Token) string { return strconv.FormatUint(uint64(t), 10) }
 
-// Get implements idemtype.Store with one HMGET.
+// Get implements idemtype.Store in one round trip: a read-only script
+// that returns the record with the server time, by which expiry is judged.
 func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
-	name := s.name(key)
-	vals, err := s.client.HMGet(ctx, name, fields...).Result()
+	res, err := run(ctx, s.client, getScript, s.name(key), redis.NewCmd, make([]any, 4)).Result()
 	if err != nil {
-		if isWrongType(err) {
-			return idemtype.Record{}, opErr("get", name, errCorrupt("not a record hash"))
-		}
-		return idemtype.Record{}, opErr("get", name, err)
+		return idemtype.Record{}, s.opErr("get", key, err)
+	}
+	reply, ok := res.([]any)
+	if !ok || len(reply) != len(fields)+1 {
+		return idemtype.Record{}, s.opErr("get", key, errCorrupt("not a record hash"))
+	}
+	vals := reply[:len(fields)]
+	now, ok := reply[len(fields)].(int64)
+	if !ok {
+		return idemtype.Record{}, s.opErr("get", key, fmt.Errorf("unexpected reply %T for the server time", reply[len(fields)]))
 	}
 	if isAbsent(vals) || isTombstone(vals) {
 		return idemtype.Record{}, idemtype.ErrNotFound
 	}
 	rec, err := decodeHash(key, vals)
 	if err != nil {
-		return idemtype.Record{}, opErr("get", name, err)
+		return idemtype.Record{}, s.opErr("get", key, err)
+	}
+	if !idemtype.Live(&rec, time.UnixMilli(now)) {
+		return idemtype.Record{}, idemtype.ErrNotFound
 	}
 	return rec, nil
 }
@@ -229,7 +237,7 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 func (s *Store) Delete(ctx context.Context, key string) error {
 	name := s.name(key)
 	if err := run(ctx, s.client, deleteScript, name, redis.NewCmd, []any{4: s.tombArg, s.pubArg, s.nonce()}).Err(); err != nil {
-		return opErr("delete", name, err)
+		return s.opErr("delete", key, err)
 	}
 	return nil
 }
@@ -239,9 +247,4 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 func (s *Store) Close() error {
 	s.watch.close()
 	return nil
-}
-
-func isWrongType(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re) && len(re.Error()) >= 9 && re.Error()[:9] == "WRONGTYPE"
 }

@@ -54,3 +54,14 @@ func TestDefaultPrefix(t *testing.T) {
 		t.Fatalf("keys %q, want [%q]", keys, want)
 	}
 }
+
+// With notifications off, Watch says it cannot watch (errors.ErrUnsupported)
+// and the conformance suite skips its watcher case; every other case passes
+// with waiters that poll.
+func TestConformancePubSubOff(t *testing.T) {
+	t.Parallel()
+	c, _ := client(t, testserver.StartRedis(t).Addr())
+	storetest.Run(t, func(t *testing.T) idemtype.Store {
+		return newStore(t, c, &redisstore.Options{PubSub: redisstore.PubSubOff})
+	})
+}

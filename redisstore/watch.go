@@ -46,12 +46,12 @@ func (w *watchers) init(s *Store) { w.s = s }
 // confirmed the subscription, so no change after it returns goes unseen.
 func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
 	if s.pubCmd == "" {
-		return nil, nil, wrap("watch", ErrNoPubSub)
+		return nil, nil, s.opErr("watch", key, ErrNoPubSub)
 	}
 	channel := s.name(key)
 	h, err := s.watch.hub(ctx, channel)
 	if err != nil {
-		return nil, nil, opErr("watch", channel, err)
+		return nil, nil, s.opErr("watch", key, err)
 	}
 	h.mu.Lock()
 	e := h.subs[channel]
@@ -61,7 +61,7 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 		if err := h.subscribe(ctx, channel); err != nil {
 			delete(h.subs, channel)
 			h.mu.Unlock()
-			return nil, nil, opErr("watch", channel, err)
+			return nil, nil, s.opErr("watch", key, err)
 		}
 	}
 	e.n++
@@ -75,10 +75,10 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 		return ch, stop, nil
 	case <-h.done:
 		stop()
-		return nil, nil, opErr("watch", channel, ErrClosed)
+		return nil, nil, s.opErr("watch", key, ErrClosed)
 	case <-ctx.Done():
 		stop()
-		return nil, nil, opErr("watch", channel, context.Cause(ctx))
+		return nil, nil, s.opErr("watch", key, context.Cause(ctx))
 	}
 }
 
