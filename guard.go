@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/maphash"
 	"io"
+	"sync/atomic"
 
 	"github.com/idempotency-go/idempotency/memstore"
 )
@@ -15,6 +16,7 @@ type Guard struct {
 	store    Store        // the store calls go through: user, or user timed for a CallObserver
 	user     Store        // the store given to New (or the private one)
 	watcher  Watcher      // nil when the store cannot notify
+	noWatch  atomic.Bool  // the watcher answered errors.ErrUnsupported: poll
 	calls    CallObserver // nil unless Config.Observer is one
 	cfg      Config
 	owned    io.Closer // the private store of New(nil, ...)

@@ -20,8 +20,13 @@ type pollState struct{ next time.Duration }
 // deadline passes. It returns an error only when ctx ends.
 func (g *Guard) wait(ctx context.Context, rec Record, deadline time.Time, poll *pollState) error {
 	var changed <-chan struct{}
-	if g.watcher != nil {
+	if g.watcher != nil && !g.noWatch.Load() {
 		ch, stop, err := g.watcher.Watch(ctx, rec.Key)
+		if errors.Is(err, errors.ErrUnsupported) {
+			// The store cannot notify after all (a Redis store with
+			// pub/sub off): stop asking, and poll from now on.
+			g.noWatch.Store(true)
+		}
 		if err == nil {
 			defer stop()
 			// The record may have changed between the claim and the

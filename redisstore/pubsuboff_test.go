@@ -69,7 +69,8 @@ func TestGuardWithoutPubSub(t *testing.T) {
 	if v := <-got; v != "first" || runs.Load() != 0 {
 		t.Fatalf("duplicate got %q (fn ran %d times); want the first call's result", v, runs.Load())
 	}
-	// The guard asks again on each wait today; once it stops asking after
-	// an error matching errors.ErrUnsupported, this can require one call.
-	t.Logf("the guard called Watch %d times", s.watches.Load())
+	// Told errors.ErrUnsupported once, the guard stops asking.
+	if n := s.watches.Load(); n != 1 {
+		t.Fatalf("the guard called Watch %d times, want 1", n)
+	}
 }
