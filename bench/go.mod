@@ -2,8 +2,6 @@ module github.com/idempotency-go/idempotency/bench
 
 go 1.24
 
-require github.com/idempotency-go/idempotency v0.0.0
+require github.com/idempotency-go/idempotency v0.1.0
 
 require golang.org/x/sync v0.14.0
-
-replace github.com/idempotency-go/idempotency => ../
