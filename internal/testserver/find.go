@@ -102,9 +102,12 @@ func (f finder) postgres() (string, error) {
 		return dir, nil
 	}
 	// Distributions keep initdb off PATH (Debian wraps pg_ctl there), so
-	// PATH counts only when initdb is on it.
-	if p, err := f.lookPath("initdb"); err == nil && pgDir(filepath.Dir(p)) {
-		return filepath.Dir(p), nil
+	// PATH counts only when initdb is on it. A link on PATH leads to the
+	// directory that holds the rest of the installation (psql).
+	if p, err := f.lookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil && pgDir(filepath.Dir(real)) {
+			return filepath.Dir(real), nil
+		}
 	}
 	dirs, _ := filepath.Glob(f.pgGlob)
 	// Newest major version first: 15 before 9.6.

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -182,7 +181,7 @@ func (p *Postgres) kill() error {
 	out, err := p.asServer(filepath.Join(p.bin, "pg_ctl"), "-D", p.dataDir(), "-m", "immediate", "-w", "stop").CombinedOutput()
 	if err != nil {
 		// The postmaster is not answering its control files: end it by pid.
-		if kerr := syscall.Kill(p.pid, syscall.SIGKILL); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
+		if kerr := kill(p.pid); kerr != nil {
 			return fmt.Errorf("pg_ctl stop: %v: %s; kill %d: %v", err, out, p.pid, kerr)
 		}
 		waitGone(p.pid)
@@ -316,7 +315,7 @@ func waitGone(pid int) {
 // postmaster is reparented to pid 1, which in a container may never reap
 // it.
 func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
+	if !exists(pid) {
 		return false
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

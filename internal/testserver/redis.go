@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -125,7 +124,7 @@ func (r *Redis) Kill() {
 	}
 	// The server runs in its own process group so that a forked AOF
 	// rewrite or save child dies with it.
-	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	killGroup(r.cmd.Process.Pid)
 	<-r.done
 	r.cmd = nil
 }
@@ -145,7 +144,7 @@ func (r *Redis) start() {
 	defer r.mu.Unlock()
 	cmd := exec.Command(r.bin, r.args...)
 	cmd.Dir = r.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("testserver: start redis-server: %v", err)
 	}
