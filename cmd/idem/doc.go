@@ -15,6 +15,7 @@
 //	idem sweep
 //	idem proxy --target URL [--listen ADDR] [--required] [--methods POST,PATCH]
 //	           [--scope-header NAME] [--ttl D] [--lease D] [--wait D] ...
+//	idem version
 //	idem help [COMMAND]
 //
 // # Stores
@@ -27,7 +28,10 @@
 //	redis+cluster://h1:6379,h2:6379          a Redis Cluster
 //	postgres://user@host/db?table=idem_runs  PostgreSQL (package pgstore; the schema is migrated)
 //
-// The default is $XDG_STATE_HOME/idem, or ~/.local/state/idem.
+// The default is $XDG_STATE_HOME/idem, or ~/.local/state/idem. A relative
+// directory must start with ./ or ../: anything else that is not a URL of
+// these schemes (localhost:6379, redis:/host) is a usage error, never a
+// directory created by mistake.
 //
 // # idem run
 //
@@ -60,9 +64,11 @@
 // idem run exits with the command's own code; idem's own outcomes use
 // codes from sysexits.h (see idem help): 64 usage, 65 key used with another
 // command line, 66 no such record, 69 store unavailable (nothing run), 70
-// unreadable record, 74 outcome not recorded, 75 in progress elsewhere or
-// lease lost, 76 abandoned under --no-takeover, 126/127 command cannot be
-// executed or found, 128+n interrupted by signal n.
+// unreadable record, 71 the proxy cannot listen, 74 outcome not recorded,
+// 75 in progress elsewhere or lease lost, 76 abandoned under --no-takeover,
+// 126/127 command cannot be executed or found, 128+n interrupted by signal
+// n. Each failure is reported in one line starting "idem: "; -v adds
+// detail, with the store client's own log.
 //
 // # idem proxy
 //

@@ -18,24 +18,27 @@ commands:
   list    list records
   sweep   remove expired records
   proxy   an HTTP reverse proxy honouring Idempotency-Key
+  version print idem's version (also --version)
   help    show help for a command
 
 common flags (before or after COMMAND):
   --store URL   where records are kept (default $IDEM_STORE, else
                 $XDG_STATE_HOME/idem or ~/.local/state/idem):
-                  /dir, file:///dir                a directory (one host)
+                  /dir, ./dir, file:///dir         a directory (one host)
                   redis://host:port/db?prefix=P    Redis (also rediss://, unix://)
                   redis+cluster://h1:p1,h2:p2      a Redis Cluster
                   postgres://user@host/db?table=T  PostgreSQL (schema migrated)
-  -v            say what happens on stderr
+                anything else (host:port, redis:/host) is a usage error
+  -v            say what happens on stderr, with the store's own log
 
 exit codes of idem itself:
   0    success (run: the command's own exit code instead)
   64   usage error
   65   the key was used with another command line, or is invalid
-  66   get: no record for the key
+  66   get, forget: no record for the key
   69   the store cannot be opened or failed; nothing was run
   70   a record cannot be read (corrupt, or not written by idem run)
+  71   proxy: cannot listen on --listen (address in use)
   74   the command ran but its outcome could not be recorded
   75   another run of the key is in progress, or this run lost its lease
   76   --no-takeover: the run holding the key died; idem forget frees it
@@ -94,9 +97,11 @@ Prints the key idem run uses for COMMAND [ARGS...] without --key.
 	"get": `idem get [--value | --output] KEY
 
 Prints the live record for KEY as JSON: key, status (in_progress,
-completed, failed), token, fingerprint, times, the size of the value and,
-for a record of idem run, its exit code and output sizes. Exits 66 when
-there is none.
+completed, failed), token (a string of digits), fingerprint, times, the
+size of the value and, for a record of idem run, its command line, exit
+code and output sizes. C1 control and bidirectional formatting characters
+are escaped (\u0085), so that a key cannot rewrite the terminal. Exits 66
+when there is none.
 
 flags:
   --value   print the raw stored value instead
@@ -105,7 +110,8 @@ flags:
 	"forget": `idem forget KEY...
 
 Deletes the records of the keys, whatever their state, so that the next
-run of each executes again. A missing key is not an error.
+run of each executes again. A key without a record is named on stderr,
+and idem exits 66 once every other key was forgotten.
 `,
 	"list": `idem list [PREFIX]
 
@@ -145,6 +151,11 @@ flags:
   --shutdown-timeout D     how long requests in flight may take to finish
                            on shutdown (default 30s)
 `,
+	"version": `idem version
+
+Prints idem's version (the module version it was installed at, or
+"(devel)" for a build from a checkout), the Go version and the platform.
+`,
 	"help": `idem help [COMMAND]
 
 Shows help for idem or one of its commands.
@@ -161,9 +172,4 @@ func (a *app) help(args []string) int {
 		return a.usageError("help", fmt.Sprintf("no help for %q", strings.Join(args, " ")))
 	}
 	return exitOK
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line + "\n"
 }

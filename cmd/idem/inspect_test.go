@@ -63,7 +63,7 @@ func TestGetForgetList(t *testing.T) {
 		t.Fatalf("get --value %q: %+v, %v", raw, res, err)
 	}
 
-	e.idem("forget", "job:a", "no-such-key").want(t, 0)
+	e.idem("forget", "job:a", "no-such-key").want(t, exitNoRecord)
 	e.idem("get", "job:a").want(t, exitNoRecord)
 	if got := keysOf(decodeViews(t, e.idem("list").want(t, 0).stdout)); !slices.Equal(got, []string{"job:b", "other"}) {
 		t.Fatalf("list after forget: %q", got)

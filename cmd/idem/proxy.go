@@ -45,6 +45,9 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	if fs.NArg() != 0 {
 		return a.usageError("proxy", "takes no arguments")
 	}
+	if _, _, err := net.SplitHostPort(*listen); err != nil {
+		return a.usageError("proxy", fmt.Sprintf("--listen %q: want HOST:PORT (%v)", *listen, err))
+	}
 	u, err := url.Parse(*target)
 	switch {
 	case *target == "":
@@ -89,28 +92,30 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	if *scopeHeader != "" {
 		cfg.Scope = headerScope(*scopeHeader)
 	}
+	errorLog := log.New(a.stderr, "idem: proxy: ", 0)
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(u)
 			r.SetXForwarded()
 		},
-		ErrorLog: log.New(a.stderr, "idem: proxy: ", 0),
+		ErrorLog:     errorLog,
+		ErrorHandler: badGateway(errorLog),
 	}
 	srv := &http.Server{
-		Handler:           idemhttp.New(g, cfg)(rp),
+		Handler:           retryAfter(idemhttp.New(g, cfg)(rp)),
 		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          log.New(a.stderr, "idem: proxy: ", 0),
+		ErrorLog:          errorLog,
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
-		return a.fail(ctx, &codeError{code: exitUnavailable, err: fmt.Errorf("idempotency: proxy: %w", err)})
+		return a.fail(ctx, &codeError{code: exitListen, err: fmt.Errorf("idempotency: proxy: %w", err)})
 	}
 	fmt.Fprintf(a.stderr, "idem: proxy listening on %s, forwarding to %s\n", ln.Addr(), u.Redacted())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
 	case err := <-served:
-		return a.fail(ctx, &codeError{code: exitUnavailable, err: fmt.Errorf("idempotency: proxy: %w", err)})
+		return a.fail(ctx, &codeError{code: exitListen, err: fmt.Errorf("idempotency: proxy: %w", err)})
 	case <-ctx.Done():
 	}
 	// Requests in flight finish and get their responses recorded.

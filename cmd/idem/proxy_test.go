@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -57,6 +58,7 @@ type reply struct {
 	status   int
 	body     string
 	replayed string
+	header   http.Header
 }
 
 func post(t *testing.T, url, key, body string, header ...string) reply {
@@ -80,7 +82,7 @@ func post(t *testing.T, url, key, body string, header ...string) reply {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return reply{status: resp.StatusCode, body: string(b), replayed: resp.Header.Get("Idempotent-Replayed")}
+	return reply{status: resp.StatusCode, body: string(b), replayed: resp.Header.Get("Idempotent-Replayed"), header: resp.Header}
 }
 
 func TestProxy(t *testing.T) {
@@ -187,8 +189,17 @@ func TestProxyBackendDown(t *testing.T) {
 	b := newBackend(t)
 	p, url := startProxy(t, e, b)
 	b.srv.Close()
-	if r := post(t, url+"/x", `"d"`, "a"); r.status != http.StatusBadGateway {
+	r := post(t, url+"/x", `"d"`, "a")
+	var doc struct {
+		Type   string
+		Status int
+	}
+	if r.status != http.StatusBadGateway || r.header.Get("Content-Type") != "application/problem+json" ||
+		json.Unmarshal([]byte(r.body), &doc) != nil || doc.Status != 502 || !strings.HasSuffix(doc.Type, "/bad-gateway") {
 		t.Fatalf("backend down: %+v", r)
+	}
+	if strings.Contains(r.body, b.srv.URL) || strings.Contains(r.body, "127.0.0.1") {
+		t.Fatalf("the 502 shows the service's address: %s", r.body)
 	}
 	// A 502 is not recorded: the retry goes to the service again.
 	if r := post(t, url+"/x", `"d"`, "a"); r.status != http.StatusBadGateway || r.replayed != "" {
@@ -196,6 +207,48 @@ func TestProxyBackendDown(t *testing.T) {
 	}
 	if out := e.idem("list").want(t, 0).stdout; out != "" {
 		t.Fatalf("records: %s", out)
+	}
+	p.signal(syscall.SIGTERM)
+	p.wait().want(t, 0)
+}
+
+// TestProxyConflictRetryAfter: the 409 for a request still in flight says
+// when to retry; a 409 that no retry can change does not.
+func TestProxyConflictRetryAfter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBackend(t)
+	p, url := startProxy(t, e, b, "--max-response-bytes", "8")
+	first := make(chan reply, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, url+"/slow", strings.NewReader("x"))
+		req.Header.Set("Idempotency-Key", `"s"`)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- reply{body: err.Error()}
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		first <- reply{status: resp.StatusCode, body: string(body)}
+	}()
+	<-b.arrived
+	r := post(t, url+"/slow", `"s"`, "x")
+	if r.status != http.StatusConflict || r.header.Get("Retry-After") != "1" || !strings.Contains(r.body, "in-progress") {
+		t.Fatalf("in flight: %d, Retry-After %q, body %s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	close(b.block)
+	if r := <-first; r.status != http.StatusCreated {
+		t.Fatalf("first: %+v", r)
+	}
+	// The response was larger than --max-response-bytes: recorded as not
+	// replayable, a 409 that retrying cannot change.
+	r = post(t, url+"/slow", `"s"`, "x")
+	if r.status != http.StatusConflict || r.header.Get("Retry-After") != "" || !strings.Contains(r.body, "not-replayable") {
+		t.Fatalf("not replayable: %d, Retry-After %q, body %s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	if n := b.hits.Load(); n != 1 {
+		t.Fatalf("backend hit %d times, want 1", n)
 	}
 	p.signal(syscall.SIGTERM)
 	p.wait().want(t, 0)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
@@ -97,7 +98,7 @@ func (a *app) run(ctx context.Context, common commonFlags, args []string) int {
 			case idempotency.EventTakeover:
 				a.notef(common.verbose, "took over key %q from a run whose lease lapsed (token %d)", e.Key, e.Token)
 			case idempotency.EventLeaseLost:
-				fmt.Fprintf(a.stderr, "idem: lost the lease of key %q; stopping the command\n", e.Key)
+				a.notef(common.verbose, "lost the lease of key %q; stopping the command", e.Key)
 			}
 		}),
 	})
@@ -110,6 +111,7 @@ func (a *app) run(ctx context.Context, common commonFlags, args []string) int {
 	res, err := idempotency.Do(ctx, g, key, func(ctx context.Context) (runResult, error) {
 		executed = true
 		res, forwarded, err := a.execute(ctx, argv, int(f.maxOutput.n))
+		res.Argv = argv
 		if err != nil || res.Exit == 0 {
 			return res, err
 		}
@@ -140,10 +142,10 @@ func (a *app) run(ctx context.Context, common commonFlags, args []string) int {
 		a.notef(common.verbose, "command exited with code %d; key %q released", failed.exit, key)
 		return failed.exit
 	case errors.Is(err, idempotency.ErrNotRecorded):
-		fmt.Fprintf(a.stderr, "idem: the command ran (exit code %d) but its outcome could not be recorded: %v\n", res.Exit, err)
+		fmt.Fprintf(a.stderr, "idem: the command ran (exit code %d) but its outcome could not be recorded: %s\n", res.Exit, strings.TrimPrefix(err.Error(), "idempotency: "))
 		return exitNotRecorded
 	case errors.Is(err, idempotency.ErrLeaseLost):
-		return a.fail(ctx, fmt.Errorf("idempotency: key %q: the command was stopped (exit code %d): %w", key, res.Exit, err))
+		return a.fail(ctx, fmt.Errorf("idempotency: key %q: lost the lease, so the command was stopped (exit code %d): %w", key, res.Exit, err))
 	case errors.Is(err, idempotency.ErrResultUnavailable):
 		return a.fail(ctx, fmt.Errorf("%w; the record was not written by idem run, or cannot be read", err))
 	case errors.Is(err, idempotency.ErrKeyReused):

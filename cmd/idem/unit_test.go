@@ -292,7 +292,7 @@ func TestUsage(t *testing.T) {
 
 func TestCommandUsageComplete(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"run", "key", "get", "forget", "list", "sweep", "proxy", "help"} {
+	for _, cmd := range []string{"run", "key", "get", "forget", "list", "sweep", "proxy", "version", "help"} {
 		if !strings.Contains(usageText, "  "+cmd+" ") || commandUsage[cmd] == "" {
 			t.Errorf("command %q lacks help", cmd)
 		}
