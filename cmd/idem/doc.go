@@ -54,10 +54,18 @@
 // group (so it cannot read from the terminal); SIGINT, SIGTERM, SIGHUP and
 // SIGQUIT sent to idem are forwarded to it, and a command that fails after
 // one was forwarded is never recorded. idem renews its lease on
-// the key every --lease/3; a run whose idem died (on Linux the command dies
-// with it) is taken over by the next run once its lease lapses, unless
-// --no-takeover, which makes later runs exit 76 until idem forget frees
-// the key.
+// the key every --lease/3; a run whose idem died is taken over by the next
+// run once its lease lapses, unless --no-takeover, which makes later runs
+// exit 76 until idem forget frees the key.
+//
+// The command runs under a copy of idem that leads its process group and
+// kills the command's process tree when idem dies (even by SIGKILL) or
+// stops the command for a lost lease: on Linux, as a child subreaper, every
+// descendant, also one that left the group (setsid); on other Unix systems
+// the process group. On Windows a command outlives a killed idem. A
+// command's background processes that outlive it (daemons) are left
+// running: idem waits up to 2s for them to close its output pipes, then
+// records what it captured.
 //
 // # Exit codes
 //

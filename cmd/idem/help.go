@@ -64,8 +64,16 @@ after one of them is never recorded. Being in a background group, a command
 that reads from the terminal is stopped (SIGTTIN): give it its input
 another way. The lease on the key is renewed every lease/3 while it
 runs; if the lease is lost (the store says another run took the key over)
-the command gets SIGTERM, then SIGKILL 10s later, and idem exits 75. On
-Linux the command is killed when idem dies.
+the command gets SIGTERM and, 10s later, its whole process tree is
+killed; idem exits 75.
+
+The command runs under a small copy of idem that leads its process group
+and kills the command's process tree when idem dies (even by SIGKILL): on
+Linux every descendant, also one that left the group (setsid); on other
+Unix systems the process group. On Windows the command outlives a killed
+idem. Processes the command leaves running when it exits (daemons) are
+not killed: idem waits up to 2s for them to close its output, records
+what it captured, and exits.
 
 The command line is the fingerprint of the key: the same key with another
 command line exits 65.

@@ -16,6 +16,9 @@ import (
 )
 
 func main() {
+	if isReaper() {
+		os.Exit(reap(os.Args[1:]))
+	}
 	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	ctx, stop := a.handleSignals(context.Background())
 	code := a.main(ctx, os.Args[1:])
