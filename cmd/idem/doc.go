@@ -86,5 +86,8 @@
 // a POST or PATCH with an Idempotency-Key reaches the service at most once
 // per key and client; retries get the recorded response with
 // "Idempotent-Replayed: true", 409 while the first is in flight, 422 when
-// the request differs. SIGINT and SIGTERM shut it down gracefully.
+// the request differs. SIGINT and SIGTERM shut it down gracefully. It sets
+// X-Forwarded-For, -Host and -Proto and drops a client's forwarding
+// headers (X-Forwarded-*, X-Real-IP, Forwarded); --write-timeout (default
+// 60s), --read-timeout and --idle-timeout bound what a client can hold.
 package main

@@ -158,6 +158,20 @@ flags:
   --max-response-bytes N   largest recorded response body (default 1M)
   --shutdown-timeout D     how long requests in flight may take to finish
                            on shutdown (default 30s)
+  --read-timeout D         longest time to read a request, body included
+                           (default 60s; 0: none)
+  --write-timeout D        longest time from a request's headers to the end
+                           of its response, the service's time included; a
+                           client that stops reading loses the connection
+                           then, and the key is settled (default 60s; 0:
+                           none)
+  --idle-timeout D         how long a keep-alive connection may idle
+                           (default 120s)
+
+Forwarding headers: the service gets X-Forwarded-For (the client's
+address), X-Forwarded-Host and X-Forwarded-Proto, set by the proxy. The
+client's own X-Forwarded-*, X-Real-IP and Forwarded headers are dropped,
+so that a client cannot claim another address.
 `,
 	"version": `idem version
 

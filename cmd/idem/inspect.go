@@ -82,13 +82,53 @@ func viewOf(r idempotency.Record) recordView {
 	return v
 }
 
+// writeJSON writes v as one line of JSON, with the characters that could
+// rewrite a terminal escaped (see escapeUnsafe).
 func writeJSON(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err = w.Write(append(escapeUnsafe(b), '\n'))
 	return err
+}
+
+// escapeUnsafe escapes, in JSON text, the characters encoding/json leaves
+// raw that a terminal acts on or that reorder what it shows: C1 controls
+// (U+0080..U+009F; U+009B is a CSI) and the bidirectional formatting
+// characters (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069). Keys
+// and command lines are anybody's strings; printed raw they could hide or
+// fake what an operator reads. Outside strings JSON is ASCII, so every
+// such character is inside a string, where \uXXXX means the same.
+func escapeUnsafe(b []byte) []byte {
+	var out []byte
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if unsafeRune(r) {
+			if out == nil {
+				out = append(make([]byte, 0, len(b)+16), b[:i]...)
+			}
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else if out != nil {
+			out = append(out, b[i:i+n]...)
+		}
+		i += n
+	}
+	if out == nil {
+		return b
+	}
+	return out
+}
+
+func unsafeRune(r rune) bool {
+	switch {
+	case r >= 0x80 && r <= 0x9f,
+		r == 0x061c, r == 0x200e, r == 0x200f,
+		r >= 0x202a && r <= 0x202e,
+		r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
 }
 
 // key prints the key idem run uses for a command line.

@@ -39,6 +39,9 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	maxResponse := sizeFlag{n: idemhttp.DefaultMaxResponseBytes}
 	fs.Var(&maxResponse, "max-response-bytes", "")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "")
+	readTimeout := fs.Duration("read-timeout", 60*time.Second, "")
+	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "")
+	idleTimeout := fs.Duration("idle-timeout", 120*time.Second, "")
 	if code, ok := a.parse("proxy", &common, args, fs); !ok {
 		return code
 	}
@@ -58,6 +61,8 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 		return a.usageError("proxy", "--lease must be at least 1ms")
 	case *wait < 0 || *shutdown < 0:
 		return a.usageError("proxy", "--wait and --shutdown-timeout must not be negative")
+	case *readTimeout < 0 || *writeTimeout < 0 || *idleTimeout < 0:
+		return a.usageError("proxy", "--read-timeout, --write-timeout and --idle-timeout must not be negative")
 	case maxRequest.n == 0 || maxResponse.n == 0:
 		return a.usageError("proxy", "--max-request-bytes and --max-response-bytes must be positive")
 	}
@@ -96,15 +101,29 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(u)
+			// X-Forwarded-For, -Host and -Proto are set from the connection;
+			// the client's own are dropped (Rewrite does), and so are the
+			// forwarding headers the proxy does not set, which a client
+			// could otherwise forge.
 			r.SetXForwarded()
+			r.Out.Header.Del("X-Real-IP")
+			r.Out.Header.Del("Forwarded")
 		},
 		ErrorLog:     errorLog,
 		ErrorHandler: badGateway(errorLog),
 	}
+	// A client that stops reading cannot hold a key (its lease renewed)
+	// past the write timeout, nor a connection past the others.
 	srv := &http.Server{
 		Handler:           retryAfter(idemhttp.New(g, cfg)(rp)),
-		ReadHeaderTimeout: 30 * time.Second,
+		ReadHeaderTimeout: min(30*time.Second, *readTimeout),
+		ReadTimeout:       *readTimeout,
+		WriteTimeout:      *writeTimeout,
+		IdleTimeout:       *idleTimeout,
 		ErrorLog:          errorLog,
+	}
+	if *readTimeout == 0 {
+		srv.ReadHeaderTimeout = 30 * time.Second
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
