@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -14,6 +15,10 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 		return Claim{}, err
 	}
 	req := ClaimRequest{Key: key, Lease: g.cfg.Lease, TTL: g.ttl(co), Takeover: !g.cfg.NoTakeover}
+	if req.TTL > 0 && req.TTL < req.Lease {
+		// The rule of Config.Validate, for WithTTL.
+		return Claim{}, &Error{Kind: ErrInvalidConfig, Key: key, Err: fmt.Errorf("WithTTL %v is shorter than Config.Lease %v", req.TTL, req.Lease)}
+	}
 	if co.hasPayload {
 		fp, err := fingerprint(co.payload)
 		if err != nil {
@@ -36,10 +41,7 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 			return Claim{}, &Error{Kind: ErrStore, Key: key, Err: err}
 		}
 		if c.Acquired {
-			if c.TookOver {
-				g.observe(ctx, Event{Kind: EventTakeover, Key: key, Token: c.Record.Token})
-			}
-			return c, nil
+			return c, nil // execute observes a takeover once renewals run
 		}
 		rec := c.Record
 		if rec.Fingerprint != req.Fingerprint {

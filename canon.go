@@ -31,12 +31,21 @@ const (
 	tagText    = 'X' // encoding.TextMarshaler
 )
 
-// maxDepth and maxNodes bound the work a value can cause: a cycle, or a
-// structure that shares its nodes so that walking it takes exponential
-// time, is refused rather than followed.
+// MaxKeyDepth and MaxKeyParts bound the work the arguments of Key (and a
+// WithFingerprint payload) can cause: a cycle, or a structure that shares
+// its nodes so that walking it takes exponential time, is refused with
+// ErrInvalidKey rather than followed.
 const (
-	maxDepth = 64
-	maxNodes = 1 << 20
+	// MaxKeyDepth is how deeply values may nest: each list element, map
+	// key or value, struct field, pointer target and interface value is a
+	// level below the value holding it; the arguments are at level 1.
+	MaxKeyDepth = 64
+	// MaxKeyParts is how many values the arguments may have in all,
+	// counted like levels (each argument, element, map key and value,
+	// struct field, pointer and interface target is one part); a string,
+	// a byte slice or array, a time and a value encoded by its MarshalText
+	// count as one part each, whatever their length.
+	MaxKeyParts = 1 << 20
 )
 
 type encoder struct {
@@ -59,9 +68,9 @@ var (
 
 func (e *encoder) values(args []any) error {
 	e.uvarint(uint64(len(args)))
-	for _, a := range args {
+	for i, a := range args {
 		if err := e.value(reflect.ValueOf(a)); err != nil {
-			return err
+			return &argError{index: i, typ: reflect.TypeOf(a), err: err}
 		}
 	}
 	return nil
@@ -103,26 +112,29 @@ func (e *encoder) value(v reflect.Value) error {
 		e.buf = append(e.buf, tagNil)
 		return nil
 	}
-	if (*e.nodes)++; *e.nodes > maxNodes {
-		return fmt.Errorf("value has more than %d parts", maxNodes)
+	if (*e.nodes)++; *e.nodes > MaxKeyParts {
+		return fmt.Errorf("more than %d parts (MaxKeyParts)", MaxKeyParts)
 	}
-	if e.depth++; e.depth > maxDepth {
-		return fmt.Errorf("value nested deeper than %d levels", maxDepth)
+	if e.depth++; e.depth > MaxKeyDepth {
+		return fmt.Errorf("nested deeper than %d levels (MaxKeyDepth)", MaxKeyDepth)
 	}
 	defer func() { e.depth-- }()
 
 	t := v.Type()
-	if t == timeType {
-		tm := v.Interface().(time.Time)
+	switch specialOf(t) {
+	case specialTime:
+		tm := v.Convert(timeType).Interface().(time.Time)
 		e.buf = append(e.buf, tagTime)
 		e.buf = binary.BigEndian.AppendUint64(e.buf, uint64(tm.Unix()))
 		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(tm.Nanosecond()))
 		return nil
-	}
-	if t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface && t.Implements(textMarshalerType) && e.hidden == 0 {
+	case specialText:
+		if e.hidden > 0 {
+			break
+		}
 		b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
 		if err != nil {
-			return fmt.Errorf("%v: %w", t, err)
+			return fmt.Errorf("MarshalText of %v: %w", t, err)
 		}
 		e.str(tagText, b)
 		return nil
@@ -168,7 +180,7 @@ func (e *encoder) value(v reflect.Value) error {
 		e.uvarint(uint64(v.Len()))
 		for i := range v.Len() {
 			if err := e.value(v.Index(i)); err != nil {
-				return err
+				return fmt.Errorf("index %d: %w", i, err)
 			}
 		}
 	case reflect.Map:
@@ -185,11 +197,11 @@ func (e *encoder) value(v reflect.Value) error {
 		for it.Next() {
 			k, err := e.sub(func(s *encoder) error { return s.value(it.Key()) })
 			if err != nil {
-				return err
+				return fmt.Errorf("map key: %w", err)
 			}
 			val, err := e.sub(func(s *encoder) error { return s.value(it.Value()) })
 			if err != nil {
-				return err
+				return fmt.Errorf("map value: %w", err) // the key's value stays out of messages
 			}
 			pairs = append(pairs, [2][]byte{k, val})
 		}

@@ -21,17 +21,23 @@ import (
 // fn runs return ErrStore and fn does not run; a failure to record fn's
 // outcome returns fn's result together with ErrNotRecorded. If fn panics,
 // its claim is released (or the failure remembered) and the panic goes on.
-func Do[T any](ctx context.Context, g *Guard, key string, fn func(context.Context) (T, error), opts ...CallOption) (T, error) {
-	var zero T
+func Do[T any](ctx context.Context, g *Guard, key string, fn func(context.Context) (T, error), opts ...CallOption) (v T, err error) {
 	co := applyOptions(opts)
+	if g.calls != nil {
+		var start time.Time
+		ctx, start = g.startCall(ctx, key)
+		defer func() { g.endCall(ctx, key, start, &co, err) }()
+	}
 	c, err := g.acquire(ctx, key, &co)
 	if err != nil {
-		return zero, err
+		return v, err
 	}
+	co.token = c.Record.Token
 	if !c.Acquired {
 		return replay[T](ctx, g, c.Record)
 	}
-	return execute(ctx, g, c.Record, fn, &co)
+	co.acquired, co.tookOver = true, c.TookOver
+	return execute(ctx, g, c, fn, &co)
 }
 
 // replay decodes a completed record's value.
@@ -82,11 +88,16 @@ func decode[T any](c Codec, data []byte) (T, error) {
 	return v, err
 }
 
-// execute runs fn under the claim rec and records its outcome.
-func execute[T any](ctx context.Context, g *Guard, rec Record, fn func(context.Context) (T, error), co *callOptions) (v T, err error) {
-	key, token := rec.Key, rec.Token
+// execute runs fn under the claim c and records its outcome. Events are
+// observed once the claim is settled, on the calling goroutine: whatever
+// an Observer does, it cannot keep a claim unsettled or delay a renewal.
+func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Context) (T, error), co *callOptions) (v T, err error) {
+	key, token := c.Record.Key, c.Record.Token
 	e := g.start(ctx, key, token)
 	defer e.cancel(nil)
+	if c.TookOver {
+		g.observe(ctx, Event{Kind: EventTakeover, Key: key, Token: token})
+	}
 	start := time.Now()
 	done := false
 	defer func() {
@@ -97,12 +108,13 @@ func execute[T any](ctx context.Context, g *Guard, rec Record, fn func(context.C
 		// the failure), then let the panic go on.
 		p := recover()
 		e.stop()
+		took := time.Since(start)
 		perr := fmt.Errorf("panic: %v", p)
 		if p == nil {
 			perr = errors.New("the guarded function exited its goroutine")
 		}
-		g.observe(ctx, Event{Kind: EventExecuted, Key: key, Token: token, Took: time.Since(start), Err: perr})
-		g.fail(ctx, key, token, perr, co)
+		settled := g.fail(ctx, key, token, perr, co)
+		g.deliver(ctx, e, Event{Kind: EventExecuted, Key: key, Token: token, Took: took, Err: perr}, settled)
 		if p != nil {
 			panic(p)
 		}
@@ -110,31 +122,65 @@ func execute[T any](ctx context.Context, g *Guard, rec Record, fn func(context.C
 	v, err = fn(e)
 	done = true
 	e.stop()
-	g.observe(ctx, Event{Kind: EventExecuted, Key: key, Token: token, Took: time.Since(start), Err: err})
+	co.lost = e.leaseLost()
+	executed := Event{Kind: EventExecuted, Key: key, Token: token, Took: time.Since(start), Err: err}
+	var settled Event
 	if err != nil {
 		switch {
 		case e.leaseLost():
 			// The key is no longer ours to write.
-		case ctx.Err() != nil:
-			// A cancelled call is not a failure worth remembering.
-			g.release(ctx, key, token)
+		case isContextError(e, err):
+			// A cancelled call (by the caller, or at MaxExecution) is
+			// not a failure worth remembering.
+			settled = g.release(ctx, key, token)
 		default:
-			g.fail(ctx, key, token, err, co)
+			settled = g.fail(ctx, key, token, err, co)
 		}
+		g.deliver(ctx, e, executed, settled)
 		return v, err
 	}
 	out := Outcome{Status: StatusCompleted, TTL: g.ttl(co)}
-	if out.Value, err = encode(g.cfg.Codec, v); err != nil {
+	var eerr error
+	if out.Value, eerr = encode(g.cfg.Codec, v); eerr != nil {
 		// Duplicates get ErrResultUnavailable; fn never runs again.
 		g.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: result cannot be encoded; recorded without a value",
-			slog.String("key", key), slog.Any("error", err))
+			g.keyAttr(key), slog.Any("error", eerr))
 		out.Value = nil
 	}
-	if err := g.store.Complete(writeCtx(ctx), key, token, out); err != nil {
-		g.storeError(ctx, "complete", key, token, err)
-		return v, &Error{Kind: ErrNotRecorded, Key: key, Token: token, Err: err}
+	if cerr := g.store.Complete(writeCtx(ctx), key, token, out); cerr != nil {
+		settled = g.settleFailed(ctx, "complete", key, token, cerr)
+		err = &Error{Kind: ErrNotRecorded, Key: key, Token: token, Err: cerr}
 	}
-	return v, nil
+	g.deliver(ctx, e, executed, settled)
+	return v, err
+}
+
+// deliver observes, once the claim is settled, what happened during the
+// execution (renewal failures, a lost lease), then the execution itself,
+// then the failure to settle it, if any.
+func (g *Guard) deliver(ctx context.Context, e *execution, executed, settled Event) {
+	lost := false
+	for _, ev := range e.events {
+		lost = lost || ev.Kind == EventLeaseLost
+		g.observe(ctx, ev)
+	}
+	g.observe(ctx, executed)
+	if settled.Kind != 0 && !(lost && settled.Kind == EventLeaseLost) {
+		g.observe(ctx, settled)
+	}
+}
+
+// isContextError reports whether err is fn's context ending (the caller's
+// context, or MaxExecution), not fn's own failure: the context is done and
+// err is its error or its cause. fn's own errors follow the failure policy
+// even when the caller gave up meanwhile: a payment declined as the
+// caller's deadline passed is still declined.
+func isContextError(ctx context.Context, err error) bool {
+	cerr := ctx.Err()
+	if cerr == nil {
+		return false
+	}
+	return errors.Is(err, cerr) || errors.Is(err, context.Cause(ctx))
 }
 
 func (g *Guard) ttl(co *callOptions) time.Duration {
@@ -144,23 +190,25 @@ func (g *Guard) ttl(co *callOptions) time.Duration {
 	return g.cfg.TTL
 }
 
-// fail settles a failed execution by the failure policy.
-func (g *Guard) fail(ctx context.Context, key string, token Token, err error, co *callOptions) {
+// fail settles a failed execution by the failure policy. It returns the
+// event of a failure to settle, if any, for the caller to observe.
+func (g *Guard) fail(ctx context.Context, key string, token Token, err error, co *callOptions) Event {
 	if g.cfg.OnFailure != Remember {
-		g.release(ctx, key, token)
-		return
+		return g.release(ctx, key, token)
 	}
 	out := Outcome{Status: StatusFailed, Value: encodeFailure(err, &g.cfg), TTL: g.ttl(co)}
 	if serr := g.store.Complete(writeCtx(ctx), key, token, out); serr != nil {
-		g.storeError(ctx, "complete", key, token, serr)
+		return g.settleFailed(ctx, "complete", key, token, serr)
 	}
+	return Event{}
 }
 
-func (g *Guard) release(ctx context.Context, key string, token Token) {
+func (g *Guard) release(ctx context.Context, key string, token Token) Event {
 	if err := g.store.Release(writeCtx(ctx), key, token); err != nil {
 		// The claim lapses with its lease; nothing is lost.
-		g.storeError(ctx, "release", key, token, err)
+		return g.settleFailed(ctx, "release", key, token, err)
 	}
+	return Event{}
 }
 
 // writeCtx is the context for recording an outcome. fn has run, so the
@@ -174,8 +222,28 @@ func writeCtx(ctx context.Context) context.Context {
 	return context.WithoutCancel(ctx)
 }
 
+// storeError logs and observes a failed store operation of the calling
+// goroutine.
 func (g *Guard) storeError(ctx context.Context, op, key string, token Token, err error) {
-	g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: store "+op+" failed",
-		slog.String("key", key), slog.Uint64("token", uint64(token)), slog.Any("error", err))
+	g.logStoreError(ctx, op, key, token, err)
 	g.observe(ctx, Event{Kind: EventStoreError, Key: key, Token: token, Err: err})
+}
+
+func (g *Guard) logStoreError(ctx context.Context, op, key string, token Token, err error) {
+	g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: store "+op+" failed",
+		g.keyAttr(key), slog.Uint64("token", uint64(token)), slog.Any("error", err))
+}
+
+// settleFailed logs a failure to record or release an outcome and returns
+// its event. A store that refuses the write because the claim is no longer
+// ours (taken over after its lease lapsed, or forgotten) did its job: that
+// is a lost lease, worth a warning, not a store error.
+func (g *Guard) settleFailed(ctx context.Context, op, key string, token Token, err error) Event {
+	if errors.Is(err, ErrLeaseLost) {
+		g.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: claim lost before "+op,
+			g.keyAttr(key), slog.Uint64("token", uint64(token)), slog.Any("error", err))
+		return Event{Kind: EventLeaseLost, Key: key, Token: token, Err: err}
+	}
+	g.logStoreError(ctx, op, key, token, err)
+	return Event{Kind: EventStoreError, Key: key, Token: token, Err: err}
 }

@@ -97,7 +97,13 @@ func TestDuplicatePolicies(t *testing.T) {
 			t.Parallel()
 			g := newGuard(t, nil, &tc.cfg)
 			_, release, done := running(t, g, "k", 42)
-			time.AfterFunc(100*time.Millisecond, func() { close(release) })
+			if tc.wantErrs == nil {
+				// Whether the duplicate waits or comes late, it gets 42.
+				time.AfterFunc(100*time.Millisecond, func() { close(release) })
+			} else {
+				// The first call runs until the duplicate has its answer.
+				defer close(release)
+			}
 			ctx, cancel := context.Background(), context.CancelFunc(func() {})
 			if tc.ctx != nil {
 				ctx, cancel = tc.ctx()
@@ -115,8 +121,10 @@ func TestDuplicatePolicies(t *testing.T) {
 					t.Fatalf("error %#v lacks the key and the running token", err)
 				}
 			}
-			if err := <-done; err != nil {
-				t.Fatalf("first call: %v", err)
+			if tc.wantErrs == nil {
+				if err := <-done; err != nil {
+					t.Fatalf("first call: %v", err)
+				}
 			}
 		})
 	}
@@ -227,25 +235,6 @@ func TestStaleExecutorFenced(t *testing.T) {
 	wantErr(t, r.err, idempotency.ErrNotRecorded, idempotency.ErrLeaseLost)
 	if got, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (string, error) { return "again", nil }); err != nil || got != "new" {
 		t.Fatalf("record = %q, %v; want the newer outcome", got, err)
-	}
-}
-
-func TestLeaseRenewedWhileRunning(t *testing.T) {
-	t.Parallel()
-	// Real time: a 60ms lease renewed every 20ms while fn runs 400ms.
-	g := newGuard(t, nil, &idempotency.Config{Lease: 60 * time.Millisecond, WaitTimeout: -1})
-	_, release, done := running(t, g, "k", 1)
-	for range 8 {
-		time.Sleep(50 * time.Millisecond)
-		_, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) {
-			t.Error("took over a renewed lease")
-			return 0, nil
-		})
-		wantErr(t, err, idempotency.ErrInProgress)
-	}
-	close(release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -404,7 +393,7 @@ func TestStoreFailures(t *testing.T) {
 		t.Parallel()
 		f := &faultyStore{Store: newStore(t, nil), complete: errDown}
 		var log bytes.Buffer
-		g := newGuard(t, f, &idempotency.Config{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+		g := newGuard(t, f, &idempotency.Config{Logger: slog.New(slog.NewTextHandler(&log, nil)), LogRawKeys: true})
 		v, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { return 4, nil })
 		if v != 4 {
 			t.Fatalf("value = %d, want fn's value with the error", v)
@@ -515,27 +504,6 @@ func TestObserverEvents(t *testing.T) {
 	}
 }
 
-func TestInvalidConfigPanics(t *testing.T) {
-	t.Parallel()
-	for name, cfg := range map[string]idempotency.Config{
-		"NegativeTTL":   {TTL: -2},
-		"TinyLease":     {Lease: time.Microsecond},
-		"NegativeLease": {Lease: -time.Second},
-		"BadPolicy":     {OnDuplicate: 7},
-		"BadFailure":    {OnFailure: 3},
-		"NilKnownError": {KnownErrors: []error{nil}},
-	} {
-		t.Run(name, func(t *testing.T) {
-			defer func() {
-				if p := recover(); p == nil || !strings.HasPrefix(fmt.Sprint(p), "idempotency: ") {
-					t.Fatalf("New(%+v) panic = %v", cfg, p)
-				}
-			}()
-			idempotency.New(nil, &cfg)
-		})
-	}
-}
-
 func TestDefaultsAndPrivateStore(t *testing.T) {
 	t.Parallel()
 	g := idempotency.New(nil, nil)
@@ -617,7 +585,7 @@ func TestNoExpiryAndPerCallTTL(t *testing.T) {
 	g := newGuard(t, newStore(t, c), &idempotency.Config{TTL: idempotency.NoExpiry})
 	fn := func(context.Context) (int, error) { return 1, nil }
 	_, _ = idempotency.Do(context.Background(), g, "forever", fn)
-	_, _ = idempotency.Do(context.Background(), g, "short", fn, idempotency.WithTTL(time.Second))
+	_, _ = idempotency.Do(context.Background(), g, "short", fn, idempotency.WithTTL(time.Minute))
 	c.Advance(1000 * time.Hour)
 	if _, err := g.Lookup(context.Background(), "forever"); err != nil {
 		t.Fatalf("NoExpiry record gone: %v", err)

@@ -41,7 +41,17 @@
 //
 // Errors are *Error values matching a sentinel (ErrInProgress,
 // ErrDuplicate, ErrKeyReused, ErrAbandoned, ErrNotRecorded,
-// ErrResultUnavailable, ErrStore, ErrInvalidKey) with errors.Is, or a
-// *FailedError (ErrFailed) for a replayed failure. fn's own errors are
-// returned unchanged.
+// ErrResultUnavailable, ErrStore, ErrInvalidKey, ErrInvalidConfig) with
+// errors.Is, or a *FailedError (ErrFailed) for a replayed failure. fn's own
+// errors are returned unchanged. fn's context is cancelled with cause
+// ErrLeaseLost when its claim is lost, and ErrMaxExecution when it runs
+// past Config.MaxExecution.
+//
+// # Logs and observers
+//
+// Store errors are logged at error level, through slog.Default unless
+// Config.Logger says otherwise; keys appear in logs as keyed digests
+// (KeyDigest) unless Config.LogRawKeys. An Observer sees each event once
+// the call's claim is settled, on the calling goroutine: it cannot keep a
+// key claimed or delay a renewal, and its panics are recovered and logged.
 package idempotency

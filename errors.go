@@ -27,6 +27,9 @@ var (
 	// ErrLeaseLost: this execution lost its claim while running. fn's
 	// context is cancelled with this cause.
 	ErrLeaseLost = idemtype.ErrLeaseLost
+	// ErrMaxExecution: fn ran past [Config.MaxExecution]. fn's context is
+	// cancelled with this cause, and its lease is no longer renewed.
+	ErrMaxExecution = errors.New("idempotency: execution ran past Config.MaxExecution")
 	// ErrNotRecorded: fn ran but its outcome could not be stored; Do
 	// returns it together with fn's result.
 	ErrNotRecorded = errors.New("idempotency: outcome not recorded")
@@ -36,11 +39,16 @@ var (
 	ErrResultUnavailable = errors.New("idempotency: stored result unavailable")
 	// ErrFailed: a remembered failure replayed (OnFailure: Remember).
 	ErrFailed = errors.New("idempotency: remembered failure")
-	// ErrStore: the store failed; fn was not run (fail closed).
-	ErrStore = errors.New("idempotency: store error")
+	// ErrStore: the store failed; fn was not run (fail closed). Stores'
+	// own errors of that kind match it too, such as memstore's ErrFull.
+	ErrStore = idemtype.ErrStore
 	// ErrInvalidKey: empty or oversized key, or arguments or a fingerprint
 	// payload that cannot be encoded; fn was not run.
 	ErrInvalidKey = errors.New("idempotency: invalid key")
+	// ErrInvalidConfig: a Config that can never work ([Config.Validate]),
+	// or a per-call option that cannot ([WithTTL] shorter than the lease);
+	// fn was not run.
+	ErrInvalidConfig = errors.New("idempotency: invalid config")
 	// ErrNotFound: Store.Get found no live record for the key.
 	ErrNotFound = idemtype.ErrNotFound
 	// ErrCorrupt: a stored record cannot be read.
@@ -59,11 +67,14 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	k := e.Key
-	if len(k) > 80 {
-		k = k[:77] + "..."
+	msg := e.Kind.Error()
+	if e.Key != "" { // Key and WithFingerprint errors have none yet
+		k := e.Key
+		if len(k) > 80 {
+			k = k[:77] + "..."
+		}
+		msg = fmt.Sprintf("%s (key %q)", msg, k)
 	}
-	msg := fmt.Sprintf("%v (key %q)", e.Kind, k)
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/idempotency-go/idempotency"
 )
@@ -122,4 +123,39 @@ func ExampleKey() {
 	k, _ := idempotency.Key("create-invoice", map[string]any{"customer": "alice", "amount": 4200})
 	fmt.Println(k)
 	// Output: create-invoice:-FuNJwMWQbFWkr4vY0vtVrJsWUzqy3_B9UVEUrEnHqY
+}
+
+func ExampleConfig_Validate() {
+	cfg := &idempotency.Config{TTL: 10 * time.Second, Lease: time.Minute}
+	err := cfg.Validate()
+	fmt.Println(errors.Is(err, idempotency.ErrInvalidConfig))
+	fmt.Println(err)
+	// Output:
+	// true
+	// idempotency: invalid config: TTL 10s is shorter than Lease 1m0s: a record would expire while its claim is live, and a second caller could run fn beside the first
+}
+
+func ExampleKey_embedded() {
+	type Charge struct {
+		time.Time // embedded: the struct is still all its fields
+		Amount    int
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	a, _ := idempotency.Key("charge", Charge{at, 100})
+	b, _ := idempotency.Key("charge", Charge{at, 999})
+	c, _ := idempotency.Key("charge", Charge{at.In(time.FixedZone("CET", 3600)), 100}) // the same instant
+	fmt.Println(a == b, a == c)
+
+	_, err := idempotency.Key("charge", Charge{at, 100}, func() {})
+	fmt.Println(err)
+	// Output:
+	// false true
+	// idempotency: invalid key: Key("charge", ...): argument 1 (func()): cannot encode a value of type func()
+}
+
+func ExampleKeyDigest() {
+	secret := []byte("shared by every process") // Config.LogKeySecret
+	// The log lines of one key carry key_hmac=<this>, not the key.
+	fmt.Println(idempotency.KeyDigest(secret, "invoice:42"))
+	// Output: ESw9-golX6wO2ejrfmI-aQ
 }

@@ -163,3 +163,71 @@ func TestKnownErrorTypesUntypedNilPanics(t *testing.T) {
 	}()
 	idempotency.New(nil, &idempotency.Config{KnownErrorTypes: []error{limitError{}, nil}})
 }
+
+var errDeclined = errors.New("card declined")
+
+// Under Remember, only the caller's context ending releases the key: an
+// error of fn's own is remembered even when the caller's context ended
+// before fn returned, or the next call would run fn again (a declined
+// payment charged twice).
+func TestRememberWhenCallerContextEnded(t *testing.T) {
+	t.Parallel()
+	errGone := errors.New("client went away")
+	tests := []struct {
+		name string
+		// end ends the caller's context (cancel or cause), as fn runs.
+		cause error // nil: a plain cancel
+		// fnErr makes fn's error from the caller's context.
+		fnErr    func(ctx context.Context) error
+		released bool
+	}{
+		{"CtxErr", nil, func(ctx context.Context) error { return ctx.Err() }, true},
+		{"WrappedCtxErr", nil, func(ctx context.Context) error { return fmt.Errorf("charge: %w", ctx.Err()) }, true},
+		{"Cause", errGone, func(ctx context.Context) error { return context.Cause(ctx) }, true},
+		{"CtxErrWithCause", errGone, func(ctx context.Context) error { return ctx.Err() }, true},
+		{"WrappedCause", errGone, func(ctx context.Context) error { return fmt.Errorf("charge: %w", context.Cause(ctx)) }, true},
+		{"JoinedWithCtxErr", nil, func(ctx context.Context) error { return errors.Join(errDeclined, ctx.Err()) }, true},
+		{"OwnError", nil, func(context.Context) error { return errDeclined }, false},
+		{"OwnErrorWithCause", errGone, func(context.Context) error { return errDeclined }, false},
+		{"WrappedOwnError", nil, func(context.Context) error { return fmt.Errorf("charge: %w", errDeclined) }, false},
+		{"JoinedOwnErrors", nil, func(context.Context) error { return errors.Join(errDeclined, errInsufficientFunds) }, false},
+		{"OwnDeadlineNotCallers", nil, func(context.Context) error { return fmt.Errorf("bank: %w", context.DeadlineExceeded) }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := newGuard(t, nil, &idempotency.Config{OnFailure: idempotency.Remember})
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			var runs counter
+			fn := func(fctx context.Context) (int, error) {
+				runs.add("k")
+				cancel(tc.cause) // the caller gives up as fn finishes
+				return 0, tc.fnErr(ctx)
+			}
+			_, err := idempotency.Do(ctx, g, "k", fn)
+			if err == nil {
+				t.Fatal("Do = nil error, want fn's")
+			}
+			_, lerr := g.Lookup(context.Background(), "k")
+			_, again := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) {
+				runs.add("k")
+				return 1, nil
+			})
+			if tc.released {
+				wantErr(t, lerr, idempotency.ErrNotFound)
+				if again != nil || runs.get("k") != 2 {
+					t.Fatalf("retry = %v after %d runs; want the released key to run again", again, runs.get("k"))
+				}
+				return
+			}
+			if lerr != nil {
+				t.Fatalf("fn's own error %v was not remembered: %v", err, lerr)
+			}
+			wantErr(t, again, idempotency.ErrFailed)
+			if again.Error() != err.Error() || runs.get("k") != 1 {
+				t.Fatalf("retry = %v after %d runs; want the remembered %q and one run", again, runs.get("k"), err)
+			}
+		})
+	}
+}

@@ -12,33 +12,54 @@ import (
 // Store. A Guard is safe for concurrent use; build one per store and
 // configuration and share it.
 type Guard struct {
-	store    Store
-	watcher  Watcher // nil when the store cannot notify
+	store    Store        // the store calls go through: user, or user timed for a CallObserver
+	user     Store        // the store given to New (or the private one)
+	watcher  Watcher      // nil when the store cannot notify
+	calls    CallObserver // nil unless Config.Observer is one
 	cfg      Config
 	owned    io.Closer // the private store of New(nil, ...)
 	replays  *replayCache
+	clock    clock
 	renewals [1 << renewalQueuesLog2]renewals
 }
 
 // New returns a Guard over store. A nil store means a private in-memory
 // store (memstore), closed by Guard.Close; a nil cfg means defaults. New
-// panics on an invalid Config.
+// panics with the error of Config.Validate (matching ErrInvalidConfig) on
+// an invalid Config: a Config is written by a programmer, not read from
+// input. Call Validate first where it is read from input.
 func New(store Store, cfg *Config) *Guard {
+	if err := cfg.Validate(); err != nil {
+		panic(err)
+	}
 	var c Config
 	if cfg != nil {
 		c = *cfg
 	}
 	g := &Guard{cfg: c.withDefaults(), store: store, replays: &replayCache{seed: maphash.MakeSeed()}}
+	g.setClock(realClock{})
 	if store == nil {
 		m := memstore.New(nil)
 		g.store, g.owned = m, m
 	}
+	g.user = g.store
 	g.watcher, _ = g.store.(Watcher)
+	if co, ok := g.cfg.Observer.(CallObserver); ok {
+		g.calls = co
+		g.store = observedStore{Store: g.user, g: g}
+	}
 	return g
 }
 
+func (g *Guard) setClock(c clock) {
+	g.clock = c
+	for i := range g.renewals {
+		g.renewals[i].clock = c
+	}
+}
+
 // Store returns the guard's store.
-func (g *Guard) Store() Store { return g.store }
+func (g *Guard) Store() Store { return g.user }
 
 // Config returns the guard's configuration with defaults filled in.
 func (g *Guard) Config() Config { return g.cfg }
@@ -63,10 +84,4 @@ func (g *Guard) Close() error {
 		return g.owned.Close()
 	}
 	return nil
-}
-
-func (g *Guard) observe(ctx context.Context, e Event) {
-	if g.cfg.Observer != nil {
-		g.cfg.Observer.Observe(ctx, e)
-	}
 }

@@ -3,6 +3,7 @@ package idempotency_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -11,25 +12,11 @@ import (
 	"github.com/idempotency-go/idempotency/memstore"
 )
 
-// clock is a hand-moved clock for memstore.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// clock is a hand-moved clock, for memstore and for the renewal of leases
+// (idempotency.NewAt).
+type clock = idempotency.FakeClock
 
-func newClock() *clock { return &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+func newClock() *clock { return idempotency.NewFakeClock() }
 
 // newStore returns a fresh memstore closed at the end of the test.
 func newStore(t *testing.T, c *clock) *memstore.Store {
@@ -43,12 +30,22 @@ func newStore(t *testing.T, c *clock) *memstore.Store {
 	return s
 }
 
+// newGuard returns a guard over s (nil: a fresh memstore). Its logs are
+// discarded unless cfg gives a Logger: tests that fail stores on purpose
+// would fill the output with the errors the default logger reports.
 func newGuard(t *testing.T, s idempotency.Store, cfg *idempotency.Config) *idempotency.Guard {
 	t.Helper()
 	if s == nil {
 		s = newStore(t, nil)
 	}
-	return idempotency.New(s, cfg)
+	var c idempotency.Config
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return idempotency.New(s, &c)
 }
 
 // faultyStore wraps a store and fails chosen operations, to see what the

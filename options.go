@@ -10,6 +10,10 @@ type callOptions struct {
 	hasPayload bool
 	ttl        time.Duration
 	wait       time.Duration
+
+	// Filled in by the call, for a CallObserver's EventEnd.
+	acquired, tookOver, lost bool
+	token                    Token
 }
 
 // applyOptions keeps the options off the heap when there are none: the
@@ -35,7 +39,9 @@ func WithFingerprint(payload any) CallOption {
 }
 
 // WithTTL overrides Config.TTL for this call's outcome: 0 keeps
-// Config.TTL, a negative value (NoExpiry) keeps the outcome forever.
+// Config.TTL, a negative value (NoExpiry) keeps the outcome forever. A TTL
+// shorter than Config.Lease fails the call with ErrInvalidConfig, fn not
+// run (see Config.Validate).
 func WithTTL(ttl time.Duration) CallOption {
 	return func(o *callOptions) { o.ttl = ttl }
 }

@@ -3,6 +3,7 @@ package idempotency
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -26,18 +27,40 @@ type execution struct {
 	prev, next *execution
 	queued     bool
 	stopped    bool
+	expired    bool           // ran past MaxExecution: no more renewals
+	limit      timer          // fires at MaxExecution, if set
+	events     []Event        // for the caller to observe; read after stop
 	wg         sync.WaitGroup // a renewal in flight
 }
 
 func (g *Guard) start(ctx context.Context, key string, token Token) *execution {
 	runCtx, cancel := context.WithCancelCause(ctx)
-	now := time.Now()
+	now := g.clock.Now()
 	// Tokens are unique per key and spread over the queues, which keeps
 	// concurrent first calls from contending on one lock.
 	q := &g.renewals[uint64(token)*0x9E3779B97F4A7C15>>(64-renewalQueuesLog2)]
 	e := &execution{Context: runCtx, parent: ctx, cancel: cancel, g: g, key: key, token: token, renewed: now, q: q}
 	q.add(e, now.Add(g.cfg.Lease/3))
+	if g.cfg.MaxExecution > 0 {
+		e.limit = g.clock.AfterFunc(g.cfg.MaxExecution, e.expire)
+	}
 	return e
+}
+
+// expire ends an execution that ran past Config.MaxExecution: no more
+// renewals, and fn is told to stop.
+func (e *execution) expire() {
+	e.q.mu.Lock()
+	if e.stopped {
+		e.q.mu.Unlock()
+		return
+	}
+	e.expired = true
+	e.q.unlink(e)
+	e.q.mu.Unlock()
+	e.g.cfg.Logger.LogAttrs(e.parent, slog.LevelWarn, "idempotency: execution ran past MaxExecution; cancelling fn",
+		e.g.keyAttr(e.key), slog.Uint64("token", uint64(e.token)), slog.Duration("max_execution", e.g.cfg.MaxExecution))
+	e.cancel(ErrMaxExecution)
 }
 
 // Value serves TokenFrom.
@@ -51,11 +74,12 @@ func (e *execution) Value(key any) any {
 // renew extends the lease once, then queues the next renewal.
 func (e *execution) renew() {
 	defer e.wg.Done()
+	defer e.q.renewalDone()
 	lease := e.g.cfg.Lease
 	next := lease / 3
 	// The store moves the lease from when it gets the request, no later
 	// than it was sent: count from the sending, not from the reply.
-	sent := time.Now()
+	sent := e.g.clock.Now()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.parent), lease/3)
 	err := e.g.store.Extend(ctx, e.key, e.token, lease)
 	cancel()
@@ -66,8 +90,9 @@ func (e *execution) renew() {
 		e.lost(err)
 		return
 	default:
-		e.g.storeError(e.parent, "extend", e.key, e.token, err)
-		left := e.renewed.Add(lease).Sub(time.Now())
+		e.g.logStoreError(e.parent, "extend", e.key, e.token, err)
+		e.report(Event{Kind: EventStoreError, Key: e.key, Token: e.token, Err: err})
+		left := e.renewed.Add(lease).Sub(e.g.clock.Now())
 		if left <= 0 {
 			// Unrenewed for a whole lease: another caller may own the key
 			// by now, so fn must stop.
@@ -77,7 +102,7 @@ func (e *execution) renew() {
 		// Try again, and look again no later than the lease lapses.
 		next = min(next, left)
 	}
-	e.q.add(e, time.Now().Add(next))
+	e.q.add(e, e.g.clock.Now().Add(next))
 }
 
 func (e *execution) lost(err error) {
@@ -87,9 +112,29 @@ func (e *execution) lost(err error) {
 	if stopped {
 		return // fn finished meanwhile; its outcome is settled by the caller
 	}
-	e.g.observe(e.parent, Event{Kind: EventLeaseLost, Key: e.key, Token: e.token, Err: err})
+	e.g.cfg.Logger.LogAttrs(e.parent, slog.LevelWarn, "idempotency: claim lost while running; cancelling fn",
+		e.g.keyAttr(e.key), slog.Uint64("token", uint64(e.token)), slog.Any("error", err))
+	e.report(Event{Kind: EventLeaseLost, Key: e.key, Token: e.token, Err: err})
 	e.cancel(ErrLeaseLost)
 }
+
+// report keeps an event of the renewal for the caller to observe once fn
+// has returned and the claim is settled: an Observer never runs on the
+// renewal's goroutine, where a panic would crash the process and a block
+// would stop renewals.
+// The log has every one; a renewal that fails now and then for hours
+// must not grow the list without bound.
+func (e *execution) report(ev Event) {
+	e.q.mu.Lock()
+	if len(e.events) < maxReportedEvents || ev.Kind == EventLeaseLost {
+		e.events = append(e.events, ev)
+	}
+	e.q.mu.Unlock()
+}
+
+// maxReportedEvents bounds the renewal's store errors kept for the
+// Observer.
+const maxReportedEvents = 16
 
 // stop ends renewals and waits for one in flight.
 func (e *execution) stop() {
@@ -101,6 +146,9 @@ func (e *execution) stop() {
 		e.q.at = time.Time{}
 	}
 	e.q.mu.Unlock()
+	if e.limit != nil {
+		e.limit.Stop()
+	}
 	e.wg.Wait()
 }
 
@@ -118,17 +166,19 @@ const renewalQueuesLog2 = 3
 // rather than once per call. It is stopped when the queue empties, so that
 // no timer keeps an idle Guard alive.
 type renewals struct {
+	clock      clock
 	mu         sync.Mutex
 	head, tail *execution
-	t          *time.Timer // made on first use
-	at         time.Time   // when t fires; zero when it is not armed
+	t          timer     // made on first use
+	at         time.Time // when t fires; zero when it is not armed
+	inflight   int       // renewals started and not yet settled
 }
 
 // add queues e for renewal at due, unless e was stopped.
 func (r *renewals) add(e *execution, due time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e.stopped {
+	if e.stopped || e.expired {
 		return
 	}
 	e.due, e.queued = due, true
@@ -157,12 +207,20 @@ func (r *renewals) arm(at time.Time) {
 		return
 	}
 	r.at = at
-	d := time.Until(at)
+	d := at.Sub(r.clock.Now())
 	if r.t == nil {
-		r.t = time.AfterFunc(d, r.fire)
+		r.t = r.clock.AfterFunc(d, r.fire)
 		return
 	}
 	r.t.Reset(d)
+}
+
+// renewalDone counts a renewal as done (re-queued, or its claim lost);
+// tests wait for that.
+func (r *renewals) renewalDone() {
+	r.mu.Lock()
+	r.inflight--
+	r.mu.Unlock()
 }
 
 // unlink takes e off the queue if it is there. r.mu is held.
@@ -187,13 +245,14 @@ func (r *renewals) unlink(e *execution) {
 // that a slow store delays no other execution, and arms the timer for the
 // next one.
 func (r *renewals) fire() {
-	now := time.Now()
+	now := r.clock.Now()
 	var due []*execution
 	r.mu.Lock()
 	r.at = time.Time{}
 	for e := r.head; e != nil && !e.due.After(now); e = r.head {
 		r.unlink(e)
 		e.wg.Add(1) // under r.mu, so that stop waits for it
+		r.inflight++
 		due = append(due, e)
 	}
 	if r.head != nil {

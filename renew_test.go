@@ -2,10 +2,10 @@ package idempotency_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 	"weak"
@@ -13,14 +13,22 @@ import (
 	"github.com/idempotency-go/idempotency"
 )
 
-// extendLog wraps a store and fails the test if a lease is renewed after
-// its execution recorded an outcome.
+// Renewal tests run on a hand-moved clock shared by the guard's renewals
+// and the store, so that a renewal happens at an exact instant and a lease
+// lapses at an exact instant, however loaded the machine is.
+
+// extendLog wraps a store, counts renewals and fails the test if a lease
+// is renewed after its execution recorded an outcome.
 type extendLog struct {
 	idempotency.Store
 	t       *testing.T
 	mu      sync.Mutex
 	settled map[string]bool
 	extends map[string]int
+}
+
+func newExtendLog(t *testing.T, s idempotency.Store) *extendLog {
+	return &extendLog{Store: s, t: t, settled: map[string]bool{}, extends: map[string]int{}}
 }
 
 func (s *extendLog) Extend(ctx context.Context, key string, tok idempotency.Token, lease time.Duration) error {
@@ -40,22 +48,93 @@ func (s *extendLog) Complete(ctx context.Context, key string, tok idempotency.To
 	return s.Store.Complete(ctx, key, tok, out)
 }
 
+func (s *extendLog) count(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.extends[key]
+}
+
+// blocked starts Do on key with a fn that runs until release is closed;
+// it returns fn's context once fn runs and Do's error on done.
+func blocked(t *testing.T, g *idempotency.Guard, key string) (fnCtx context.Context, release chan struct{}, done chan error) {
+	t.Helper()
+	return blockedWith(t, g, key, nil)
+}
+
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no %s within 20s", what)
+		panic("unreachable")
+	}
+}
+
+// A lease is renewed every Lease/3 while fn runs, each renewal moving it a
+// whole Lease past the renewal, so that a duplicate never finds it lapsed;
+// once fn has returned it is never renewed again.
+func TestRenewalCadence(t *testing.T) {
+	t.Parallel()
+	const lease = 30 * time.Second
+	c := newClock()
+	s := newExtendLog(t, newStore(t, c))
+	g := idempotency.NewAt(s, &idempotency.Config{Lease: lease, WaitTimeout: -1}, c)
+	_, release, done := blocked(t, g, "k")
+	for i := 1; i <= 9; i++ {
+		if n := c.Advance(lease/3 - time.Millisecond); n != 0 {
+			t.Fatalf("renewal %d: %d timers fired before Lease/3", i, n)
+		}
+		idempotency.WaitRenewals(t, g)
+		if n := s.count("k"); n != i-1 {
+			t.Fatalf("%d renewals before Lease/3 had passed %d times", n, i)
+		}
+		c.Advance(time.Millisecond)
+		idempotency.WaitRenewals(t, g)
+		if n := s.count("k"); n != i {
+			t.Fatalf("%d renewals after Lease/3 passed %d times", n, i)
+		}
+		rec, err := g.Lookup(context.Background(), "k")
+		if err != nil || !rec.LeaseUntil.Equal(c.Now().Add(lease)) {
+			t.Fatalf("renewal %d: lease until %v, %v; want %v", i, rec.LeaseUntil, err, c.Now().Add(lease))
+		}
+		_, err = idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) {
+			t.Error("took over a renewed lease")
+			return 0, nil
+		})
+		wantErr(t, err, idempotency.ErrInProgress)
+	}
+	close(release)
+	if err := receive(t, done, "outcome"); err != nil {
+		t.Fatal(err)
+	}
+	if idempotency.RenewalsArmed(g) {
+		t.Fatal("a renewal is still armed after fn returned")
+	}
+	c.Advance(2 * lease)
+	idempotency.WaitRenewals(t, g)
+	if n := s.count("k"); n != 9 {
+		t.Fatalf("%d renewals, want 9: renewed after fn returned", n)
+	}
+}
+
 // Many executions of one guard, starting and ending at different times
 // among a stream of calls that end at once, each keep their lease for as
 // long as they run, and none is renewed once it has ended.
 func TestRenewalsOfManyExecutions(t *testing.T) {
 	t.Parallel()
-	const lease = 300 * time.Millisecond
-	s := &extendLog{Store: newStore(t, nil), t: t, settled: map[string]bool{}, extends: map[string]int{}}
-	g := newGuard(t, s, &idempotency.Config{Lease: lease})
+	const lease, step = 3 * time.Second, 37 * time.Millisecond
+	c := newClock()
+	s := newExtendLog(t, newStore(t, c))
+	g := idempotency.NewAt(s, &idempotency.Config{Lease: lease}, c)
 	ctx := context.Background()
 
 	stopShort := make(chan struct{})
-	var short sync.WaitGroup
-	var shortCalls atomic.Int64
-	short.Add(1)
+	shortDone := make(chan int)
 	go func() {
-		defer short.Done()
+		n := 0
+		defer func() { shortDone <- n }()
 		for i := 0; ; i++ {
 			select {
 			case <-stopShort:
@@ -66,94 +145,180 @@ func TestRenewalsOfManyExecutions(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			shortCalls.Add(1)
+			n++
 		}
 	}()
 
-	var long sync.WaitGroup
+	type long struct {
+		key        string
+		start, end time.Time
+		release    chan struct{}
+		done       chan error
+	}
+	var longs []*long
+	t0 := c.Now()
 	for i := range 12 {
-		key := fmt.Sprint("long-", i)
-		run := time.Duration(i%4+1) * 250 * time.Millisecond // 250ms to 1s: 0 to 9 renewals
-		long.Add(1)
-		go func() {
-			defer long.Done()
-			time.Sleep(time.Duration(i) * 37 * time.Millisecond) // start at odd times
-			_, err := idempotency.Do(ctx, g, key, func(ctx context.Context) (int, error) {
-				deadline := time.Now().Add(run)
-				for time.Now().Before(deadline) {
-					time.Sleep(20 * time.Millisecond)
-					rec, err := g.Lookup(ctx, key)
-					switch {
-					case err != nil:
-						return 0, err
-					case ctx.Err() != nil:
-						return 0, fmt.Errorf("lease lost while running: %w", context.Cause(ctx))
-					case !rec.LeaseUntil.After(time.Now()):
-						return 0, fmt.Errorf("lease lapsed while running (until %v)", rec.LeaseUntil)
-					}
+		// Start at odd times; run 1 to 4 leases: 2 to 11 renewals.
+		l := &long{key: fmt.Sprint("long-", i), start: t0.Add(time.Duration(i) * step)}
+		l.end = l.start.Add(time.Duration(i%4+1) * lease)
+		longs = append(longs, l)
+	}
+	running := 0
+	for done := 0; done < len(longs); {
+		now := c.Now()
+		for _, l := range longs {
+			switch {
+			case l.release == nil && !now.Before(l.start):
+				_, l.release, l.done = blocked(t, g, l.key)
+				running++
+			case l.release != nil && l.done != nil && !now.Before(l.end):
+				close(l.release)
+				if err := receive(t, l.done, l.key+" outcome"); err != nil {
+					t.Fatalf("%s: %v", l.key, err)
 				}
-				return i, nil
-			})
-			if err != nil {
-				t.Errorf("%s: %v", key, err)
+				l.done = nil
+				running--
+				done++
+			case l.done != nil:
+				rec, err := g.Lookup(ctx, l.key)
+				if err != nil || !rec.LeaseUntil.After(now) {
+					t.Fatalf("%s: lease until %v at %v (%v): lapsed while running", l.key, rec.LeaseUntil, now, err)
+				}
 			}
-		}()
-	}
-	long.Wait()
-	close(stopShort)
-	short.Wait()
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := range 12 {
-		key := fmt.Sprint("long-", i)
-		if run := time.Duration(i%4+1) * 250 * time.Millisecond; run > lease && s.extends[key] == 0 {
-			t.Errorf("%s ran %v with a %v lease and was never renewed", key, run, lease)
 		}
+		c.Advance(step)
+		idempotency.WaitRenewals(t, g)
 	}
-	if shortCalls.Load() == 0 {
+	close(stopShort)
+	if n := <-shortDone; n == 0 {
 		t.Error("no short call completed")
 	}
-}
-
-// A lease is renewed every Lease/3 while fn runs: about 9 renewals over
-// 3 leases. Renewing every Lease/2 would make 5; a delay would make fewer.
-func TestRenewalCadence(t *testing.T) {
-	t.Parallel()
-	const lease = 300 * time.Millisecond
-	s := &extendLog{Store: newStore(t, nil), t: t, settled: map[string]bool{}, extends: map[string]int{}}
-	g := newGuard(t, s, &idempotency.Config{Lease: lease})
-	if _, err := idempotency.Do(context.Background(), g, "k", func(ctx context.Context) (int, error) {
-		time.Sleep(3*lease + lease/6) // mid-way between the 9th and 10th renewal
-		return 1, ctx.Err()
-	}); err != nil {
-		t.Fatal(err)
+	for _, l := range longs {
+		// Renewed at every Lease/3 of its run, give or take the step.
+		want := int(l.end.Sub(l.start)/(lease/3)) - 1
+		if n := s.count(l.key); n < want {
+			t.Errorf("%s ran %v and was renewed %d times, want at least %d", l.key, l.end.Sub(l.start), n, want)
+		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// Timers fire late on a busy machine, and each renewal is timed from
-	// the last: allow one or two fewer.
-	if n := s.extends["k"]; n < 7 || n > 9 {
-		t.Fatalf("%d renewals while fn ran 3.5 leases, want 9 (Lease/3)", n)
+	if idempotency.RenewalsArmed(g) {
+		t.Fatal("a renewal is still armed after every call returned")
 	}
 }
 
-// A Guard whose calls have ended holds no timer that keeps it reachable:
-// guards made and dropped (one per request, say) are collected at once.
+// A Guard whose calls have ended holds no armed timer, whatever the calls
+// did, so that nothing keeps it reachable: guards made and dropped (one
+// per request, say) are collected.
 func TestIdleGuardIsCollected(t *testing.T) {
 	t.Parallel()
-	s := newStore(t, nil)
-	wp := func() weak.Pointer[idempotency.Guard] {
-		g := idempotency.New(s, nil)
-		if _, err := idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { return 1, nil }); err != nil {
-			t.Fatal(err)
-		}
-		return weak.Make(g)
-	}()
-	for i := 0; i < 20 && wp.Value() != nil; i++ {
-		runtime.GC()
+	calls := map[string]func(t *testing.T, g *idempotency.Guard){
+		"Succeeded": func(t *testing.T, g *idempotency.Guard) {
+			_, _ = idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { return 1, nil })
+		},
+		"Failed": func(t *testing.T, g *idempotency.Guard) {
+			_, _ = idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { return 0, errDown })
+		},
+		"Panicked": func(t *testing.T, g *idempotency.Guard) {
+			defer func() { _ = recover() }()
+			_, _ = idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { panic("boom") })
+		},
+		"Replayed": func(t *testing.T, g *idempotency.Guard) {
+			for range 2 {
+				_, _ = idempotency.Do(context.Background(), g, "k", func(context.Context) (int, error) { return 1, nil })
+			}
+		},
 	}
-	if wp.Value() != nil {
-		t.Fatal("an idle Guard is still reachable")
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newStore(t, nil)
+			wp := func() weak.Pointer[idempotency.Guard] {
+				g := idempotency.New(s, nil)
+				call(t, g)
+				if idempotency.RenewalsArmed(g) {
+					t.Fatal("a renewal timer is armed after the calls ended")
+				}
+				return weak.Make(g)
+			}()
+			// Reachability is decided by the collector, which may need
+			// more than one cycle (a stopped timer leaves the runtime's
+			// heap lazily): collect until it is gone, up to a bound that
+			// only a real reference exceeds.
+			deadline := time.Now().Add(20 * time.Second)
+			for wp.Value() != nil {
+				if time.Now().After(deadline) {
+					t.Fatal("an idle Guard is still reachable after 20s of collections")
+				}
+				runtime.GC()
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+}
+
+// slowThenDown is a store whose first renewal is slow but succeeds and
+// whose later renewals fail. The slow reply moves the clock.
+type slowThenDown struct {
+	idempotency.Store
+	c       *clock
+	mu      sync.Mutex
+	extends int
+	sent    time.Time // when the successful renewal was sent
+}
+
+func (s *slowThenDown) Extend(ctx context.Context, key string, tok idempotency.Token, lease time.Duration) error {
+	s.mu.Lock()
+	s.extends++
+	first := s.extends == 1
+	if first {
+		s.sent = s.c.Now()
+	}
+	s.mu.Unlock()
+	if !first {
+		return errDown
+	}
+	err := s.Store.Extend(ctx, key, tok, lease)
+	s.c.Advance(lease * 3 / 10) // the reply is slow
+	return err
+}
+
+// With its store unreachable, an execution stops exactly when its lease
+// may have lapsed in the store: a lease after the last renewal was sent,
+// not a lease after its slow reply came, nor at the next renewal after
+// that.
+func TestRenewalFailureStopsAtLapse(t *testing.T) {
+	t.Parallel()
+	const lease = 30 * time.Second
+	c := newClock()
+	s := &slowThenDown{Store: newStore(t, c), c: c}
+	g := idempotency.NewAt(s, &idempotency.Config{Lease: lease}, c)
+	start := c.Now()
+	fnCtx, release, done := blocked(t, g, "k")
+	defer func() {
+		close(release)
+		receive(t, done, "outcome")
+	}()
+	for {
+		c.Advance(time.Second)
+		idempotency.WaitRenewals(t, g)
+		s.mu.Lock()
+		sent := s.sent
+		s.mu.Unlock()
+		now := c.Now()
+		switch stopped := fnCtx.Err() != nil; {
+		case stopped && sent.IsZero():
+			t.Fatal("fn stopped before its lease was ever renewed")
+		case stopped && now.Before(sent.Add(lease)):
+			t.Fatalf("fn stopped at %v, before its lease lapsed at %v", now.Sub(start), sent.Add(lease).Sub(start))
+		case stopped:
+			if !now.Equal(sent.Add(lease)) {
+				t.Fatalf("fn stopped at %v, %v after its lease lapsed in the store", now.Sub(start), now.Sub(sent.Add(lease)))
+			}
+			if cause := context.Cause(fnCtx); !errors.Is(cause, idempotency.ErrLeaseLost) {
+				t.Fatalf("cause %v, want ErrLeaseLost", cause)
+			}
+			return
+		case now.Sub(start) > 3*lease:
+			t.Fatalf("fn still running %v in, with its store down", now.Sub(start))
+		}
 	}
 }

@@ -331,54 +331,6 @@ func TestRejectAbandoned(t *testing.T) {
 	}
 }
 
-// slowThenDown is a store whose first renewal is slow but succeeds and
-// whose later renewals fail.
-type slowThenDown struct {
-	idempotency.Store
-	mu      sync.Mutex
-	extends int
-	sent    time.Time // when the successful renewal was sent
-}
-
-func (s *slowThenDown) Extend(ctx context.Context, key string, tok idempotency.Token, lease time.Duration) error {
-	s.mu.Lock()
-	s.extends++
-	first := s.extends == 1
-	if first {
-		s.sent = time.Now()
-	}
-	s.mu.Unlock()
-	if !first {
-		return errDown
-	}
-	err := s.Store.Extend(ctx, key, tok, lease)
-	time.Sleep(lease * 3 / 10) // the reply is slow
-	return err
-}
-
-// With its store unreachable, an execution stops once its lease may have
-// lapsed in the store: a lease after the last renewal was sent, not a
-// lease after its slow reply came, nor at the next renewal after that.
-func TestRenewalFailureStopsAtLapse(t *testing.T) {
-	t.Parallel()
-	const lease = 600 * time.Millisecond
-	s := &slowThenDown{Store: newStore(t, nil)}
-	g := newGuard(t, s, &idempotency.Config{Lease: lease})
-	var stopped time.Time
-	_, err := idempotency.Do(context.Background(), g, "k", func(ctx context.Context) (int, error) {
-		<-ctx.Done()
-		stopped = time.Now()
-		return 0, context.Cause(ctx)
-	})
-	wantErr(t, err, idempotency.ErrLeaseLost)
-	s.mu.Lock()
-	sent := s.sent
-	s.mu.Unlock()
-	if late := stopped.Sub(sent.Add(lease)); late > lease/7 {
-		t.Fatalf("fn stopped %v after its lease lapsed in the store", late)
-	}
-}
-
 type dag struct{ L, R *dag }
 
 // A value whose nodes are shared would take exponential time to walk;

@@ -90,7 +90,7 @@ func BenchmarkFirstCallSteady(b *testing.B) {
 				return epoch.Add(time.Duration(ticks.Add(1)) * time.Microsecond)
 			}})
 			b.Cleanup(func() { _ = s.Close() })
-			firstCalls(b, idempotency.New(s, &idempotency.Config{TTL: time.Duration(2*live) * time.Microsecond}))
+			firstCalls(b, idempotency.New(s, &idempotency.Config{TTL: time.Duration(2*live) * time.Microsecond, Lease: idempotency.MinLease}))
 			b.StopTimer()
 			if n := s.Len(); b.N > 4*live && n > 2*live {
 				b.Fatalf("%d live records, want about %d: the store is not in a steady state", n, live)

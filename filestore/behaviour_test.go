@@ -1,3 +1,5 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package filestore_test
 
 import (
@@ -16,18 +18,15 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/filestore"
+	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/storetest"
 )
 
-// clock is a hand-moved clock for Options.Now.
-type clock struct{ ns atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
-	return c
+// newClock returns a hand-moved clock for Options.Now.
+func newClock() *storetest.Clock {
+	return storetest.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 }
-func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
 func claimReq(key string) idempotency.ClaimRequest {
 	return idempotency.ClaimRequest{Key: key, Lease: time.Minute, TTL: time.Hour, Takeover: true}
 }
@@ -105,7 +104,7 @@ func TestTokensKeepGrowing(t *testing.T) {
 	dir := t.TempDir()
 	clk := newClock()
 	open := func() *filestore.Store {
-		s, err := filestore.New(dir, &filestore.Options{Now: clk.now, SweepInterval: -1, NoSync: true})
+		s, err := filestore.New(dir, &filestore.Options{Now: clk.Now, SweepInterval: -1, NoSync: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,9 +137,9 @@ func TestTokensKeepGrowing(t *testing.T) {
 	if err := s.Complete(ctx, "k", tok, idempotency.Outcome{Status: idempotency.StatusCompleted, TTL: time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	next("after expiry")
-	clk.advance(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	if n, err := s.Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v", n, err)
 	}
@@ -164,7 +163,7 @@ func TestTokensKeepGrowing(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "locks"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	s = open()
 	defer s.Close()
 	if err := s.Delete(ctx, "k"); err != nil {
@@ -179,7 +178,7 @@ func TestSweep(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	clk := newClock()
-	s, err := filestore.New(dir, &filestore.Options{Now: clk.now, SweepInterval: -1, NoSync: true})
+	s, err := filestore.New(dir, &filestore.Options{Now: clk.Now, SweepInterval: -1, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +213,7 @@ func TestSweep(t *testing.T) {
 	if n, err := s.Sweep(ctx); err != nil || n != 0 {
 		t.Fatalf("Sweep before expiry = %d, %v", n, err)
 	}
-	clk.advance(time.Minute)
+	clk.Advance(time.Minute)
 	n, err := s.Sweep(ctx)
 	if err != nil || n != 101 {
 		t.Fatalf("Sweep = %d, %v; want the 100 expired outcomes and the expired claim", n, err)
@@ -254,7 +253,7 @@ func TestBackgroundSweeper(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	clk := newClock()
-	s, err := filestore.New(dir, &filestore.Options{Now: clk.now, SweepInterval: 10 * time.Millisecond, NoSync: true})
+	s, err := filestore.New(dir, &filestore.Options{Now: clk.Now, SweepInterval: 10 * time.Millisecond, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +261,7 @@ func TestBackgroundSweeper(t *testing.T) {
 	if _, err := s.Claim(testCtx(t), claimReq("k")); err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	deadline := time.Now().Add(time.Minute)
 	for countRecordFiles(t, dir) != 0 {
 		if time.Now().After(deadline) {
@@ -500,8 +499,9 @@ func TestNewRejects(t *testing.T) {
 				s.Close()
 				t.Fatalf("New(%q) succeeded", c.dir)
 			}
-			if !strings.HasPrefix(err.Error(), "idempotency: filestore: ") || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("New(%q) = %v, want an error about %q", c.dir, err, c.want)
+			var oe *idemtype.OpError
+			if !errors.As(err, &oe) || oe.Op != "open" || !strings.HasPrefix(err.Error(), "idempotency: filestore: open: ") || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("New(%q) = %v, want an error of open about %q", c.dir, err, c.want)
 			}
 		})
 	}

@@ -1,3 +1,5 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package filestore_test
 
 import (
@@ -8,6 +10,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,16 +80,29 @@ func TestCorruptRecords(t *testing.T) {
 			c.damage(t, dir, path)
 
 			ctx := testCtx(t)
-			_, err = s.Get(ctx, "key")
-			var ce *filestore.CorruptError
-			if !errors.Is(err, idempotency.ErrCorrupt) || !errors.As(err, &ce) || ce.Path != path {
-				t.Fatalf("Get of a damaged record: %v, want a CorruptError for %s", err, path)
-			}
-			if _, err := s.Claim(ctx, idempotency.ClaimRequest{Key: "key", Lease: time.Minute, Takeover: true}); !errors.Is(err, idempotency.ErrCorrupt) {
-				t.Fatalf("Claim of a damaged record: %v, want ErrCorrupt", err)
-			}
-			if err := s.Complete(ctx, "key", 1, idempotency.Outcome{Status: idempotency.StatusCompleted}); !errors.Is(err, idempotency.ErrCorrupt) {
-				t.Fatalf("Complete over a damaged record: %v, want ErrCorrupt", err)
+			// Every operation reports the one error shape, labelled with
+			// what it was doing.
+			for op, call := range map[string]func() error{
+				"get": func() error { _, err := s.Get(ctx, "key"); return err },
+				"claim": func() error {
+					_, err := s.Claim(ctx, idempotency.ClaimRequest{Key: "key", Lease: time.Minute, Takeover: true})
+					return err
+				},
+				"complete": func() error {
+					return s.Complete(ctx, "key", 1, idempotency.Outcome{Status: idempotency.StatusCompleted})
+				},
+				"extend":  func() error { return s.Extend(ctx, "key", 1, time.Minute) },
+				"release": func() error { return s.Release(ctx, "key", 1) },
+			} {
+				err := call()
+				var ce *filestore.CorruptError
+				if !errors.Is(err, idempotency.ErrCorrupt) || !errors.As(err, &ce) || ce.Path != path ||
+					ce.Store != "filestore" || ce.Op != op || ce.Key != "key" {
+					t.Fatalf("%s of a damaged record: %#v, want a CorruptError of %s on %s", op, err, op, path)
+				}
+				if msg := err.Error(); !strings.HasPrefix(msg, `idempotency: filestore: `+op+` "key": corrupt record `+path+": ") {
+					t.Fatalf("%s of a damaged record: message %q", op, msg)
+				}
 			}
 			ran := false
 			v, err := idempotency.Do(ctx, g, "key", func(context.Context) (string, error) { ran = true; return "again", nil })
@@ -95,8 +111,9 @@ func TestCorruptRecords(t *testing.T) {
 			}
 			var listed []string
 			err = s.List(ctx, "", func(r idempotency.Record) bool { listed = append(listed, r.Key); return true })
-			if !errors.Is(err, idempotency.ErrCorrupt) || len(listed) != 1 || listed[0] != "other" {
-				t.Fatalf("List = %q, %v; want the intact record and ErrCorrupt", listed, err)
+			var ce *filestore.CorruptError
+			if !errors.As(err, &ce) || ce.Op != "list" || ce.Path != path || len(listed) != 1 || listed[0] != "other" {
+				t.Fatalf("List = %q, %v; want the intact record and a CorruptError of the list", listed, err)
 			}
 			if n, err := s.Sweep(ctx); err != nil || n != 0 {
 				t.Fatalf("Sweep = %d, %v; want the damaged file left alone", n, err)

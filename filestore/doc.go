@@ -61,5 +61,16 @@
 // process by polling the record file's identity (a stat) every
 // Options.PollInterval.
 //
-// The package needs flock and builds on Unix systems only.
+// # Errors
+//
+// A failure names the store, the operation and the key, as in
+// `idempotency: filestore: complete "order-42": sync directory: ...`: an
+// *idemtype.OpError wrapping the cause (errors.Is reaches fs and syscall
+// errors), or a *CorruptError for a record that cannot be trusted. The
+// contract's replies (idempotency.ErrLeaseLost, ErrNotFound) and context
+// errors are returned bare.
+//
+// The package needs flock(2): Linux, macOS and the BSDs have it. It builds
+// everywhere, and elsewhere (Windows, Solaris, Plan 9, WebAssembly) New
+// returns an error matching errors.ErrUnsupported.
 package filestore

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -54,7 +53,7 @@ func (s *Store) lock(ctx context.Context, st *stripe) error {
 func (s *Store) unlock(st *stripe) {
 	// The unlock cannot fail on a valid descriptor; if it did, closing the
 	// file would drop the lock, so do that rather than hold it.
-	if err := syscall.Flock(int(st.f.Fd()), syscall.LOCK_UN); err != nil {
+	if err := unlockFile(st.f); err != nil {
 		_ = st.f.Close()
 		st.f = nil
 	}
@@ -71,25 +70,22 @@ func (s *Store) flock(ctx context.Context, st *stripe) error {
 		// inherit the lock.
 		f, err := os.OpenFile(st.path, os.O_RDWR|os.O_CREATE, s.fileMode)
 		if err != nil {
-			return fmt.Errorf("idempotency: filestore: open lock file: %w", err)
+			return fmt.Errorf("open lock file: %w", err)
 		}
 		st.f = f
 	}
-	fd := int(st.f.Fd())
 	delay := 50 * time.Microsecond
 	var t *time.Timer
 	for {
-		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
-		switch {
-		case err == nil:
+		locked, err := tryLockFile(st.f)
+		if err != nil {
+			return fmt.Errorf("flock %s: %w", st.path, err)
+		}
+		if locked {
 			if t != nil {
 				t.Stop()
 			}
 			return nil
-		case errors.Is(err, syscall.EINTR):
-			continue
-		case !errors.Is(err, syscall.EWOULDBLOCK):
-			return fmt.Errorf("idempotency: filestore: flock %s: %w", st.path, err)
 		}
 		if t == nil {
 			t = time.NewTimer(delay)
@@ -120,7 +116,7 @@ func (s *Store) nextToken(st *stripe, prev idemtype.Token, now time.Time) (idemt
 	var b [8]byte
 	n, err := st.f.ReadAt(b[:], 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return 0, fmt.Errorf("idempotency: filestore: read token counter: %w", err)
+		return 0, fmt.Errorf("read token counter: %w", err)
 	}
 	c := binary.LittleEndian.Uint64(b[:])
 	if n < len(b) {
@@ -129,7 +125,7 @@ func (s *Store) nextToken(st *stripe, prev idemtype.Token, now time.Time) (idemt
 	next := max(c, uint64(prev)) + 1
 	binary.LittleEndian.PutUint64(b[:], next)
 	if _, err := st.f.WriteAt(b[:], 0); err != nil {
-		return 0, fmt.Errorf("idempotency: filestore: write token counter: %w", err)
+		return 0, fmt.Errorf("write token counter: %w", err)
 	}
 	return idemtype.Token(next), nil
 }

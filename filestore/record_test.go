@@ -1,3 +1,5 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package filestore
 
 import (
@@ -124,11 +126,11 @@ func FuzzStoreKeys(f *testing.F) {
 
 func TestCorruptErrorMatches(t *testing.T) {
 	t.Parallel()
-	var err error = &CorruptError{Path: "p", Reason: "r"}
+	err := opErr("get", "k", corrupt("p", "r"))
 	if !errors.Is(err, idemtype.ErrCorrupt) || errors.Is(err, idemtype.ErrNotFound) {
 		t.Fatalf("%v does not match ErrCorrupt alone", err)
 	}
-	if got := err.Error(); got != "idempotency: filestore: corrupt record file p: r" {
+	if got := err.Error(); got != `idempotency: filestore: get "k": corrupt record p: r` {
 		t.Fatalf("Error() = %q", got)
 	}
 }

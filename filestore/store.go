@@ -30,6 +30,9 @@ type Store struct {
 	stripes  [stripes]stripe
 
 	syncs, writes, removes atomic.Uint64
+	// trace, when set (tests only, before the store is used), sees every
+	// fsync, rename and removal with its path, in order.
+	trace func(op, path string)
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -54,8 +57,11 @@ const (
 // needed. A nil opts means defaults. Call Close when done with it to stop
 // its sweeper and close its lock files.
 func New(dir string, opts *Options) (*Store, error) {
+	if err := platformSupported(); err != nil {
+		return nil, opErr("open", "", err)
+	}
 	if dir == "" {
-		return nil, errors.New("idempotency: filestore: empty directory name")
+		return nil, opErr("open", "", errors.New("empty directory name"))
 	}
 	var o Options
 	if opts != nil {
@@ -81,7 +87,7 @@ func New(dir string, opts *Options) (*Store, error) {
 		s.poll = defaultPollInterval
 	}
 	if err := s.layout(); err != nil {
-		return nil, err
+		return nil, opErr("open", "", err)
 	}
 	for i := range s.stripes {
 		s.stripes[i] = stripe{path: s.stripePath(i), sem: make(chan struct{}, 1)}
@@ -107,7 +113,7 @@ func (s *Store) layout() error {
 	}
 	for _, d := range dirs {
 		if err := os.MkdirAll(d, s.dirMode); err != nil {
-			return fmt.Errorf("idempotency: filestore: %w", err)
+			return err
 		}
 	}
 	path := filepath.Join(s.dir, formatFile)
@@ -133,10 +139,10 @@ func (s *Store) layout() error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("idempotency: filestore: %w", err)
+		return err
 	}
 	if string(b) != formatText {
-		return fmt.Errorf("idempotency: filestore: %s: unknown store format %q", path, b)
+		return fmt.Errorf("%s: unknown store format %q", path, b)
 	}
 	return nil
 }
@@ -175,14 +181,14 @@ func (s *Store) read(l loc, key string) (idemtype.Record, bool, error) {
 		return idemtype.Record{}, false, nil
 	}
 	if err != nil {
-		return idemtype.Record{}, false, fmt.Errorf("idempotency: filestore: read record: %w", err)
+		return idemtype.Record{}, false, fmt.Errorf("read record: %w", err)
 	}
 	rec, err := decode(b)
 	if err != nil {
-		return idemtype.Record{}, false, &CorruptError{Path: l.file, Reason: err.Error()}
+		return idemtype.Record{}, false, corrupt(l.file, err.Error())
 	}
 	if rec.Key != key {
-		return idemtype.Record{}, false, &CorruptError{Path: l.file, Reason: fmt.Sprintf("holds the record of another key (%d bytes)", len(rec.Key))}
+		return idemtype.Record{}, false, corrupt(l.file, fmt.Sprintf("holds the record of another key (%d bytes)", len(rec.Key)))
 	}
 	return rec, true, nil
 }
@@ -191,6 +197,11 @@ func (s *Store) read(l loc, key string) (idemtype.Record, bool, error) {
 // to be taken over) is answered from one read of its file, without a lock
 // or a write.
 func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
+	c, err := s.claim(ctx, req)
+	return c, opErr("claim", req.Key, err)
+}
+
+func (s *Store) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
 	if err := ctx.Err(); err != nil {
 		return idemtype.Claim{}, err
 	}
@@ -199,9 +210,9 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 	if err != nil {
 		return idemtype.Claim{}, err
 	}
-	if now := s.now(); ok && live(&rec, now) {
-		if c, final := settled(&rec, req, now); final {
-			return c, nil
+	if ok {
+		if v, abandoned := idemtype.JudgeClaim(&rec, &req, s.now()); v == idemtype.Refuse {
+			return idemtype.Claim{Record: rec, Abandoned: abandoned}, nil
 		}
 	}
 	if err := s.lock(ctx, l.st); err != nil {
@@ -213,57 +224,39 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 		return idemtype.Claim{}, err
 	}
 	now := s.now()
+	var old *idemtype.Record
+	if ok {
+		old = &rec
+	}
+	v, abandoned := idemtype.JudgeClaim(old, &req, now)
+	if v == idemtype.Refuse {
+		return idemtype.Claim{Record: rec, Abandoned: abandoned}, nil
+	}
+	// An expired record's token still bounds the next one from below.
 	var prev idemtype.Token
-	took := false
 	if ok {
 		prev = rec.Token
-		if live(&rec, now) {
-			if c, final := settled(&rec, req, now); final {
-				return c, nil
-			}
-			took = true
-		}
 	}
 	tok, err := s.nextToken(l.st, prev, now)
 	if err != nil {
 		return idemtype.Claim{}, err
 	}
-	created := now
-	if took {
-		created = rec.CreatedAt
-	}
-	rec = idemtype.Record{
-		Key:         req.Key,
-		Fingerprint: req.Fingerprint,
-		Status:      idemtype.StatusInProgress,
-		Token:       tok,
-		LeaseUntil:  now.Add(req.Lease),
-		ExpiresAt:   expiry(now, req.TTL),
-		CreatedAt:   created,
-		UpdatedAt:   now,
+	created := rec.CreatedAt
+	rec = idemtype.Claimed(req, tok, now)
+	if v == idemtype.TakeOver {
+		rec.CreatedAt = created
 	}
 	if err := s.put(l, &rec); err != nil {
 		return idemtype.Claim{}, err
 	}
 	s.notify(l.st, req.Key)
-	return idemtype.Claim{Acquired: true, TookOver: took, Record: rec}, nil
-}
-
-// settled decides a claim against a live record without writing: final is
-// false only when the record is to be taken over.
-func settled(rec *idemtype.Record, req idemtype.ClaimRequest, now time.Time) (c idemtype.Claim, final bool) {
-	lapsed := rec.Status == idemtype.StatusInProgress && !rec.LeaseUntil.After(now)
-	if !lapsed || !req.Takeover || rec.Fingerprint != req.Fingerprint {
-		return idemtype.Claim{Record: *rec, Abandoned: lapsed}, true
-	}
-	return idemtype.Claim{}, false
+	return idemtype.Claim{Acquired: true, TookOver: v == idemtype.TakeOver, Record: rec}, nil
 }
 
 // Extend implements idemtype.Store.
 func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, lease time.Duration) error {
-	return s.owned(ctx, key, token, func(l loc, rec *idemtype.Record, now time.Time) error {
-		rec.LeaseUntil = now.Add(lease)
-		rec.UpdatedAt = now
+	return s.owned(ctx, "extend", key, token, func(l loc, rec *idemtype.Record, now time.Time) error {
+		idemtype.Extended(rec, lease, now)
 		// No directory fsync: an extension lost to a power loss only
 		// shortens a lease whose executor died with the host.
 		return s.write(l, rec, false)
@@ -272,11 +265,8 @@ func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, le
 
 // Complete implements idemtype.Store.
 func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
-	return s.owned(ctx, key, token, func(l loc, rec *idemtype.Record, now time.Time) error {
-		rec.Status = out.Status
-		rec.Value = out.Value
-		rec.UpdatedAt = now
-		rec.ExpiresAt = expiry(now, out.TTL)
+	return s.owned(ctx, "complete", key, token, func(l loc, rec *idemtype.Record, now time.Time) error {
+		idemtype.Completed(rec, out, now)
 		if err := s.put(l, rec); err != nil {
 			return err
 		}
@@ -287,7 +277,7 @@ func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, 
 
 // Release implements idemtype.Store.
 func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) error {
-	return s.owned(ctx, key, token, func(l loc, _ *idemtype.Record, _ time.Time) error {
+	return s.owned(ctx, "release", key, token, func(l loc, _ *idemtype.Record, _ time.Time) error {
 		if err := s.remove(l); err != nil {
 			return err
 		}
@@ -296,26 +286,26 @@ func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) e
 	})
 }
 
-// owned runs f under the key's lock if token owns a live in-progress
-// record.
-func (s *Store) owned(ctx context.Context, key string, token idemtype.Token, f func(loc, *idemtype.Record, time.Time) error) error {
+// owned runs f under the key's lock if token owns the key's record, and
+// labels a failure with op.
+func (s *Store) owned(ctx context.Context, op, key string, token idemtype.Token, f func(loc, *idemtype.Record, time.Time) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	l := s.locate(key)
 	if err := s.lock(ctx, l.st); err != nil {
-		return err
+		return opErr(op, key, err)
 	}
 	defer s.unlock(l.st)
 	rec, ok, err := s.read(l, key)
 	if err != nil {
-		return err
+		return opErr(op, key, err)
 	}
 	now := s.now()
-	if !ok || !live(&rec, now) || rec.Token != token || rec.Status != idemtype.StatusInProgress {
+	if !ok || !idemtype.Owns(&rec, token, now) {
 		return idemtype.ErrLeaseLost
 	}
-	return f(l, &rec, now)
+	return opErr(op, key, f(l, &rec, now))
 }
 
 // Get implements idemtype.Store. It reads the record file without a lock.
@@ -325,9 +315,9 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 	}
 	rec, ok, err := s.read(s.locate(key), key)
 	if err != nil {
-		return idemtype.Record{}, err
+		return idemtype.Record{}, opErr("get", key, err)
 	}
-	if !ok || !live(&rec, s.now()) {
+	if !ok || !idemtype.Live(&rec, s.now()) {
 		return idemtype.Record{}, idemtype.ErrNotFound
 	}
 	return rec, nil
@@ -341,11 +331,11 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	l := s.locate(key)
 	if err := s.lock(ctx, l.st); err != nil {
-		return err
+		return opErr("delete", key, err)
 	}
 	defer s.unlock(l.st)
 	if err := s.remove(l); err != nil {
-		return err
+		return opErr("delete", key, err)
 	}
 	s.notify(l.st, key)
 	return nil
@@ -382,15 +372,4 @@ func (s *Store) Close() error {
 		<-st.sem
 	}
 	return errors.Join(errs...)
-}
-
-func expiry(now time.Time, ttl time.Duration) time.Time {
-	if ttl <= 0 {
-		return time.Time{}
-	}
-	return now.Add(ttl)
-}
-
-func live(rec *idemtype.Record, now time.Time) bool {
-	return rec.ExpiresAt.IsZero() || rec.ExpiresAt.After(now)
 }

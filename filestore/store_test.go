@@ -1,8 +1,11 @@
+//go:build darwin || dragonfly || freebsd || linux || netbsd || openbsd
+
 package filestore_test
 
 import (
 	"os"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -20,7 +23,13 @@ func TestMain(m *testing.M) {
 
 func newStore(t testing.TB, opts *filestore.Options) *filestore.Store {
 	t.Helper()
-	s, err := filestore.New(t.TempDir(), opts)
+	return newStoreIn(t, t.TempDir(), opts)
+}
+
+// newStoreIn opens a store in dir that the test closes.
+func newStoreIn(t testing.TB, dir string, opts *filestore.Options) *filestore.Store {
+	t.Helper()
+	s, err := filestore.New(dir, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -35,4 +44,11 @@ func newStore(t testing.TB, opts *filestore.Options) *filestore.Store {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) idemtype.Store { return newStore(t, nil) })
+}
+
+func TestConformanceClock(t *testing.T) {
+	t.Parallel()
+	storetest.RunClock(t, func(t *testing.T, now func() time.Time) idemtype.Store {
+		return newStore(t, &filestore.Options{Now: now})
+	})
 }

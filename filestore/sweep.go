@@ -36,7 +36,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 			return nil // removed meanwhile, or unreadable: not ours to judge
 		}
 		rec, err := decode(b)
-		if err != nil || live(&rec, s.now()) {
+		if err != nil || idemtype.Live(&rec, s.now()) {
 			return nil
 		}
 		if err := s.remove(l); err != nil {
@@ -46,10 +46,10 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 		s.notify(l.st, rec.Key)
 		return nil
 	})
-	if err != nil {
-		return n, err
+	if err == nil {
+		err = s.sweepTemp(ctx)
 	}
-	return n, s.sweepTemp(ctx)
+	return n, opErr("sweep", "", err)
 }
 
 func (s *Store) expiredHeader(path string) bool {
@@ -63,14 +63,14 @@ func (s *Store) expiredHeader(path string) bool {
 		return false
 	}
 	at, ok := headerExpiry(h[:])
-	return ok && !at.IsZero() && !at.After(s.now())
+	return ok && !idemtype.Live(&idemtype.Record{ExpiresAt: at}, s.now())
 }
 
 func (s *Store) sweepTemp(ctx context.Context) error {
 	dir := filepath.Join(s.dir, "tmp")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("idempotency: filestore: %w", err)
+		return err
 	}
 	cutoff := time.Now().Add(-staleTemp)
 	for _, e := range ents {
@@ -88,7 +88,7 @@ func (s *Store) sweepTemp(ctx context.Context) error {
 // files are skipped, and the first of them is reported (a *CorruptError)
 // once the scan is over, since their keys cannot be known.
 func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record) bool) error {
-	var corrupt error
+	var bad error
 	errStop := errors.New("stop")
 	err := s.scan(ctx, func(l loc, name string) error {
 		b, err := os.ReadFile(l.file)
@@ -96,19 +96,19 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("idempotency: filestore: %w", err)
+			return err
 		}
 		rec, err := decode(b)
 		if err == nil && s.locate(rec.Key).file != l.file {
 			err = errors.New("holds the record of a key that belongs in another file")
 		}
 		if err != nil {
-			if corrupt == nil {
-				corrupt = &CorruptError{Path: l.file, Reason: err.Error()}
+			if bad == nil {
+				bad = corrupt(l.file, err.Error())
 			}
 			return nil
 		}
-		if !strings.HasPrefix(rec.Key, prefix) || !live(&rec, s.now()) {
+		if !strings.HasPrefix(rec.Key, prefix) || !idemtype.Live(&rec, s.now()) {
 			return nil
 		}
 		if !fn(rec) {
@@ -119,10 +119,10 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record
 	if errors.Is(err, errStop) {
 		return nil
 	}
-	if err != nil {
-		return err
+	if err == nil {
+		err = bad
 	}
-	return corrupt
+	return opErr("list", "", err)
 }
 
 // scan calls f for every record file, with its location derived from its
@@ -136,7 +136,7 @@ func (s *Store) scan(ctx context.Context, f func(l loc, name string) error) erro
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("idempotency: filestore: %w", err)
+			return err
 		}
 		for _, e := range ents {
 			if err := ctx.Err(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -41,11 +40,7 @@ func statID(path string) fileID {
 		// Missing, or unreadable: either way the next look decides.
 		return fileID{}
 	}
-	id := fileID{exists: true, size: fi.Size(), mtime: fi.ModTime().UnixNano()}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		id.ino = uint64(st.Ino)
-	}
-	return id
+	return fileID{exists: true, ino: inode(fi), size: fi.Size(), mtime: fi.ModTime().UnixNano()}
 }
 
 // Watch implements idemtype.Watcher. Changes made through this Store close

@@ -23,7 +23,7 @@ func (s *Store) put(l loc, rec *idemtype.Record) error { return s.write(l, rec, 
 // be lost to a power loss, leaving the previous record, never a torn one.
 func (s *Store) write(l loc, rec *idemtype.Record, durable bool) error {
 	if uint64(len(rec.Key)) > maxField || uint64(len(rec.Fingerprint)) > maxField || uint64(len(rec.Value)) > maxField {
-		return fmt.Errorf("idempotency: filestore: key, fingerprint or value longer than the record format's %d bytes", uint64(maxField))
+		return fmt.Errorf("key, fingerprint or value longer than the record format's %d bytes", uint64(maxField))
 	}
 	tmp, err := s.writeTemp(encode(rec))
 	if err != nil {
@@ -31,8 +31,9 @@ func (s *Store) write(l loc, rec *idemtype.Record, durable bool) error {
 	}
 	if err := os.Rename(tmp, l.file); err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("idempotency: filestore: %w", err)
+		return err
 	}
+	s.traced("rename", l.file)
 	s.writes.Add(1)
 	if !durable {
 		return nil
@@ -48,19 +49,20 @@ func (s *Store) writeTemp(data []byte) (string, error) {
 	name := filepath.Join(s.dir, "tmp", strconv.Itoa(os.Getpid())+"-"+hex.EncodeToString(rnd[:])+".tmp")
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, s.fileMode)
 	if err != nil {
-		return "", fmt.Errorf("idempotency: filestore: %w", err)
+		return "", err
 	}
 	_, err = f.Write(data)
 	if err == nil && !s.noSync {
 		err = f.Sync()
 		s.syncs.Add(1)
+		s.traced("fsync", name)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		_ = os.Remove(name)
-		return "", fmt.Errorf("idempotency: filestore: write record: %w", err)
+		return "", fmt.Errorf("write record: %w", err)
 	}
 	return name, nil
 }
@@ -72,8 +74,9 @@ func (s *Store) remove(l loc) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("idempotency: filestore: %w", err)
+		return err
 	}
+	s.traced("remove", l.file)
 	s.removes.Add(1)
 	return s.syncDir(l.dir)
 }
@@ -84,15 +87,22 @@ func (s *Store) syncDir(dir string) error {
 	}
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("idempotency: filestore: %w", err)
+		return fmt.Errorf("sync directory: %w", err)
 	}
 	err = d.Sync()
 	s.syncs.Add(1)
+	s.traced("fsync dir", dir)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("idempotency: filestore: sync directory: %w", err)
+		return fmt.Errorf("sync directory: %w", err)
 	}
 	return nil
+}
+
+func (s *Store) traced(op, path string) {
+	if s.trace != nil {
+		s.trace(op, path)
+	}
 }

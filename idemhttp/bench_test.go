@@ -43,6 +43,7 @@ func BenchmarkMiddleware(b *testing.B) {
 			if k := key(i); k != "" {
 				r.Header.Set(idemhttp.HeaderKey, k)
 			}
+			r.Header.Set("Authorization", defaultAuth)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, r)
 			if w.Code != http.StatusCreated {
@@ -61,6 +62,7 @@ func BenchmarkMiddleware(b *testing.B) {
 			if k := key(i); k != "" {
 				r.Header.Set(idemhttp.HeaderKey, k)
 			}
+			r.Header.Set("Authorization", defaultAuth)
 			res, err := c.Do(r)
 			if err != nil {
 				b.Fatal(err)

@@ -43,6 +43,7 @@ func TestChiRouter(t *testing.T) {
 		t.Helper()
 		rq, _ := http.NewRequest(http.MethodPost, srv.URL+path, strings.NewReader(`{}`))
 		rq.Header.Set(idemhttp.HeaderKey, `"`+key+`"`)
+		rq.Header.Set("Authorization", defaultAuth)
 		res, err := srv.Client().Do(rq)
 		if err != nil {
 			t.Fatal(err)

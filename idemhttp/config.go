@@ -21,11 +21,41 @@ type Config struct {
 	// Scope returns the identity of the client a request comes from: the
 	// authenticated user, the account, the id of an API key. It is part of
 	// the record key, so that one client's key can never replay another
-	// client's response. It appears in store keys: return an identifier,
-	// not a secret, and keep it short (a few hundred bytes at most). Default
-	// nil: all clients share one key space, which suits only a service
-	// with a single client.
+	// client's response, nor be taken first by another client. It appears
+	// in store keys: return an identifier, not a secret, and keep it short
+	// (a few hundred bytes at most). A request for which it returns ""
+	// gets 401 (ProblemUnidentified) and the handler does not run: an
+	// empty scope is never shared.
+	//
+	// Default nil: the scope is a keyed digest (HMAC-SHA-256 under
+	// ScopeSecret) of the request's credentials, which are its
+	// Authorization header, its cookies and its TLS client certificate
+	// (CredentialScope). A guarded request without any of them gets 401.
 	Scope func(r *http.Request) string
+	// ScopeSecret keys the digest of credentials that is the default
+	// Scope, so that a scope seen in the store, a listing or a log cannot
+	// be matched against guessed passwords or tokens. Use at least 32
+	// random bytes (MinScopeSecret at least), the same on every server
+	// that shares the store, and keep it for as long as records live:
+	// another secret puts every client in a new key space, so that retries
+	// run the handler again.
+	//
+	// Default nil: a secret of 32 random bytes made on the first guarded
+	// request and kept in the guard's store, without expiry, under
+	// Config.KeyPrefix followed by SecretRecord; every process and server
+	// of the store then uses it, across restarts. Whoever can read that
+	// record can test guesses against the scopes in store keys, and a
+	// store that loses it (deleted, evicted) puts every client in a new
+	// key space: set ScopeSecret from a secret manager where that
+	// matters. While the store cannot give the secret, guarded requests
+	// get 503. Unused when Scope is set or SharedKeySpace.
+	ScopeSecret []byte
+	// SharedKeySpace puts every request in one key space, whoever sends
+	// it: one client's key replays its response to any other client that
+	// sends that key, and a client that sends a key first keeps another
+	// from running. Only for a service with a single client (or one
+	// trusted caller, such as a job queue). Default false.
+	SharedKeySpace bool
 	// KeyPrefix starts every record key, to keep these records apart from
 	// other users of the store. Default "idemhttp:".
 	KeyPrefix string
@@ -35,24 +65,49 @@ type Config struct {
 	// MaxRequestBytes bounds the body of a guarded request; a larger body
 	// gets 413 and the handler does not run. Default 1 MiB.
 	MaxRequestBytes int64
-	// MaxResponseBytes bounds the response body kept for replay. A larger
-	// response still reaches the client in full, but duplicates get 409
-	// (ProblemNotReplayable) and the handler does not run again. Default
-	// 1 MiB.
+	// MaxResponseBytes bounds the response kept for replay: the body and
+	// the names and values of the stored headers and trailers. A larger
+	// response still reaches the client in full; if it is kept (Keep),
+	// duplicates get 409 (ProblemNotReplayable) and the handler does not
+	// run again, and if not it is released like any other. Default 1 MiB.
 	MaxResponseBytes int64
 	// Wait is how long a duplicate waits for a first request that is still
-	// running, to replay its response, before it gets 409. Default 0 (or
-	// negative): 409 at once, as the draft describes. Under the guard's
-	// Wait policy duplicates wait until their request ends instead, and
+	// running, to replay its response, before it gets 409. A waiting
+	// duplicate holds only its fingerprint, not its body: if the first
+	// request ends without a response to replay (it was released), the
+	// duplicate gets 409 with Retry-After and its client sends it again.
+	// Default 0 (or negative): 409 at once, as the draft describes. Under
+	// the guard's Wait policy the guard itself makes duplicates wait until
+	// their request ends, holding their bodies (prefer Config.Wait), and
 	// under Reject they get 409 whenever the key was seen before.
 	Wait time.Duration
+	// MaxWaiters bounds how many duplicates of one key wait at once in
+	// this process (Wait); more get 409 at once. Default 16.
+	MaxWaiters int
 	// TTL is how long responses are remembered. Default 0: the guard's
 	// Config.TTL.
 	TTL time.Duration
-	// StoreServerErrors stores 5xx responses and replays them like others.
-	// Default false: a 5xx response releases the key, so that a retry runs
-	// the handler again.
+	// Keep decides which responses are final: kept, they are recorded and
+	// replayed to every retry; not kept, the key is released and a retry
+	// runs the handler again. It is called once the handler returned, with
+	// the status it wrote. A handler can veto keeping its response with
+	// Discard. Default DefaultKeep: 2xx, 3xx and 4xx except 408, 425 and
+	// 429 are kept; 5xx (unless StoreServerErrors) and those three, which
+	// tell the client to try again, are released.
+	Keep func(status int, r *http.Request) bool
+	// StoreServerErrors makes the default Keep keep 5xx responses too, and
+	// replay them like others. Ignored when Keep is set. Default false.
 	StoreServerErrors bool
+	// ReplayHeaders, when not nil, is the allowlist of response headers
+	// that are stored and replayed (and trailers likewise); others reach
+	// the first response only. Content-Type and Content-Encoding, which
+	// say what the stored body is, are always kept. SensitiveHeaders
+	// still need ReplaySensitiveHeaders, and OmitHeaders still win.
+	// Default nil: every header but the ones always left out is replayed,
+	// since a handler's headers (Location, ETag) belong to its response;
+	// an allowlist is the safer choice when middleware inside this one, or
+	// the handler, sets headers that belong to one client or one response.
+	ReplayHeaders []string
 	// OmitHeaders are response headers that are neither stored nor
 	// replayed, besides the ones always left out: hop-by-hop headers and
 	// SensitiveHeaders (unless ReplaySensitiveHeaders). For headers that
@@ -72,6 +127,13 @@ type Config struct {
 	// ProblemBase is prepended to the Problem* names to form the type URI
 	// of error responses. Default DefaultProblemBase.
 	ProblemBase string
+	// ErrorHandler writes the middleware's own error responses (400, 401,
+	// 409, 413, 422, 500, 503), for an API whose errors have another
+	// format. Headers the middleware sets for the error, such as
+	// Retry-After, are on w already; the handler writes the status
+	// e.Status and a body. Default WriteProblem: an RFC 9457
+	// application/problem+json document.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, e *Error)
 }
 
 // SensitiveHeaders are the response headers that are neither stored nor
@@ -92,6 +154,9 @@ const (
 	DefaultMaxResponseBytes = 1 << 20
 	// DefaultProblemBase is the base of the problem type URIs.
 	DefaultProblemBase = "https://idempotency-go.dev/problems/"
+
+	// DefaultMaxWaiters bounds the duplicates of one key waiting at once.
+	DefaultMaxWaiters = 16
 
 	// maxMaxKeyLength leaves room in the guard's key for a prefix and a
 	// scope.
@@ -131,6 +196,21 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.TTL < 0 && d.TTL != idempotency.NoExpiry {
 		panic(fmt.Sprintf("idempotency: idemhttp: invalid Config.TTL %v (want > 0, 0 for the guard's, or idempotency.NoExpiry)", d.TTL))
+	}
+	switch {
+	case d.MaxWaiters == 0:
+		d.MaxWaiters = DefaultMaxWaiters
+	case d.MaxWaiters < 0:
+		panic(fmt.Sprintf("idempotency: idemhttp: invalid Config.MaxWaiters %d (want > 0, or 0 for the default)", d.MaxWaiters))
+	}
+	if d.Keep == nil {
+		d.Keep = DefaultKeep
+		if d.StoreServerErrors {
+			d.Keep = func(status int, r *http.Request) bool { return status >= 500 || DefaultKeep(status, r) }
+		}
+	}
+	if d.ErrorHandler == nil {
+		d.ErrorHandler = WriteProblem
 	}
 	if d.Fingerprint == nil {
 		d.Fingerprint = DefaultFingerprint

@@ -19,27 +19,62 @@
 //
 //   - the stored response (status, headers, body, trailers), byte for byte,
 //     with "Idempotent-Replayed: true", without calling the handler;
-//   - 409 Conflict while the first request is still running (at once by
-//     default; Config.Wait makes them wait for its response instead);
+//   - 409 Conflict while the first request is still running, with
+//     Retry-After: the seconds left of its lease, rounded up, at least 1
+//     (at once by default; Config.Wait makes them wait for its response
+//     instead, up to Config.MaxWaiters per key);
 //   - 422 Unprocessable Content when the request differs from the first one
 //     (method, path and query, body: Config.Fingerprint).
 //
 // A request without the header passes through unguarded, or gets 400 when
 // Config.Required is set; a malformed key gets 400. Errors are
 // application/problem+json documents (RFC 9457) whose type is
-// Config.ProblemBase followed by one of the Problem* names.
+// Config.ProblemBase followed by one of the Problem* names, or whatever
+// Config.ErrorHandler writes.
 //
-// # Failures
+// # Clients apart
 //
-// A 5xx response or a panic releases the key, so that a retry runs the
-// handler again (Config.StoreServerErrors stores 5xx responses instead).
-// A panic goes on up the stack after the release, to net/http or to a
-// recovery middleware. Every other response is stored. A response larger
-// than Config.MaxResponseBytes is still streamed to the client in full,
-// but only a marker is recorded: duplicates get 409 with the type
-// ProblemNotReplayable and the handler is not run again, since it already
-// had its effect. The same holds for a handler that hijacks the
-// connection.
+// Keys are per client, as the draft recommends, so that no client can
+// replay another's response (its body, Location, tokens) nor take a key
+// first so that another client's request never runs. Without Config.Scope
+// the client is told apart by its credentials (Authorization, cookies, TLS
+// client certificate), as a keyed digest under Config.ScopeSecret
+// (CredentialScope) that store keys, listings and logs can show without
+// giving the credentials away. A guarded request without credentials, or
+// one for which a configured Scope returns "", gets 401
+// (ProblemUnidentified): it never shares an empty scope with others.
+// Without a ScopeSecret, the secret is made once and kept in the store, so
+// that every server of the store and every restart uses the same one (a
+// secret made per process would run every retry again after a restart).
+// Config.SharedKeySpace opts in to one key space for a service with a
+// single client.
+//
+// # Which responses are kept
+//
+// One rule settles every response once the handler returns:
+//
+//  1. A response whose status was never written, because the handler
+//     panicked or its client left first, is released: a retry runs the
+//     handler.
+//  2. A response that Config.Keep does not keep (by default 5xx, 408, 425
+//     and 429: DefaultKeep), or that the handler discarded (Discard), is
+//     released, however large it was.
+//  3. A kept response that cannot be replayed whole is recorded as a
+//     marker: duplicates get 409 with the type ProblemNotReplayable and
+//     the handler is never run again, since it may have had its effect.
+//     That is a response larger than Config.MaxResponseBytes (body, header
+//     and trailer bytes), one that hijacked the connection, and one that
+//     started and stopped short: its client left, a write failed, or the
+//     handler aborted it (http.ErrAbortHandler or another panic). A
+//     truncated response is never replayed.
+//  4. Every other response is recorded and replayed.
+//
+// A released response is released even under the guard's Remember policy,
+// except a 5xx, which that policy remembers as a failure (duplicates get
+// 500 with the type ProblemFailed). A panic goes on up the stack once the
+// key is settled, to net/http or to a recovery middleware. The guard's
+// Observer sees a response that was not kept as an EventExecuted whose Err
+// matches ErrDiscarded.
 //
 // When the store fails before the handler runs, the request gets 503 and
 // the handler does not run (fail closed). When it fails to record the
@@ -48,6 +83,17 @@
 // retry may run the handler again (the guard's takeover, at-least-once for
 // that failure only; under the guard's NoTakeover they get 409 with the
 // type ProblemAbandoned instead).
+//
+// # Resources
+//
+// A waiting duplicate holds only its fingerprint, not its body: if the
+// request it waits for is released rather than answered, it gets 409 with
+// Retry-After and its client sends it again. Request bodies are bounded
+// by Config.MaxRequestBytes, stored responses by Config.MaxResponseBytes,
+// waiters by Config.MaxWaiters. The middleware sets no timeouts: a client
+// that stops reading keeps its handler running, and its lease renewed,
+// until the server's WriteTimeout (set one, or a write deadline per
+// request through http.ResponseController).
 //
 // # Streaming
 //
@@ -85,4 +131,8 @@
 // Config.ReplaySensitiveHeaders), Config.OmitHeaders and the Date header
 // net/http adds are never stored; the replay carries the replaying
 // server's Date and framing (Content-Length or chunked).
+// Config.ReplayHeaders turns this denylist into an allowlist.
+//
+// Middleware for other frameworks and proxies can check their behaviour
+// with the conformance suite in package idemhttptest.
 package idemhttp

@@ -29,6 +29,9 @@ func Example() {
 		if key != "" {
 			r.Header.Set("Idempotency-Key", key)
 		}
+		// Keys are per client: by default the client is told apart by
+		// its credentials.
+		r.Header.Set("Authorization", "Bearer sk_live_alice")
 		w := httptest.NewRecorder()
 		handler.ServeHTTP(w, r)
 		fmt.Printf("%d replayed=%q %s", w.Code, w.Header().Get("Idempotent-Replayed"), w.Body)
@@ -84,4 +87,59 @@ func ExampleParseKey() {
 	// "8e03978e-40d5" <nil>
 	// "8e03978e-40d5" <nil>
 	// "" idempotency: idemhttp: invalid Idempotency-Key: more than one key
+}
+
+// A handler vetoes keeping a response that is not its final word: here a
+// declined card the client may retry under the same key once the bank
+// answers.
+func ExampleDiscard() {
+	g := idempotency.New(nil, nil)
+	defer g.Close()
+
+	calls := 0
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls == 1 {
+			idemhttp.Discard(r) // the bank timed out: not final
+			http.Error(w, "bank unavailable, retry", http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintln(w, "charged")
+	})
+	handler := idemhttp.New(g, nil)(h)
+	for range 3 {
+		r := httptest.NewRequest(http.MethodPost, "/charges", nil)
+		r.Header.Set("Idempotency-Key", `"charge-7"`)
+		r.Header.Set("Authorization", "Bearer sk_live_alice")
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, r)
+		fmt.Printf("%d replayed=%q %s", w.Code, w.Header().Get("Idempotent-Replayed"), w.Body)
+	}
+	// Output:
+	// 400 replayed="" bank unavailable, retry
+	// 201 replayed="" charged
+	// 201 replayed="true" charged
+}
+
+// ErrorHandler writes the middleware's errors in the API's own format.
+func ExampleConfig_errorHandler() {
+	g := idempotency.New(nil, nil)
+	defer g.Close()
+
+	handler := idemhttp.New(g, &idemhttp.Config{
+		Required: true,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, e *idemhttp.Error) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(e.Status)
+			fmt.Fprintf(w, `{"error":{"code":%q,"message":%q}}`+"\n", e.Problem, e.Detail)
+		},
+	})(http.NotFoundHandler())
+
+	r := httptest.NewRequest(http.MethodPost, "/charges", nil)
+	w := httptest.NewRecorder()
+	handler.ServeHTTP(w, r)
+	fmt.Print(w.Code, " ", w.Body)
+	// Output:
+	// 400 {"error":{"code":"missing-key","message":"This request requires an Idempotency-Key header."}}
 }

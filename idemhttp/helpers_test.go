@@ -27,6 +27,8 @@ type env struct {
 	guard  *idempotency.Guard
 	srv    *httptest.Server
 	client *http.Client
+	served chan struct{} // a value each time the middleware's ServeHTTP returned
+	http2  bool
 }
 
 type envOptions struct {
@@ -37,6 +39,8 @@ type envOptions struct {
 	// outer wraps the guarded handler (a recovery or request-id
 	// middleware).
 	outer func(http.Handler) http.Handler
+	// http2 serves over TLS with HTTP/2.
+	http2 bool
 }
 
 func newEnv(t *testing.T, h http.Handler, o *envOptions) *env {
@@ -44,20 +48,45 @@ func newEnv(t *testing.T, h http.Handler, o *envOptions) *env {
 	if o == nil {
 		o = &envOptions{}
 	}
-	e := &env{t: t, store: memstore.New(&memstore.Options{Now: o.now, SweepInterval: -1})}
+	e := &env{t: t, store: memstore.New(&memstore.Options{Now: o.now, SweepInterval: -1}), served: make(chan struct{}, 1000)}
 	var store idempotency.Store = e.store
 	if o.store != nil {
 		store = o.store
 	}
 	e.guard = idempotency.New(store, o.guard)
-	handler := idemhttp.New(e.guard, o.mw)(h)
+	mw := o.mw
+	if mw == nil || mw.Scope == nil && mw.ScopeSecret == nil && !mw.SharedKeySpace {
+		// The default scope, under a secret the test knows (recordKey).
+		c := idemhttp.Config{}
+		if mw != nil {
+			c = *mw
+		}
+		c.ScopeSecret, mw = testSecret, &c
+	}
+	guarded := idemhttp.New(e.guard, mw)(h)
+	var handler http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			select {
+			case e.served <- struct{}{}:
+			default:
+			}
+		}()
+		guarded.ServeHTTP(w, r)
+	})
 	if o.outer != nil {
 		handler = o.outer(handler)
 	}
 	e.srv = httptest.NewUnstartedServer(handler)
 	e.srv.Config.ErrorLog = discardLog()
-	e.srv.Start()
-	tr := &http.Transport{MaxIdleConnsPerHost: 200}
+	var tr *http.Transport
+	if e.http2 = o.http2; o.http2 {
+		e.srv.EnableHTTP2 = true
+		e.srv.StartTLS()
+		tr = e.srv.Client().Transport.(*http.Transport)
+	} else {
+		e.srv.Start()
+		tr = &http.Transport{MaxIdleConnsPerHost: 200}
+	}
 	e.client = &http.Client{Transport: tr}
 	t.Cleanup(func() {
 		tr.CloseIdleConnections()
@@ -65,6 +94,25 @@ func newEnv(t *testing.T, h http.Handler, o *envOptions) *env {
 		_ = e.store.Close()
 	})
 	return e
+}
+
+// recordKey is the record key of key sent by the default client under the
+// default scope.
+func recordKey(key string) string {
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Header.Set("Authorization", defaultAuth)
+	return idemhttp.RecordKey("", idemhttp.CredentialScope(testSecret)(r), key)
+}
+
+// waitServed waits until the middleware has answered one more request
+// (its record settled), for at most 20 s.
+func (e *env) waitServed() {
+	e.t.Helper()
+	select {
+	case <-e.served:
+	case <-time.After(20 * time.Second):
+		e.t.Fatal("the middleware did not return within 20 s")
+	}
 }
 
 // resp is a response read in full.
@@ -109,12 +157,21 @@ func (r *resp) wantProblem(t *testing.T, status int, name string) {
 }
 
 // req describes a request; key "" sends no Idempotency-Key header, and a
-// key is sent quoted unless raw is set.
+// key is sent quoted unless raw is set. Requests carry the credentials of
+// one client (defaultAuth) unless header sets Authorization or anon is
+// set.
 type req struct {
 	method, path, key, body string
 	raw                     bool
+	anon                    bool
 	header                  http.Header
 }
+
+// testSecret is the ScopeSecret of tests that need one.
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+// defaultAuth is the Authorization of requests that name no client.
+const defaultAuth = "Bearer client-a"
 
 func (e *env) do(r req) *resp {
 	e.t.Helper()
@@ -136,6 +193,9 @@ func (e *env) send(ctx context.Context, r req) (*resp, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !r.anon {
+		hr.Header.Set("Authorization", defaultAuth)
+	}
 	for k, vs := range r.header {
 		hr.Header[k] = vs
 	}
@@ -151,6 +211,9 @@ func (e *env) send(ctx context.Context, r req) (*resp, error) {
 		return nil, err
 	}
 	defer res.Body.Close()
+	if e.http2 && res.ProtoMajor != 2 {
+		e.t.Errorf("response over %s, want HTTP/2", res.Proto)
+	}
 	body, err := io.ReadAll(res.Body)
 	if err != nil {
 		return nil, err

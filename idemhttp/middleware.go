@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/idempotency-go/idempotency"
 )
@@ -20,9 +22,9 @@ func New(g *idempotency.Guard, cfg *Config) func(http.Handler) http.Handler {
 		panic("idempotency: idemhttp: nil Guard")
 	}
 	c := cfg.withDefaults()
-	h := &handler{g: g, cfg: c, opts: []idempotency.CallOption{idempotency.WithWaitTimeout(-1)}}
-	if c.Wait > 0 {
-		h.opts[0] = idempotency.WithWaitTimeout(c.Wait)
+	h := &handler{
+		g: g, cfg: c, scope: newScoper(g, &c), waiters: &waiters{n: map[string]int{}},
+		opts: []idempotency.CallOption{idempotency.WithWaitTimeout(-1)}, // duplicates wait in await
 	}
 	if c.TTL != 0 {
 		h.opts = append(h.opts, idempotency.WithTTL(c.TTL))
@@ -33,6 +35,12 @@ func New(g *idempotency.Guard, cfg *Config) func(http.Handler) http.Handler {
 	}
 	for _, k := range omit {
 		h.omit = append(h.omit, http.CanonicalHeaderKey(k))
+	}
+	if c.ReplayHeaders != nil {
+		h.allow = map[string]bool{"Content-Type": true, "Content-Encoding": true}
+		for _, k := range c.ReplayHeaders {
+			h.allow[http.CanonicalHeaderKey(k)] = true
+		}
 	}
 	h.methods = slices.Clone(c.Methods)
 	return func(next http.Handler) http.Handler {
@@ -45,11 +53,17 @@ func New(g *idempotency.Guard, cfg *Config) func(http.Handler) http.Handler {
 type handler struct {
 	g       *idempotency.Guard
 	cfg     Config
+	scope   *scoper
 	opts    []idempotency.CallOption
 	omit    []string
+	allow   map[string]bool // ReplayHeaders; nil: every header
 	methods []string
+	waiters *waiters
 	next    http.Handler
 }
+
+// replayable reports whether ReplayHeaders lets header k be stored.
+func (h *handler) replayable(k string) bool { return h.allow == nil || h.allow[k] }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !slices.Contains(h.methods, r.Method) {
@@ -59,7 +73,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lines := r.Header.Values(HeaderKey)
 	if len(lines) == 0 {
 		if h.cfg.Required {
-			h.problem(w, http.StatusBadRequest, ProblemMissingKey, "This request requires an Idempotency-Key header.")
+			h.problem(w, r, &Error{Status: http.StatusBadRequest, Problem: ProblemMissingKey,
+				Detail: "This request requires an Idempotency-Key header."})
 			return
 		}
 		h.next.ServeHTTP(w, r)
@@ -67,105 +82,161 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	key, err := parseKey(lines, h.cfg.MaxKeyLength)
 	if err != nil {
-		h.problem(w, http.StatusBadRequest, ProblemInvalidKey, "Idempotency-Key: "+err.(*KeyError).Reason+".")
+		h.problem(w, r, &Error{Status: http.StatusBadRequest, Problem: ProblemInvalidKey,
+			Detail: "Idempotency-Key: " + err.(*KeyError).Reason + ".", Err: err})
+		return
+	}
+	scope, err := h.scope.scope(r.Context(), r)
+	switch {
+	case err != nil:
+		h.g.Config().Logger.ErrorContext(r.Context(), "idempotency: idemhttp: no scope secret", "error", err)
+		h.problem(w, r, &Error{Status: http.StatusServiceUnavailable, Problem: ProblemStore, RetryAfter: 1, Err: err,
+			Detail: "The request was not processed: its Idempotency-Key could not be checked. Retry later."})
+		return
+	case scope == "" && !h.scope.shared:
+		h.problem(w, r, &Error{Status: http.StatusUnauthorized, Problem: ProblemUnidentified,
+			Detail: "A request with an Idempotency-Key must identify its client (credentials), so that no other client shares its keys."})
+		return
+	}
+	recKey := RecordKey(h.cfg.KeyPrefix, scope, key)
+	if len(recKey) > idempotency.MaxKeyLen {
+		h.problem(w, r, &Error{Status: http.StatusInternalServerError, Problem: ProblemInternal,
+			Detail: "The client scope is too long to form a key."})
 		return
 	}
 
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes))
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			h.problem(w, http.StatusRequestEntityTooLarge, ProblemRequestTooLarge,
-				"The request body is larger than "+byteSize(h.cfg.MaxRequestBytes)+".")
+			h.problem(w, r, &Error{Status: http.StatusRequestEntityTooLarge, Problem: ProblemRequestTooLarge,
+				Detail: "The request body is larger than " + byteSize(h.cfg.MaxRequestBytes) + "."})
 			return
 		}
-		h.problem(w, http.StatusBadRequest, ProblemBadRequest, "The request body could not be read.")
+		h.problem(w, r, &Error{Status: http.StatusBadRequest, Problem: ProblemBadRequest,
+			Detail: "The request body could not be read.", Err: err})
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	r.ContentLength = int64(len(body))
-
-	var scope string
-	if h.cfg.Scope != nil {
-		scope = h.cfg.Scope(r)
-	}
-	recKey := RecordKey(h.cfg.KeyPrefix, scope, key)
-	if len(recKey) > idempotency.MaxKeyLen {
-		h.problem(w, http.StatusInternalServerError, ProblemInternal, "The client scope is too long to form a key.")
-		return
-	}
 	opts := append(slices.Clip(h.opts), idempotency.WithFingerprint(h.cfg.Fingerprint(r, body)))
 
-	ran := false
-	s, err := idempotency.Do(r.Context(), h.g, recKey, func(ctx context.Context) (storedResponse, error) {
-		ran = true
-		rec := newRecorder(w, h)
-		h.next.ServeHTTP(rec, r.WithContext(ctx))
-		s := rec.result()
-		if s.Status >= 500 && s.NotReplayable == "" && !h.cfg.StoreServerErrors {
-			return s, &serverError{status: s.Status}
-		}
-		return s, nil
-	}, opts...)
-	if ran {
-		// The client has its response; a failure to record it was logged
-		// by the guard.
-		return
+	s, err := h.run(w, r, recKey, opts)
+	if errors.Is(err, errRan) {
+		return // the client has its response; a failure to record it was logged by the guard
+	}
+	if err != nil && h.cfg.Wait > 0 && h.g.Config().OnDuplicate == idempotency.ReturnStored && errors.Is(err, idempotency.ErrInProgress) {
+		// Wait holding the fingerprint only.
+		body = nil
+		r.Body, r.GetBody = http.NoBody, nil
+		s, err = h.await(r, recKey, opts, err)
 	}
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, recKey, err)
 		return
 	}
 	if s.NotReplayable != "" {
-		p := problem{
-			Type:   h.cfg.ProblemBase + ProblemNotReplayable,
-			Title:  problemTitles[ProblemNotReplayable],
-			Status: http.StatusConflict,
+		h.problem(w, r, &Error{Status: http.StatusConflict, Problem: ProblemNotReplayable,
 			Detail: "A request with this Idempotency-Key was already processed, but its response cannot be replayed: " +
 				s.NotReplayable + ". It will not be processed again.",
-			OriginalStatus: s.Status,
-		}
-		h.writeProblem(w, p)
+			OriginalStatus: s.Status})
 		return
 	}
 	if err := s.validate(); err != nil {
 		h.g.Config().Logger.ErrorContext(r.Context(), "idempotency: idemhttp: stored response cannot be replayed",
 			"key", recKey, "error", err)
-		h.problem(w, http.StatusInternalServerError, ProblemUnavailable,
-			"A request with this Idempotency-Key was already processed, but its stored response cannot be read.")
+		h.problem(w, r, &Error{Status: http.StatusInternalServerError, Problem: ProblemUnavailable, Err: err,
+			Detail: "A request with this Idempotency-Key was already processed, but its stored response cannot be read."})
 		return
 	}
 	s.writeTo(w)
 }
 
+// errRan is what run returns when the handler ran: the client has had its
+// response, whatever became of the record.
+var errRan = errors.New("idempotency: idemhttp: the handler ran")
+
+// run claims recKey and, claimed, runs the handler and settles its
+// response. A panic of the handler goes on once the claim is settled.
+func (h *handler) run(w http.ResponseWriter, r *http.Request, recKey string, opts []idempotency.CallOption) (storedResponse, error) {
+	// Cancelling ctx is how a response that was not a final outcome is
+	// released even under the guard's Remember policy: the guard releases
+	// the claim of a call whose context ended.
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	ran := false
+	var panicked any
+	s, err := idempotency.Do(ctx, h.g, recKey, func(ctx context.Context) (storedResponse, error) {
+		ran = true
+		rec := newRecorder(w, h)
+		func() {
+			defer func() { panicked = recover() }()
+			h.next.ServeHTTP(rec, r.WithContext(withCall(ctx, rec)))
+		}()
+		s, err := h.settle(rec, r, ending{panicked: panicked, clientGone: r.Context().Err() != nil})
+		if re, ok := err.(*releaseError); ok && re.retry {
+			cancel(re)
+		}
+		return s, err
+	}, opts...)
+	if panicked != nil {
+		panic(panicked)
+	}
+	if ran {
+		return s, errRan
+	}
+	return s, err
+}
+
 // fail answers a request that the guard refused.
-func (h *handler) fail(w http.ResponseWriter, err error) {
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, recKey string, err error) {
+	e := &Error{Err: err}
 	switch {
 	case errors.Is(err, idempotency.ErrKeyReused):
-		h.problem(w, http.StatusUnprocessableEntity, ProblemKeyReused,
-			"This Idempotency-Key was already used with a different request (method, path or body).")
+		e.Status, e.Problem, e.Detail = http.StatusUnprocessableEntity, ProblemKeyReused,
+			"This Idempotency-Key was already used with a different request (method, path or body)."
 	case errors.Is(err, idempotency.ErrInProgress):
-		h.problem(w, http.StatusConflict, ProblemInProgress,
-			"A request with this Idempotency-Key is still being processed. Retry later.")
+		e.Status, e.Problem, e.Detail = http.StatusConflict, ProblemInProgress,
+			"A request with this Idempotency-Key is still being processed. Retry later."
+		e.RetryAfter = h.retryAfter(r.Context(), recKey)
 	case errors.Is(err, idempotency.ErrAbandoned):
-		h.problem(w, http.StatusConflict, ProblemAbandoned,
-			"A request with this Idempotency-Key stopped before it finished; it may or may not have taken effect, and it will not be processed again.")
+		e.Status, e.Problem, e.Detail = http.StatusConflict, ProblemAbandoned,
+			"A request with this Idempotency-Key stopped before it finished; it may or may not have taken effect, and it will not be processed again."
 	case errors.Is(err, idempotency.ErrDuplicate):
-		h.problem(w, http.StatusConflict, ProblemDuplicate,
-			"This Idempotency-Key was already used.")
+		e.Status, e.Problem, e.Detail = http.StatusConflict, ProblemDuplicate,
+			"This Idempotency-Key was already used."
 	case errors.Is(err, idempotency.ErrFailed):
-		h.problem(w, http.StatusInternalServerError, ProblemFailed,
-			"A request with this Idempotency-Key failed, and the failure is final.")
+		e.Status, e.Problem, e.Detail = http.StatusInternalServerError, ProblemFailed,
+			"A request with this Idempotency-Key failed, and the failure is final."
 	case errors.Is(err, idempotency.ErrResultUnavailable), errors.Is(err, idempotency.ErrCorrupt):
-		h.problem(w, http.StatusInternalServerError, ProblemUnavailable,
-			"A request with this Idempotency-Key was already processed, but its stored response cannot be read.")
+		e.Status, e.Problem, e.Detail = http.StatusInternalServerError, ProblemUnavailable,
+			"A request with this Idempotency-Key was already processed, but its stored response cannot be read."
 	case errors.Is(err, idempotency.ErrStore):
-		w.Header().Set("Retry-After", "1")
-		h.problem(w, http.StatusServiceUnavailable, ProblemStore,
-			"The request was not processed: its Idempotency-Key could not be checked. Retry later.")
+		e.Status, e.Problem, e.Detail = http.StatusServiceUnavailable, ProblemStore,
+			"The request was not processed: its Idempotency-Key could not be checked. Retry later."
+		e.RetryAfter = 1
 	default:
-		h.problem(w, http.StatusInternalServerError, ProblemInternal, "The request was not processed.")
+		e.Status, e.Problem, e.Detail = http.StatusInternalServerError, ProblemInternal, "The request was not processed."
 	}
+	h.problem(w, r, e)
+}
+
+// retryAfter is the Retry-After of a 409 for a key in progress: the
+// seconds left of the running request's lease, rounded up, at least 1 (and
+// 1 when the record cannot be read). The lease is on the store's clock;
+// the guard's Lease bounds what a skewed clock can add.
+func (h *handler) retryAfter(ctx context.Context, recKey string) int {
+	rec, err := h.g.Lookup(ctx, recKey)
+	if err != nil || rec.Status != idempotency.StatusInProgress {
+		return 1
+	}
+	return retrySeconds(time.Until(rec.LeaseUntil), h.g.Config().Lease)
+}
+
+// retrySeconds rounds the time left of a lease up to whole seconds, at
+// least 1 and at most the lease.
+func retrySeconds(left, lease time.Duration) int {
+	return max(1, int(math.Ceil(min(left, lease).Seconds())))
 }
 
 func byteSize(n int64) string {

@@ -34,12 +34,16 @@ func TestConcurrentDuplicatesRunOnce(t *testing.T) {
 		name string
 		wait time.Duration
 		// gated holds the first run until every request was answered
-		// (409 at once) or, with wait, until every request arrived.
-		gated bool
+		// (409 at once) or, with wait, until every request arrived (or,
+		// with maxWaiters, until every request that cannot wait was
+		// answered).
+		gated      bool
+		maxWaiters int
 	}{
 		{name: "no wait, first run held: 409 for the rest", gated: true},
 		{name: "no wait, free running: 409 or replay"},
-		{name: "wait: all replay", wait: time.Minute, gated: true},
+		{name: "wait: all replay", wait: time.Minute, gated: true, maxWaiters: n},
+		{name: "wait: 5 waiters replay, the rest 409 at once", wait: time.Minute, gated: true, maxWaiters: 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -53,10 +57,10 @@ func TestConcurrentDuplicatesRunOnce(t *testing.T) {
 				g.block()
 				paymentHandler(&c).ServeHTTP(w, r)
 			}), &envOptions{
-				mw: &idemhttp.Config{Wait: tc.wait},
+				mw: &idemhttp.Config{Wait: tc.wait, MaxWaiters: tc.maxWaiters},
 				outer: func(h http.Handler) http.Handler {
 					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-						if arrived.Add(1) == n && tc.wait > 0 {
+						if arrived.Add(1) == n && tc.wait > 0 && tc.maxWaiters == n {
 							g.open() // every duplicate is waiting or about to claim
 						}
 						h.ServeHTTP(w, r)
@@ -74,8 +78,11 @@ func TestConcurrentDuplicatesRunOnce(t *testing.T) {
 					defer wg.Done()
 					r := e.do(req{key: "pay-1", body: `{"amount":100}`})
 					results <- r
-					if answered.Add(1) == n-1 && tc.wait == 0 {
+					switch a := answered.Add(1); {
+					case a == n-1 && tc.wait == 0:
 						g.open() // all but the first run were answered
+					case a == n-1-int64(tc.maxWaiters) && tc.wait > 0 && tc.maxWaiters < n:
+						g.open() // all but the first run and the waiters were answered
 					}
 				}()
 			}
@@ -110,8 +117,8 @@ func TestConcurrentDuplicatesRunOnce(t *testing.T) {
 				sameResponse(t, first, r)
 			}
 			switch {
-			case tc.wait > 0 && len(replays) != n-1:
-				t.Fatalf("%d replays, %d conflicts; want %d replays", len(replays), len(conflicts), n-1)
+			case tc.wait > 0 && len(replays) != min(n-1, tc.maxWaiters):
+				t.Fatalf("%d replays, %d conflicts; want %d replays", len(replays), len(conflicts), min(n-1, tc.maxWaiters))
 			case tc.gated && tc.wait == 0 && len(conflicts) != n-1:
 				t.Fatalf("%d conflicts, %d replays; want %d conflicts", len(conflicts), len(replays), n-1)
 			}
@@ -176,7 +183,7 @@ func TestReplayIsByteIdentical(t *testing.T) {
 	}
 
 	// The secret never reached the store.
-	rec, err := e.store.Get(context.Background(), idemhttp.RecordKey("", "", "k"))
+	rec, err := e.store.Get(context.Background(), recordKey("k"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -576,7 +583,7 @@ func TestCorruptRecordIsNotReplayed(t *testing.T) {
 			e := newEnv(t, paymentHandler(&c), nil)
 			e.do(req{key: "k", body: "b"})
 			ctx := context.Background()
-			key := idemhttp.RecordKey("", "", "k")
+			key := recordKey("k")
 			rec, err := e.store.Get(ctx, key)
 			if err != nil {
 				t.Fatal(err)
@@ -672,6 +679,7 @@ func TestNewPanicsOnBadConfig(t *testing.T) {
 		{"negative response limit", g, &idemhttp.Config{MaxResponseBytes: -1}},
 		{"key length too large", g, &idemhttp.Config{MaxKeyLength: 5000}},
 		{"negative TTL", g, &idemhttp.Config{TTL: -time.Hour}},
+		{"negative MaxWaiters", g, &idemhttp.Config{MaxWaiters: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -22,9 +22,11 @@ const (
 	// ProblemKeyReused (422): the key was used with another request.
 	ProblemKeyReused = "key-reused"
 	// ProblemNotReplayable (409): the first request ran, but its response
-	// was too large to store (or the handler took the connection over);
-	// the handler is not run again. The member "original_status" holds
-	// the first response's status.
+	// cannot be replayed whole: it was too large to store, the handler
+	// took the connection over, or the response started and stopped short
+	// (its client left, the handler aborted it). The handler is not run
+	// again. The member "original_status" holds the first response's
+	// status.
 	ProblemNotReplayable = "response-not-replayable"
 	// ProblemAbandoned (409): under the guard's NoTakeover, the first
 	// request stopped without an outcome; it may or may not have taken
@@ -40,12 +42,71 @@ const (
 	ProblemUnavailable = "response-unavailable"
 	// ProblemStore (503): the store failed; the handler was not run.
 	ProblemStore = "store-unavailable"
+	// ProblemUnidentified (401): the request carries no credentials to
+	// tell its client apart (the default Scope), or Config.Scope returned
+	// "" for it.
+	ProblemUnidentified = "unidentified-client"
 	// ProblemInternal (500): anything else.
 	ProblemInternal = "internal"
 )
 
-// problem is an RFC 9457 problem details document.
-type problem struct {
+// Error is an error response of the middleware itself, handed to
+// Config.ErrorHandler to be written.
+type Error struct {
+	// Status is the HTTP status to answer with.
+	Status int
+	// Problem is one of the Problem* names, for an ErrorHandler that
+	// renders its own codes.
+	Problem string
+	// Type is Config.ProblemBase followed by Problem: the RFC 9457 type
+	// URI.
+	Type string
+	// Title is a short human-readable summary of the problem type.
+	Title string
+	// Detail explains this occurrence to the client.
+	Detail string
+	// OriginalStatus is the status of the first response, for
+	// ProblemNotReplayable; 0 otherwise.
+	OriginalStatus int
+	// RetryAfter, when positive, is the number of seconds after which the
+	// request may succeed; the Retry-After header is set to it already.
+	RetryAfter int
+	// Err is the cause, if any: an error of the guard (matching
+	// idempotency.ErrKeyReused, ErrInProgress, ErrStore, ...), a
+	// *KeyError, or nil.
+	Err error
+}
+
+func (e *Error) Error() string {
+	msg := "idempotency: idemhttp: " + strconv.Itoa(e.Status) + " " + e.Problem + ": " + e.Detail
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// WriteProblem is the default Config.ErrorHandler: it writes e as an
+// RFC 9457 application/problem+json document with the members type, title,
+// status, detail and, for ProblemNotReplayable, original_status. The
+// response is marked Cache-Control: no-store.
+func WriteProblem(w http.ResponseWriter, _ *http.Request, e *Error) {
+	b, _ := json.Marshal(problemDoc{ // strings and ints: cannot fail
+		Type: e.Type, Title: e.Title, Status: e.Status, Detail: e.Detail, OriginalStatus: e.OriginalStatus,
+	})
+	b = append(b, '\n')
+	hd := w.Header()
+	hd.Set("Content-Type", "application/problem+json")
+	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(b)
+}
+
+// problemDoc is an RFC 9457 problem details document.
+type problemDoc struct {
 	Type           string `json:"type"`
 	Title          string `json:"title"`
 	Status         int    `json:"status"`
@@ -66,20 +127,16 @@ var problemTitles = map[string]string{
 	ProblemFailed:          "Request failed",
 	ProblemUnavailable:     "Stored response unavailable",
 	ProblemStore:           "Idempotency store unavailable",
+	ProblemUnidentified:    "Client not identified",
 	ProblemInternal:        "Internal error",
 }
 
-func (h *handler) problem(w http.ResponseWriter, status int, name, detail string) {
-	h.writeProblem(w, problem{Type: h.cfg.ProblemBase + name, Title: problemTitles[name], Status: status, Detail: detail})
-}
-
-func (h *handler) writeProblem(w http.ResponseWriter, p problem) {
-	b, _ := json.Marshal(p) // strings and ints: cannot fail
-	b = append(b, '\n')
-	hd := w.Header()
-	hd.Set("Content-Type", "application/problem+json")
-	hd.Set("Content-Length", strconv.Itoa(len(b)))
-	hd.Set("Cache-Control", "no-store")
-	w.WriteHeader(p.Status)
-	_, _ = w.Write(b)
+// problem answers r with the middleware's error e, through
+// Config.ErrorHandler.
+func (h *handler) problem(w http.ResponseWriter, r *http.Request, e *Error) {
+	e.Type, e.Title = h.cfg.ProblemBase+e.Problem, problemTitles[e.Problem]
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	h.cfg.ErrorHandler(w, r, e)
 }

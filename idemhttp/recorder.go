@@ -3,10 +3,12 @@ package idemhttp
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // sniffLen is how much of a body net/http looks at to guess its type.
@@ -27,6 +29,8 @@ type recorder struct {
 	flushed     bool
 	sniff       []byte // body written before the first flush
 	hijacked    bool
+	writeFailed bool        // a write or flush to the client failed
+	discarded   atomic.Bool // Discard was called
 }
 
 func newRecorder(w http.ResponseWriter, h *handler) *recorder {
@@ -52,8 +56,9 @@ func (r *recorder) Write(p []byte) (int, error) {
 		r.WriteHeader(http.StatusOK)
 	}
 	n, err := r.w.Write(p)
-	// The record keeps what the handler answered even if this client is
-	// gone: a retry must get the whole response.
+	if err != nil {
+		r.writeFailed = true
+	}
 	if !r.tooLarge {
 		if int64(r.body.Len())+int64(len(p)) > r.h.cfg.MaxResponseBytes {
 			r.tooLarge = true
@@ -78,7 +83,11 @@ func (r *recorder) FlushError() error {
 		r.WriteHeader(http.StatusOK)
 	}
 	r.flushed = true
-	return http.NewResponseController(r.w).Flush()
+	err := http.NewResponseController(r.w).Flush()
+	if err != nil && !errors.Is(err, http.ErrNotSupported) {
+		r.writeFailed = true
+	}
+	return err
 }
 
 // Flush implements http.Flusher.
@@ -98,7 +107,17 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // full duplex).
 func (r *recorder) Unwrap() http.ResponseWriter { return r.w }
 
-// result is the response to record, once the handler returned.
+// finalStatus is the status of the response, once the handler returned:
+// net/http writes 200 for a handler that wrote nothing.
+func (r *recorder) finalStatus() int {
+	if !r.wroteHeader {
+		return http.StatusOK
+	}
+	return r.status
+}
+
+// result is the response to record, once the handler returned and settle
+// found it replayable.
 func (r *recorder) result() storedResponse {
 	cur := r.w.Header()
 	if !r.wroteHeader {
@@ -107,18 +126,6 @@ func (r *recorder) result() storedResponse {
 		r.status, r.header = http.StatusOK, cur.Clone()
 	}
 	s := storedResponse{Status: r.status}
-	switch {
-	case r.hijacked:
-		s.NotReplayable = "the handler took over the connection"
-		return s
-	case r.status == http.StatusSwitchingProtocols:
-		s.NotReplayable = "the handler switched protocols"
-		return s
-	case r.tooLarge:
-		s.NotReplayable = "the response was larger than the limit for stored responses"
-		return s
-	}
-
 	declared := map[string]bool{}
 	for _, v := range r.header["Trailer"] {
 		for name := range strings.SplitSeq(v, ",") {
@@ -132,7 +139,7 @@ func (r *recorder) result() storedResponse {
 		omit[k] = true
 	}
 	for k, vs := range r.header {
-		if omit[k] || declared[k] || strings.HasPrefix(k, http.TrailerPrefix) || slices.Equal(r.before[k], vs) && r.before[k] != nil {
+		if omit[k] || !r.h.replayable(k) || declared[k] || strings.HasPrefix(k, http.TrailerPrefix) || slices.Equal(r.before[k], vs) && r.before[k] != nil {
 			continue
 		}
 		if s.Header == nil {
@@ -157,7 +164,7 @@ func (r *recorder) result() storedResponse {
 			continue
 		}
 		name = http.CanonicalHeaderKey(name)
-		if omit[name] || len(vs) == 0 {
+		if omit[name] || !r.h.replayable(name) || len(vs) == 0 {
 			continue
 		}
 		if s.Trailer == nil {

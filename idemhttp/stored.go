@@ -1,9 +1,10 @@
 package idemhttp
 
 import (
-	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/idempotency-go/idempotency"
@@ -46,6 +47,20 @@ func (s *storedResponse) validate() error {
 	return nil
 }
 
+// size is what s counts against Config.MaxResponseBytes: its body and the
+// names and values of its headers and trailers.
+func (s *storedResponse) size() int64 {
+	n := int64(len(s.Body))
+	for _, h := range []http.Header{s.Header, s.Trailer} {
+		for k, vs := range h {
+			for _, v := range vs {
+				n += int64(len(k) + len(v))
+			}
+		}
+	}
+	return n
+}
+
 // writeTo replays s to w.
 func (s *storedResponse) writeTo(w http.ResponseWriter) {
 	h := w.Header()
@@ -58,6 +73,11 @@ func (s *storedResponse) writeTo(w http.ResponseWriter) {
 		h["Content-Type"] = nil
 	}
 	h.Set(HeaderReplayed, "true")
+	if len(s.Trailer) > 0 && len(s.Header["Trailer"]) == 0 {
+		// Trailers must be announced for net/http to send them, and the
+		// announcement may have been left out (ReplayHeaders).
+		h["Trailer"] = slices.Sorted(maps.Keys(s.Trailer))
+	}
 	if len(s.Trailer) == 0 && bodyAllowed(s.Status) && h.Get("Content-Length") == "" {
 		h.Set("Content-Length", strconv.Itoa(len(s.Body)))
 	}
@@ -109,17 +129,4 @@ func validFieldValue(s string) bool {
 		}
 	}
 	return true
-}
-
-// errServerError is what the guarded function returns for a 5xx response,
-// so that the guard releases the key.
-type serverError struct{ status int }
-
-func (e *serverError) Error() string {
-	return "idempotency: idemhttp: the handler answered " + strconv.Itoa(e.status)
-}
-
-func isServerError(err error) bool {
-	var se *serverError
-	return errors.As(err, &se)
 }

@@ -51,6 +51,7 @@ func TestStreamingReachesTheClientAsWritten(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+"/events", nil)
+	hr.Header.Set("Authorization", defaultAuth)
 	hr.Header.Set(idemhttp.HeaderKey, `"stream"`)
 	res, err := e.client.Do(hr)
 	if err != nil {
@@ -82,8 +83,12 @@ func TestLargeResponses(t *testing.T) {
 		size       int
 		replayable bool
 	}{
-		{name: "default limit, at the limit", size: 1 << 20, replayable: true},
-		{name: "default limit, one byte over", size: 1<<20 + 1},
+		// The stored header, Content-Type: application/octet-stream,
+		// counts 36 bytes.
+		{name: "default limit, at the limit", size: 1<<20 - 36, replayable: true},
+		{name: "default limit, one byte over", size: 1<<20 - 35},
+		{name: "small limit, at the limit", limit: 64 << 10, size: 64<<10 - 36, replayable: true},
+		{name: "small limit, one byte over", limit: 64 << 10, size: 64<<10 - 35},
 		{name: "small limit, far over", limit: 64 << 10, size: 3 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -120,7 +125,7 @@ func TestLargeResponses(t *testing.T) {
 			if p := second.problem(t); p["original_status"] != float64(http.StatusCreated) {
 				t.Fatalf("original_status %v", p["original_status"])
 			}
-			rec, err := e.store.Get(context.Background(), idemhttp.RecordKey("", "", "k"))
+			rec, err := e.store.Get(context.Background(), recordKey("k"))
 			if err != nil || len(rec.Value) > 1024 {
 				t.Fatalf("marker record: %d bytes, %v", len(rec.Value), err)
 			}
@@ -176,40 +181,6 @@ func TestHijackedResponseIsNotReplayed(t *testing.T) {
 	}
 }
 
-func TestClientGoneStillRecordsTheWholeResponse(t *testing.T) {
-	t.Parallel()
-	var c counter
-	written := make(chan struct{})
-	e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c.add("x")
-		_, _ = io.WriteString(w, "part one;")
-		w.(http.Flusher).Flush()
-		<-r.Context().Done() // the client hung up
-		_, _ = io.WriteString(w, "part two")
-		close(written)
-	}), &envOptions{mw: &idemhttp.Config{Wait: time.Minute}})
-	ctx, cancel := context.WithCancel(context.Background())
-	hr, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL, nil)
-	hr.Header.Set(idemhttp.HeaderKey, `"k"`)
-	res, err := e.client.Do(hr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, len("part one;"))
-	if _, err := io.ReadFull(res.Body, buf); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	_ = res.Body.Close()
-	<-written
-	// The handler finished; its response is recorded whole (the retry
-	// waits for the record if need be).
-	r := e.do(req{key: "k", path: "/"})
-	if !r.replayed() || string(r.body) != "part one;part two" || c.get("x") != 1 {
-		t.Fatalf("after the client left: %d %q replayed=%v, %d runs", r.status, r.body, r.replayed(), c.get("x"))
-	}
-}
-
 func TestOtherKeysDoNotWait(t *testing.T) {
 	t.Parallel()
 	g := newGate()
@@ -234,5 +205,49 @@ func TestOtherKeysDoNotWait(t *testing.T) {
 	g.open()
 	if r := <-slow; string(r.body) != "/slow" {
 		t.Fatalf("slow request: %q", r.body)
+	}
+}
+
+// Header and trailer bytes count toward MaxResponseBytes, like the body.
+func TestHeaderAndTrailerBytesCount(t *testing.T) {
+	t.Parallel()
+	const limit = 1000
+	for _, tc := range []struct {
+		name            string
+		header, trailer int // bytes of the value of X-Big, X-Sum
+		replayable      bool
+	}{
+		// The body is 500 bytes, "Content-Type: t" 13, the names X-Big
+		// and X-Sum 5 each: 477 are left for the two values.
+		{"under the limit", 200, 200, true},
+		{"at the limit", 239, 238, true},
+		{"one byte over in the header", 240, 238, false},
+		{"one byte over in the trailer", 239, 239, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c.add("x")
+				w.Header().Set("Content-Type", "t")
+				w.Header().Set("X-Big", strings.Repeat("h", tc.header))
+				w.Header().Set("Trailer", "X-Sum")
+				w.WriteHeader(http.StatusCreated)
+				_, _ = io.WriteString(w, strings.Repeat("b", 500))
+				w.Header().Set("X-Sum", strings.Repeat("t", tc.trailer))
+			}), &envOptions{mw: &idemhttp.Config{MaxResponseBytes: limit, ReplayHeaders: []string{"X-Big", "X-Sum"}}})
+			e.do(req{key: "k"})
+			r := e.do(req{key: "k"})
+			if c.get("x") != 1 {
+				t.Fatalf("handler ran %d times", c.get("x"))
+			}
+			if !tc.replayable {
+				r.wantProblem(t, http.StatusConflict, idemhttp.ProblemNotReplayable)
+				return
+			}
+			if !r.replayed() || len(r.header.Get("X-Big")) != tc.header || len(r.trailer.Get("X-Sum")) != tc.trailer {
+				t.Fatalf("replay: %d %v %v", r.status, r.header, r.trailer)
+			}
+		})
 	}
 }

@@ -3,33 +3,16 @@ package memstore_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/idempotency-go/idempotency/memstore"
+	"github.com/idempotency-go/idempotency/storetest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func fill(t *testing.T, s *memstore.Store, prefix string, n int, ttl time.Duration) {
 	t.Helper()
@@ -50,19 +33,19 @@ func fill(t *testing.T, s *memstore.Store, prefix string, n int, ttl time.Durati
 // without a sweep, and the rest with a sweep.
 func TestExpiredRecordsDropped(t *testing.T) {
 	t.Parallel()
-	c := &clock{now: time.Unix(1e9, 0)}
+	c := storetest.NewClock(time.Unix(1e9, 0))
 	s := memstore.New(&memstore.Options{Now: c.Now, SweepInterval: -1, Shards: 4})
 	defer s.Close()
 	fill(t, s, "old", 1000, time.Minute)
 	if n := s.Len(); n != 1000 {
 		t.Fatalf("Len = %d, want 1000", n)
 	}
-	c.advance(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	fill(t, s, "new", 100, time.Hour) // writes in every shard drop the expired
 	if n := s.Len(); n != 100 {
 		t.Fatalf("Len after writes = %d, want the 100 live records", n)
 	}
-	c.advance(2 * time.Hour)
+	c.Advance(2 * time.Hour)
 	if n, err := s.Sweep(context.Background()); err != nil || n != 100 {
 		t.Fatalf("Sweep = %d, %v; want 100", n, err)
 	}

@@ -12,7 +12,14 @@ type shard struct {
 	recs     map[string]*idemtype.Record
 	exp      expiries
 	watchers map[string]*watch
-	_        [64]byte // keep neighbouring shards' locks off one cache line
+	use      *usage // the Store's, shared by its shards
+
+	// The most entries recs and watchers held since they were made; see
+	// shrink.
+	recsPeak, watchPeak int
+	noShrink            bool // tests only: show what shrinking buys
+
+	_ [64]byte // keep neighbouring shards' locks off one cache line
 }
 
 type watch struct {
@@ -27,7 +34,7 @@ func (sh *shard) live(key string, now time.Time) *idemtype.Record {
 	if rec == nil {
 		return nil
 	}
-	if !live(rec, now) {
+	if !idemtype.Live(rec, now) {
 		sh.remove(key)
 		return nil
 	}
@@ -40,10 +47,12 @@ func (sh *shard) put(rec *idemtype.Record) {
 }
 
 func (sh *shard) remove(key string) {
-	if _, ok := sh.recs[key]; ok {
+	if rec, ok := sh.recs[key]; ok {
 		delete(sh.recs, key)
+		sh.use.free(rec)
 		sh.notify(key)
 		sh.compact()
+		sh.shrink()
 	}
 }
 
@@ -87,7 +96,7 @@ func (sh *shard) expire(now time.Time) int {
 		switch {
 		case rec == nil || rec.ExpiresAt.IsZero():
 			sh.exp.pop()
-		case !live(rec, now):
+		case !idemtype.Live(rec, now):
 			sh.exp.pop()
 			sh.remove(key)
 			n++

@@ -3,6 +3,7 @@ package memstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"hash/maphash"
 	"strings"
 	"sync"
@@ -26,6 +27,20 @@ type Options struct {
 	// (expired records are still dropped as their shard is written, and by
 	// Sweep).
 	SweepInterval time.Duration
+	// MaxRecords is the most records the store holds. A claim of a new key
+	// beyond it fails with an error matching [ErrFull] (and
+	// [idemtype.ErrStore]), after the store has dropped what expired;
+	// duplicates, takeovers and completions are never refused. Default:
+	// [DefaultMaxRecords] (one million). Negative: no bound.
+	MaxRecords int
+	// MaxBytes bounds the bytes of the records the store holds: keys,
+	// fingerprints and values, plus [RecordOverhead] per record. Claims of
+	// new keys beyond it fail as beyond MaxRecords. Values are counted when
+	// completed, and a completion is never refused (the call ran: its
+	// outcome must be kept), so the store may pass MaxBytes by the values
+	// of the calls in flight. Default: [DefaultMaxBytes] (1 GiB). Negative:
+	// no bound.
+	MaxBytes int64
 }
 
 // Store is an in-memory idemtype.Store. The zero value is not usable; call
@@ -36,6 +51,7 @@ type Store struct {
 	seed   maphash.Seed
 	now    func() time.Time
 	tokens atomic.Uint64
+	use    usage
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -74,8 +90,11 @@ func New(opts *Options) *Store {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.use.maxRecords = bound(int64(o.MaxRecords), DefaultMaxRecords)
+	s.use.maxBytes = bound(o.MaxBytes, DefaultMaxBytes)
 	for i := range s.shards {
 		s.shards[i].recs = make(map[string]*idemtype.Record)
+		s.shards[i].use = &s.use
 	}
 	interval := o.SweepInterval
 	if interval == 0 {
@@ -89,69 +108,91 @@ func New(opts *Options) *Store {
 	return s
 }
 
+// bound maps an option to a bound: zero means def, negative none (0).
+func bound(v, def int64) int64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
 func (s *Store) shard(key string) *shard {
 	return &s.shards[maphash.String(s.seed, key)&s.mask]
 }
 
 func (s *Store) nextToken() idemtype.Token { return idemtype.Token(s.tokens.Add(1)) }
 
-// Claim implements idemtype.Store.
+// Claim implements idemtype.Store. When the store is full it drops every
+// expired record and tries once more before it refuses a new key.
 func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
 	if err := ctx.Err(); err != nil {
 		return idemtype.Claim{}, err
 	}
+	var c idemtype.Claim
+	err := s.claim(&req, &c)
+	if err != nil && errors.Is(err, ErrFull) {
+		if n, _ := s.Sweep(ctx); n > 0 {
+			err = s.claim(&req, &c)
+		}
+	}
+	if err != nil {
+		return idemtype.Claim{}, &idemtype.OpError{Store: "memstore", Op: "claim", Key: req.Key, Err: err}
+	}
+	return c, nil
+}
+
+// claim decides req into c, which it fills in place: a Claim is large, and
+// a duplicate's claim is the hot path.
+func (s *Store) claim(req *idemtype.ClaimRequest, c *idemtype.Claim) error {
 	now := s.now()
 	sh := s.shard(req.Key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.expire(now)
 	rec := sh.live(req.Key, now)
-	if rec == nil {
-		rec = &idemtype.Record{
-			Key:         req.Key,
-			Fingerprint: req.Fingerprint,
-			Status:      idemtype.StatusInProgress,
-			Token:       s.nextToken(),
-			LeaseUntil:  now.Add(req.Lease),
-			ExpiresAt:   expiry(now, req.TTL),
-			CreatedAt:   now,
-			UpdatedAt:   now,
-		}
-		sh.put(rec)
-		return idemtype.Claim{Acquired: true, Record: *rec}, nil
+	switch v, abandoned := idemtype.JudgeClaim(rec, req, now); v {
+	case idemtype.Refuse:
+		c.Record, c.Abandoned = *rec, abandoned
+		return nil
+	case idemtype.TakeOver:
+		old := *rec
+		*rec = idemtype.Claimed(*req, s.nextToken(), now)
+		rec.CreatedAt = old.CreatedAt
+		s.use.bytes.Add(size(rec) - size(&old))
+		sh.schedule(rec, old.ExpiresAt)
+		sh.notify(req.Key)
+		c.Acquired, c.TookOver, c.Record = true, true, *rec
+		return nil
 	}
-	lapsed := rec.Status == idemtype.StatusInProgress && !rec.LeaseUntil.After(now)
-	if !lapsed || !req.Takeover || rec.Fingerprint != req.Fingerprint {
-		return idemtype.Claim{Record: *rec, Abandoned: lapsed}, nil
+	rec = new(idemtype.Record)
+	*rec = idemtype.Claimed(*req, 0, now)
+	if err := s.use.reserve(size(rec)); err != nil {
+		return err
 	}
 	rec.Token = s.nextToken()
-	rec.LeaseUntil = now.Add(req.Lease)
-	rec.UpdatedAt = now
-	old := rec.ExpiresAt
-	rec.ExpiresAt = expiry(now, req.TTL)
-	sh.schedule(rec, old)
-	sh.notify(req.Key)
-	return idemtype.Claim{Acquired: true, TookOver: true, Record: *rec}, nil
+	sh.put(rec)
+	c.Acquired, c.Record = true, *rec
+	return nil
 }
 
 // Extend implements idemtype.Store.
 func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, lease time.Duration) error {
 	return s.owned(ctx, key, token, func(sh *shard, rec *idemtype.Record, now time.Time) {
-		rec.LeaseUntil = now.Add(lease)
-		rec.UpdatedAt = now
+		idemtype.Extended(rec, lease, now)
 	})
 }
 
 // Complete implements idemtype.Store.
 func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
-	value := bytes.Clone(out.Value)
+	out.Value = bytes.Clone(out.Value)
 	return s.owned(ctx, key, token, func(sh *shard, rec *idemtype.Record, now time.Time) {
-		rec.Status = out.Status
-		rec.Value = value
-		rec.UpdatedAt = now
-		old := rec.ExpiresAt
-		rec.ExpiresAt = expiry(now, out.TTL)
-		sh.schedule(rec, old)
+		old, oldExpiry := len(rec.Value), rec.ExpiresAt
+		idemtype.Completed(rec, out, now)
+		s.use.bytes.Add(int64(len(rec.Value) - old))
+		sh.schedule(rec, oldExpiry)
 		sh.notify(key)
 	})
 }
@@ -173,7 +214,7 @@ func (s *Store) owned(ctx context.Context, key string, token idemtype.Token, f f
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	rec := sh.live(key, now)
-	if rec == nil || rec.Token != token || rec.Status != idemtype.StatusInProgress {
+	if !idemtype.Owns(rec, token, now) {
 		return idemtype.ErrLeaseLost
 	}
 	f(sh, rec, now)
@@ -232,6 +273,7 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 			defer sh.mu.Unlock()
 			if w.n--; w.n == 0 && sh.watchers[key] == w {
 				delete(sh.watchers, key)
+				sh.shrink()
 			}
 		})
 	}, nil
@@ -248,7 +290,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record
 		sh.mu.Lock()
 		var recs []idemtype.Record
 		for k, rec := range sh.recs {
-			if strings.HasPrefix(k, prefix) && live(rec, now) {
+			if strings.HasPrefix(k, prefix) && idemtype.Live(rec, now) {
 				recs = append(recs, *rec)
 			}
 		}
@@ -277,6 +319,10 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// Bytes reports the bytes the store counts against [Options.MaxBytes],
+// expired records not yet swept included.
+func (s *Store) Bytes() int64 { return s.use.bytes.Load() }
+
 // Len reports how many records the store holds, expired ones not yet
 // swept included.
 func (s *Store) Len() int {
@@ -296,10 +342,13 @@ func (s *Store) Clear() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for k := range sh.recs {
-			sh.remove(k)
+		for k, rec := range sh.recs {
+			sh.notify(k)
+			s.use.free(rec)
 		}
-		sh.exp = sh.exp[:0]
+		sh.recs = make(map[string]*idemtype.Record)
+		sh.exp = nil
+		sh.recsPeak = 0
 		sh.mu.Unlock()
 	}
 }
@@ -325,15 +374,4 @@ func (s *Store) sweeper(interval time.Duration) {
 			_, _ = s.Sweep(context.Background())
 		}
 	}
-}
-
-func expiry(now time.Time, ttl time.Duration) time.Time {
-	if ttl <= 0 {
-		return time.Time{}
-	}
-	return now.Add(ttl)
-}
-
-func live(rec *idemtype.Record, now time.Time) bool {
-	return rec.ExpiresAt.IsZero() || rec.ExpiresAt.After(now)
 }

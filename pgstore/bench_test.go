@@ -3,6 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -175,7 +176,7 @@ func BenchmarkDoTx(b *testing.B) {
 				batch.Queue(`SELECT set_config('idempotency.saved_lock_timeout', current_setting('lock_timeout'), true),
 					set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`, "1ms")
 				batch.Queue(claimSQL, claimArgs(k)...)
-				batch.Queue(`SELECT set_config('lock_timeout', current_setting('idempotency.saved_lock_timeout'), true)`)
+				batch.Queue(`SELECT set_config('lock_timeout', current_setting('idempotency.saved_lock_timeout'), true), coalesce(pg_current_xact_id_if_assigned()::text, '')`)
 				br := tx.SendBatch(ctx, batch)
 				if _, err := br.Exec(); err != nil {
 					return err
@@ -184,7 +185,8 @@ func BenchmarkDoTx(b *testing.B) {
 				if err != nil {
 					return err
 				}
-				if _, err := br.Exec(); err != nil {
+				var lt, xid string
+				if err := br.QueryRow().Scan(&lt, &xid); err != nil {
 					return err
 				}
 				if err := br.Close(); err != nil {
@@ -194,7 +196,7 @@ func BenchmarkDoTx(b *testing.B) {
 				if err != nil {
 					return err
 				}
-				_, err = tx.Exec(ctx, completeTxSQL, hashKey(k), []byte(k), tok, int16(2), []byte(fmt.Sprint(id)), int64(time.Hour/time.Microsecond))
+				_, err = tx.Exec(ctx, completeTxSQL, hashKey(k), []byte(k), tok, int16(2), []byte(fmt.Sprint(id)), int64(time.Hour/time.Microsecond), xid)
 				return err
 			})
 			if err != nil {
@@ -233,3 +235,90 @@ func BenchmarkDoTx(b *testing.B) {
 type fixedRow struct{ r pgx.Row }
 
 func (f fixedRow) QueryRow(context.Context, string, ...any) pgx.Row { return f.r }
+
+// BenchmarkDuplicateVsSelect: a duplicate (the key completed) against the
+// least any read of the record costs, a raw pgx SELECT of its row by
+// primary key, at 1 and 16 goroutines on one pool. Report the ratios of
+// claim/ and Do/ to select/ at the same goroutine count.
+func BenchmarkDuplicateVsSelect(b *testing.B) {
+	pool := newPool(b, dsn)
+	s := newStore(b, pool, nil)
+	g := idempotency.New(s, nil)
+	ctx := context.Background()
+	if _, err := idempotency.Do(ctx, g, "dup", func(context.Context) (int, error) { return 1, nil }); err != nil {
+		b.Fatal(err)
+	}
+	selectSQL := `SELECT key, fingerprint, status, token, value, lease_until, expires_at, created_at, updated_at FROM ` + s.Table() + ` WHERE key_hash = $1`
+	digest := hashKey("dup")
+	req := idemtype.ClaimRequest{Key: "dup", Lease: time.Minute, TTL: time.Hour, Takeover: true}
+	ops := []struct {
+		name string
+		op   func() error
+	}{
+		{"select", func() error {
+			var (
+				k, fp, v                 []byte
+				status                   int16
+				token                    int64
+				lease, exp, created, upd pgtype.Timestamptz
+			)
+			return pool.QueryRow(ctx, selectSQL, digest).Scan(&k, &fp, &status, &token, &v, &lease, &exp, &created, &upd)
+		}},
+		{"claim", func() error {
+			cl, err := s.Claim(ctx, req)
+			if err == nil && cl.Acquired {
+				err = fmt.Errorf("duplicate acquired: %+v", cl)
+			}
+			return err
+		}},
+		{"Do", func() error {
+			v, err := idempotency.Do(ctx, g, "dup", func(context.Context) (int, error) { return 2, nil })
+			if err == nil && v != 1 {
+				err = fmt.Errorf("duplicate got %d", v)
+			}
+			return err
+		}},
+	}
+	// Warm up: 16 connections, each with every statement prepared.
+	for _, o := range ops {
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 8 {
+					if err := o.op(); err != nil {
+						b.Error(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	for _, n := range []int{1, 16} {
+		for _, o := range ops {
+			b.Run(fmt.Sprintf("%s/g=%d", o.name, n), func(b *testing.B) { inParallel(b, n, o.op) })
+		}
+	}
+}
+
+// inParallel runs op b.N times over g goroutines.
+func inParallel(b *testing.B, g int, op func() error) {
+	b.ReportAllocs()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range g {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if err := op(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

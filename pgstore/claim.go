@@ -17,6 +17,9 @@ const claimAttempts = 16
 
 // Claim implements idemtype.Store in one statement.
 func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
+	if err := s.nested(ctx, "claim", req.Key, true); err != nil {
+		return idemtype.Claim{}, err
+	}
 	if c := txCallFrom(ctx, s, req.Key); c != nil {
 		return c.claim(ctx, req)
 	}
@@ -39,10 +42,12 @@ func (s *Store) claim(ctx context.Context, q querier, req idemtype.ClaimRequest)
 // claimIn runs the claim in a DoTx transaction under a short
 // lock_timeout, in one round trip: save the caller's lock_timeout and
 // force a durable commit, claim, restore lock_timeout so that fn's own
-// statements and the completion wait as the caller configured.
-func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimRequest, lockTimeout string) (idemtype.Claim, error) {
+// statements and the completion wait as the caller configured, and read
+// the transaction's id (assigned by the claim's write), by which the
+// completion knows the transaction is still this one.
+func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimRequest, lockTimeout string) (idemtype.Claim, string, error) {
 	if err := ctx.Err(); err != nil {
-		return idemtype.Claim{}, err
+		return idemtype.Claim{}, "", err
 	}
 	// lock_timeout bounds the wait, not ctx: pgx v5.7 can leak a goroutine
 	// when a context ends during a batch (jackc/pgx#1999). The timeout is
@@ -54,15 +59,19 @@ func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimReques
 		b.Queue(`SELECT set_config('idempotency.saved_lock_timeout', current_setting('lock_timeout'), true),
 			set_config('lock_timeout', $1, true), set_config('synchronous_commit', 'on', true)`, lockTimeout)
 		b.Queue(s.sql.claim, claimArgs(req)...)
-		b.Queue(`SELECT set_config('lock_timeout', current_setting('idempotency.saved_lock_timeout'), true)`)
+		b.Queue(`SELECT set_config('lock_timeout', current_setting('idempotency.saved_lock_timeout'), true), coalesce(pg_current_xact_id_if_assigned()::text, '')`)
 		br := tx.SendBatch(ctx, b)
+		var (
+			c       idemtype.Claim
+			lt, xid string
+		)
 		_, err := br.Exec()
-		var c idemtype.Claim
-		if err == nil {
-			c, err = scanClaim(br.QueryRow(), req.Key)
-		}
-		if err == nil {
-			_, err = br.Exec()
+		if err != nil {
+			err = wrap("claim", req.Key, err)
+		} else if c, err = scanClaim(br.QueryRow(), req.Key); err == nil {
+			if err = br.QueryRow().Scan(&lt, &xid); err != nil {
+				err = wrap("claim", req.Key, err)
+			}
 		}
 		if cerr := br.Close(); err == nil && cerr != nil {
 			err = wrap("claim", req.Key, cerr)
@@ -70,9 +79,9 @@ func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimReques
 		if errors.Is(err, idemtype.ErrNotFound) {
 			continue // lost a race with a concurrent commit: look again
 		}
-		return c, err
+		return c, xid, err
 	}
-	return idemtype.Claim{}, fmt.Errorf("idempotency: pgstore: claim %q: still racing after %d attempts", truncate(req.Key), claimAttempts)
+	return idemtype.Claim{}, "", fmt.Errorf("idempotency: pgstore: claim %q: still racing after %d attempts", truncate(req.Key), claimAttempts)
 }
 
 func claimArgs(req idemtype.ClaimRequest) []any {
@@ -82,7 +91,7 @@ func claimArgs(req idemtype.ClaimRequest) []any {
 // scanClaim reads the claim statement's row; no row is ErrNotFound.
 func scanClaim(r pgx.Row, key string) (idemtype.Claim, error) {
 	var c idemtype.Claim
-	rec, err := scanRecord(r, key, &c.Acquired, &c.TookOver, &c.Abandoned)
+	rec, err := scanRecord(r, "claim", key, &c.Acquired, &c.TookOver, &c.Abandoned)
 	if err != nil {
 		return idemtype.Claim{}, err
 	}

@@ -6,6 +6,9 @@
 //
 // New returns a Store for a *pgxpool.Pool. Every operation is one SQL
 // statement: a first call costs two (claim, complete), a duplicate one.
+// The claim reads the record first and writes only when it acquires, so a
+// duplicate (a completed, failed or running record) is a read: no row
+// lock, no transaction id, no token and no commit to wait for.
 // Leases and expiry are judged on the server's clock, keys of any bytes
 // (NUL, invalid UTF-8, 4 KiB and more) are stored by their SHA-256 digest
 // with the raw key alongside, and tokens come from one sequence, so they
@@ -32,10 +35,31 @@
 //		return id, err
 //	})
 //
+// fn must not end the transaction: tx refuses COMMIT, ROLLBACK and their
+// kin with ErrTxOwned, and DoTx reports ErrTxEnded when fn ended it
+// anyway through tx.Conn(). Guarded calls inside fn are calls of their
+// own; one that could only wait for the enclosing DoTx (the same key, or
+// a pool with no connection left) fails at once with ErrNested.
+//
+// # Lost replies
+//
+// pgx sends each statement once: when a connection breaks before the
+// reply arrives, the call fails and nothing is sent again, so no
+// statement of the store runs twice for one call. What the server
+// committed holds. A lost completion reply returns fn's result with
+// idempotency.ErrNotRecorded although the outcome is recorded, and a
+// retry replays it; a lost claim reply returns idempotency.ErrStore (fn
+// did not run) and the key waits for its lease; a lost reply to DoTx's
+// COMMIT means both or neither committed, and a retry is safe either way.
+//
 // # Schema
 //
 // New applies the schema (a table, a sequence, an index and a version
 // table, all named after Options.Table) unless Options.ManualMigrate is
 // set; Migrate applies it explicitly, for deployments where the
-// application's role may not run DDL.
+// application's role may not run DDL. Both check the objects themselves,
+// not only the version table: Migrate recreates a table, sequence or
+// index dropped after migration (a recreated sequence issues tokens above
+// any the lost one did), and ManualMigrate's check refuses with ErrSchema
+// naming what is missing.
 package pgstore

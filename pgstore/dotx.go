@@ -14,27 +14,25 @@ import (
 // *Store; fn does not run.
 var ErrWrongStore = errors.New("idempotency: pgstore: DoTx needs a Guard built on a *pgstore.Store")
 
-// ErrTxOwned is what Commit and Rollback return on the transaction DoTx
-// hands to fn: the transaction ends with DoTx, which commits the outcome
-// with it.
-var ErrTxOwned = errors.New("idempotency: pgstore: the transaction belongs to DoTx; return from fn to commit it, or return an error to roll it back")
-
-// fnTx is the transaction fn sees: everything but ending it, since fn's
-// writes must commit with their record or not at all.
-type fnTx struct{ pgx.Tx }
-
-// Commit returns ErrTxOwned.
-func (fnTx) Commit(context.Context) error { return ErrTxOwned }
-
-// Rollback returns ErrTxOwned.
-func (fnTx) Rollback(context.Context) error { return ErrTxOwned }
-
 // DoTx is idempotency.Do for a function whose effects are writes to the
 // store's database: fn runs inside a READ COMMITTED transaction that also
 // holds the claim of key and records fn's result before it commits, so
 // the effect and its record commit together or not at all. fn must do its
-// writes through tx (not the pool). tx's Commit and Rollback return
-// ErrTxOwned: DoTx ends the transaction (Begin, a savepoint, is fine).
+// writes through tx (not the pool).
+//
+// DoTx alone ends the transaction. tx refuses to end it with ErrTxOwned,
+// sending nothing: its Commit and Rollback, and any statement that would
+// (COMMIT, END, ROLLBACK, ABORT, AND CHAIN, PREPARE TRANSACTION, alone or
+// in a multi-statement string) through Exec, Query, QueryRow, SendBatch
+// and Prepare, of tx or of a savepoint from tx.Begin (whose own Commit
+// and Rollback work). A statement sent through tx.Conn() escapes that
+// check; DoTx then notices at the end that the transaction is not the one
+// it opened (the connection is idle, the transaction id changed, or the
+// claim committed), rolls back what is still open, records the call so
+// that fn does not run again, and returns an error matching ErrTxEnded:
+// fn's writes may have committed outside the record. To notice a COMMIT
+// AND CHAIN, a failed call reads after its ROLLBACK whether its claim
+// committed: one statement more than a successful call's.
 //
 // Everything else is Do's: key validation, WithFingerprint, the codec,
 // Config.OnDuplicate, OnFailure and the observers. The differences:
@@ -59,6 +57,18 @@ func (fnTx) Rollback(context.Context) error { return ErrTxOwned }
 //     broke during the COMMIT itself, when either both or neither did; a
 //     retry with the same key is safe either way.
 //
+// Nesting: fn may make guarded calls of its own (Do, DoTx, Wrap) with the
+// context it gets; they are separate calls, recorded and committed on
+// their own, each on a connection of its own. A call that could only wait
+// for this DoTx fails at once with ErrNested instead of waiting until its
+// context ends: one on the same key (of the same table and database,
+// through any Store), whose row this transaction locks, and any call of a
+// Store whose pool has no connection beside those the enclosing DoTx
+// calls hold (a pool of one connection, or of two under two nested DoTx).
+// A call made with a context not derived from fn's cannot be recognised;
+// pools shared by many goroutines that each nest need connections enough
+// for all of them.
+//
 // g must be built on a *Store; any other store returns ErrWrongStore and fn
 // does not run.
 func DoTx[T any](ctx context.Context, g *idempotency.Guard, key string, fn func(ctx context.Context, tx pgx.Tx) (T, error), opts ...idempotency.CallOption) (T, error) {
@@ -81,16 +91,18 @@ func DoTx[T any](ctx context.Context, g *idempotency.Guard, key string, fn func(
 		tx := c.tx
 		c.mu.Unlock()
 		// fn's own guarded calls are not part of this one.
-		return fn(context.WithValue(ctx, txCallKey{}, (*txCall)(nil)), fnTx{tx})
+		return fn(withHeld(context.WithValue(ctx, txCallKey{}, (*txCall)(nil)), c), fnTx{Tx: tx, top: true})
 	}, opts...)
-	if errors.Is(err, idempotency.ErrNotRecorded) {
-		c.mu.Lock()
-		committed := c.committed
-		c.mu.Unlock()
-		if !committed {
-			var zero T
-			return zero, err // fn's writes were rolled back with the record
-		}
+	c.mu.Lock()
+	committed, ended := c.committed, c.ended
+	c.mu.Unlock()
+	switch {
+	case ended != nil && errors.Is(err, ErrTxEnded):
+		return v, ended // fn succeeded; its result is recorded
+	case ended != nil:
+		return v, fmt.Errorf("%w: %w", ended, err) // fn's error
+	case errors.Is(err, idempotency.ErrNotRecorded) && !committed:
+		return zero, err // fn's writes were rolled back with the record
 	}
 	return v, err
 }

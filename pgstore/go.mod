@@ -1,6 +1,6 @@
 module github.com/idempotency-go/idempotency/pgstore
 
-go 1.24
+go 1.26.0
 
 require (
 	github.com/idempotency-go/idempotency v0.1.0

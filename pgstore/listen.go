@@ -152,7 +152,7 @@ func (l *listener) run(ctx context.Context) {
 			backoff = 50 * time.Millisecond
 			l.setUp(true)
 			signalFirst()
-			err = l.receive(ctx, conn)
+			_ = l.receive(ctx, conn) // it ends when the connection does: reconnect
 			closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
 			_ = conn.Close(closeCtx)
 			cancel()

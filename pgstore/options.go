@@ -53,6 +53,7 @@ var identRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,47}$`)
 // names are the quoted identifiers of the schema objects.
 type names struct {
 	table, seq, index, version string
+	indexRel                   string // the index, schema-qualified like the table
 	channel                    string // the NOTIFY channel, unquoted
 	lockID                     string // advisory lock key for migrations
 }
@@ -88,12 +89,13 @@ func (o Options) withDefaults() (Options, names, error) {
 		return id.Sanitize()
 	}
 	n := names{
-		table:   ident(""),
-		seq:     ident("_token_seq"),
-		index:   pgx.Identifier{parts[len(parts)-1] + "_expires_idx"}.Sanitize(),
-		version: ident("_schema"),
-		channel: channelName(o.Table),
-		lockID:  "idempotency:" + o.Table,
+		table:    ident(""),
+		seq:      ident("_token_seq"),
+		index:    pgx.Identifier{parts[len(parts)-1] + "_expires_idx"}.Sanitize(),
+		indexRel: ident("_expires_idx"),
+		version:  ident("_schema"),
+		channel:  channelName(o.Table),
+		lockID:   "idempotency:" + o.Table,
 	}
 	return o, n, nil
 }

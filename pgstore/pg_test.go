@@ -126,6 +126,14 @@ func TestStatementsPerCall(t *testing.T) {
 	if n := c.take(); total(n) != 5 || n[trips] != 3 {
 		t.Fatalf("DoTx duplicate sent %v; want BEGIN, settings, claim and restore in one batch, ROLLBACK", n)
 	}
+	// A failed DoTx: its ROLLBACK, then one read that its claim did not
+	// commit (fn did not commit the transaction itself).
+	if _, err := pgstore.DoTx(ctx, g, "tx-fails", func(ctx context.Context, tx pgx.Tx) (int, error) { return 0, errDeclined }); err != errDeclined {
+		t.Fatal(err)
+	}
+	if n := c.take(); total(n) != 6 || n[trips] != 4 || n["ROLLBACK"] != 1 || n["SELECT"] != 3 {
+		t.Fatalf("failed DoTx sent %v; want BEGIN, the claim's batch (two SELECTs around it), ROLLBACK and one SELECT", n)
+	}
 
 	// A failed call: claim, then release.
 	if _, err := idempotency.Do(ctx, g, "fails", func(context.Context) (int, error) { return 0, errors.New("boom") }); err == nil {

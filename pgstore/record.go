@@ -33,12 +33,12 @@ func hashKey(key string) []byte {
 	return sum[:]
 }
 
-// decode checks a row read for key and turns it into a Record. Whatever
-// the row holds, the result is key's record or an error matching
+// decode checks a row read for key by op and turns it into a Record.
+// Whatever the row holds, the result is key's record or an error matching
 // idemtype.ErrCorrupt: never another key's record.
-func (r *row) decode(key string) (idemtype.Record, error) {
+func (r *row) decode(op, key string) (idemtype.Record, error) {
 	corrupt := func(format string, args ...any) (idemtype.Record, error) {
-		return idemtype.Record{}, fmt.Errorf("%w: pgstore: key %q: %s", idemtype.ErrCorrupt, truncate(key), fmt.Sprintf(format, args...))
+		return idemtype.Record{}, fmt.Errorf("%w: pgstore: %s %q: %s", idemtype.ErrCorrupt, op, truncate(key), fmt.Sprintf(format, args...))
 	}
 	if string(r.key) != key {
 		return corrupt("row holds key %q", truncate(string(r.key)))
@@ -82,16 +82,16 @@ func (r *row) decode(key string) (idemtype.Record, error) {
 	return rec, nil
 }
 
-// scanRecord reads one row for key; no row is ErrNotFound.
-func scanRecord(rows pgx.Row, key string, extra ...any) (idemtype.Record, error) {
+// scanRecord reads one row for key, read by op; no row is ErrNotFound.
+func scanRecord(rows pgx.Row, op, key string, extra ...any) (idemtype.Record, error) {
 	var r row
 	if err := rows.Scan(r.dest(extra...)...); err != nil {
 		if err == pgx.ErrNoRows {
 			return idemtype.Record{}, idemtype.ErrNotFound
 		}
-		return idemtype.Record{}, wrap("read", key, err)
+		return idemtype.Record{}, wrap(op, key, err)
 	}
-	return r.decode(key)
+	return r.decode(op, key)
 }
 
 func truncate(k string) string {
@@ -101,6 +101,11 @@ func truncate(k string) string {
 	return k
 }
 
+// wrap labels err with the operation (claim, complete, release, extend,
+// get, delete, list, sweep) and the key it was for.
 func wrap(op, key string, err error) error {
+	if key == "" {
+		return fmt.Errorf("idempotency: pgstore: %s: %w", op, err)
+	}
 	return fmt.Errorf("idempotency: pgstore: %s %q: %w", op, truncate(key), err)
 }

@@ -24,7 +24,7 @@ func FuzzDecodeRow(f *testing.F) {
 		}
 		r := row{key: stored, status: status, token: token, value: value,
 			leaseUntil: ts(leaseValid, leaseInf), expiresAt: ts(expValid, 0), createdAt: ts(!createdNull, 0), updatedAt: ts(true, 0)}
-		rec, err := r.decode(key)
+		rec, err := r.decode("get", key)
 		if err != nil {
 			if !errors.Is(err, idemtype.ErrCorrupt) {
 				t.Fatalf("decode error %v does not match ErrCorrupt", err)

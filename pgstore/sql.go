@@ -14,7 +14,7 @@ import "strings"
 // someone watches (waiters) notify the store's channel with the key digest
 // in hex; NOTIFY is delivered at commit.
 type statements struct {
-	claim, complete, completeTx, release, extend, del, get, list, watch, sweep, fail string
+	claim, complete, completeTx, release, extend, del, get, list, watch, sweep, settle, held string
 }
 
 const cols = `key, fingerprint, status, token, value, lease_until, expires_at, created_at, updated_at`
@@ -34,19 +34,28 @@ func buildStatements(n names) statements {
 		// $1 key_hash, $2 key, $3 fingerprint, $4 lease µs, $5 ttl µs
 		// (<= 0: forever), $6 takeover.
 		//
-		// The insert acquires a missing key; on a conflict it replaces an
-		// expired record, or takes over a lapsed one with the same
-		// fingerprint. When it does neither, the second branch returns the
-		// record. Under READ COMMITTED that branch reads the statement's
-		// snapshot, while ON CONFLICT judged the newest version: a record
-		// committed meanwhile is invisible to it, or visible in an older,
-		// acquirable state. The branch then returns nothing and the caller
-		// runs the statement again; any record it does return was live and
-		// not acquirable at the snapshot, which is a true answer.
-		claim: `WITH ins AS (
+		// cur reads the record first. When it is held (live, and neither
+		// expired nor a lapsed claim this call may take over), it is the
+		// answer, and the statement writes nothing: a duplicate takes no
+		// row lock, no transaction id, no sequence value and no commit.
+		// Otherwise the insert acquires a missing key; on a conflict it
+		// replaces an expired record, or takes over a lapsed one with the
+		// same fingerprint. Under READ COMMITTED cur reads the statement's
+		// snapshot, while ON CONFLICT judges the newest version: a record
+		// committed meanwhile is invisible to cur, or visible in an older,
+		// acquirable state, and the insert then does nothing. The
+		// statement then returns nothing and the caller runs it again; any
+		// record it does return was live and held at the snapshot, which
+		// is a true answer.
+		claim: `WITH cur AS (
+	SELECT ` + cols + `, NOT (r.key = $2 AND (` + expired + ` OR ($6::boolean AND ` + lapsed + ` AND r.fingerprint = $3))) AS held,
+		` + lapsed + ` AS lapsed
+	FROM TABLE r WHERE r.key_hash = $1
+), ins AS (
 	INSERT INTO TABLE AS r (key_hash, key, fingerprint, status, token, lease_until, expires_at, created_at, updated_at)
-	VALUES ($1, $2, $3, 1, nextval('SEQ'), ` + ts + ` + $4::bigint * interval '1 microsecond',
-		CASE WHEN $5::bigint > 0 THEN ` + ts + ` + $5::bigint * interval '1 microsecond' END, ` + ts + `, ` + ts + `)
+	SELECT $1, $2, $3, 1, nextval('SEQ'), ` + ts + ` + $4::bigint * interval '1 microsecond',
+		CASE WHEN $5::bigint > 0 THEN ` + ts + ` + $5::bigint * interval '1 microsecond' END, ` + ts + `, ` + ts + `
+	WHERE NOT EXISTS (SELECT FROM cur WHERE cur.held)
 	ON CONFLICT (key_hash) DO UPDATE SET
 		fingerprint = excluded.fingerprint, status = 1, value = NULL, token = nextval('SEQ'),
 		lease_until = excluded.lease_until, expires_at = excluded.expires_at,
@@ -58,9 +67,7 @@ func buildStatements(n names) statements {
 )
 SELECT ` + cols + `, acquired, took_over, lapsed FROM ins
 UNION ALL
-SELECT ` + cols + `, false, false, ` + lapsed + ` FROM TABLE r
-WHERE r.key_hash = $1 AND NOT EXISTS (SELECT FROM ins)
-	AND NOT (r.key = $2 AND (` + expired + ` OR ($6::boolean AND ` + lapsed + ` AND r.fingerprint = $3)))`,
+SELECT ` + cols + `, false, false, lapsed FROM cur WHERE held`,
 
 		// $1 key_hash, $2 key, $3 token, $4 status, $5 value, $6 ttl µs.
 		complete: `UPDATE TABLE AS r SET status = $4, value = $5, updated_at = ` + ts + `,
@@ -69,9 +76,11 @@ WHERE ` + owned + ` RETURNING ` + notify + `, ` + durable,
 
 		// As complete, inside a DoTx transaction: duplicates blocked on the
 		// uncommitted row could not mark it watched, so always notify.
+		// $7 is the transaction's id as the claim saw it: in another
+		// transaction (fn ended DoTx's own) the statement changes nothing.
 		completeTx: `UPDATE TABLE AS r SET status = $4, value = $5, updated_at = ` + ts + `,
 	expires_at = CASE WHEN $6::bigint > 0 THEN ` + ts + ` + $6::bigint * interval '1 microsecond' END
-WHERE ` + owned + ` RETURNING pg_notify(CHAN, encode(r.key_hash, 'hex'))::text AS n, ` + durable,
+WHERE ` + owned + ` AND pg_current_xact_id_if_assigned() = $7::text::xid8 RETURNING pg_notify(CHAN, encode(r.key_hash, 'hex'))::text AS n, ` + durable,
 
 		// $1 key_hash, $2 key, $3 token.
 		release: `DELETE FROM TABLE AS r WHERE ` + owned + ` RETURNING ` + notify + `, ` + durable,
@@ -102,19 +111,26 @@ WHERE ` + owned + ` RETURNING ` + durable,
 	AND ` + expired + ` RETURNING ` + notify + `)
 SELECT count(*) FROM d`,
 
-		// Records a failure after a DoTx transaction rolled back: the key
-		// is free again, or still holds the lapsed record this call took
-		// over. $1 key_hash, $2 key, $3 fingerprint, $4 token, $5 value,
-		// $6 ttl µs.
-		fail: `INSERT INTO TABLE AS r (key_hash, key, fingerprint, status, token, value, lease_until, expires_at, created_at, updated_at)
-	VALUES ($1, $2, $3, 3, $4, $5, ` + ts + `, CASE WHEN $6::bigint > 0 THEN ` + ts + ` + $6::bigint * interval '1 microsecond' END, ` + ts + `, ` + ts + `)
-	ON CONFLICT (key_hash) DO UPDATE SET fingerprint = excluded.fingerprint, status = 3, token = excluded.token, value = excluded.value,
+		// Records an outcome of a DoTx call outside its transaction, after
+		// that rolled back: a remembered failure, or any outcome when fn
+		// ended the transaction itself. The key is free again, or still
+		// holds the lapsed record this call took over, or (fn committed)
+		// this call's own claim. $1 key_hash, $2 key, $3 fingerprint,
+		// $4 token, $5 value, $6 ttl µs, $7 status.
+		settle: `INSERT INTO TABLE AS r (key_hash, key, fingerprint, status, token, value, lease_until, expires_at, created_at, updated_at)
+	VALUES ($1, $2, $3, $7, $4, $5, ` + ts + `, CASE WHEN $6::bigint > 0 THEN ` + ts + ` + $6::bigint * interval '1 microsecond' END, ` + ts + `, ` + ts + `)
+	ON CONFLICT (key_hash) DO UPDATE SET fingerprint = excluded.fingerprint, status = excluded.status, token = excluded.token, value = excluded.value,
 		lease_until = excluded.lease_until, expires_at = excluded.expires_at, created_at = excluded.created_at, updated_at = excluded.updated_at,
 		waiters = r.waiters AND NOT ` + expired + `
-	WHERE r.key = excluded.key AND (` + expired + ` OR (` + lapsed + ` AND r.token < excluded.token AND r.fingerprint = excluded.fingerprint))
+	WHERE r.key = excluded.key AND (` + expired + ` OR (r.status = 1 AND r.token = excluded.token)
+		OR (` + lapsed + ` AND r.token < excluded.token AND r.fingerprint = excluded.fingerprint))
 	RETURNING ` + notify + `, ` + durable,
+
+		// $1 key_hash, $2 token: whether a claim of a DoTx call committed
+		// (fn committed the transaction itself).
+		held: `SELECT EXISTS (SELECT FROM TABLE WHERE key_hash = $1 AND token = $2 AND status = 1)`,
 	}
-	for _, p := range []*string{&q.claim, &q.complete, &q.completeTx, &q.release, &q.extend, &q.del, &q.get, &q.list, &q.watch, &q.sweep, &q.fail} {
+	for _, p := range []*string{&q.claim, &q.complete, &q.completeTx, &q.release, &q.extend, &q.del, &q.get, &q.list, &q.watch, &q.sweep, &q.settle, &q.held} {
 		*p = r.Replace(*p)
 	}
 	return q

@@ -29,9 +29,11 @@ type txCall struct {
 	tx        pgx.Tx
 	req       idemtype.ClaimRequest
 	token     idemtype.Token
+	xid       string           // the transaction's id, as the claim saw it
 	busy      *idemtype.Record // the key's row is locked by another running transaction
 	committed bool
 	commitErr error
+	ended     error // fn ended the transaction itself: ErrTxEnded, detailed
 }
 
 type txCallKey struct{}
@@ -71,9 +73,9 @@ func (c *txCall) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype
 	wait = max(wait, time.Millisecond) // 0 would mean no limit
 	tx, err := c.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
-		return idemtype.Claim{}, wrap("begin", c.key, err)
+		return idemtype.Claim{}, wrap("claim", c.key, fmt.Errorf("begin: %w", err))
 	}
-	cl, err := c.s.claimIn(ctx, tx, req, fmt.Sprintf("%dms", wait.Milliseconds()+boolInt(wait%time.Millisecond != 0)))
+	cl, xid, err := c.s.claimIn(ctx, tx, req, fmt.Sprintf("%dms", wait.Milliseconds()+boolInt(wait%time.Millisecond != 0)))
 	if err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		var pgErr *pgconn.PgError
@@ -94,7 +96,7 @@ func (c *txCall) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return cl, nil
 	}
-	c.tx, c.req, c.token = tx, req, cl.Record.Token
+	c.tx, c.req, c.token, c.xid = tx, req, cl.Record.Token, xid
 	return cl, nil
 }
 
@@ -127,30 +129,101 @@ func (c *txCall) contended() (idemtype.Record, bool) {
 func (c *txCall) complete(ctx context.Context, out idemtype.Outcome) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	tx := c.tx
 	if out.Status == idemtype.StatusFailed {
-		c.rollbackLocked(ctx)
-		r := c.req
-		return c.s.exec(ctx, c.s.pool, "record failure", c.s.sql.fail, r.Key,
-			hashKey(r.Key), []byte(r.Key), []byte(r.Fingerprint), tokenArg(c.token), out.Value, micros(out.TTL, 0))
+		if c.abortLocked(ctx) {
+			return c.settleEndedLocked(ctx, "complete", out, "the failure is recorded")
+		}
+		return c.settleLocked(ctx, "complete", out)
 	}
 	if out.Status != idemtype.StatusCompleted {
 		c.rollbackLocked(ctx)
 		return fmt.Errorf("idempotency: pgstore: complete %q: invalid outcome status %v", truncate(c.key), out.Status)
 	}
+	tx := c.tx
+	if tx.Conn().PgConn().TxStatus() == 'I' {
+		return c.endSuccessLocked(ctx, out) // COMMIT or ROLLBACK through tx.Conn()
+	}
 	if err := c.s.exec(ctx, tx, "complete", c.s.sql.completeTx, c.key,
-		hashKey(c.key), []byte(c.key), tokenArg(c.token), int16(out.Status), out.Value, micros(out.TTL, 0)); err != nil {
+		hashKey(c.key), []byte(c.key), tokenArg(c.token), int16(out.Status), out.Value, micros(out.TTL, 0), c.xid); err != nil {
+		if errors.Is(err, idemtype.ErrLeaseLost) && !c.sameTxLocked(ctx) {
+			return c.endSuccessLocked(ctx, out) // ... AND CHAIN through tx.Conn()
+		}
 		c.rollbackLocked(ctx)
 		c.commitErr = err
 		return err
 	}
 	c.tx = nil
 	if err := tx.Commit(ctx); err != nil {
-		c.commitErr = wrap("commit", c.key, err)
+		c.commitErr = wrap("complete", c.key, fmt.Errorf("commit: %w", err))
 		return c.commitErr
 	}
 	c.committed = true
 	return nil
+}
+
+// release rolls back the transaction of a call whose fn failed (or
+// panicked) and is released by policy.
+func (c *txCall) release(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.abortLocked(ctx) {
+		return nil
+	}
+	// fn's writes may have committed: the key must not run again.
+	return c.settleEndedLocked(ctx, "release", idemtype.Outcome{Status: idemtype.StatusCompleted, TTL: c.req.TTL},
+		"the key is recorded as completed without a value")
+}
+
+// sameTxLocked reports whether the open transaction is still the one the
+// claim ran in.
+func (c *txCall) sameTxLocked(ctx context.Context) bool {
+	var xid string
+	err := c.tx.QueryRow(ctx, `SELECT coalesce(pg_current_xact_id_if_assigned()::text, '')`).Scan(&xid)
+	return err != nil || xid == c.xid // an error: the transaction is broken, not replaced
+}
+
+// endSuccessLocked settles a call whose fn succeeded but ended the
+// transaction itself: whatever is still open is rolled back, and fn's
+// result is recorded on its own.
+func (c *txCall) endSuccessLocked(ctx context.Context, out idemtype.Outcome) error {
+	c.rollbackLocked(ctx)
+	return c.settleEndedLocked(ctx, "complete", out, "fn's result is recorded")
+}
+
+// settleEndedLocked records out for a call whose fn ended the transaction
+// itself, so that fn does not run again, and returns the call's
+// ErrTxEnded, saying what was recorded.
+func (c *txCall) settleEndedLocked(ctx context.Context, op string, out idemtype.Outcome, what string) error {
+	if err := c.settleLocked(ctx, op, out); err != nil {
+		c.ended = fmt.Errorf("%w; recording the call failed too, so fn may run again: %w", ErrTxEnded, err)
+	} else {
+		c.ended = fmt.Errorf("%w; %s, so that fn does not run again", ErrTxEnded, what)
+	}
+	return c.ended
+}
+
+// abortLocked rolls back the transaction of a call whose fn ran, and
+// reports whether fn had ended it itself: it was no longer open (COMMIT,
+// ROLLBACK), or the claim had committed (COMMIT AND CHAIN).
+func (c *txCall) abortLocked(ctx context.Context) bool {
+	if c.tx == nil {
+		return false
+	}
+	idle := c.tx.Conn().PgConn().TxStatus() == 'I'
+	c.rollbackLocked(ctx)
+	if idle {
+		return true
+	}
+	var held bool
+	err := c.s.pool.QueryRow(ctx, c.s.sql.held, hashKey(c.key), tokenArg(c.token)).Scan(&held)
+	return err == nil && held
+}
+
+// settleLocked records out on its own, after the transaction rolled back.
+func (c *txCall) settleLocked(ctx context.Context, op string, out idemtype.Outcome) error {
+	r := c.req
+	return c.s.exec(ctx, c.s.pool, op, c.s.sql.settle, r.Key,
+		hashKey(r.Key), []byte(r.Key), []byte(r.Fingerprint), tokenArg(c.token), out.Value, micros(out.TTL, 0), int16(out.Status))
 }
 
 func (c *txCall) rollback(ctx context.Context) error {

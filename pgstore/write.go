@@ -31,7 +31,7 @@ func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, 
 // Release implements idemtype.Store.
 func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) error {
 	if c := txCallFrom(ctx, s, key); c != nil && c.owns(token) {
-		return c.rollback(ctx)
+		return c.release(ctx)
 	}
 	return s.exec(ctx, s.pool, "release", s.sql.release, key, hashKey(key), []byte(key), tokenArg(token))
 }
@@ -50,13 +50,16 @@ func (s *Store) exec(ctx context.Context, q querier2, op, sql, key string, args 
 		return wrap(op, key, err)
 	}
 	if n == 0 {
-		return idemtype.ErrLeaseLost
+		return wrap(op, key, idemtype.ErrLeaseLost)
 	}
 	return nil
 }
 
 // Delete implements idemtype.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.nested(ctx, "delete", key, true); err != nil {
+		return err
+	}
 	if _, err := s.pool.Exec(ctx, s.sql.del, hashKey(key)); err != nil {
 		return wrap("delete", key, err)
 	}

@@ -21,6 +21,23 @@
 // from inside the scripts; a Store multiplexes all its waiters onto one
 // subscription connection (one per master on a Cluster). Close stops it.
 //
-// See the README for the Redis configuration the guarantees need
-// (appendfsync always) and what failover can cost.
+// go-redis sends a command again after a network error (MaxRetries), so a
+// script may run twice for one call: each Claim, Complete and Release
+// carries a nonce kept in the record, and a script that finds its own
+// nonce answers as its first run did. A re-sent claim acquires its own
+// record; a re-sent completion or release succeeds.
+//
+// At maxmemory (noeviction), new claims and takeovers fail with an OOM
+// error (the guard reports ErrStore and does not run fn), while an
+// execution already claimed still records its outcome: the scripts that
+// settle a claim may take Redis past maxmemory.
+//
+// Errors name the operation (claim, complete, release, extend, get,
+// delete, list, watch, load scripts) and the record's Redis key, not the
+// user's key. Options.Validate refuses a Prefix with braces unless
+// Options.AllowHashTagPrefix is set.
+//
+// Redis 7.0 or later is required. See the README for the Redis
+// configuration the guarantees need (appendfsync always) and what failover
+// can cost.
 package redisstore

@@ -59,3 +59,16 @@ func ExampleNew_sentinel() {
 	defer store.Close()
 	_ = idempotency.New(store, nil)
 }
+
+// A prefix with braces would pin every record to one Cluster slot:
+// Validate refuses it (and New panics with the same error) unless
+// AllowHashTagPrefix says it is meant.
+func ExampleOptions_Validate() {
+	opts := &redisstore.Options{Prefix: "billing{eu}:"}
+	fmt.Println(opts.Validate())
+	opts.AllowHashTagPrefix = true
+	fmt.Println(opts.Validate())
+	// Output:
+	// idempotency: redisstore: invalid options: Prefix "billing{eu}:" holds a brace: on Redis Cluster it would pin every record to one hash slot; leave braces out, or set AllowHashTagPrefix to mean it
+	// <nil>
+}

@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"errors"
+	"reflect"
+	"strconv"
 	"testing"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -29,7 +31,7 @@ func FuzzDecodeRecord(f *testing.F) {
 				vals[i] = nil
 			}
 		}
-		rec, err := decodeRecord(key, vals)
+		rec, err := decodeHash(key, vals)
 		if err != nil {
 			if !errors.Is(err, idemtype.ErrCorrupt) {
 				t.Fatalf("decode error %v does not wrap ErrCorrupt", err)
@@ -45,10 +47,10 @@ func FuzzDecodeRecord(f *testing.F) {
 		if string(rec.Value) != v {
 			t.Fatalf("value %q, stored %q", rec.Value, v)
 		}
-		// The claim reply carries the same fields after a code and the
-		// server time; it must agree.
-		cl, err := decodeClaim(idemtype.ClaimRequest{Key: key}, append([]any{"e", int64(1)}, vals...))
-		if err != nil || cl.Acquired || cl.Record.Token != rec.Token {
+		// The claim script sends the same fields of a record it has
+		// checked to be key's, its numbers in one string; it must agree.
+		cl, err := decodeClaim(idemtype.ClaimRequest{Key: key}, []string{"e", fp, v, s + " " + tok + " " + l + " " + e + " " + c + " " + u})
+		if err != nil || cl.Acquired || !reflect.DeepEqual(cl.Record, rec) {
 			t.Fatalf("claim reply decoded as %+v, %v; record %+v", cl, err, rec)
 		}
 	})
@@ -56,17 +58,22 @@ func FuzzDecodeRecord(f *testing.F) {
 
 // FuzzDecodeClaim feeds arbitrary claim replies to the claim decoder: it
 // must never panic, and anything but an acquisition with a positive token
-// or a valid record must be ErrCorrupt.
+// and sane times, or a valid record, must be ErrCorrupt.
 func FuzzDecodeClaim(f *testing.F) {
-	f.Add("a", int64(1), "17", "", uint8(3))
-	f.Add("t", int64(1), "18", "5", uint8(4))
-	f.Add("t", int64(1), "18", "x", uint8(4))
-	f.Add("a", int64(1), "0", "", uint8(3))
-	f.Add("c", int64(1), "", "", uint8(2))
-	f.Add("e", int64(1), "", "", uint8(2))
-	f.Add("z", int64(1), "1", "1", uint8(4))
-	f.Fuzz(func(t *testing.T, code string, now int64, a, b string, n uint8) {
-		res := []any{code, now, a, b}[:min(int(n), 4)]
+	f.Add("a", "17", "1", "1", "5", "0", uint8(6))
+	f.Add("t", "18", "0", "1", "5", "9", uint8(6))
+	f.Add("t", "18", "-1", "1", "5", "9", uint8(6))
+	f.Add("a", "0", "1", "1", "5", "0", uint8(6))
+	f.Add("a", "17", "1", "1", "5", "0", uint8(5))
+	f.Add("a", "17", "1", "1", "5x", "0", uint8(6))
+	f.Add("c", "", "", "", "", "", uint8(1))
+	f.Add("e", "", "", "", "", "", uint8(1))
+	f.Add("z", "1", "1", "1", "1", "1", uint8(6))
+	f.Add("e", "fp", "v", "2 17 1 0 1 1", "", "", uint8(4))
+	f.Add("x", "fp", "", "1 17 1 0 1 1", "", "", uint8(4))
+	f.Add("e", "fp", "v", "2 17 1 0 1", "", "", uint8(4))
+	f.Fuzz(func(t *testing.T, code, tok, c, u, l, e string, n uint8) {
+		res := []string{code, tok, c, u, l, e}[:min(int(n), 6)]
 		cl, err := decodeClaim(idemtype.ClaimRequest{Key: "k"}, res)
 		if err != nil {
 			if !errors.Is(err, idemtype.ErrCorrupt) {
@@ -74,7 +81,16 @@ func FuzzDecodeClaim(f *testing.F) {
 			}
 			return
 		}
-		if !cl.Acquired || cl.Record.Token == 0 || cl.Record.Key != "k" {
+		if !cl.Acquired {
+			if (code != "e" && code != "x") || cl.Abandoned != (code == "x") || cl.Record.Token == 0 || cl.Record.Key != "k" {
+				t.Fatalf("decoded %+v from %q", cl, res)
+			}
+			return
+		}
+		created, _ := strconv.ParseInt(c, 10, 64)
+		lease, _ := strconv.ParseInt(l, 10, 64)
+		if !cl.Acquired || cl.Record.Token == 0 || cl.Record.Key != "k" || cl.TookOver != (code == "t") ||
+			cl.Record.CreatedAt.UnixMilli() != created || cl.Record.LeaseUntil.UnixMilli() != lease || created < 0 || lease < 0 {
 			t.Fatalf("decoded %+v from %q", cl, res)
 		}
 	})

@@ -74,12 +74,13 @@ func (s *Store) listNode(ctx context.Context, node redis.Cmdable, match, prefix 
 				if !strings.HasPrefix(key, prefix) {
 					continue
 				}
-				rec, err := decodeRecord(key, vals)
-				if err == nil && s.name(key) != c.Args()[1] {
-					err = corrupt(key, "stored under another key's name")
+				name, _ := c.Args()[1].(string)
+				rec, err := decodeHash(key, vals)
+				if err == nil && s.name(key) != name {
+					err = errCorrupt("holds the record of another key")
 				}
 				if err != nil {
-					*bad = append(*bad, err)
+					*bad = append(*bad, opErr("list", name, err))
 					continue
 				}
 				if !fn(rec) {

@@ -6,7 +6,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-var scripts = []*redis.Script{claimScript, extendScript, completeScript, releaseScript, deleteScript}
+var scripts = []*script{claimScript, extendScript, completeScript, releaseScript, deleteScript}
 
 // LoadScripts loads the store's scripts into the script cache of the
 // server (every master of a Cluster). It is optional: without it, the

@@ -1,6 +1,10 @@
 package redisstore
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // DefaultPrefix is the key prefix used when Options.Prefix is empty.
 const DefaultPrefix = "idempotency:"
@@ -28,16 +32,40 @@ const (
 type Options struct {
 	// Prefix is prepended to every Redis key and channel of the store, so
 	// that several stores (or applications) can share a database.
-	// Default: DefaultPrefix ("idempotency:"). A prefix holding "{" or "}"
-	// changes which part of the key Redis Cluster hashes; leave braces out
-	// to spread records over all slots.
+	// Default: DefaultPrefix ("idempotency:"). A prefix may not hold "{"
+	// or "}" unless AllowHashTagPrefix is set.
 	Prefix string
+	// AllowHashTagPrefix allows braces in Prefix. Redis Cluster hashes only
+	// the part of a key name between the first "{" and the next "}", so a
+	// prefix such as "app{1}:" puts every record of the store in one hash
+	// slot, on one master: no spreading of load or memory. Default: false,
+	// and Validate refuses such a prefix.
+	AllowHashTagPrefix bool
 	// PubSub chooses the notification mechanism. Default: PubSubAuto.
 	PubSub PubSub
 	// Tombstone is how long Release and Delete remember a key's last
 	// token, so that a claim immediately after gets a larger one even if
-	// it lands within the same microsecond. Default: 10s. Tokens are also
-	// based on the server clock, so after the tombstone is gone they stay
-	// larger unless that clock steps back by more than this.
+	// it lands within the same microsecond. Default (0): 10s; negative is
+	// invalid. Tokens are also based on the server clock, so after the
+	// tombstone is gone they stay larger unless that clock steps back by
+	// more than this.
 	Tombstone time.Duration
+}
+
+// Validate reports options New cannot use: a Prefix holding "{" or "}"
+// without AllowHashTagPrefix, an unknown PubSub, a negative Tombstone. The
+// error wraps ErrInvalidOptions. A nil *Options is valid.
+func (o *Options) Validate() error {
+	switch {
+	case o == nil:
+		return nil
+	case !o.AllowHashTagPrefix && strings.ContainsAny(o.Prefix, "{}"):
+		return fmt.Errorf("%w: Prefix %q holds a brace: on Redis Cluster it would pin every record to one hash slot; "+
+			"leave braces out, or set AllowHashTagPrefix to mean it", ErrInvalidOptions, o.Prefix)
+	case o.PubSub < PubSubAuto || o.PubSub > PubSubOff:
+		return fmt.Errorf("%w: unknown PubSub %d", ErrInvalidOptions, o.PubSub)
+	case o.Tombstone < 0:
+		return fmt.Errorf("%w: negative Tombstone %v", ErrInvalidOptions, o.Tombstone)
+	}
+	return nil
 }

@@ -28,37 +28,47 @@ func (s *Store) name(key string) string {
 	return string(b)
 }
 
-// decodeRecord turns the nine field values of a record hash (k f s t v l e
-// c u; nil for a missing field) into a Record for key. Anything but a
-// complete, well-formed record of key is reported as ErrCorrupt.
-func decodeRecord(key string, vals []any) (idemtype.Record, error) {
+// decodeHash turns the nine field values of a record hash (k f s t v l e
+// c u; nil for a missing field), as HMGET returns them, into a Record for
+// key. Anything but a complete, well-formed record of key is reported as
+// ErrCorrupt.
+func decodeHash(key string, vals []any) (idemtype.Record, error) {
 	if len(vals) != len(fields) {
-		return idemtype.Record{}, corrupt(key, "%d fields, want %d", len(vals), len(fields))
+		return idemtype.Record{}, errCorrupt("%d fields, want %d", len(vals), len(fields))
 	}
-	str := make([]string, len(vals))
+	var str [9]string
 	for i, v := range vals {
 		s, ok := v.(string)
 		if !ok {
-			return idemtype.Record{}, corrupt(key, "field %s is %T", fields[i], v)
+			return idemtype.Record{}, errCorrupt("field %s is %T", fields[i], v)
 		}
 		str[i] = s
 	}
+	return decodeRecord(key, str[:])
+}
+
+// decodeRecord is decodeHash for the nine field values, all present, as
+// the claim script returns them.
+func decodeRecord(key string, str []string) (idemtype.Record, error) {
+	if len(str) != len(fields) {
+		return idemtype.Record{}, errCorrupt("%d fields, want %d", len(str), len(fields))
+	}
 	if str[0] != key {
-		return idemtype.Record{}, corrupt(key, "holds the record of another key")
+		return idemtype.Record{}, errCorrupt("holds the record of another key")
 	}
 	st, err := strconv.ParseUint(str[2], 10, 8)
 	if err != nil || st < uint64(idemtype.StatusInProgress) || st > uint64(idemtype.StatusFailed) {
-		return idemtype.Record{}, corrupt(key, "status %q", str[2])
+		return idemtype.Record{}, errCorrupt("status %q", str[2])
 	}
 	tok, err := strconv.ParseUint(str[3], 10, 64)
 	if err != nil || tok == 0 {
-		return idemtype.Record{}, corrupt(key, "token %q", str[3])
+		return idemtype.Record{}, errCorrupt("token %q", str[3])
 	}
 	var ms [4]int64
 	for i := range ms {
 		ms[i], err = strconv.ParseInt(str[5+i], 10, 64)
 		if err != nil || ms[i] < 0 {
-			return idemtype.Record{}, corrupt(key, "field %s %q", fields[5+i], str[5+i])
+			return idemtype.Record{}, errCorrupt("field %s %q", fields[5+i], str[5+i])
 		}
 	}
 	rec := idemtype.Record{
@@ -100,16 +110,10 @@ func isAbsent(vals []any) bool {
 	return true
 }
 
-func corrupt(key, format string, args ...any) error {
-	return fmt.Errorf("idempotency: redisstore: record of key %q: %s: %w", trunc(key), fmt.Sprintf(format, args...), idemtype.ErrCorrupt)
-}
-
-// trunc shortens keys for error messages; keys may be kilobytes long.
-func trunc(key string) string {
-	if len(key) > 64 {
-		return key[:64] + "..."
-	}
-	return key
+// errCorrupt returns an error wrapping idemtype.ErrCorrupt that says what
+// is wrong with a record; opErr labels it with the record's name.
+func errCorrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", idemtype.ErrCorrupt, fmt.Sprintf(format, args...))
 }
 
 // millis converts a positive duration to whole milliseconds, rounding up

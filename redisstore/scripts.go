@@ -1,6 +1,44 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"context"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// script is a Lua script with its source and SHA1 kept as interface
+// values, so that sending them allocates nothing.
+type script struct {
+	*redis.Script
+	src, hash any
+}
+
+func newScript(src string) *script {
+	s := redis.NewScript(src)
+	return &script{Script: s, src: src, hash: s.Hash()}
+}
+
+// run sends the script as cmd, made by newCmd from args, whose first four
+// elements run fills in: EVALSHA, the SHA1, one key, the key's name. When
+// the server does not know the script (NOSCRIPT), it is sent once more
+// with EVAL and its source. Like redis.Script.Run, but the reply is read
+// by the command type the caller chooses (strings or an integer, not
+// interface values) and nothing is allocated for the script itself.
+func run[C redis.Cmder](ctx context.Context, c redis.UniversalClient, sc *script, name string,
+	newCmd func(context.Context, ...any) C, args []any) C {
+	args[0], args[1], args[2], args[3] = "evalsha", sc.hash, 1, name
+	cmd := newCmd(ctx, args...)
+	cmd.SetFirstKeyPos(3)
+	_ = c.Process(ctx, cmd)
+	if err := cmd.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		args[0], args[1] = "eval", sc.src
+		cmd = newCmd(ctx, args...)
+		cmd.SetFirstKeyPos(3)
+		_ = c.Process(ctx, cmd)
+	}
+	return cmd
+}
 
 // The scripts touch exactly one key, KEYS[1], and publish on a channel of
 // the same name, so every call stays within one hash slot of a Cluster.
@@ -11,19 +49,42 @@ import "github.com/redis/go-redis/v9"
 // A record is a hash: k key, f fingerprint, s status (1 in progress,
 // 2 completed, 3 failed), t token, v value, l lease until, e expires at
 // (0: never), c created, u updated; times in Unix milliseconds. A hash that
-// holds only t is a tombstone left by Release and Delete: it keeps the last
-// token for a while, so that a claim right after gets a larger one.
+// holds only t (and r) is a tombstone left by Release and Delete: it keeps
+// the last token for a while, so that a claim right after gets a larger one.
 //
 // Tokens are max(previous token + 1, server time in microseconds): larger
 // than the previous token of the key while the record or its tombstone
 // lives, and afterwards larger than any token issued before the tombstone
 // was written, as long as the server clock does not step back.
+//
+// Re-sent requests. go-redis sends a command again when the connection
+// fails before the reply arrived (Options.MaxRetries), although the server
+// may have run it: every script must give the same answer when it runs a
+// second time for the same request. Each Claim, Complete and Release call
+// carries a nonce, unique per call, and the write it makes keeps it: n is
+// "a" or "t" (acquired, taken over) or "c" (completed) followed by the
+// nonce of the claim or completion that last changed the record, and r the
+// nonce of the release that last freed the key (kept by the tombstone and
+// by the records claimed after it, until the key is freed again). A script
+// that finds its own nonce answers as the first run did, writing nothing.
+// Extend and Delete give the same result when run twice as they are.
+//
+// Memory. The scripts that settle a claim (extend, complete, release) and
+// delete are flagged allow-oom: at maxmemory (noeviction) they still
+// write, so an execution that was allowed to start can always record its
+// outcome. The claim script has no flags: Redis refuses its first write
+// when the server was out of memory as it started (a new or taken-over
+// claim fails with an OOM error and fn does not run), while duplicates,
+// which only read, are still answered.
 
-// prelude is shared by all scripts: now (ms), nowus (µs) and fmt.
-const prelude = `
-local tm = redis.call('TIME')
-local nowus = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
-local now = math.floor(nowus / 1000)
+// helpers are shared by all scripts: clock returns the server time in ms
+// and µs; fmt formats a number as an integer.
+const helpers = `
+local function clock()
+  local tm = redis.call('TIME')
+  local us = tonumber(tm[1]) * 1000000 + tonumber(tm[2])
+  return math.floor(us / 1000), us
+end
 local function fmt(n) return string.format('%.0f', n) end
 local function publish(cmd, msg)
   if cmd ~= '' then redis.call(cmd, KEYS[1], msg) end
@@ -33,58 +94,87 @@ local function expire(e)
 end
 `
 
+// prelude starts the scripts that always need the time: now (ms) and
+// nowus (µs).
+const prelude = helpers + `
+local now, nowus = clock()
+`
+
+// allowOOM flags a script so that Redis runs it even at maxmemory.
+const allowOOM = "#!lua flags=allow-oom\n"
+
 // claimScript: ARGV key, fingerprint, lease ms, ttl ms (0: none),
-// takeover (1/0), publish command (empty: none).
-// Replies {'a', now, token} acquired, {'t', now, token, created} taken
-// over, {'e', now, k, f, s, t, v, l, e, c, u} existing record, {'x', ...}
-// existing and abandoned, {'c', now} corrupt.
-var claimScript = redis.NewScript(prelude + `
-local r = redis.pcall('HMGET', KEYS[1], 'k', 'f', 's', 't', 'v', 'l', 'e', 'c', 'u')
-if r.err then return {'c', now} end
+// takeover (1/0), publish command (empty: none), nonce.
+// Replies {'a', token, created, updated, lease, expires} acquired ('t':
+// taken over), {'e', f, v, 's t l e c u'} the existing record of the key
+// (its numbers in one string: fewer, smaller replies; the key is checked
+// here and not sent back), {'x', ...} existing and abandoned, {'c'}
+// corrupt; read as strings.
+var claimScript = newScript(helpers + `
+local r = redis.pcall('HMGET', KEYS[1], 'k', 'f', 's', 't', 'v', 'l', 'e', 'c', 'u', 'n')
+if r.err then return {'c'} end
 local prev = 0
-local ttl = tonumber(ARGV[4])
-local e = 0
-if ttl > 0 then e = now + ttl end
-local lease = now + tonumber(ARGV[3])
 if r[3] then
   local tok = tonumber(r[4])
   local lu = tonumber(r[6])
   local s = r[3]
   if r[1] ~= ARGV[1] or not tok or not lu or (s ~= '1' and s ~= '2' and s ~= '3') or not r[2] or not r[5] then
-    return {'c', now}
+    return {'c'}
   end
   for i = 7, 9 do
-    if not tonumber(r[i]) then return {'c', now} end
+    if not tonumber(r[i]) then return {'c'} end
   end
-  if s ~= '1' or lu > now then
-    return {'e', now, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]}
+  local function found(code)
+    return {code, r[2], r[5], r[3] .. ' ' .. r[4] .. ' ' .. r[6] .. ' ' .. r[7] .. ' ' .. r[8] .. ' ' .. r[9]}
+  end
+  if s ~= '1' then
+    -- A duplicate of a settled call, the common case: no clock needed.
+    return found('e')
+  end
+  if r[10] and string.sub(r[10], 2) == ARGV[7] then
+    return {string.sub(r[10], 1, 1), r[4], r[8], r[9], r[6], r[7]}
+  end
+  local now, nowus = clock()
+  if lu > now then
+    return found('e')
   end
   if ARGV[5] ~= '1' or r[2] ~= ARGV[2] then
-    return {'x', now, r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]}
+    return found('x')
   end
+  local ttl = tonumber(ARGV[4])
+  local e = 0
+  if ttl > 0 then e = now + ttl end
+  local lease = now + tonumber(ARGV[3])
   local t = fmt(math.max(tok + 1, nowus))
-  redis.call('HSET', KEYS[1], 't', t, 'l', fmt(lease), 'e', fmt(e), 'u', fmt(now))
+  redis.call('HSET', KEYS[1], 't', t, 'l', fmt(lease), 'e', fmt(e), 'u', fmt(now), 'n', 't' .. ARGV[7])
   expire(e)
   publish(ARGV[6], '1')
-  return {'t', now, t, r[8]}
+  return {'t', t, r[8], now, lease, e}
 end
 if r[4] then
   prev = tonumber(r[4])
-  if not prev then return {'c', now} end
+  if not prev then return {'c'} end
 end
+local now, nowus = clock()
+local ttl = tonumber(ARGV[4])
+local e = 0
+if ttl > 0 then e = now + ttl end
+local lease = now + tonumber(ARGV[3])
 local t = fmt(math.max(prev + 1, nowus))
 redis.call('HSET', KEYS[1], 'k', ARGV[1], 'f', ARGV[2], 's', '1', 't', t, 'v', '',
-  'l', fmt(lease), 'e', fmt(e), 'c', fmt(now), 'u', fmt(now))
+  'l', fmt(lease), 'e', fmt(e), 'c', fmt(now), 'u', fmt(now), 'n', 'a' .. ARGV[7])
 expire(e)
-return {'a', now, t}
+return {'a', t, now, now, lease, e}
 `)
 
-// ownedCheck returns 0 from the script unless token ARGV[2] owns an
-// in-progress record of key ARGV[1], and -1 for anything that is not a
-// well-formed record of that key, so that writes never touch it.
+// ownedCheck returns from the script: 1 when done(r) says this very
+// request ran before, -1 for anything that is not a well-formed record of
+// key ARGV[1], so that writes never touch it, and 0 unless token ARGV[2]
+// owns an in-progress record. Each script defines done first.
 const ownedCheck = `
-local r = redis.pcall('HMGET', KEYS[1], 'k', 's', 't', 'l', 'e', 'c', 'u')
+local r = redis.pcall('HMGET', KEYS[1], 'k', 's', 't', 'l', 'e', 'c', 'u', 'n', 'r')
 if r.err then return -1 end
+if done(r) then return 1 end
 if not r[1] and not r[2] then return 0 end
 if r[1] ~= ARGV[1] or (r[2] ~= '1' and r[2] ~= '2' and r[2] ~= '3') then return -1 end
 for i = 3, 7 do
@@ -94,36 +184,42 @@ if r[2] ~= '1' or r[3] ~= ARGV[2] then return 0 end
 `
 
 // extendScript: ARGV key, token, lease ms. Replies 1 done, 0 not the owner,
-// -1 corrupt.
-var extendScript = redis.NewScript(prelude + ownedCheck + `
+// -1 corrupt. Running it twice extends twice, which is harmless.
+var extendScript = newScript(allowOOM + prelude + `
+local function done(r) return false end
+` + ownedCheck + `
 redis.call('HSET', KEYS[1], 'l', fmt(now + tonumber(ARGV[3])), 'u', fmt(now))
 return 1
 `)
 
-// completeScript: ARGV key, token, status, value, ttl ms (0: none),
+// completeScript: ARGV key, token, nonce, status, value, ttl ms (0: none),
 // publish command.
-var completeScript = redis.NewScript(prelude + ownedCheck + `
-local ttl = tonumber(ARGV[5])
+var completeScript = newScript(allowOOM + prelude + `
+local function done(r) return r[3] == ARGV[2] and r[8] == 'c' .. ARGV[3] end
+` + ownedCheck + `
+local ttl = tonumber(ARGV[6])
 local e = 0
 if ttl > 0 then e = now + ttl end
-redis.call('HSET', KEYS[1], 's', ARGV[3], 'v', ARGV[4], 'e', fmt(e), 'u', fmt(now))
+redis.call('HSET', KEYS[1], 's', ARGV[4], 'v', ARGV[5], 'e', fmt(e), 'u', fmt(now), 'n', 'c' .. ARGV[3])
 expire(e)
-publish(ARGV[6], ARGV[3])
+publish(ARGV[7], ARGV[4])
 return 1
 `)
 
-// releaseScript: ARGV key, token, tombstone ms, publish command.
-var releaseScript = redis.NewScript(prelude + ownedCheck + `
+// releaseScript: ARGV key, token, nonce, tombstone ms, publish command.
+var releaseScript = newScript(allowOOM + prelude + `
+local function done(r) return r[9] == ARGV[3] end
+` + ownedCheck + `
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 't', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-publish(ARGV[4], '0')
+redis.call('HSET', KEYS[1], 't', ARGV[2], 'r', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+publish(ARGV[5], '0')
 return 1
 `)
 
 // deleteScript: ARGV tombstone ms, publish command. Forgets whatever the
 // key holds, corrupt values included, keeping the last token if any.
-var deleteScript = redis.NewScript(prelude + `
+var deleteScript = newScript(allowOOM + prelude + `
 local t = redis.pcall('HGET', KEYS[1], 't')
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
 if type(t) == 'string' and tonumber(t) then

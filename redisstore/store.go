@@ -2,9 +2,13 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -14,12 +18,16 @@ import (
 // Store is an idemtype.Store on Redis. It is safe for concurrent use by
 // many goroutines and many processes sharing the Redis deployment.
 type Store struct {
-	client    redis.UniversalClient
-	cluster   *redis.ClusterClient // nil unless client is one
-	prefix    string
-	pubCmd    string // "PUBLISH", "SPUBLISH" or "" (no notifications)
-	tombstone string // milliseconds, as the scripts want it
-	watch     watchers
+	client  redis.UniversalClient
+	cluster *redis.ClusterClient // nil unless client is one
+	prefix  string
+	pubCmd  string // "PUBLISH", "SPUBLISH" or "" (no notifications)
+	pubArg  any    // pubCmd, boxed once for the scripts' arguments
+	tombArg any    // Options.Tombstone in milliseconds, as the scripts want it
+	watch   watchers
+
+	nonceBase string        // random, per Store
+	nonceSeq  atomic.Uint64 // counts the Store's nonces
 }
 
 var (
@@ -32,12 +40,20 @@ var (
 // *redis.Client (single node or Sentinel failover) or a
 // *redis.ClusterClient. A nil opts means defaults. The Store does not own
 // client: Close stops the Store's subscriptions, not the client.
+//
+// New panics with the error of [Options.Validate] when opts are invalid;
+// call Validate first to handle it instead.
 func New(client redis.UniversalClient, opts *Options) *Store {
+	if err := opts.Validate(); err != nil {
+		panic(err)
+	}
 	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	s := &Store{client: client, prefix: o.Prefix}
+	var seed [12]byte
+	_, _ = rand.Read(seed[:]) // never fails (crypto/rand)
+	s := &Store{client: client, prefix: o.Prefix, nonceBase: base64.RawURLEncoding.EncodeToString(seed[:])}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
 	}
@@ -58,7 +74,8 @@ func New(client redis.UniversalClient, opts *Options) *Store {
 	if tomb <= 0 {
 		tomb = 10 * time.Second
 	}
-	s.tombstone = strconv.FormatInt(millis(tomb), 10)
+	s.tombArg = strconv.FormatInt(millis(tomb), 10)
+	s.pubArg = s.pubCmd
 	s.watch.init(s)
 	return s
 }
@@ -70,101 +87,117 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 	if req.Takeover {
 		takeover = "1"
 	}
-	res, err := claimScript.Run(ctx, s.client, []string{s.name(req.Key)},
-		req.Key, req.Fingerprint, max(millis(req.Lease), 1), millis(req.TTL), takeover, s.pubCmd).Slice()
+	name := s.name(req.Key)
+	res, err := run(ctx, s.client, claimScript, name, redis.NewStringSliceCmd, []any{4: req.Key, req.Fingerprint,
+		max(millis(req.Lease), 1), millis(req.TTL), takeover, s.pubArg, s.nonce()}).Result()
 	if err != nil {
-		return idemtype.Claim{}, fmt.Errorf("idempotency: redisstore: claim: %w", err)
+		return idemtype.Claim{}, opErr("claim", name, err)
 	}
-	return decodeClaim(req, res)
+	cl, err := decodeClaim(req, res)
+	if err != nil {
+		return idemtype.Claim{}, opErr("claim", name, err)
+	}
+	return cl, nil
+}
+
+// nonce returns a string no other call of any Store uses: the scripts
+// keep it in the record they write, to recognise a request that go-redis
+// sent again after losing its reply.
+func (s *Store) nonce() string {
+	b := make([]byte, 0, len(s.nonceBase)+13)
+	b = append(b, s.nonceBase...)
+	return string(strconv.AppendUint(b, s.nonceSeq.Add(1), 36))
 }
 
 // decodeClaim turns the claim script's reply into a Claim.
-func decodeClaim(req idemtype.ClaimRequest, res []any) (idemtype.Claim, error) {
-	if len(res) < 2 {
-		return idemtype.Claim{}, corrupt(req.Key, "claim reply of %d elements", len(res))
+func decodeClaim(req idemtype.ClaimRequest, res []string) (idemtype.Claim, error) {
+	if len(res) == 0 {
+		return idemtype.Claim{}, errCorrupt("empty claim reply")
 	}
-	code, _ := res[0].(string)
-	now, ok := res[1].(int64)
-	if !ok {
-		return idemtype.Claim{}, corrupt(req.Key, "claim reply time %T", res[1])
-	}
-	switch code {
+	switch code := res[0]; code {
 	case "a", "t":
-		if len(res) < 3 {
+		if len(res) != 6 {
 			break
 		}
-		t, _ := res[2].(string)
-		tok, err := strconv.ParseUint(t, 10, 64)
+		tok, err := strconv.ParseUint(res[1], 10, 64)
 		if err != nil || tok == 0 {
 			break
 		}
-		at := time.UnixMilli(now)
+		var ms [4]int64 // created, updated, lease, expires
+		for i := range ms {
+			if ms[i], err = strconv.ParseInt(res[2+i], 10, 64); err != nil || ms[i] < 0 {
+				return idemtype.Claim{}, errCorrupt("claim reply %q", res)
+			}
+		}
 		rec := idemtype.Record{
 			Key:         req.Key,
 			Fingerprint: req.Fingerprint,
 			Status:      idemtype.StatusInProgress,
 			Token:       idemtype.Token(tok),
-			LeaseUntil:  at.Add(time.Duration(max(millis(req.Lease), 1)) * time.Millisecond),
-			CreatedAt:   at,
-			UpdatedAt:   at,
+			CreatedAt:   time.UnixMilli(ms[0]),
+			UpdatedAt:   time.UnixMilli(ms[1]),
+			LeaseUntil:  time.UnixMilli(ms[2]),
 		}
-		if ttl := millis(req.TTL); ttl > 0 {
-			rec.ExpiresAt = at.Add(time.Duration(ttl) * time.Millisecond)
+		if ms[3] > 0 {
+			rec.ExpiresAt = time.UnixMilli(ms[3])
 		}
-		if code == "a" {
-			return idemtype.Claim{Acquired: true, Record: rec}, nil
-		}
-		if len(res) < 4 {
-			break
-		}
-		c, _ := res[3].(string)
-		created, err := strconv.ParseInt(c, 10, 64)
-		if err != nil {
-			break
-		}
-		rec.CreatedAt = time.UnixMilli(created)
-		return idemtype.Claim{Acquired: true, TookOver: true, Record: rec}, nil
+		return idemtype.Claim{Acquired: true, TookOver: code == "t", Record: rec}, nil
 	case "e", "x":
-		rec, err := decodeRecord(req.Key, res[2:])
+		if len(res) != 4 {
+			break
+		}
+		// k f s t v l e c u, from f, v and "s t l e c u"
+		f := [9]string{0: req.Key, 1: res[1], 4: res[2]}
+		rest := res[3]
+		for _, i := range [...]int{2, 3, 5, 6, 7} {
+			var ok bool
+			if f[i], rest, ok = strings.Cut(rest, " "); !ok {
+				return idemtype.Claim{}, errCorrupt("claim reply %q", res)
+			}
+		}
+		f[8] = rest
+		rec, err := decodeRecord(req.Key, f[:])
 		if err != nil {
 			return idemtype.Claim{}, err
 		}
 		return idemtype.Claim{Record: rec, Abandoned: code == "x"}, nil
 	case "c":
-		return idemtype.Claim{}, corrupt(req.Key, "not a well-formed record")
+		return idemtype.Claim{}, errCorrupt("not a well-formed record")
 	}
-	return idemtype.Claim{}, corrupt(req.Key, "unexpected claim reply %q", res)
+	return idemtype.Claim{}, errCorrupt("claim reply %q", res)
 }
 
 // Extend implements idemtype.Store in one round trip.
 func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, lease time.Duration) error {
-	return s.owned(ctx, "extend", key, extendScript, tokenArg(token), max(millis(lease), 1))
+	return s.owned(ctx, "extend", key, extendScript, []any{4: key, tokenArg(token), max(millis(lease), 1)})
 }
 
 // Complete implements idemtype.Store in one round trip.
 func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
 	if out.Status != idemtype.StatusCompleted && out.Status != idemtype.StatusFailed {
-		return fmt.Errorf("idempotency: redisstore: complete: invalid outcome status %d", out.Status)
+		return opErr("complete", s.name(key), fmt.Errorf("invalid outcome status %d", out.Status))
 	}
-	return s.owned(ctx, "complete", key, completeScript, tokenArg(token), int(out.Status), out.Value, millis(out.TTL), s.pubCmd)
+	return s.owned(ctx, "complete", key, completeScript,
+		[]any{4: key, tokenArg(token), s.nonce(), int(out.Status), out.Value, millis(out.TTL), s.pubArg})
 }
 
 // Release implements idemtype.Store in one round trip.
 func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) error {
-	return s.owned(ctx, "release", key, releaseScript, tokenArg(token), s.tombstone, s.pubCmd)
+	return s.owned(ctx, "release", key, releaseScript, []any{4: key, tokenArg(token), s.nonce(), s.tombArg, s.pubArg})
 }
 
 // owned runs a script that writes only if the token owns the in-progress
-// record, and maps its reply.
-func (s *Store) owned(ctx context.Context, op, key string, script *redis.Script, args ...any) error {
-	n, err := script.Run(ctx, s.client, []string{s.name(key)}, append([]any{key}, args...)...).Int()
+// record, and maps its reply. args leave four elements for run.
+func (s *Store) owned(ctx context.Context, op, key string, sc *script, args []any) error {
+	name := s.name(key)
+	n, err := run(ctx, s.client, sc, name, redis.NewIntCmd, args).Result()
 	switch {
 	case err != nil:
-		return fmt.Errorf("idempotency: redisstore: %s: %w", op, err)
+		return opErr(op, name, err)
 	case n == 0:
-		return idemtype.ErrLeaseLost
+		return opErr(op, name, idemtype.ErrLeaseLost)
 	case n < 0:
-		return corrupt(key, "not a well-formed record")
+		return opErr(op, name, errCorrupt("not a well-formed record"))
 	}
 	return nil
 }
@@ -173,24 +206,30 @@ func tokenArg(t idemtype.Token) string { return strconv.FormatUint(uint64(t), 10
 
 // Get implements idemtype.Store with one HMGET.
 func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
-	vals, err := s.client.HMGet(ctx, s.name(key), fields...).Result()
+	name := s.name(key)
+	vals, err := s.client.HMGet(ctx, name, fields...).Result()
 	if err != nil {
 		if isWrongType(err) {
-			return idemtype.Record{}, corrupt(key, "not a record hash")
+			return idemtype.Record{}, opErr("get", name, errCorrupt("not a record hash"))
 		}
-		return idemtype.Record{}, fmt.Errorf("idempotency: redisstore: get: %w", err)
+		return idemtype.Record{}, opErr("get", name, err)
 	}
 	if isAbsent(vals) || isTombstone(vals) {
 		return idemtype.Record{}, idemtype.ErrNotFound
 	}
-	return decodeRecord(key, vals)
+	rec, err := decodeHash(key, vals)
+	if err != nil {
+		return idemtype.Record{}, opErr("get", name, err)
+	}
+	return rec, nil
 }
 
 // Delete implements idemtype.Store in one round trip. It wakes watchers
 // of the key.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := deleteScript.Run(ctx, s.client, []string{s.name(key)}, s.tombstone, s.pubCmd).Err(); err != nil {
-		return fmt.Errorf("idempotency: redisstore: delete: %w", err)
+	name := s.name(key)
+	if err := run(ctx, s.client, deleteScript, name, redis.NewCmd, []any{4: s.tombArg, s.pubArg}).Err(); err != nil {
+		return opErr("delete", name, err)
 	}
 	return nil
 }

@@ -46,12 +46,12 @@ func (w *watchers) init(s *Store) { w.s = s }
 // confirmed the subscription, so no change after it returns goes unseen.
 func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
 	if s.pubCmd == "" {
-		return nil, nil, ErrNoPubSub
+		return nil, nil, wrap("watch", ErrNoPubSub)
 	}
 	channel := s.name(key)
 	h, err := s.watch.hub(ctx, channel)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, opErr("watch", channel, err)
 	}
 	h.mu.Lock()
 	e := h.subs[channel]
@@ -61,7 +61,7 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 		if err := h.subscribe(ctx, channel); err != nil {
 			delete(h.subs, channel)
 			h.mu.Unlock()
-			return nil, nil, wrap("watch", err)
+			return nil, nil, opErr("watch", channel, err)
 		}
 	}
 	e.n++
@@ -75,10 +75,10 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 		return ch, stop, nil
 	case <-h.done:
 		stop()
-		return nil, nil, ErrClosed
+		return nil, nil, opErr("watch", channel, ErrClosed)
 	case <-ctx.Done():
 		stop()
-		return nil, nil, context.Cause(ctx)
+		return nil, nil, opErr("watch", channel, context.Cause(ctx))
 	}
 }
 
@@ -89,7 +89,7 @@ func (w *watchers) hub(ctx context.Context, channel string) (*hub, error) {
 	if w.s.cluster != nil {
 		var err error
 		if node, err = w.s.cluster.MasterForKey(ctx, channel); err != nil {
-			return nil, wrap("watch", err)
+			return nil, err
 		}
 		addr = node.Options().Addr
 	}

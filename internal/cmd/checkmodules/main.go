@@ -9,8 +9,8 @@
 //   - go.work uses every module, and has exactly one versioned replace,
 //     "PATH Release => ./DIR", for each module that another one requires,
 //     so that work inside the repository builds against the working tree;
-//   - every go.mod and go.work state the same go version, and README.md
-//     states it ("Go 1.N or newer") once.
+//   - every go.mod and go.work state the same go version (go 1.N.0), and
+//     README.md states it ("Go 1.N or newer") once.
 //
 // Usage, from anywhere in the repository:
 //
@@ -208,7 +208,7 @@ func checkFiles(mods []module, work workFile, readme string) []string {
 	}
 
 	stated := regexp.MustCompile(`\bGo 1\.\d+(\.\d+)? or newer`).FindAllString(readme, -1)
-	if want := "Go " + goVersion + " or newer"; len(stated) != 1 || stated[0] != want {
+	if want := "Go " + strings.TrimSuffix(goVersion, ".0") + " or newer"; len(stated) != 1 || stated[0] != want {
 		bad("README.md: states %q, want %q exactly once", stated, want)
 	}
 	slices.Sort(problems)

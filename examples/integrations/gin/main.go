@@ -1,0 +1,153 @@
+// Command gin serves payments with Gin behind idemhttp, through a small
+// adapter, and retries every request once with the same Idempotency-Key:
+// each payment is made once, and the retry gets the first response back.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/idemhttp"
+)
+
+func main() {
+	if err := run(os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gin:", err)
+		os.Exit(1)
+	}
+}
+
+// idempotent mounts net/http middleware such as idemhttp's on Gin: the
+// rest of the chain runs inside it, writing through the middleware's
+// ResponseWriter, and nothing runs when the middleware answers by itself
+// (a replay, a conflict).
+func idempotent(mw func(http.Handler) http.Handler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		orig := c.Writer
+		mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c.Request = r
+			c.Writer = &writer{ResponseWriter: orig, w: w, status: http.StatusOK, size: -1}
+			c.Next()
+		})).ServeHTTP(orig, c.Request)
+		c.Writer = orig
+		c.Abort() // the handlers ran inside, or must not run
+	}
+}
+
+// writer is a gin.ResponseWriter that writes through w; the rest
+// (Hijack, CloseNotify, Pusher) is the original's.
+type writer struct {
+	gin.ResponseWriter
+	w      http.ResponseWriter
+	status int
+	size   int // -1 until the header is written
+}
+
+func (w *writer) Header() http.Header { return w.w.Header() }
+func (w *writer) Status() int         { return w.status }
+func (w *writer) Size() int           { return w.size }
+func (w *writer) Written() bool       { return w.size != -1 }
+
+func (w *writer) WriteHeader(code int) {
+	if code > 0 && !w.Written() {
+		w.status = code
+	}
+}
+
+func (w *writer) WriteHeaderNow() {
+	if !w.Written() {
+		w.size = 0
+		w.w.WriteHeader(w.status)
+	}
+}
+
+func (w *writer) Write(b []byte) (int, error) {
+	w.WriteHeaderNow()
+	n, err := w.w.Write(b)
+	w.size += n
+	return n, err
+}
+
+func (w *writer) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
+
+func (w *writer) Flush() {
+	w.WriteHeaderNow()
+	if f, ok := w.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func run(out io.Writer) error {
+	g := idempotency.New(nil, nil) // in-memory; use a shared store with several servers
+	defer g.Close()
+
+	gin.SetMode(gin.ReleaseMode)
+	payments := 0
+	r := gin.New()
+	api := r.Group("/accounts/:account", idempotent(idemhttp.New(g, &idemhttp.Config{
+		Required: true,
+		Scope:    func(r *http.Request) string { return r.Header.Get("X-Account") }, // your authentication
+	})))
+	api.POST("/payments", func(c *gin.Context) {
+		if c.Param("account") != "acct-1" {
+			c.JSON(http.StatusNotFound, gin.H{"error": "no such account"})
+			return
+		}
+		payments++
+		c.JSON(http.StatusCreated, gin.H{"payment": payments, "account": c.Param("account")})
+	})
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: r}
+	go func() { _ = srv.Serve(lis) }()
+	defer srv.Shutdown(context.Background())
+
+	for _, c := range []struct{ path, key string }{
+		{"/accounts/acct-1/payments", "pay-1"},
+		{"/accounts/acct-1/payments", "pay-2"},
+		{"/accounts/acct-9/payments", "pay-3"},
+		{"/accounts/acct-1/payments", ""}, // no key: refused, Required
+	} {
+		for attempt := 1; attempt <= 2; attempt++ {
+			req, err := http.NewRequest(http.MethodPost, "http://"+lis.Addr().String()+c.path, strings.NewReader(`{"amount":42}`))
+			if err != nil {
+				return err
+			}
+			if c.key != "" {
+				req.Header.Set(idemhttp.HeaderKey, c.key)
+			}
+			req.Header.Set("X-Account", "acct-1")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				return err
+			}
+			if resp.StatusCode == http.StatusBadRequest {
+				body = []byte(resp.Header.Get("Content-Type"))
+			}
+			fmt.Fprintf(out, "%q attempt %d: %d %s (replayed: %q)\n", c.key, attempt, resp.StatusCode,
+				strings.TrimSpace(string(body)), resp.Header.Get(idemhttp.HeaderReplayed))
+		}
+	}
+	fmt.Fprintf(out, "payments made: %d\n", payments)
+	if payments != 2 {
+		return errors.New("a payment ran twice")
+	}
+	return nil
+}

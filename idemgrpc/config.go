@@ -1,0 +1,120 @@
+package idemgrpc
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/idempotency-go/idempotency"
+)
+
+// Config configures UnaryServerInterceptor. The zero value, like a nil
+// *Config, means defaults.
+type Config struct {
+	// Methods are the full method names ("/package.Service/Method") the
+	// interceptor guards; calls to other methods pass through untouched,
+	// key or not. Default nil: every unary method.
+	Methods []string
+	// Required answers codes.InvalidArgument to a guarded call without
+	// MetadataKey. Default false: such calls pass through unguarded.
+	Required bool
+	// Scope returns the identity of the client a call comes from (the
+	// authenticated peer, the account, the id of an API key), read from
+	// the call's context. It is part of the record key, so that one
+	// client's key can never replay another client's response. It appears
+	// in store keys: return an identifier, not a secret, and keep it short.
+	// Default nil: all clients share one key space, which suits only a
+	// service with a single client.
+	Scope func(ctx context.Context) string
+	// KeyPrefix starts every record key, to keep these records apart from
+	// other users of the store. Default "idemgrpc:".
+	KeyPrefix string
+	// MaxKeyLength is the longest key accepted in MetadataKey, in bytes.
+	// Default 255; at most 1024.
+	MaxKeyLength int
+	// Wait is how long a duplicate waits for a first call that is still
+	// running, to replay its response, before it gets codes.Aborted.
+	// Default 0 (or negative): codes.Aborted at once. Under the guard's
+	// Wait policy duplicates wait until their call's context ends instead,
+	// and under Reject they get codes.AlreadyExists whenever the key was
+	// seen before.
+	Wait time.Duration
+	// TTL is how long responses are remembered. Default 0: the guard's
+	// Config.TTL.
+	TTL time.Duration
+	// ReleaseCodes are the status codes of handler errors that release the
+	// key, so that a retry runs the handler again; errors with other codes
+	// are stored and replayed. An error that is not a gRPC status counts
+	// as codes.Unknown. Default nil: DefaultReleaseCodes; an empty non-nil
+	// slice stores every error.
+	ReleaseCodes []codes.Code
+}
+
+// DefaultReleaseCodes are the codes of transient failures, after which
+// the same call may well succeed: the default Config.ReleaseCodes.
+var DefaultReleaseCodes = []codes.Code{
+	codes.Internal,
+	codes.Unavailable,
+	codes.DeadlineExceeded,
+	codes.Canceled,
+	codes.Unknown,
+	codes.ResourceExhausted,
+}
+
+// Defaults of Config.
+const (
+	// DefaultKeyPrefix starts record keys.
+	DefaultKeyPrefix = "idemgrpc:"
+	// DefaultMaxKeyLength is the longest key accepted.
+	DefaultMaxKeyLength = 255
+
+	// maxMaxKeyLength leaves room in the guard's key for a prefix, a
+	// scope and a method name.
+	maxMaxKeyLength = 1024
+)
+
+// withDefaults returns c with defaults filled in; it panics on an invalid
+// value, since a Config is written by a programmer, not read from input.
+func (c *Config) withDefaults() Config {
+	var d Config
+	if c != nil {
+		d = *c
+	}
+	if d.KeyPrefix == "" {
+		d.KeyPrefix = DefaultKeyPrefix
+	}
+	switch {
+	case d.MaxKeyLength == 0:
+		d.MaxKeyLength = DefaultMaxKeyLength
+	case d.MaxKeyLength < 0 || d.MaxKeyLength > maxMaxKeyLength:
+		panic(fmt.Sprintf("idempotency: idemgrpc: invalid Config.MaxKeyLength %d (want 1..%d, or 0 for the default)", d.MaxKeyLength, maxMaxKeyLength))
+	}
+	if d.TTL < 0 && d.TTL != idempotency.NoExpiry {
+		panic(fmt.Sprintf("idempotency: idemgrpc: invalid Config.TTL %v (want > 0, 0 for the guard's, or idempotency.NoExpiry)", d.TTL))
+	}
+	if d.ReleaseCodes == nil {
+		d.ReleaseCodes = DefaultReleaseCodes
+	}
+	for _, c := range d.ReleaseCodes {
+		if c == codes.OK {
+			panic("idempotency: idemgrpc: Config.ReleaseCodes holds codes.OK, which is not an error")
+		}
+	}
+	return d
+}
+
+// ClientConfig configures UnaryClientInterceptor. The zero value, like a
+// nil *ClientConfig, means defaults.
+type ClientConfig struct {
+	// Methods are the full method names ("/package.Service/Method") that
+	// get a key; calls to other methods are sent untouched. Default nil:
+	// every unary method.
+	Methods []string
+	// NewKey returns a fresh key for one logical call. It must not repeat:
+	// two calls with one key and different requests get
+	// codes.InvalidArgument, and with equal requests the second gets the
+	// first one's response. Default NewKey (128 random bits).
+	NewKey func() string
+}
