@@ -14,7 +14,8 @@
 //	idem list [PREFIX]
 //	idem sweep
 //	idem proxy --target URL [--listen ADDR] [--required] [--methods POST,PATCH]
-//	           [--scope-header NAME] [--ttl D] [--lease D] [--wait D] ...
+//	           [--scope-header NAME | --shared-keys] [--scope-secret S]
+//	           [--ttl D] [--lease D] [--wait D] [--write-timeout D] ...
 //	idem version
 //	idem help [COMMAND]
 //

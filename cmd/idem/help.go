@@ -131,13 +131,17 @@ line (as idem get does), in no particular order.
 Removes expired records from stores that keep them (directories,
 PostgreSQL) and prints {"removed": N}. Redis expires records itself.
 `,
-	"proxy": `idem proxy --target URL [--listen ADDR] [--required] [--methods LIST] [--scope-header NAME] [flags]
+	"proxy": `idem proxy --target URL [--listen ADDR] [--required] [--methods LIST] [--scope-header NAME | --shared-keys] [flags]
 
 An HTTP reverse proxy to --target that runs each request with an
 Idempotency-Key at most once: a retry gets the recorded response with
 "Idempotent-Replayed: true", a retry while the first is still in flight
-gets 409, and the same key with another method, path, query or body gets
-422. 5xx responses are not recorded. SIGINT or SIGTERM stops accepting
+gets 409 with Retry-After, and the same key with another method, path,
+query or body gets 422. 5xx responses are not recorded. Clients are kept
+apart by default: a key belongs to the client's credentials (a keyed
+digest of its Authorization header, cookies and TLS certificate), and a
+guarded request without credentials gets 401, unless --scope-header names
+another identity or --shared-keys puts everyone in one key space. SIGINT or SIGTERM stops accepting
 connections and lets requests in flight finish.
 
 flags:
@@ -146,7 +150,12 @@ flags:
   --required               answer 400 to guarded requests without a key
   --methods LIST           guarded methods (default POST,PATCH)
   --scope-header NAME      keep keys apart per value of this header (e.g.
-                           Authorization); only a digest of it is stored
+                           X-Tenant); only a digest of it is stored
+  --shared-keys            one key space for every client: only for a
+                           service with a single trusted client
+  --scope-secret S         the key of the credentials digest that keeps
+                           clients apart (default $IDEM_SCOPE_SECRET, else
+                           one made once and kept in the store)
   --key-prefix P           prefix of record keys (default "idemhttp:")
   --ttl D                  how long responses are remembered (default 24h)
   --lease D                claim lease (default 30s)

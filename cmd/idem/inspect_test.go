@@ -116,7 +116,7 @@ func TestKeyCommand(t *testing.T) {
 func TestSweepExpired(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.idem("run", "--key", "short", "--ttl", "2s", "--", "true").want(t, 0)
+	e.idem("run", "--key", "short", "--ttl", "2s", "--lease", "1s", "--", "true").want(t, 0)
 	e.idem("run", "--key", "long", "--", "true").want(t, 0)
 	waitFor(t, "the short record to expire", func() bool { return e.idem("get", "short").code == exitNoRecord })
 	if r := e.idem("sweep").want(t, 0); strings.TrimSpace(r.stdout) != `{"removed":1}` {

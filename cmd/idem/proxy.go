@@ -26,11 +26,13 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	required := fs.Bool("required", false, "")
 	methods := fs.String("methods", "POST,PATCH", "")
 	scopeHeader := fs.String("scope-header", "", "")
+	sharedKeys := fs.Bool("shared-keys", false, "")
+	scopeSecret := fs.String("scope-secret", a.getenv("IDEM_SCOPE_SECRET"), "")
 	keyPrefix := fs.String("key-prefix", idemhttp.DefaultKeyPrefix, "")
 	var ttl ttlFlag
-	ttl.d = 24 * time.Hour
+	ttl.d = idempotency.DefaultTTL
 	fs.Var(&ttl, "ttl", "")
-	lease := fs.Duration("lease", 30*time.Second, "")
+	lease := fs.Duration("lease", idempotency.DefaultLease, "")
 	wait := fs.Duration("wait", 0, "")
 	noTakeover := fs.Bool("no-takeover", false, "")
 	storeErrors := fs.Bool("store-server-errors", false, "")
@@ -63,6 +65,10 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 		return a.usageError("proxy", "--wait and --shutdown-timeout must not be negative")
 	case *readTimeout < 0 || *writeTimeout < 0 || *idleTimeout < 0:
 		return a.usageError("proxy", "--read-timeout, --write-timeout and --idle-timeout must not be negative")
+	case *sharedKeys && *scopeHeader != "":
+		return a.usageError("proxy", "--shared-keys and --scope-header exclude each other")
+	case *scopeSecret != "" && len(*scopeSecret) < idemhttp.MinScopeSecret:
+		return a.usageError("proxy", fmt.Sprintf("--scope-secret (or IDEM_SCOPE_SECRET) must be at least %d bytes", idemhttp.MinScopeSecret))
 	case maxRequest.n == 0 || maxResponse.n == 0:
 		return a.usageError("proxy", "--max-request-bytes and --max-response-bytes must be positive")
 	}
@@ -75,16 +81,18 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	if len(ms) == 0 {
 		return a.usageError("proxy", "--methods names no method")
 	}
+	gcfg := &idempotency.Config{TTL: ttl.d, Lease: *lease, NoTakeover: *noTakeover}
+	if err := gcfg.Validate(); err != nil {
+		return a.usageError("proxy", strings.TrimPrefix(err.Error(), "idempotency: "))
+	}
 
 	store, closeStore, err := a.openStore(ctx, common.store)
 	if err != nil {
 		return a.fail(ctx, err)
 	}
 	defer closeStore()
-	logger := a.logger(common.verbose)
-	g := idempotency.New(store, &idempotency.Config{
-		TTL: ttl.d, Lease: *lease, NoTakeover: *noTakeover, Logger: logger,
-	})
+	gcfg.Logger = a.logger(common.verbose)
+	g := idempotency.New(store, gcfg)
 	cfg := &idemhttp.Config{
 		Methods:           ms,
 		Required:          *required,
@@ -93,6 +101,10 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 		MaxResponseBytes:  maxResponse.n,
 		Wait:              *wait,
 		StoreServerErrors: *storeErrors,
+		SharedKeySpace:    *sharedKeys,
+	}
+	if *scopeSecret != "" {
+		cfg.ScopeSecret = []byte(*scopeSecret)
 	}
 	if *scopeHeader != "" {
 		cfg.Scope = headerScope(*scopeHeader)
@@ -115,7 +127,7 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	// A client that stops reading cannot hold a key (its lease renewed)
 	// past the write timeout, nor a connection past the others.
 	srv := &http.Server{
-		Handler:           retryAfter(idemhttp.New(g, cfg)(rp)),
+		Handler:           idemhttp.New(g, cfg)(rp),
 		ReadHeaderTimeout: min(30*time.Second, *readTimeout),
 		ReadTimeout:       *readTimeout,
 		WriteTimeout:      *writeTimeout,

@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // backend is a service behind the proxy that counts the requests reaching
@@ -37,6 +39,16 @@ func newBackend(t *testing.T) *backend {
 	}))
 	t.Cleanup(b.srv.Close)
 	return b
+}
+
+// waitArrived waits, up to 20 s, for a request to reach /slow.
+func (b *backend) waitArrived(t *testing.T) {
+	t.Helper()
+	select {
+	case <-b.arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no request reached the service within 20s")
+	}
 }
 
 var listenRE = regexp.MustCompile(`proxy listening on (\S+),`)
@@ -129,7 +141,7 @@ func TestProxyRequired(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := newBackend(t)
-	p, url := startProxy(t, e, b, "--required", "--methods", "post,PUT")
+	p, url := startProxy(t, e, b, "--shared-keys", "--required", "--methods", "post,PUT")
 	if r := post(t, url+"/x", "", "a"); r.status != http.StatusBadRequest {
 		t.Fatalf("no key: %+v", r)
 	}
@@ -153,7 +165,7 @@ func TestProxyGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := newBackend(t)
-	p, url := startProxy(t, e, b)
+	p, url := startProxy(t, e, b, "--shared-keys")
 	got := make(chan reply, 1)
 	go func() {
 		// t.Fatal must not run here: report through the channel.
@@ -168,11 +180,17 @@ func TestProxyGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		got <- reply{status: resp.StatusCode, body: string(body)}
 	}()
-	<-b.arrived
+	b.waitArrived(t)
 	p.signal(syscall.SIGTERM)
 	p.waitStderr("shutting down")
 	close(b.block)
-	if r := <-got; r.status != http.StatusCreated {
+	var r reply
+	select {
+	case r = <-got:
+	case <-time.After(cmdTimeout):
+		t.Fatal("no response to the request in flight")
+	}
+	if r.status != http.StatusCreated {
 		t.Fatalf("request in flight during shutdown: %+v", r)
 	}
 	p.wait().want(t, 0)
@@ -187,7 +205,7 @@ func TestProxyBackendDown(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := newBackend(t)
-	p, url := startProxy(t, e, b)
+	p, url := startProxy(t, e, b, "--shared-keys")
 	b.srv.Close()
 	r := post(t, url+"/x", `"d"`, "a")
 	var doc struct {
@@ -218,7 +236,7 @@ func TestProxyConflictRetryAfter(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := newBackend(t)
-	p, url := startProxy(t, e, b, "--max-response-bytes", "8")
+	p, url := startProxy(t, e, b, "--shared-keys", "--max-response-bytes", "8")
 	first := make(chan reply, 1)
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, url+"/slow", strings.NewReader("x"))
@@ -232,13 +250,18 @@ func TestProxyConflictRetryAfter(t *testing.T) {
 		resp.Body.Close()
 		first <- reply{status: resp.StatusCode, body: string(body)}
 	}()
-	<-b.arrived
+	b.waitArrived(t)
 	r := post(t, url+"/slow", `"s"`, "x")
-	if r.status != http.StatusConflict || r.header.Get("Retry-After") != "1" || !strings.Contains(r.body, "in-progress") {
+	if ra, err := strconv.Atoi(r.header.Get("Retry-After")); r.status != http.StatusConflict || err != nil || ra < 1 || ra > 30 || !strings.Contains(r.body, "in-progress") {
 		t.Fatalf("in flight: %d, Retry-After %q, body %s", r.status, r.header.Get("Retry-After"), r.body)
 	}
 	close(b.block)
-	if r := <-first; r.status != http.StatusCreated {
+	select {
+	case r = <-first:
+	case <-time.After(cmdTimeout):
+		t.Fatal("no response to the first request")
+	}
+	if r.status != http.StatusCreated {
 		t.Fatalf("first: %+v", r)
 	}
 	// The response was larger than --max-response-bytes: recorded as not
@@ -249,6 +272,33 @@ func TestProxyConflictRetryAfter(t *testing.T) {
 	}
 	if n := b.hits.Load(); n != 1 {
 		t.Fatalf("backend hit %d times, want 1", n)
+	}
+	p.signal(syscall.SIGTERM)
+	p.wait().want(t, 0)
+}
+
+// TestProxyClientsApartByDefault: without --scope-header or --shared-keys,
+// a key belongs to the client's credentials; a guarded request without
+// any is refused and reaches nothing.
+func TestProxyClientsApartByDefault(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBackend(t)
+	p, url := startProxy(t, e, b)
+	if r := post(t, url+"/pay", `"k"`, "1 EUR"); r.status != http.StatusUnauthorized {
+		t.Fatalf("no credentials: %+v", r)
+	}
+	alice := post(t, url+"/pay", `"k"`, "1 EUR", "Authorization", "Bearer alice")
+	bob := post(t, url+"/pay", `"k"`, "1 EUR", "Authorization", "Bearer bob")
+	again := post(t, url+"/pay", `"k"`, "1 EUR", "Authorization", "Bearer alice")
+	if alice.replayed != "" || bob.replayed != "" || bob.body == alice.body || again.replayed != "true" || again.body != alice.body {
+		t.Fatalf("alice %+v, bob %+v, alice again %+v", alice, bob, again)
+	}
+	if n := b.hits.Load(); n != 2 {
+		t.Fatalf("backend hit %d times, want 2 (one per client)", n)
+	}
+	if list := e.idem("list").want(t, 0).stdout; strings.Contains(list, "alice") || strings.Contains(list, "bob") {
+		t.Fatalf("credentials in the store: %s", list)
 	}
 	p.signal(syscall.SIGTERM)
 	p.wait().want(t, 0)

@@ -100,6 +100,13 @@ func TestCheckFiles(t *testing.T) {
 			return readme
 		}, "only modules of this repository"},
 		{"README states another version", func([]module, *workFile) string { return "Go 1.23 or newer" }, "README.md"},
+		{"patch-level go line, README states the minor version", func(mods []module, w *workFile) string {
+			for i := range mods {
+				mods[i].mod.Go = "1.26.0"
+			}
+			w.Go = "1.26.0"
+			return "Go 1.26 or newer"
+		}, ""},
 		{"README states it twice", func([]module, *workFile) string { return readme + " " + readme }, "README.md"},
 	}
 	for _, tt := range tests {
