@@ -14,7 +14,7 @@ import (
 
 // reaperEnv marks the process as a reaper (see reap). It is removed from
 // the command's environment.
-const reaperEnv = "IDEM_REAPER"
+const reaperEnv = "IDEM_INTERNAL_REAPER"
 
 // isReaper reports whether this process is a reaper started by idem run.
 func isReaper() bool { return os.Getenv(reaperEnv) != "" }
