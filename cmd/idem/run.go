@@ -94,13 +94,13 @@ func (a *app) run(ctx context.Context, common commonFlags, args []string) int {
 	defer closeStore()
 	cfg.Logger = a.logger(common.verbose)
 	cfg.Observer = idempotency.ObserverFunc(func(_ context.Context, e idempotency.Event) {
-			switch e.Kind {
-			case idempotency.EventTakeover:
-				a.notef(common.verbose, "took over key %q from a run whose lease lapsed (token %d)", e.Key, e.Token)
-			case idempotency.EventLeaseLost:
-				a.notef(common.verbose, "lost the lease of key %q; stopping the command", e.Key)
-			}
-		})
+		switch e.Kind {
+		case idempotency.EventTakeover:
+			a.notef(common.verbose, "took over key %q from a run whose lease lapsed (token %d)", e.Key, e.Token)
+		case idempotency.EventLeaseLost:
+			a.notef(common.verbose, "lost the lease of key %q; stopping the command", e.Key)
+		}
+	})
 	g := idempotency.New(store, cfg)
 	wait := f.wait
 	if wait == 0 {
