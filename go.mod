@@ -1,6 +1,6 @@
 module github.com/idempotency-go/idempotency
 
-go 1.24
+go 1.26.0
 
 require go.uber.org/goleak v1.3.0
 

@@ -1,13 +1,13 @@
 module github.com/idempotency-go/idempotency/bench
 
-go 1.24
+go 1.26.0
 
-require github.com/idempotency-go/idempotency v0.0.0
+require github.com/idempotency-go/idempotency v0.1.0
 
 require (
 	github.com/gofiber/fiber/v2 v2.52.16
-	github.com/idempotency-go/idempotency/pgstore v0.0.0
-	github.com/idempotency-go/idempotency/redisstore v0.0.0
+	github.com/idempotency-go/idempotency/pgstore v0.1.0
+	github.com/idempotency-go/idempotency/redisstore v0.1.0
 	github.com/jackc/pgx/v5 v5.7.6
 	github.com/redis/go-redis/v9 v9.17.3
 	github.com/valyala/fasthttp v1.51.0
@@ -34,10 +34,4 @@ require (
 	golang.org/x/crypto v0.37.0 // indirect
 	golang.org/x/sys v0.32.0 // indirect
 	golang.org/x/text v0.24.0 // indirect
-)
-
-replace (
-	github.com/idempotency-go/idempotency => ../
-	github.com/idempotency-go/idempotency/pgstore => ../pgstore
-	github.com/idempotency-go/idempotency/redisstore => ../redisstore
 )

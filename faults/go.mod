@@ -1,18 +1,12 @@
 module github.com/idempotency-go/idempotency/faults
 
-go 1.24
-
-replace (
-	github.com/idempotency-go/idempotency => ../
-	github.com/idempotency-go/idempotency/pgstore => ../pgstore
-	github.com/idempotency-go/idempotency/redisstore => ../redisstore
-)
+go 1.26.0
 
 require (
 	github.com/anishathalye/porcupine v1.3.1
-	github.com/idempotency-go/idempotency v0.0.0
-	github.com/idempotency-go/idempotency/pgstore v0.0.0
-	github.com/idempotency-go/idempotency/redisstore v0.0.0
+	github.com/idempotency-go/idempotency v0.1.0
+	github.com/idempotency-go/idempotency/pgstore v0.1.0
+	github.com/idempotency-go/idempotency/redisstore v0.1.0
 	github.com/jackc/pgx/v5 v5.7.6
 	github.com/redis/go-redis/v9 v9.17.3
 	go.uber.org/goleak v1.3.0

@@ -1,9 +1,9 @@
 module github.com/idempotency-go/idempotency/pgstore
 
-go 1.24
+go 1.26.0
 
 require (
-	github.com/idempotency-go/idempotency v0.0.0
+	github.com/idempotency-go/idempotency v0.1.0
 	github.com/jackc/pgx/v5 v5.7.6
 	go.uber.org/goleak v1.3.0
 )
@@ -16,5 +16,3 @@ require (
 	golang.org/x/sync v0.13.0 // indirect
 	golang.org/x/text v0.24.0 // indirect
 )
-
-replace github.com/idempotency-go/idempotency => ../

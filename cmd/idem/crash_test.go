@@ -1,24 +1,19 @@
+//go:build unix
+
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
-
-func touch(t *testing.T, e *env, name string) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(e.dir, name), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// crashScript records its pid, appends "start", and then runs until the
-// file "go" exists before appending "end".
-const crashScript = `echo $$ > pid.$$; echo start >> effects; while [ ! -e go ]; do sleep 0.05; done; echo end >> effects`
 
 // killMidCommand starts idem run with args and crashScript, SIGKILLs idem
 // once the command started, and waits until the command is gone too.
@@ -165,4 +160,154 @@ func TestRunInterruptedWhileWaiting(t *testing.T) {
 	if s := e.count("effects", "start"); s != 1 {
 		t.Fatalf("%d starts, want 1", s)
 	}
+}
+
+// treeScript starts two children: one with two grandchildren in the
+// command's process group, and one that leaves the group and the session
+// (setsid) with a grandchild of its own, as a daemon would. Each records
+// its pid in a file named pid.*; then the script says "started" and waits.
+const treeScript = `
+sh -c 'sleep 1000 & echo $! > pid.gc1; sleep 1000 & echo $! > pid.gc2; echo $$ > pid.c1; wait' &
+setsid sh -c 'sleep 1000 & echo $! > pid.gc3; echo $$ > pid.c2; wait' &
+while [ ! -s pid.gc1 ] || [ ! -s pid.gc2 ] || [ ! -s pid.gc3 ] || [ ! -s pid.c1 ] || [ ! -s pid.c2 ]; do sleep 0.05; done
+echo $$ > pid.cmd
+echo started >> effects
+wait`
+
+// treePids reads the pid files treeScript wrote.
+func treePids(t *testing.T, e *env) map[string]int {
+	t.Helper()
+	pids := map[string]int{}
+	for _, name := range []string{"cmd", "c1", "c2", "gc1", "gc2", "gc3"} {
+		b, err := os.ReadFile(filepath.Join(e.dir, "pid."+name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatalf("pid.%s: %v", name, err)
+		}
+		pids[name] = pid
+	}
+	// Whatever the outcome, nothing of the test outlives it.
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return pids
+}
+
+// survivors waits up to 20 s for the processes to be gone and returns
+// those still running.
+func survivors(pids map[string]int) []string {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var alive []string
+		for name, pid := range pids {
+			if !processGone(pid) {
+				alive = append(alive, fmt.Sprintf("%s (pid %d)", name, pid))
+			}
+		}
+		if len(alive) == 0 || time.Now().After(deadline) {
+			sort.Strings(alive)
+			return alive
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRunKilledKillsProcessTree: when idem is SIGKILLed during idem run,
+// the command's whole process tree dies with it: children, grandchildren,
+// and (on Linux) a child that left the process group and the session.
+// Otherwise a retry that takes the key over after the lease could run the
+// command while the old run's processes still act.
+func TestRunKilledKillsProcessTree(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	cmd := e.command("run", "--key", "tree", "--", "sh", "-c", treeScript)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the process tree to start", func() bool { return e.count("effects", "started") == 1 })
+	pids := treePids(t, e)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if alive := survivors(pids); len(alive) != 0 {
+		t.Fatalf("%d of %d processes survived idem's SIGKILL: %v", len(alive), len(pids), alive)
+	}
+}
+
+// TestRunStopKillsProcessTree: a command stopped for a lost lease
+// that ignores SIGTERM is killed after the grace period with its whole
+// process tree, not only its process group.
+func TestRunStopKillsProcessTree(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// SIGSTOP on idem lets the lease lapse; the takeover runs; resumed,
+	// idem learns the lease is lost and stops the tree.
+	script := `trap '' TERM; ` + treeScript
+	args := []string{"run", "--key", "tree", "--lease", "1s", "--wait", "2m", "--", "sh", "-c", script}
+	stalled := start(t, e.command(args...))
+	waitFor(t, "the process tree to start", func() bool { return e.count("effects", "started") == 1 })
+	pids := treePids(t, e)
+	stalled.signal(syscall.SIGSTOP)
+	for _, f := range []string{"pid.cmd", "pid.c1", "pid.c2", "pid.gc1", "pid.gc2", "pid.gc3"} {
+		if err := os.Remove(filepath.Join(e.dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	takeover := start(t, e.command(args...))
+	waitFor(t, "the takeover's tree to start", func() bool { return e.count("effects", "started") == 2 })
+	treePids(t, e) // cleaned up after the test
+	stalled.signal(syscall.SIGCONT)
+	stalled.wait().want(t, exitTempFail)
+	if alive := survivors(pids); len(alive) != 0 {
+		t.Fatalf("%d of %d processes of the stopped run survived: %v", len(alive), len(pids), alive)
+	}
+	takeover.signal(syscall.SIGKILL)
+	takeover.wait()
+}
+
+// processGone reports whether pid no longer runs (a zombie counts as
+// gone: nothing may reap orphans in a container).
+func processGone(pid int) bool {
+	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+		return true
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	// The state follows the command name in parentheses.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
+}
+
+// TestRunLeavesDaemons: processes a command leaves running when it exits
+// normally are not killed (they are daemons by intent); the outcome is
+// recorded once they closed idem's output, or after the pipe grace.
+func TestRunLeavesDaemons(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	script := `sleep 1000 > /dev/null 2>&1 & echo $! > pid.bg; setsid sleep 1000 & echo $! > pid.daemon; echo done`
+	r := e.idem("run", "--key", "d", "--", "sh", "-c", script).want(t, 0)
+	if r.stdout != "done\n" {
+		t.Fatalf("stdout %q", r.stdout)
+	}
+	for _, name := range []string{"bg", "daemon"} {
+		b, err := os.ReadFile(filepath.Join(e.dir, "pid."+name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
+		if processGone(pid) {
+			t.Errorf("the %s process (pid %d) was killed when the command exited", name, pid)
+		}
+	}
+	e.idem("get", "d").want(t, 0)
 }

@@ -14,7 +14,9 @@
 //	idem list [PREFIX]
 //	idem sweep
 //	idem proxy --target URL [--listen ADDR] [--required] [--methods POST,PATCH]
-//	           [--scope-header NAME] [--ttl D] [--lease D] [--wait D] ...
+//	           [--scope-header NAME | --shared-keys] [--scope-secret S]
+//	           [--ttl D] [--lease D] [--wait D] [--write-timeout D] ...
+//	idem version
 //	idem help [COMMAND]
 //
 // # Stores
@@ -27,7 +29,10 @@
 //	redis+cluster://h1:6379,h2:6379          a Redis Cluster
 //	postgres://user@host/db?table=idem_runs  PostgreSQL (package pgstore; the schema is migrated)
 //
-// The default is $XDG_STATE_HOME/idem, or ~/.local/state/idem.
+// The default is $XDG_STATE_HOME/idem, or ~/.local/state/idem. A relative
+// directory must start with ./ or ../: anything else that is not a URL of
+// these schemes (localhost:6379, redis:/host) is a usage error, never a
+// directory created by mistake.
 //
 // # idem run
 //
@@ -50,19 +55,29 @@
 // group (so it cannot read from the terminal); SIGINT, SIGTERM, SIGHUP and
 // SIGQUIT sent to idem are forwarded to it, and a command that fails after
 // one was forwarded is never recorded. idem renews its lease on
-// the key every --lease/3; a run whose idem died (on Linux the command dies
-// with it) is taken over by the next run once its lease lapses, unless
-// --no-takeover, which makes later runs exit 76 until idem forget frees
-// the key.
+// the key every --lease/3; a run whose idem died is taken over by the next
+// run once its lease lapses, unless --no-takeover, which makes later runs
+// exit 76 until idem forget frees the key.
+//
+// The command runs under a copy of idem that leads its process group and
+// kills the command's process tree when idem dies (even by SIGKILL) or
+// stops the command for a lost lease: on Linux, as a child subreaper, every
+// descendant, also one that left the group (setsid); on other Unix systems
+// the process group. On Windows a command outlives a killed idem. A
+// command's background processes that outlive it (daemons) are left
+// running: idem waits up to 2s for them to close its output pipes, then
+// records what it captured.
 //
 // # Exit codes
 //
 // idem run exits with the command's own code; idem's own outcomes use
 // codes from sysexits.h (see idem help): 64 usage, 65 key used with another
 // command line, 66 no such record, 69 store unavailable (nothing run), 70
-// unreadable record, 74 outcome not recorded, 75 in progress elsewhere or
-// lease lost, 76 abandoned under --no-takeover, 126/127 command cannot be
-// executed or found, 128+n interrupted by signal n.
+// unreadable record, 71 the proxy cannot listen, 74 outcome not recorded,
+// 75 in progress elsewhere or lease lost, 76 abandoned under --no-takeover,
+// 126/127 command cannot be executed or found, 128+n interrupted by signal
+// n. Each failure is reported in one line starting "idem: "; -v adds
+// detail, with the store client's own log.
 //
 // # idem proxy
 //
@@ -72,5 +87,8 @@
 // a POST or PATCH with an Idempotency-Key reaches the service at most once
 // per key and client; retries get the recorded response with
 // "Idempotent-Replayed: true", 409 while the first is in flight, 422 when
-// the request differs. SIGINT and SIGTERM shut it down gracefully.
+// the request differs. SIGINT and SIGTERM shut it down gracefully. It sets
+// X-Forwarded-For, -Host and -Proto and drops a client's forwarding
+// headers (X-Forwarded-*, X-Real-IP, Forwarded); --write-timeout (default
+// 60s), --read-timeout and --idle-timeout bound what a client can hold.
 package main

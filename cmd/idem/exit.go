@@ -18,7 +18,7 @@ const (
 	// exitDataErr: the key was used with another command line, or is
 	// invalid (empty, longer than 4096 bytes).
 	exitDataErr = 65 // EX_DATAERR
-	// exitNoRecord: get found no live record for the key.
+	// exitNoRecord: get or forget found no live record for the key.
 	exitNoRecord = 66 // EX_NOINPUT
 	// exitUnavailable: the store cannot be opened or reached, or failed;
 	// the command was not run.
@@ -26,6 +26,9 @@ const (
 	// exitSoftware: a record cannot be read (corrupt, or not written by
 	// idem run), or another unexpected failure.
 	exitSoftware = 70 // EX_SOFTWARE
+	// exitListen: idem proxy cannot listen on --listen (the address is in
+	// use, or not this host's, or the port needs privileges).
+	exitListen = 71 // EX_OSERR
 	// exitNotRecorded: the command ran but its outcome could not be
 	// recorded; a retry may run it again once its lease lapses.
 	exitNotRecorded = 74 // EX_IOERR

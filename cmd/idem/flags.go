@@ -69,11 +69,3 @@ func (f *sizeFlag) Set(s string) error {
 	f.n = n * mult
 	return nil
 }
-
-// positive checks a duration flag that must be above zero.
-func positive(name string, d time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("--%s must be positive, not %v", name, d)
-	}
-	return nil
-}

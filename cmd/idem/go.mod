@@ -1,11 +1,11 @@
 module github.com/idempotency-go/idempotency/cmd/idem
 
-go 1.24
+go 1.26.0
 
 require (
-	github.com/idempotency-go/idempotency v0.0.0
-	github.com/idempotency-go/idempotency/pgstore v0.0.0
-	github.com/idempotency-go/idempotency/redisstore v0.0.0
+	github.com/idempotency-go/idempotency v0.1.0
+	github.com/idempotency-go/idempotency/pgstore v0.1.0
+	github.com/idempotency-go/idempotency/redisstore v0.1.0
 	github.com/jackc/pgx/v5 v5.7.6
 	github.com/redis/go-redis/v9 v9.17.3
 	go.uber.org/goleak v1.3.0
@@ -20,10 +20,4 @@ require (
 	golang.org/x/crypto v0.37.0 // indirect
 	golang.org/x/sync v0.13.0 // indirect
 	golang.org/x/text v0.24.0 // indirect
-)
-
-replace (
-	github.com/idempotency-go/idempotency => ../..
-	github.com/idempotency-go/idempotency/pgstore => ../../pgstore
-	github.com/idempotency-go/idempotency/redisstore => ../../redisstore
 )

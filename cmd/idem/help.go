@@ -18,24 +18,27 @@ commands:
   list    list records
   sweep   remove expired records
   proxy   an HTTP reverse proxy honouring Idempotency-Key
+  version print idem's version (also --version)
   help    show help for a command
 
 common flags (before or after COMMAND):
   --store URL   where records are kept (default $IDEM_STORE, else
                 $XDG_STATE_HOME/idem or ~/.local/state/idem):
-                  /dir, file:///dir                a directory (one host)
+                  /dir, ./dir, file:///dir         a directory (one host)
                   redis://host:port/db?prefix=P    Redis (also rediss://, unix://)
                   redis+cluster://h1:p1,h2:p2      a Redis Cluster
                   postgres://user@host/db?table=T  PostgreSQL (schema migrated)
-  -v            say what happens on stderr
+                anything else (host:port, redis:/host) is a usage error
+  -v            say what happens on stderr, with the store's own log
 
 exit codes of idem itself:
   0    success (run: the command's own exit code instead)
   64   usage error
   65   the key was used with another command line, or is invalid
-  66   get: no record for the key
+  66   get, forget: no record for the key
   69   the store cannot be opened or failed; nothing was run
   70   a record cannot be read (corrupt, or not written by idem run)
+  71   proxy: cannot listen on --listen (address in use)
   74   the command ran but its outcome could not be recorded
   75   another run of the key is in progress, or this run lost its lease
   76   --no-takeover: the run holding the key died; idem forget frees it
@@ -61,8 +64,16 @@ after one of them is never recorded. Being in a background group, a command
 that reads from the terminal is stopped (SIGTTIN): give it its input
 another way. The lease on the key is renewed every lease/3 while it
 runs; if the lease is lost (the store says another run took the key over)
-the command gets SIGTERM, then SIGKILL 10s later, and idem exits 75. On
-Linux the command is killed when idem dies.
+the command gets SIGTERM and, 10s later, its whole process tree is
+killed; idem exits 75.
+
+The command runs under a small copy of idem that leads its process group
+and kills the command's process tree when idem dies (even by SIGKILL): on
+Linux every descendant, also one that left the group (setsid); on other
+Unix systems the process group. On Windows the command outlives a killed
+idem. Processes the command leaves running when it exits (daemons) are
+not killed: idem waits up to 2s for them to close its output, records
+what it captured, and exits.
 
 The command line is the fingerprint of the key: the same key with another
 command line exits 65.
@@ -94,9 +105,11 @@ Prints the key idem run uses for COMMAND [ARGS...] without --key.
 	"get": `idem get [--value | --output] KEY
 
 Prints the live record for KEY as JSON: key, status (in_progress,
-completed, failed), token, fingerprint, times, the size of the value and,
-for a record of idem run, its exit code and output sizes. Exits 66 when
-there is none.
+completed, failed), token (a string of digits), fingerprint, times, the
+size of the value and, for a record of idem run, its command line, exit
+code and output sizes. C1 control and bidirectional formatting characters
+are escaped (\u0085), so that a key cannot rewrite the terminal. Exits 66
+when there is none.
 
 flags:
   --value   print the raw stored value instead
@@ -105,7 +118,8 @@ flags:
 	"forget": `idem forget KEY...
 
 Deletes the records of the keys, whatever their state, so that the next
-run of each executes again. A missing key is not an error.
+run of each executes again. A key without a record is named on stderr,
+and idem exits 66 once every other key was forgotten.
 `,
 	"list": `idem list [PREFIX]
 
@@ -117,13 +131,17 @@ line (as idem get does), in no particular order.
 Removes expired records from stores that keep them (directories,
 PostgreSQL) and prints {"removed": N}. Redis expires records itself.
 `,
-	"proxy": `idem proxy --target URL [--listen ADDR] [--required] [--methods LIST] [--scope-header NAME] [flags]
+	"proxy": `idem proxy --target URL [--listen ADDR] [--required] [--methods LIST] [--scope-header NAME | --shared-keys] [flags]
 
 An HTTP reverse proxy to --target that runs each request with an
 Idempotency-Key at most once: a retry gets the recorded response with
 "Idempotent-Replayed: true", a retry while the first is still in flight
-gets 409, and the same key with another method, path, query or body gets
-422. 5xx responses are not recorded. SIGINT or SIGTERM stops accepting
+gets 409 with Retry-After, and the same key with another method, path,
+query or body gets 422. 5xx responses are not recorded. Clients are kept
+apart by default: a key belongs to the client's credentials (a keyed
+digest of its Authorization header, cookies and TLS certificate), and a
+guarded request without credentials gets 401, unless --scope-header names
+another identity or --shared-keys puts everyone in one key space. SIGINT or SIGTERM stops accepting
 connections and lets requests in flight finish.
 
 flags:
@@ -132,7 +150,12 @@ flags:
   --required               answer 400 to guarded requests without a key
   --methods LIST           guarded methods (default POST,PATCH)
   --scope-header NAME      keep keys apart per value of this header (e.g.
-                           Authorization); only a digest of it is stored
+                           X-Tenant); only a digest of it is stored
+  --shared-keys            one key space for every client: only for a
+                           service with a single trusted client
+  --scope-secret S         the key of the credentials digest that keeps
+                           clients apart (default $IDEM_SCOPE_SECRET, else
+                           one made once and kept in the store)
   --key-prefix P           prefix of record keys (default "idemhttp:")
   --ttl D                  how long responses are remembered (default 24h)
   --lease D                claim lease (default 30s)
@@ -144,6 +167,25 @@ flags:
   --max-response-bytes N   largest recorded response body (default 1M)
   --shutdown-timeout D     how long requests in flight may take to finish
                            on shutdown (default 30s)
+  --read-timeout D         longest time to read a request, body included
+                           (default 60s; 0: none)
+  --write-timeout D        longest time from a request's headers to the end
+                           of its response, the service's time included; a
+                           client that stops reading loses the connection
+                           then, and the key is settled (default 60s; 0:
+                           none)
+  --idle-timeout D         how long a keep-alive connection may idle
+                           (default 120s)
+
+Forwarding headers: the service gets X-Forwarded-For (the client's
+address), X-Forwarded-Host and X-Forwarded-Proto, set by the proxy. The
+client's own X-Forwarded-*, X-Real-IP and Forwarded headers are dropped,
+so that a client cannot claim another address.
+`,
+	"version": `idem version
+
+Prints idem's version (the module version it was installed at, or
+"(devel)" for a build from a checkout), the Go version and the platform.
 `,
 	"help": `idem help [COMMAND]
 
@@ -161,9 +203,4 @@ func (a *app) help(args []string) int {
 		return a.usageError("help", fmt.Sprintf("no help for %q", strings.Join(args, " ")))
 	}
 	return exitOK
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line + "\n"
 }

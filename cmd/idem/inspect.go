@@ -21,7 +21,7 @@ type recordView struct {
 	// then holds replacement characters).
 	KeyBase64   string     `json:"key_base64,omitempty"`
 	Status      string     `json:"status"`
-	Token       uint64     `json:"token"`
+	Token       uint64     `json:"token,string"` // a string: JSON numbers lose precision past 2^53
 	Fingerprint string     `json:"fingerprint,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
@@ -33,11 +33,14 @@ type recordView struct {
 }
 
 type runView struct {
-	Exit            int  `json:"exit"`
-	StdoutBytes     int  `json:"stdout_bytes"`
-	StderrBytes     int  `json:"stderr_bytes"`
-	StdoutTruncated bool `json:"stdout_truncated,omitempty"`
-	StderrTruncated bool `json:"stderr_truncated,omitempty"`
+	// Command is the command line that ran (null in records written
+	// before idem kept it).
+	Command         []string `json:"command"`
+	Exit            int      `json:"exit"`
+	StdoutBytes     int      `json:"stdout_bytes"`
+	StderrBytes     int      `json:"stderr_bytes"`
+	StdoutTruncated bool     `json:"stdout_truncated,omitempty"`
+	StderrTruncated bool     `json:"stderr_truncated,omitempty"`
 }
 
 func viewOf(r idempotency.Record) recordView {
@@ -69,6 +72,7 @@ func viewOf(r idempotency.Record) recordView {
 	if r.Status == idempotency.StatusCompleted && len(r.Value) > 0 {
 		if res, err := decodeResult(r.Value); err == nil {
 			v.Run = &runView{
+				Command:     res.Argv,
 				Exit:        res.Exit,
 				StdoutBytes: len(res.Stdout), StderrBytes: len(res.Stderr),
 				StdoutTruncated: res.StdoutTruncated, StderrTruncated: res.StderrTruncated,
@@ -78,13 +82,53 @@ func viewOf(r idempotency.Record) recordView {
 	return v
 }
 
+// writeJSON writes v as one line of JSON, with the characters that could
+// rewrite a terminal escaped (see escapeUnsafe).
 func writeJSON(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(append(b, '\n'))
+	_, err = w.Write(append(escapeUnsafe(b), '\n'))
 	return err
+}
+
+// escapeUnsafe escapes, in JSON text, the characters encoding/json leaves
+// raw that a terminal acts on or that reorder what it shows: C1 controls
+// (U+0080..U+009F; U+009B is a CSI) and the bidirectional formatting
+// characters (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069). Keys
+// and command lines are anybody's strings; printed raw they could hide or
+// fake what an operator reads. Outside strings JSON is ASCII, so every
+// such character is inside a string, where \uXXXX means the same.
+func escapeUnsafe(b []byte) []byte {
+	var out []byte
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if unsafeRune(r) {
+			if out == nil {
+				out = append(make([]byte, 0, len(b)+16), b[:i]...)
+			}
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else if out != nil {
+			out = append(out, b[i:i+n]...)
+		}
+		i += n
+	}
+	if out == nil {
+		return b
+	}
+	return out
+}
+
+func unsafeRune(r rune) bool {
+	switch {
+	case r >= 0x80 && r <= 0x9f,
+		r == 0x061c, r == 0x200e, r == 0x200f,
+		r >= 0x202a && r <= 0x202e,
+		r >= 0x2066 && r <= 0x2069:
+		return true
+	}
+	return false
 }
 
 // key prints the key idem run uses for a command line.
@@ -164,13 +208,25 @@ func (a *app) forget(ctx context.Context, common commonFlags, args []string) int
 		return a.fail(ctx, err)
 	}
 	defer closeStore()
+	// Every key is forgotten; a key without a record is named, so that a
+	// mistyped key does not pass for a forgotten one.
+	code := exitOK
 	for _, key := range fs.Args() {
+		_, err := store.Get(ctx, key)
+		switch {
+		case errors.Is(err, idempotency.ErrNotFound):
+			fmt.Fprintf(a.stderr, "idem: key %q: no record to forget\n", key)
+			code = exitNoRecord
+			continue
+		case err != nil && !errors.Is(err, idempotency.ErrCorrupt):
+			return a.fail(ctx, unavailable(err))
+		}
 		if err := store.Delete(ctx, key); err != nil {
 			return a.fail(ctx, unavailable(err))
 		}
 		a.notef(common.verbose, "forgot key %q", key)
 	}
-	return exitOK
+	return code
 }
 
 func (a *app) list(ctx context.Context, common commonFlags, args []string) int {
@@ -188,7 +244,7 @@ func (a *app) list(ctx context.Context, common commonFlags, args []string) int {
 	defer closeStore()
 	lister, ok := store.(idempotency.Lister)
 	if !ok {
-		return a.fail(ctx, &codeError{code: exitUnavailable, err: errors.New("idempotency: this store cannot list its records")})
+		return a.fail(ctx, usageErr(errors.New("idempotency: this store cannot list its records")))
 	}
 	var werr error
 	err = lister.List(ctx, fs.Arg(0), func(r idempotency.Record) bool {

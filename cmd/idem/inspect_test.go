@@ -63,7 +63,7 @@ func TestGetForgetList(t *testing.T) {
 		t.Fatalf("get --value %q: %+v, %v", raw, res, err)
 	}
 
-	e.idem("forget", "job:a", "no-such-key").want(t, 0)
+	e.idem("forget", "job:a", "no-such-key").want(t, exitNoRecord)
 	e.idem("get", "job:a").want(t, exitNoRecord)
 	if got := keysOf(decodeViews(t, e.idem("list").want(t, 0).stdout)); !slices.Equal(got, []string{"job:b", "other"}) {
 		t.Fatalf("list after forget: %q", got)
@@ -116,7 +116,7 @@ func TestKeyCommand(t *testing.T) {
 func TestSweepExpired(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.idem("run", "--key", "short", "--ttl", "2s", "--", "true").want(t, 0)
+	e.idem("run", "--key", "short", "--ttl", "2s", "--lease", "1s", "--", "true").want(t, 0)
 	e.idem("run", "--key", "long", "--", "true").want(t, 0)
 	waitFor(t, "the short record to expire", func() bool { return e.idem("get", "short").code == exitNoRecord })
 	if r := e.idem("sweep").want(t, 0); strings.TrimSpace(r.stdout) != `{"removed":1}` {

@@ -9,10 +9,16 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func main() {
+	if isReaper() {
+		os.Exit(reap(os.Args[1:]))
+	}
 	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
 	ctx, stop := a.handleSignals(context.Background())
 	code := a.main(ctx, os.Args[1:])
@@ -63,12 +69,16 @@ func (a *app) main(ctx context.Context, args []string) int {
 	g.SetOutput(io.Discard)
 	var common commonFlags
 	common.register(g, a)
+	showVersion := g.Bool("version", false, "")
 	if err := g.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(a.stdout, usageText)
 			return exitOK
 		}
 		return a.usageError("", err.Error())
+	}
+	if *showVersion {
+		return a.version(nil)
 	}
 	args = g.Args()
 	if len(args) == 0 {
@@ -91,6 +101,8 @@ func (a *app) main(ctx context.Context, args []string) int {
 		return a.sweep(ctx, common, args)
 	case "proxy":
 		return a.proxy(ctx, common, args)
+	case "version":
+		return a.version(args)
 	case "help":
 		return a.help(args)
 	}
@@ -126,37 +138,43 @@ func (a *app) parse(cmd string, common *commonFlags, args []string, fs *flag.Fla
 	return 0, true
 }
 
+// usageError reports a usage mistake in one line and returns exitUsage.
 func (a *app) usageError(cmd, msg string) int {
-	fmt.Fprintf(a.stderr, "idem: %s\n", msg)
+	help := "idem help"
 	if cmd != "" {
-		fmt.Fprintf(a.stderr, "usage: %ssee 'idem help %s'\n", firstLine(commandUsage[cmd]), cmd)
-	} else {
-		fmt.Fprintln(a.stderr, "see 'idem help'")
+		help += " " + cmd
 	}
+	fmt.Fprintf(a.stderr, "idem: %s (see '%s')\n", msg, help)
 	return exitUsage
 }
 
-// fail reports err on stderr and returns its exit code. Errors carry
-// their origin ("idempotency: ..."), so they are printed as they are.
-// A signal that interrupted a blocking call wins over the error it caused.
+// fail reports err on stderr, in one line starting "idem: ", and returns
+// its exit code. A signal that interrupted a blocking call wins over the
+// error it caused.
 func (a *app) fail(ctx context.Context, err error) int {
 	var in *interrupted
 	if cause := context.Cause(ctx); errors.As(cause, &in) {
 		err = cause
 	}
-	fmt.Fprintln(a.stderr, err)
+	fmt.Fprintln(a.stderr, "idem: "+strings.TrimPrefix(err.Error(), "idempotency: "))
 	return exitCode(err)
 }
 
-// logger is the guard's logger: store errors and other conditions worth a
-// look, on stderr; debug detail too with -v.
+// logger is the guard's logger. idem reports each failure once, itself
+// (fail), so the guard's own log lines (store errors, also returned to
+// idem) and go-redis's are shown only with -v, on stderr.
 func (a *app) logger(verbose bool) *slog.Logger {
-	level := slog.LevelWarn
-	if verbose {
-		level = slog.LevelDebug
+	if !verbose {
+		redis.SetLogger(quietRedis{})
+		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// quietRedis is go-redis's logger without -v: it drops the lines.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func (a *app) notef(verbose bool, format string, args ...any) {
 	if verbose {

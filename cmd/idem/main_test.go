@@ -24,6 +24,9 @@ import (
 var idemBin string
 
 func TestMain(m *testing.M) {
+	if isReaper() { // the in-process examples run commands under this binary
+		os.Exit(reap(os.Args[1:]))
+	}
 	if isFuzzWorker() {
 		os.Exit(m.Run())
 	}
@@ -179,22 +182,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// processGone reports whether pid no longer runs (a zombie counts as
-// gone: nothing may reap orphans in a container).
-func processGone(pid int) bool {
-	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
-		return true
-	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	// The state follows the command name in parentheses.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && i+2 < len(s) && (s[i+2] == 'Z' || s[i+2] == 'X')
-}
-
 // syncBuffer is a bytes.Buffer that a process writes while a test reads.
 type syncBuffer struct {
 	mu  sync.Mutex
@@ -262,3 +249,14 @@ func (p *proc) signal(sig syscall.Signal) {
 		p.t.Fatal(err)
 	}
 }
+
+func touch(t *testing.T, e *env, name string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(e.dir, name), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// crashScript records its pid, appends "start", and then runs until the
+// file "go" exists before appending "end".
+const crashScript = `echo $$ > pid.$$; echo start >> effects; while [ ! -e go ]; do sleep 0.05; done; echo end >> effects`

@@ -1,15 +1,18 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // backend is a service behind the proxy that counts the requests reaching
@@ -38,6 +41,16 @@ func newBackend(t *testing.T) *backend {
 	return b
 }
 
+// waitArrived waits, up to 20 s, for a request to reach /slow.
+func (b *backend) waitArrived(t *testing.T) {
+	t.Helper()
+	select {
+	case <-b.arrived:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no request reached the service within 20s")
+	}
+}
+
 var listenRE = regexp.MustCompile(`proxy listening on (\S+),`)
 
 // startProxy runs idem proxy in front of b on a free port and returns it
@@ -57,6 +70,7 @@ type reply struct {
 	status   int
 	body     string
 	replayed string
+	header   http.Header
 }
 
 func post(t *testing.T, url, key, body string, header ...string) reply {
@@ -80,7 +94,7 @@ func post(t *testing.T, url, key, body string, header ...string) reply {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return reply{status: resp.StatusCode, body: string(b), replayed: resp.Header.Get("Idempotent-Replayed")}
+	return reply{status: resp.StatusCode, body: string(b), replayed: resp.Header.Get("Idempotent-Replayed"), header: resp.Header}
 }
 
 func TestProxy(t *testing.T) {
@@ -127,7 +141,7 @@ func TestProxyRequired(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := newBackend(t)
-	p, url := startProxy(t, e, b, "--required", "--methods", "post,PUT")
+	p, url := startProxy(t, e, b, "--shared-keys", "--required", "--methods", "post,PUT")
 	if r := post(t, url+"/x", "", "a"); r.status != http.StatusBadRequest {
 		t.Fatalf("no key: %+v", r)
 	}
@@ -151,7 +165,7 @@ func TestProxyGracefulShutdown(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := newBackend(t)
-	p, url := startProxy(t, e, b)
+	p, url := startProxy(t, e, b, "--shared-keys")
 	got := make(chan reply, 1)
 	go func() {
 		// t.Fatal must not run here: report through the channel.
@@ -166,11 +180,17 @@ func TestProxyGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		got <- reply{status: resp.StatusCode, body: string(body)}
 	}()
-	<-b.arrived
+	b.waitArrived(t)
 	p.signal(syscall.SIGTERM)
 	p.waitStderr("shutting down")
 	close(b.block)
-	if r := <-got; r.status != http.StatusCreated {
+	var r reply
+	select {
+	case r = <-got:
+	case <-time.After(cmdTimeout):
+		t.Fatal("no response to the request in flight")
+	}
+	if r.status != http.StatusCreated {
 		t.Fatalf("request in flight during shutdown: %+v", r)
 	}
 	p.wait().want(t, 0)
@@ -185,10 +205,19 @@ func TestProxyBackendDown(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	b := newBackend(t)
-	p, url := startProxy(t, e, b)
+	p, url := startProxy(t, e, b, "--shared-keys")
 	b.srv.Close()
-	if r := post(t, url+"/x", `"d"`, "a"); r.status != http.StatusBadGateway {
+	r := post(t, url+"/x", `"d"`, "a")
+	var doc struct {
+		Type   string
+		Status int
+	}
+	if r.status != http.StatusBadGateway || r.header.Get("Content-Type") != "application/problem+json" ||
+		json.Unmarshal([]byte(r.body), &doc) != nil || doc.Status != 502 || !strings.HasSuffix(doc.Type, "/bad-gateway") {
 		t.Fatalf("backend down: %+v", r)
+	}
+	if strings.Contains(r.body, b.srv.URL) || strings.Contains(r.body, "127.0.0.1") {
+		t.Fatalf("the 502 shows the service's address: %s", r.body)
 	}
 	// A 502 is not recorded: the retry goes to the service again.
 	if r := post(t, url+"/x", `"d"`, "a"); r.status != http.StatusBadGateway || r.replayed != "" {
@@ -196,6 +225,80 @@ func TestProxyBackendDown(t *testing.T) {
 	}
 	if out := e.idem("list").want(t, 0).stdout; out != "" {
 		t.Fatalf("records: %s", out)
+	}
+	p.signal(syscall.SIGTERM)
+	p.wait().want(t, 0)
+}
+
+// TestProxyConflictRetryAfter: the 409 for a request still in flight says
+// when to retry; a 409 that no retry can change does not.
+func TestProxyConflictRetryAfter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBackend(t)
+	p, url := startProxy(t, e, b, "--shared-keys", "--max-response-bytes", "8")
+	first := make(chan reply, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, url+"/slow", strings.NewReader("x"))
+		req.Header.Set("Idempotency-Key", `"s"`)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- reply{body: err.Error()}
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		first <- reply{status: resp.StatusCode, body: string(body)}
+	}()
+	b.waitArrived(t)
+	r := post(t, url+"/slow", `"s"`, "x")
+	if ra, err := strconv.Atoi(r.header.Get("Retry-After")); r.status != http.StatusConflict || err != nil || ra < 1 || ra > 30 || !strings.Contains(r.body, "in-progress") {
+		t.Fatalf("in flight: %d, Retry-After %q, body %s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	close(b.block)
+	select {
+	case r = <-first:
+	case <-time.After(cmdTimeout):
+		t.Fatal("no response to the first request")
+	}
+	if r.status != http.StatusCreated {
+		t.Fatalf("first: %+v", r)
+	}
+	// The response was larger than --max-response-bytes: recorded as not
+	// replayable, a 409 that retrying cannot change.
+	r = post(t, url+"/slow", `"s"`, "x")
+	if r.status != http.StatusConflict || r.header.Get("Retry-After") != "" || !strings.Contains(r.body, "not-replayable") {
+		t.Fatalf("not replayable: %d, Retry-After %q, body %s", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	if n := b.hits.Load(); n != 1 {
+		t.Fatalf("backend hit %d times, want 1", n)
+	}
+	p.signal(syscall.SIGTERM)
+	p.wait().want(t, 0)
+}
+
+// TestProxyClientsApartByDefault: without --scope-header or --shared-keys,
+// a key belongs to the client's credentials; a guarded request without
+// any is refused and reaches nothing.
+func TestProxyClientsApartByDefault(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := newBackend(t)
+	p, url := startProxy(t, e, b)
+	if r := post(t, url+"/pay", `"k"`, "1 EUR"); r.status != http.StatusUnauthorized {
+		t.Fatalf("no credentials: %+v", r)
+	}
+	alice := post(t, url+"/pay", `"k"`, "1 EUR", "Authorization", "Bearer alice")
+	bob := post(t, url+"/pay", `"k"`, "1 EUR", "Authorization", "Bearer bob")
+	again := post(t, url+"/pay", `"k"`, "1 EUR", "Authorization", "Bearer alice")
+	if alice.replayed != "" || bob.replayed != "" || bob.body == alice.body || again.replayed != "true" || again.body != alice.body {
+		t.Fatalf("alice %+v, bob %+v, alice again %+v", alice, bob, again)
+	}
+	if n := b.hits.Load(); n != 2 {
+		t.Fatalf("backend hit %d times, want 2 (one per client)", n)
+	}
+	if list := e.idem("list").want(t, 0).stdout; strings.Contains(list, "alice") || strings.Contains(list, "bob") {
+		t.Fatalf("credentials in the store: %s", list)
 	}
 	p.signal(syscall.SIGTERM)
 	p.wait().want(t, 0)

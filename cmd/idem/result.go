@@ -19,6 +19,9 @@ type runResult struct {
 	Format int `json:"idem_run"`
 	// Exit is the command's exit code, 128+n when signal n killed it.
 	Exit int `json:"exit"`
+	// Argv is the command line that ran. Records written before it was
+	// kept lack it.
+	Argv []string `json:"argv,omitempty"`
 	// Stdout and Stderr are the first --max-output bytes of the output.
 	Stdout []byte `json:"stdout,omitempty"`
 	Stderr []byte `json:"stderr,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
@@ -27,9 +28,9 @@ type runFlags struct {
 func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.key, "key", "", "")
 	fs.StringVar(&f.name, "name", defaultRunName, "")
-	f.ttl.d = 24 * time.Hour
+	f.ttl.d = idempotency.DefaultTTL
 	fs.Var(&f.ttl, "ttl", "")
-	fs.DurationVar(&f.lease, "lease", 30*time.Second, "")
+	fs.DurationVar(&f.lease, "lease", idempotency.DefaultLease, "")
 	fs.DurationVar(&f.wait, "wait", 0, "")
 	fs.BoolVar(&f.noTakeover, "no-takeover", false, "")
 	fs.BoolVar(&f.remember, "remember-failure", false, "")
@@ -82,25 +83,25 @@ func (a *app) run(ctx context.Context, common commonFlags, args []string) int {
 	}
 	a.notef(common.verbose, "key %q", key)
 
+	cfg := &idempotency.Config{TTL: f.ttl.d, Lease: f.lease, NoTakeover: f.noTakeover}
+	if err := cfg.Validate(); err != nil {
+		return a.usageError("run", strings.TrimPrefix(err.Error(), "idempotency: "))
+	}
 	store, closeStore, err := a.openStore(ctx, common.store)
 	if err != nil {
 		return a.fail(ctx, err)
 	}
 	defer closeStore()
-	g := idempotency.New(store, &idempotency.Config{
-		TTL:        f.ttl.d,
-		Lease:      f.lease,
-		NoTakeover: f.noTakeover,
-		Logger:     a.logger(common.verbose),
-		Observer: idempotency.ObserverFunc(func(_ context.Context, e idempotency.Event) {
-			switch e.Kind {
-			case idempotency.EventTakeover:
-				a.notef(common.verbose, "took over key %q from a run whose lease lapsed (token %d)", e.Key, e.Token)
-			case idempotency.EventLeaseLost:
-				fmt.Fprintf(a.stderr, "idem: lost the lease of key %q; stopping the command\n", e.Key)
-			}
-		}),
+	cfg.Logger = a.logger(common.verbose)
+	cfg.Observer = idempotency.ObserverFunc(func(_ context.Context, e idempotency.Event) {
+		switch e.Kind {
+		case idempotency.EventTakeover:
+			a.notef(common.verbose, "took over key %q from a run whose lease lapsed (token %d)", e.Key, e.Token)
+		case idempotency.EventLeaseLost:
+			a.notef(common.verbose, "lost the lease of key %q; stopping the command", e.Key)
+		}
 	})
+	g := idempotency.New(store, cfg)
 	wait := f.wait
 	if wait == 0 {
 		wait = -1 // the guard's "do not wait"
@@ -110,6 +111,7 @@ func (a *app) run(ctx context.Context, common commonFlags, args []string) int {
 	res, err := idempotency.Do(ctx, g, key, func(ctx context.Context) (runResult, error) {
 		executed = true
 		res, forwarded, err := a.execute(ctx, argv, int(f.maxOutput.n))
+		res.Argv = argv
 		if err != nil || res.Exit == 0 {
 			return res, err
 		}
@@ -140,10 +142,10 @@ func (a *app) run(ctx context.Context, common commonFlags, args []string) int {
 		a.notef(common.verbose, "command exited with code %d; key %q released", failed.exit, key)
 		return failed.exit
 	case errors.Is(err, idempotency.ErrNotRecorded):
-		fmt.Fprintf(a.stderr, "idem: the command ran (exit code %d) but its outcome could not be recorded: %v\n", res.Exit, err)
+		fmt.Fprintf(a.stderr, "idem: the command ran (exit code %d) but its outcome could not be recorded: %s\n", res.Exit, strings.TrimPrefix(err.Error(), "idempotency: "))
 		return exitNotRecorded
 	case errors.Is(err, idempotency.ErrLeaseLost):
-		return a.fail(ctx, fmt.Errorf("idempotency: key %q: the command was stopped (exit code %d): %w", key, res.Exit, err))
+		return a.fail(ctx, fmt.Errorf("idempotency: key %q: lost the lease, so the command was stopped (exit code %d): %w", key, res.Exit, err))
 	case errors.Is(err, idempotency.ErrResultUnavailable):
 		return a.fail(ctx, fmt.Errorf("%w; the record was not written by idem run, or cannot be read", err))
 	case errors.Is(err, idempotency.ErrKeyReused):

@@ -25,7 +25,7 @@ func (f *forwarder) deliver(s syscall.Signal) {
 		return
 	}
 	f.got = s
-	_ = syscall.Kill(-f.pgid, s)
+	signalGroup(f.pgid, s)
 }
 
 // attach makes signals go to process group pgid until detach.

@@ -24,8 +24,11 @@ import (
 //	redis+cluster://h1:p1,h2:p2[?prefix=P&...]      redisstore on a Redis Cluster
 //	postgres://user@host:port/db[?table=T&...]      pgstore (pgxpool; the schema is migrated)
 //
-// An empty value means $XDG_STATE_HOME/idem, or ~/.local/state/idem. The
-// returned func closes the store and its client.
+// Anything else is a usage error: a directory must be absolute or start
+// with ./ or ../, so that a mistyped URL (localhost:6379, redis:/host) is
+// never taken for a directory to create. An empty value means
+// $XDG_STATE_HOME/idem, or ~/.local/state/idem. The returned func closes
+// the store and its client.
 func (a *app) openStore(ctx context.Context, raw string) (idempotency.Store, func(), error) {
 	if raw == "" {
 		dir, err := a.defaultDir()
@@ -35,26 +38,29 @@ func (a *app) openStore(ctx context.Context, raw string) (idempotency.Store, fun
 		raw = dir
 	}
 	scheme, _, isURL := strings.Cut(raw, "://")
-	if !isURL && strings.HasPrefix(raw, "file:") {
+	switch {
+	case isURL:
+	case strings.HasPrefix(raw, "file:"): // file:/path, RFC 8089's short form
 		scheme, isURL = "file", true
-	}
-	if !isURL {
+	case isDir(raw):
 		return openFile(raw)
+	default:
+		return nil, nil, usageErr(fmt.Errorf("idempotency: --store %s: neither a directory (absolute, or ./relative) nor a URL (file://, redis://, rediss://, unix://, redis+cluster://, postgres://)", shown(raw)))
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, nil, usageErr(fmt.Errorf("idempotency: --store: %v", err))
+		return nil, nil, usageErr(fmt.Errorf("idempotency: --store %s: %v", shown(raw), err))
 	}
 	switch strings.ToLower(scheme) {
 	case "file":
-		if u.Host != "" && u.Host != "localhost" {
-			return nil, nil, usageErr(fmt.Errorf("idempotency: --store %s: a file URL names a local directory (file:///path)", raw))
-		}
 		path := u.Path
 		if path == "" {
 			path = u.Opaque
 		}
-		return openFile(path)
+		if (u.Host != "" && u.Host != "localhost") || !filepath.IsAbs(filepath.FromSlash(path)) {
+			return nil, nil, usageErr(fmt.Errorf("idempotency: --store %s: a file URL names a local directory by its absolute path (file:///path)", raw))
+		}
+		return openFile(filepath.FromSlash(path))
 	case "redis", "rediss", "unix":
 		return openRedis(u, false)
 	case "redis+cluster", "rediss+cluster":
@@ -63,6 +69,31 @@ func (a *app) openStore(ctx context.Context, raw string) (idempotency.Store, fun
 		return openPostgres(ctx, u)
 	}
 	return nil, nil, usageErr(fmt.Errorf("idempotency: --store %s: unknown scheme %q (want a directory, file://, redis://, redis+cluster:// or postgres://)", redact(u), scheme))
+}
+
+// isDir reports whether a --store value names a directory: an absolute
+// path, or a relative one that says so by starting with . or ..
+func isDir(s string) bool {
+	if filepath.IsAbs(s) || s == "." || s == ".." {
+		return true
+	}
+	for _, p := range []string{"./", "../", "." + string(filepath.Separator), ".." + string(filepath.Separator)} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// shown is a --store value fit for a message: a URL's password hidden.
+func shown(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	if at := strings.LastIndexByte(raw, '@'); at >= 0 {
+		return "xxxxx" + raw[at:] // unparsable, but may hold user:password@
+	}
+	return raw
 }
 
 func usageErr(err error) error { return &codeError{code: exitUsage, err: err} }
@@ -150,6 +181,15 @@ func openPostgres(ctx context.Context, u *url.URL) (idempotency.Store, func(), e
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, unavailable(fmt.Errorf("idempotency: --store %s: %w", redact(u), err))
+	}
+	// pgstore checks its options before it touches the database: with a
+	// cancelled context only that check can fail, so what fails otherwise
+	// is the ?table= (or another option), not the server.
+	probe, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := pgstore.New(probe, pool, opts); err != nil && !errors.Is(err, context.Canceled) {
+		pool.Close()
+		return nil, nil, usageErr(fmt.Errorf("idempotency: --store %s: %w", redact(u), err))
 	}
 	s, err := pgstore.New(ctx, pool, opts)
 	if err != nil {

@@ -267,6 +267,8 @@ func TestUsage(t *testing.T) {
 		{"short lease", []string{"run", "--lease", "0s", "--", "true"}, exitUsage, "", "--lease"},
 		{"negative wait", []string{"run", "--wait", "-1s", "--", "true"}, exitUsage, "", "--wait"},
 		{"huge output", []string{"run", "--max-output", "1G", "--", "true"}, exitUsage, "", "--max-output"},
+		{"ttl below lease", []string{"run", "--ttl", "2s", "--", "true"}, exitUsage, "", "shorter than Lease"},
+		{"proxy ttl below lease", []string{"proxy", "--target", "http://x", "--ttl", "2s"}, exitUsage, "", "shorter than Lease"},
 		{"get without key", []string{"--store", store, "get"}, exitUsage, "", "KEY"},
 		{"get value and output", []string{"get", "--value", "--output", "k"}, exitUsage, "", "exclude"},
 		{"forget without key", []string{"forget"}, exitUsage, "", "KEY"},
@@ -292,7 +294,7 @@ func TestUsage(t *testing.T) {
 
 func TestCommandUsageComplete(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"run", "key", "get", "forget", "list", "sweep", "proxy", "help"} {
+	for _, cmd := range []string{"run", "key", "get", "forget", "list", "sweep", "proxy", "version", "help"} {
 		if !strings.Contains(usageText, "  "+cmd+" ") || commandUsage[cmd] == "" {
 			t.Errorf("command %q lacks help", cmd)
 		}

@@ -3,10 +3,10 @@ module github.com/idempotency-go/idempotency/examples/integrations
 go 1.26.0
 
 require (
-	github.com/idempotency-go/idempotency v0.0.0
-	github.com/idempotency-go/idempotency/idemgrpc v0.0.0
-	github.com/idempotency-go/idempotency/idemkafka v0.0.0
-	github.com/idempotency-go/idempotency/idemnats v0.0.0
+	github.com/idempotency-go/idempotency v0.1.0
+	github.com/idempotency-go/idempotency/idemgrpc v0.1.0
+	github.com/idempotency-go/idempotency/idemkafka v0.1.0
+	github.com/idempotency-go/idempotency/idemnats v0.1.0
 	github.com/nats-io/nats-server/v2 v2.15.3
 	github.com/nats-io/nats.go v1.56.0
 	github.com/twmb/franz-go v1.22.3
@@ -61,11 +61,4 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
-)
-
-replace (
-	github.com/idempotency-go/idempotency => ../../
-	github.com/idempotency-go/idempotency/idemgrpc => ../../idemgrpc
-	github.com/idempotency-go/idempotency/idemkafka => ../../idemkafka
-	github.com/idempotency-go/idempotency/idemnats => ../../idemnats
 )

@@ -2,7 +2,6 @@ package testserver
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -48,22 +46,21 @@ type Postgres struct {
 }
 
 // StartPostgres starts a fresh PostgreSQL server on a free loopback port in
-// a temp dir and stops it (by pid) and removes the dir in t.Cleanup. It
-// installs the postgresql package with apt-get when no server binaries are
-// found. Starting one takes about a second: start one per test package and
-// give each test its own database (CreateDB).
+// a temp dir and stops it (by pid) and removes the dir in t.Cleanup. When
+// no server binaries are found (see EnvPostgres) the test is skipped, or
+// fails under EnvRequireServers. Starting one takes about a second: start
+// one per test package and give each test its own database (CreateDB).
 func StartPostgres(t testing.TB, opts *PostgresOptions) *Postgres {
 	t.Helper()
 	p, err := NewPostgres(opts)
-	if err != nil {
-		t.Fatalf("testserver: %v", err)
-	}
+	need(t, err)
 	t.Cleanup(p.Stop)
 	return p
 }
 
 // NewPostgres is StartPostgres for TestMain, where there is no testing.TB:
-// the caller must call Stop.
+// the caller must call Stop. When the server is not installed the error
+// matches ErrMissing; see Skippable.
 func NewPostgres(opts *PostgresOptions) (*Postgres, error) {
 	bin, err := postgresBin()
 	if err != nil {
@@ -184,7 +181,7 @@ func (p *Postgres) kill() error {
 	out, err := p.asServer(filepath.Join(p.bin, "pg_ctl"), "-D", p.dataDir(), "-m", "immediate", "-w", "stop").CombinedOutput()
 	if err != nil {
 		// The postmaster is not answering its control files: end it by pid.
-		if kerr := syscall.Kill(p.pid, syscall.SIGKILL); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
+		if kerr := kill(p.pid); kerr != nil {
 			return fmt.Errorf("pg_ctl stop: %v: %s; kill %d: %v", err, out, p.pid, kerr)
 		}
 		waitGone(p.pid)
@@ -285,44 +282,16 @@ func chownToServer(dir string) error {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return fmt.Errorf("the postgres OS user is missing (apt-get install -y postgresql creates it): %v", err)
+		// The postgresql package creates it; without it the server cannot run.
+		return fmt.Errorf("%w: the postgres OS user is missing (%v); install PostgreSQL (./scripts/test does) or run the tests as another user", ErrMissing, err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
 	return os.Chown(dir, uid, gid)
 }
 
-var installOnce sync.Once
-
-// postgresBin finds the server binaries, installing them when absent.
-func postgresBin() (string, error) {
-	find := func() string {
-		dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-		sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
-		for _, d := range append([]string{"/usr/lib/postgresql/15/bin"}, dirs...) {
-			if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-				return d
-			}
-		}
-		return ""
-	}
-	if d := find(); d != "" {
-		return d, nil
-	}
-	var out []byte
-	var err error
-	installOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "postgresql")
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		out, err = cmd.CombinedOutput()
-	})
-	if d := find(); d != "" {
-		return d, nil
-	}
-	return "", fmt.Errorf("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin; apt-get install -y postgresql: %v: %s", err, bytes.TrimSpace(out))
-}
+// postgresBin finds the server binaries, once per process.
+var postgresBin = sync.OnceValues(func() (string, error) { return system.postgres() })
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -346,7 +315,7 @@ func waitGone(pid int) {
 // postmaster is reparented to pid 1, which in a container may never reap
 // it.
 func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
+	if !exists(pid) {
 		return false
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -46,6 +45,7 @@ func RedisArgs(args ...string) RedisOption {
 // Redis is a redis-server child process listening on a loopback port.
 type Redis struct {
 	t    testing.TB
+	bin  string // redis-server
 	port int
 	dir  string
 	args []string
@@ -58,15 +58,17 @@ type Redis struct {
 // StartRedis starts a redis-server on a free loopback port in a temp dir
 // (no RDB snapshots; no AOF unless RedisAppendOnly), waits until it answers
 // PING and registers a cleanup that kills it. When redis-server is not
-// installed it is installed with apt-get first.
+// found (see EnvRedis) the test is skipped, or fails under
+// EnvRequireServers.
 func StartRedis(t testing.TB, opts ...RedisOption) *Redis {
 	t.Helper()
 	var c redisConfig
 	for _, o := range opts {
 		o(&c)
 	}
-	ensureRedis(t)
-	r := &Redis{t: t, port: FreePort(t), dir: t.TempDir()}
+	bin, _, err := redisBins()
+	need(t, err)
+	r := &Redis{t: t, bin: bin, port: FreePort(t), dir: t.TempDir()}
 	r.args = []string{
 		"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--dir", r.dir, "--daemonize", "no",
@@ -122,7 +124,7 @@ func (r *Redis) Kill() {
 	}
 	// The server runs in its own process group so that a forked AOF
 	// rewrite or save child dies with it.
-	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	killGroup(r.cmd.Process.Pid)
 	<-r.done
 	r.cmd = nil
 }
@@ -140,9 +142,9 @@ func (r *Redis) start() {
 	r.t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cmd := exec.Command("redis-server", r.args...)
+	cmd := exec.Command(r.bin, r.args...)
 	cmd.Dir = r.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("testserver: start redis-server: %v", err)
 	}
@@ -216,13 +218,15 @@ func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 	if masters < 3 {
 		t.Fatalf("testserver: a Redis Cluster needs at least 3 masters, not %d", masters)
 	}
+	needCLI(t)
 	c := &RedisCluster{}
 	for range masters {
 		c.Nodes = append(c.Nodes, StartRedis(t, RedisClusterNode()))
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+	_, cli, _ := redisBins()
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
 		t.Fatalf("testserver: redis-cli --cluster create: %v\n%s", err, out)
 	}
 	for _, n := range c.Nodes {
@@ -233,41 +237,25 @@ func StartRedisCluster(t testing.TB, masters int) *RedisCluster {
 	return c
 }
 
-var (
-	redisInstallOnce sync.Once
-	redisInstallErr  error
-)
+type redisPaths struct{ server, cli string }
 
-// ensureRedis installs redis-server (and redis-cli) with apt-get when it
-// is missing. Test binaries of several packages may race to install, so
-// apt-get runs under an exclusive file lock.
-func ensureRedis(t testing.TB) {
+var findRedis = sync.OnceValues(func() (redisPaths, error) {
+	server, cli, err := system.redis()
+	return redisPaths{server, cli}, err
+})
+
+// redisBins finds redis-server and redis-cli, once per process.
+func redisBins() (server, cli string, err error) {
+	p, err := findRedis()
+	return p.server, p.cli, err
+}
+
+// needCLI skips or fails t when redis-cli is missing.
+func needCLI(t testing.TB) {
 	t.Helper()
-	redisInstallOnce.Do(func() {
-		if _, err := exec.LookPath("redis-server"); err == nil {
-			return
-		}
-		lock, err := os.OpenFile(filepath.Join(os.TempDir(), "testserver-apt.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-		if err != nil {
-			redisInstallErr = err
-			return
-		}
-		defer lock.Close()
-		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-			redisInstallErr = err
-			return
-		}
-		defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-		if _, err := exec.LookPath("redis-server"); err == nil {
-			return
-		}
-		cmd := exec.Command("apt-get", "install", "-y", "redis-server")
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			redisInstallErr = fmt.Errorf("apt-get install -y redis-server: %v\n%s", err, out)
-		}
-	})
-	if redisInstallErr != nil {
-		t.Fatalf("testserver: redis-server is not installed and could not be: %v", redisInstallErr)
+	_, cli, err := redisBins()
+	if err == nil && cli == "" {
+		err = missing("redis-cli", "beside redis-server and on PATH", EnvRedis)
 	}
+	need(t, err)
 }

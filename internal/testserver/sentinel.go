@@ -29,6 +29,7 @@ const MasterName = "mymaster"
 // the Sentinel has discovered them, so that a failover can begin at once.
 func StartRedisSentinel(t testing.TB, replicas int) *RedisSentinel {
 	t.Helper()
+	needCLI(t)
 	s := &RedisSentinel{Primary: StartRedis(t)}
 	for range replicas {
 		s.Replicas = append(s.Replicas, StartRedis(t, RedisArgs("--replicaof", "127.0.0.1", strconv.Itoa(s.Primary.Port()))))
@@ -40,7 +41,7 @@ func StartRedisSentinel(t testing.TB, replicas int) *RedisSentinel {
 	}
 
 	// Sentinel rewrites its config file, so it gets one of its own.
-	sen := &Redis{t: t, port: FreePort(t), dir: t.TempDir()}
+	sen := &Redis{t: t, bin: s.Primary.bin, port: FreePort(t), dir: t.TempDir()}
 	conf := filepath.Join(sen.dir, "sentinel.conf")
 	body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\n"+
 		"sentinel monitor %[5]s 127.0.0.1 %[4]d 1\n"+
@@ -103,7 +104,8 @@ func redisCLI(addr string, args ...string) string {
 	host, port, _ := strings.Cut(addr, ":")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "redis-cli", append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
+	_, cli, _ := redisBins()
+	out, err := exec.CommandContext(ctx, cli, append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
 	if err != nil {
 		return err.Error() + ": " + string(out)
 	}
