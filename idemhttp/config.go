@@ -56,6 +56,13 @@ type Config struct {
 	// matters. While the store cannot give the secret, guarded requests
 	// get 503. Unused when Scope is set or SharedKeySpace.
 	ScopeSecret []byte
+	// ScopeHeaders, when set, names the request headers whose values are
+	// a client's credentials for the default scope (see [HeaderScope]),
+	// instead of Authorization, cookies and the TLS client certificate:
+	// an API key header, or a header an authenticating proxy in front of
+	// this one sets. Keyed by ScopeSecret (or the stored secret) as the
+	// default is. Unused when Scope is set or SharedKeySpace. Default none.
+	ScopeHeaders []string
 	// SharedKeySpace puts every request in one key space, whoever sends
 	// it: one client's key replays its response to any other client that
 	// sends that key, and a client that sends a key first keeps another

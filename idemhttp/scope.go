@@ -75,6 +75,36 @@ func CredentialScope(secret []byte) func(r *http.Request) string {
 	}
 }
 
+// HeaderScope returns a Scope function like CredentialScope whose
+// credentials are the values of the named request headers instead (an API
+// key header, a header an authenticating proxy in front sets): a keyed
+// digest (HMAC-SHA-256 under secret) of every non-blank value of each, in
+// the order of names. A request with none of them gets "", which the
+// middleware answers with 401. [Config.ScopeHeaders] makes it the default.
+func HeaderScope(secret []byte, names ...string) func(r *http.Request) string {
+	secret = slices.Clone(secret)
+	names = slices.Clone(names)
+	pool := sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}
+	return func(r *http.Request) string {
+		m := pool.Get().(hash.Hash)
+		defer func() { m.Reset(); pool.Put(m) }()
+		n := 0
+		for i, name := range names {
+			for _, v := range r.Header.Values(name) {
+				if strings.TrimSpace(v) != "" {
+					part(m, byte('0'+i%64), v)
+					n++
+				}
+			}
+		}
+		if n == 0 {
+			return ""
+		}
+		var sum [sha256.Size]byte
+		return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0])[:16])
+	}
+}
+
 // cookiesOf returns the name and value of every cookie in the Cookie
 // field lines, as sent: net/http's parser drops cookies it finds invalid
 // (a double quote or a byte outside ASCII in the value, a name that is
@@ -111,6 +141,9 @@ func part(h hash.Hash, tag byte, s string) {
 type scoper struct {
 	fixed  func(*http.Request) string // Scope or CredentialScope(ScopeSecret); nil: see below
 	shared bool                       // SharedKeySpace: one key space
+	// digest makes the default scope under a secret: CredentialScope, or
+	// HeaderScope of Config.ScopeHeaders.
+	digest func(secret []byte) func(*http.Request) string
 
 	// Otherwise, the default scope under a secret kept in the store.
 	g         *idempotency.Guard
@@ -119,6 +152,11 @@ type scoper struct {
 }
 
 func newScoper(g *idempotency.Guard, c *Config) *scoper {
+	digest := CredentialScope
+	if len(c.ScopeHeaders) > 0 {
+		names := c.ScopeHeaders
+		digest = func(secret []byte) func(*http.Request) string { return HeaderScope(secret, names...) }
+	}
 	switch {
 	case c.Scope != nil:
 		return &scoper{fixed: c.Scope}
@@ -128,7 +166,7 @@ func newScoper(g *idempotency.Guard, c *Config) *scoper {
 		if len(c.ScopeSecret) < MinScopeSecret {
 			panic("idempotency: idemhttp: Config.ScopeSecret is shorter than 16 bytes")
 		}
-		return &scoper{fixed: CredentialScope(c.ScopeSecret)}
+		return &scoper{fixed: digest(c.ScopeSecret)}
 	}
 	// The secret is made under the guard's store, codec and lease, but
 	// not its duplicate policies: a claim of it left behind (a failed
@@ -138,7 +176,7 @@ func newScoper(g *idempotency.Guard, c *Config) *scoper {
 	// 503 for ever.
 	cfg := g.Config()
 	cfg.NoTakeover, cfg.OnDuplicate, cfg.OnFailure = false, idempotency.ReturnStored, idempotency.Release
-	return &scoper{g: idempotency.New(g.Store(), &cfg), secretKey: c.KeyPrefix + SecretRecord}
+	return &scoper{g: idempotency.New(g.Store(), &cfg), secretKey: c.KeyPrefix + SecretRecord, digest: digest}
 }
 
 // SecretRecord follows Config.KeyPrefix in the key of the record that
@@ -162,7 +200,7 @@ func (s *scoper) scope(ctx context.Context, r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	f := CredentialScope(secret)
+	f := s.digest(secret)
 	s.stored.CompareAndSwap(nil, &f)
 	return (*s.stored.Load())(r), nil
 }

@@ -291,3 +291,51 @@ func TestScopeSecretUnavailable(t *testing.T) {
 	}()
 	idemhttp.New(g, &idemhttp.Config{ScopeSecret: []byte("short")})
 }
+
+// ScopeHeaders makes named headers the credentials: clients apart by them,
+// keyed by the secret, and a request without them gets 401.
+func TestScopeHeaders(t *testing.T) {
+	t.Parallel()
+	for _, cfg := range []struct {
+		name string
+		mw   *idemhttp.Config
+	}{
+		{"stored secret", &idemhttp.Config{ScopeHeaders: []string{"X-Api-Key"}}},
+		{"ScopeSecret", &idemhttp.Config{ScopeHeaders: []string{"X-Api-Key"}, ScopeSecret: testSecret}},
+	} {
+		t.Run(cfg.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			g := idempotency.New(nil, nil)
+			t.Cleanup(func() { _ = g.Close() })
+			srv := httptest.NewServer(idemhttp.New(g, cfg.mw)(paymentHandler(&c)))
+			t.Cleanup(srv.Close)
+			e := &env{t: t, srv: srv, client: srv.Client()}
+			a := e.do(req{key: "order-1", body: "100", header: http.Header{"X-Api-Key": {"key-a"}, "Authorization": {"Bearer same"}}})
+			b := e.do(req{key: "order-1", body: "100", header: http.Header{"X-Api-Key": {"key-b"}, "Authorization": {"Bearer same"}}})
+			sameResponse(t, a, e.do(req{key: "order-1", body: "100", header: http.Header{"X-Api-Key": {"key-a"}}}))
+			if got := c.get("100"); got != 2 || a.header.Get("Location") == b.header.Get("Location") {
+				t.Fatalf("handler ran %d times for 2 API keys; locations %q %q", got, a.header.Get("Location"), b.header.Get("Location"))
+			}
+			if r := e.do(req{key: "order-2", body: "100", header: http.Header{"Authorization": {"Bearer same"}}}); r.status != http.StatusUnauthorized {
+				t.Fatalf("request without the scope header: %d, want 401", r.status)
+			}
+		})
+	}
+	scope := idemhttp.HeaderScope(testSecret, "X-Api-Key", "X-Tenant")
+	mk := func(h http.Header) string {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Header = h
+		return scope(r)
+	}
+	plain := sha256.Sum256([]byte("key-a"))
+	if s := mk(http.Header{"X-Api-Key": {"key-a"}}); s == "" || strings.Contains(s, base64.RawURLEncoding.EncodeToString(plain[:16])) {
+		t.Errorf("HeaderScope = %q: empty or an unkeyed digest", s)
+	}
+	if a, b := mk(http.Header{"X-Api-Key": {"a"}, "X-Tenant": {"b"}}), mk(http.Header{"X-Api-Key": {"b"}, "X-Tenant": {"a"}}); a == b {
+		t.Error("HeaderScope does not tell the headers apart")
+	}
+	if s := mk(http.Header{"X-Api-Key": {" "}}); s != "" {
+		t.Errorf("blank header gives scope %q", s)
+	}
+}

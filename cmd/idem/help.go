@@ -150,7 +150,8 @@ flags:
   --required               answer 400 to guarded requests without a key
   --methods LIST           guarded methods (default POST,PATCH)
   --scope-header NAME      keep keys apart per value of this header (e.g.
-                           X-Tenant); only a digest of it is stored
+                           X-Api-Key) instead of the credentials; only a
+                           keyed digest of it is stored
   --shared-keys            one key space for every client: only for a
                            service with a single trusted client
   --scope-secret S         the key of the credentials digest that keeps
@@ -176,6 +177,10 @@ flags:
                            none)
   --idle-timeout D         how long a keep-alive connection may idle
                            (default 120s)
+  --metrics-listen ADDR    serve Prometheus metrics at http://ADDR/metrics
+                           and /healthz (idempotency_calls_total by
+                           outcome, call and store durations); with -v,
+                           one access log line per request
 
 Forwarding headers: the service gets X-Forwarded-For (the client's
 address), X-Forwarded-Host and X-Forwarded-Proto, set by the proxy. The

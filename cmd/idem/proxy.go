@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -44,6 +42,7 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	readTimeout := fs.Duration("read-timeout", 60*time.Second, "")
 	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "")
 	idleTimeout := fs.Duration("idle-timeout", 120*time.Second, "")
+	metricsListen := fs.String("metrics-listen", "", "")
 	if code, ok := a.parse("proxy", &common, args, fs); !ok {
 		return code
 	}
@@ -92,6 +91,18 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	}
 	defer closeStore()
 	gcfg.Logger = a.logger(common.verbose)
+	if *metricsListen != "" {
+		if _, _, err := net.SplitHostPort(*metricsListen); err != nil {
+			return a.usageError("proxy", fmt.Sprintf("--metrics-listen %q: want HOST:PORT (%v)", *metricsListen, err))
+		}
+		m, err := newMetricsServer(*metricsListen, log.New(a.stderr, "idem: metrics: ", 0))
+		if err != nil {
+			return a.fail(ctx, err)
+		}
+		defer func() { _ = m.Close(context.WithoutCancel(ctx)) }()
+		gcfg.Observer = m.observer
+		fmt.Fprintf(a.stderr, "idem: metrics on http://%s/metrics\n", m.ln.Addr())
+	}
 	g := idempotency.New(store, gcfg)
 	cfg := &idemhttp.Config{
 		Methods:           ms,
@@ -107,7 +118,7 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 		cfg.ScopeSecret = []byte(*scopeSecret)
 	}
 	if *scopeHeader != "" {
-		cfg.Scope = headerScope(*scopeHeader)
+		cfg.ScopeHeaders = []string{*scopeHeader}
 	}
 	errorLog := log.New(a.stderr, "idem: proxy: ", 0)
 	rp := &httputil.ReverseProxy{
@@ -126,8 +137,12 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	}
 	// A client that stops reading cannot hold a key (its lease renewed)
 	// past the write timeout, nor a connection past the others.
+	handler := idemhttp.New(g, cfg)(rp)
+	if common.verbose {
+		handler = accessLog(gcfg.Logger, handler)
+	}
 	srv := &http.Server{
-		Handler:           idemhttp.New(g, cfg)(rp),
+		Handler:           handler,
 		ReadHeaderTimeout: min(30*time.Second, *readTimeout),
 		ReadTimeout:       *readTimeout,
 		WriteTimeout:      *writeTimeout,
@@ -161,18 +176,4 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 		return a.fail(context.Background(), &codeError{code: exitSoftware, err: fmt.Errorf("idempotency: proxy shutdown: %w", err)})
 	}
 	return exitOK
-}
-
-// headerScope scopes keys by a request header, such as Authorization.
-// Only a digest of its value reaches the store: header values may be
-// secrets.
-func headerScope(name string) func(*http.Request) string {
-	return func(r *http.Request) string {
-		v := r.Header.Values(name)
-		if len(v) == 0 {
-			return ""
-		}
-		sum := sha256.Sum256([]byte(strings.Join(v, "\n")))
-		return base64.RawURLEncoding.EncodeToString(sum[:16])
-	}
 }
