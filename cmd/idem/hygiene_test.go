@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -171,4 +172,49 @@ func waitWithin(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestProxyClientLeavesOversizedResponse: a client that leaves while an
+// oversized response streams to it does not make the service run again:
+// the response had started, so the key is recorded as not replayable and
+// a retry gets 409 without reaching the service.
+func TestProxyClientLeavesOversizedResponse(t *testing.T) {
+	t.Parallel()
+	var hits atomic.Int64
+	svc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusCreated)
+		chunk := strings.Repeat("x", 64<<10)
+		for range 512 { // 32 MiB: more than the socket buffers hold
+			if _, err := io.WriteString(w, chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(svc.Close)
+	e := newEnv(t)
+	p, url := startProxy(t, e, &backend{srv: svc}, "--shared-keys", "--max-response-bytes", "1024")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST /big HTTP/1.1\r\nHost: x\r\nIdempotency-Key: \"o\"\r\nContent-Length: 1\r\n\r\na")
+	// Read the status line and some of the body, then leave.
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, 256<<10)
+	if n, err := io.ReadAtLeast(conn, buf, 128<<10); err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 201") {
+		t.Fatalf("start of the response: %q, %v", buf[:min(n, 64)], err)
+	}
+	conn.Close()
+	settled := func() bool { return !strings.Contains(e.idem("list").want(t, 0).stdout, `"status":"in_progress"`) }
+	waitWithin(t, 20*time.Second, "the key to be settled after the client left", settled)
+	r := post(t, url+"/big", `"o"`, "a")
+	if r.status != http.StatusConflict || !strings.Contains(r.body, "not-replayable") {
+		t.Fatalf("retry: %d %s", r.status, r.body)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Fatalf("the service ran %d times, want 1", n)
+	}
+	p.signal(syscall.SIGTERM)
+	p.wait().want(t, 0)
 }
