@@ -60,7 +60,7 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 	switch {
 	case l.closed:
 		w.fire()
-	case !l.up:
+	case !l.up && s.opts.PollInterval > 0:
 		w.timer = time.AfterFunc(s.opts.PollInterval, w.fire)
 	}
 	set := l.watchers[id]
@@ -90,7 +90,7 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 		if _, err := s.pool.Exec(ctx, s.sql.watch, digest); err != nil {
 			// Without the mark no notification may come: poll instead.
 			l.mu.Lock()
-			if w.timer == nil {
+			if w.timer == nil && s.opts.PollInterval > 0 {
 				w.timer = time.AfterFunc(s.opts.PollInterval, w.fire)
 			}
 			l.mu.Unlock()

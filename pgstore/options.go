@@ -34,7 +34,9 @@ type Options struct {
 	LockWait time.Duration
 	// PollInterval is how often a waiting duplicate looks at the record
 	// while notifications are unavailable (the listening connection is
-	// down or cannot be made). Default 250ms.
+	// down or cannot be made). Default 250ms. Negative: never poll, as in
+	// every store of this module: a waiter then looks again only when
+	// notified, or when the running call's lease lapses.
 	PollInterval time.Duration
 	// SweepBatch is how many expired rows one Sweep statement deletes;
 	// Sweep repeats it until fewer are left. Default 1000.
@@ -73,7 +75,7 @@ func (o Options) withDefaults() (Options, names, error) {
 	if o.LockWait < time.Millisecond {
 		return o, names{}, fmt.Errorf("idempotency: pgstore: Options.LockWait %v is below 1ms", o.LockWait)
 	}
-	if o.PollInterval <= 0 {
+	if o.PollInterval == 0 {
 		o.PollInterval = defaultPollInterval
 	}
 	if o.SweepBatch <= 0 {
