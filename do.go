@@ -91,11 +91,20 @@ func encode(c Codec, v any) (b []byte, err error) {
 			b, err = nil, fmt.Errorf("idempotency: Marshal panicked: %v", p)
 		}
 	}()
+	if m, ok := v.(ResultMarshaler); ok {
+		if b, err = m.MarshalResult(); err == nil && len(b) == 0 {
+			err = errors.New("idempotency: MarshalResult returned no bytes")
+		}
+		return b, err
+	}
 	return c.Marshal(v)
 }
 
 func decode[T any](c Codec, data []byte) (T, error) {
 	var v T
+	if u, ok := any(&v).(ResultUnmarshaler); ok {
+		return v, u.UnmarshalResult(data)
+	}
 	err := c.Unmarshal(data, &v)
 	return v, err
 }

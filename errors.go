@@ -2,7 +2,6 @@ package idempotency
 
 import (
 	"errors"
-	"fmt"
 	"reflect"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -67,14 +66,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	// The key stays out of the message, which ends up in logs: keys may
+	// carry client data (Config.LogRawKeys is the opt-in). Key has it.
 	msg := e.Kind.Error()
-	if e.Key != "" { // Key and WithFingerprint errors have none yet
-		k := e.Key
-		if len(k) > 80 {
-			k = k[:77] + "..."
-		}
-		msg = fmt.Sprintf("%s (key %q)", msg, k)
-	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}

@@ -125,3 +125,54 @@ func TestCustomCodec(t *testing.T) {
 	_, err = idempotency.Do(context.Background(), newGuard(t, s, nil), "k", fn)
 	wantErr(t, err, idempotency.ErrResultUnavailable)
 }
+
+// blob encodes itself: its bytes are stored as they are, whatever the
+// guard's Codec.
+type blob struct{ B []byte }
+
+func (b blob) MarshalResult() ([]byte, error) { return append([]byte("blob:"), b.B...), nil }
+
+func (b *blob) UnmarshalResult(data []byte) error {
+	rest, ok := bytes.CutPrefix(data, []byte("blob:"))
+	if !ok {
+		return errors.New("not a blob")
+	}
+	b.B = bytes.Clone(rest)
+	return nil
+}
+
+// TestResultMarshaler: a result type that encodes itself is stored as its
+// own bytes, without the Codec (no base64 growth of binary data), and
+// replayed through its UnmarshalResult; bytes it cannot read are
+// ErrResultUnavailable, never a re-run.
+func TestResultMarshaler(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newGuard(t, nil, nil)
+	payload := bytes.Repeat([]byte{0, 0xff, '"', '\\'}, 1024)
+	var runs atomic.Int64
+	fn := func(context.Context) (blob, error) { runs.Add(1); return blob{payload}, nil }
+	if _, err := idempotency.Do(ctx, g, "b", fn); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := g.Lookup(ctx, "b")
+	if err != nil || !bytes.Equal(rec.Value, append([]byte("blob:"), payload...)) {
+		t.Fatalf("stored %d bytes (%v), want the %d bytes MarshalResult made", len(rec.Value), err, len(payload)+5)
+	}
+	got, err := idempotency.Do(ctx, g, "b", fn)
+	if err != nil || !bytes.Equal(got.B, payload) || runs.Load() != 1 {
+		t.Fatalf("replay = %d bytes, %v, runs %d", len(got.B), err, runs.Load())
+	}
+	// A record the type cannot read back.
+	s := g.Store()
+	c, err := s.Claim(ctx, idempotency.ClaimRequest{Key: "c", Lease: time.Minute, TTL: time.Hour})
+	if err != nil || !c.Acquired {
+		t.Fatal(c, err)
+	}
+	if err := s.Complete(ctx, "c", c.Record.Token, idempotency.Outcome{Status: idempotency.StatusCompleted, Value: []byte(`{"B":"AA=="}`), TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := idempotency.Do(ctx, g, "c", fn); !errors.Is(err, idempotency.ErrResultUnavailable) || runs.Load() != 1 {
+		t.Fatalf("unreadable record: %v, runs %d", err, runs.Load())
+	}
+}

@@ -143,7 +143,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			OriginalStatus: s.Status})
 		return
 	}
-	s.text()
 	if err := s.validate(); err != nil {
 		h.g.Config().Logger.ErrorContext(r.Context(), "idempotency: idemhttp: stored response cannot be replayed",
 			keyAttr(h.g.Config(), recKey), "error", err)
@@ -214,6 +213,8 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, recKey string, er
 		e.Status, e.Problem, e.Detail = http.StatusInternalServerError, ProblemFailed,
 			"A request with this Idempotency-Key failed, and the failure is final."
 	case errors.Is(err, idempotency.ErrResultUnavailable), errors.Is(err, idempotency.ErrCorrupt):
+		h.g.Config().Logger.ErrorContext(r.Context(), "idempotency: idemhttp: stored response cannot be replayed",
+			keyAttr(h.g.Config(), recKey), "error", err)
 		e.Status, e.Problem, e.Detail = http.StatusInternalServerError, ProblemUnavailable,
 			"A request with this Idempotency-Key was already processed, but its stored response cannot be read."
 	case errors.Is(err, idempotency.ErrStore):

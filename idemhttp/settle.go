@@ -103,7 +103,6 @@ func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResp
 	if s.size() > h.cfg.MaxResponseBytes {
 		return marker("the response was larger than the limit for stored responses")
 	}
-	s.binary()
 	return s, nil
 }
 

@@ -6,73 +6,24 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/idempotency-go/idempotency"
 )
 
 // storedResponse is the outcome recorded for a request: what the handler
-// answered. It is encoded with the guard's Codec.
+// answered. It encodes itself (MarshalResult, in record.go), whatever the
+// guard's Codec: a body kept as bytes costs its length, where JSON would
+// store it as base64, a third larger; header values that are not UTF-8
+// (obs-text, such as a Latin-1 file name) keep their bytes.
 type storedResponse struct {
-	Status  int         `json:"status"`
-	Header  http.Header `json:"header,omitempty"`
-	Body    []byte      `json:"body,omitempty"`
-	Trailer http.Header `json:"trailer,omitempty"`
+	Status  int
+	Header  http.Header
+	Body    []byte
+	Trailer http.Header
 	// NotReplayable, when set, says why only this marker was recorded (the
 	// body was too large, the connection was hijacked): duplicates get
 	// ProblemNotReplayable and the handler does not run again.
-	NotReplayable string `json:"not_replayable,omitempty"`
-	// RawHeader and RawTrailer hold, as bytes, the fields that have a
-	// value which is not UTF-8 (obs-text, such as a Latin-1 file name):
-	// a text codec such as JSON would replace those bytes. They are moved
-	// out of Header and Trailer before encoding (binary) and back after
-	// decoding (text).
-	RawHeader  map[string][][]byte `json:"raw_header,omitempty"`
-	RawTrailer map[string][][]byte `json:"raw_trailer,omitempty"`
-}
-
-// binary moves the fields with a value that is not UTF-8 to RawHeader and
-// RawTrailer, for the codec.
-func (s *storedResponse) binary() {
-	s.RawHeader = binaryFields(s.Header)
-	s.RawTrailer = binaryFields(s.Trailer)
-}
-
-func binaryFields(h http.Header) map[string][][]byte {
-	var raw map[string][][]byte
-	for k, vs := range h {
-		if slices.IndexFunc(vs, func(v string) bool { return !utf8.ValidString(v) }) < 0 {
-			continue
-		}
-		if raw == nil {
-			raw = map[string][][]byte{}
-		}
-		for _, v := range vs {
-			raw[k] = append(raw[k], []byte(v))
-		}
-		delete(h, k)
-	}
-	return raw
-}
-
-// text moves RawHeader and RawTrailer back into Header and Trailer, once
-// decoded.
-func (s *storedResponse) text() {
-	s.Header = textFields(s.Header, s.RawHeader)
-	s.Trailer = textFields(s.Trailer, s.RawTrailer)
-	s.RawHeader, s.RawTrailer = nil, nil
-}
-
-func textFields(h http.Header, raw map[string][][]byte) http.Header {
-	for k, vs := range raw {
-		if h == nil {
-			h = http.Header{}
-		}
-		for _, v := range vs {
-			h[k] = append(h[k], string(v))
-		}
-	}
-	return h
+	NotReplayable string
 }
 
 // errStoredInvalid marks a decoded record that cannot be a response.
