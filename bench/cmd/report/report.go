@@ -94,7 +94,7 @@ func WriteReport(w io.Writer, run *Run, m Meta, markdown bool) {
 	}
 	if markdown {
 		heading("Rerun")
-		fmt.Fprintln(w, "From a clone, with Go installed (redis-server and PostgreSQL binaries for the server cases, which start their own servers on loopback and are skipped without them; `IDEM_TEST_REQUIRE_SERVERS=1` installs them with apt-get instead):")
+		fmt.Fprintln(w, "From a clone, with Go installed (redis-server and PostgreSQL binaries for the server cases, which start their own servers on loopback and are skipped without them; with `IDEM_TEST_REQUIRE_SERVERS=1` a missing one is an error instead; `./scripts/test` installs them):")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "```")
 		fmt.Fprintln(w, "cd bench && go run ./cmd/report          # 5 runs of 1s per case; writes docs/benchmarks.md and .svg")
