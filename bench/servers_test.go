@@ -19,7 +19,7 @@ import (
 
 // requireServer skips b when the server binary bin is missing (globs are
 // tried in order), unless IDEM_TEST_REQUIRE_SERVERS=1 asks that every
-// server case run; testserver then installs it.
+// server case run; testserver then fails it with a clear message.
 func requireServer(b *testing.B, bin string, globs ...string) {
 	b.Helper()
 	if os.Getenv("IDEM_TEST_REQUIRE_SERVERS") == "1" {
@@ -33,7 +33,7 @@ func requireServer(b *testing.B, bin string, globs ...string) {
 			return
 		}
 	}
-	b.Skipf("%s is not installed (set IDEM_TEST_REQUIRE_SERVERS=1 to install it and run)", bin)
+	b.Skipf("%s is not installed (./scripts/test installs it; IDEM_TEST_REQUIRE_SERVERS=1 makes this an error)", bin)
 }
 
 // dupKeys is how many completed keys the duplicate cases of the server

@@ -8,8 +8,8 @@
 //	cd bench && go run ./cmd/report -short     # one quick run
 //
 // Redis and PostgreSQL cases start their own servers on loopback and are
-// skipped when the binaries are missing (IDEM_TEST_REQUIRE_SERVERS=1
-// installs them instead). The command exits non-zero only if a benchmark
+// skipped when the binaries are missing (with IDEM_TEST_REQUIRE_SERVERS=1
+// that is an error instead; ./scripts/test installs them). The command exits non-zero only if a benchmark
 // fails.
 package main
 
