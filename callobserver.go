@@ -27,6 +27,9 @@ func (g *Guard) startCall(ctx context.Context, key string) (_ context.Context, s
 
 // endCall sends the call's EventEnd.
 func (g *Guard) endCall(ctx context.Context, key string, start time.Time, co *callOptions, err error) {
+	if err == nil && co.panicked != nil {
+		err = co.panicked // the panic goes on past Do; the call did not succeed
+	}
 	g.observe(ctx, Event{Kind: EventEnd, Key: key, Token: co.token, Took: time.Since(start), Err: err, Result: result(co, err)})
 }
 

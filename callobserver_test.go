@@ -3,6 +3,7 @@ package idempotency_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -139,5 +140,22 @@ func TestKeyName(t *testing.T) {
 		if got := idempotency.KeyName(key); got != want {
 			t.Errorf("KeyName(%q) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+// TestCallObserverPanic: a call whose fn panics ends with an EventEnd that
+// carries the panic as its error, not a success.
+func TestCallObserverPanic(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	g := newGuard(t, nil, &idempotency.Config{Observer: rec})
+	func() {
+		defer func() { _ = recover() }()
+		_, _ = idempotency.Do(context.Background(), g, "k:p", func(context.Context) (int, error) { panic("boom") })
+	}()
+	events, _ := rec.take()
+	end := events[len(events)-1]
+	if end.Kind != idempotency.EventEnd || end.Result != idempotency.ResultExecuted || end.Err == nil || !strings.Contains(end.Err.Error(), "boom") {
+		t.Fatalf("last event %+v, want EventEnd, executed, with the panic", end)
 	}
 }

@@ -85,13 +85,13 @@ func replay[T any](ctx context.Context, g *Guard, rec Record, cached *localEntry
 // with a bug) makes a result that cannot be encoded: fn has run, so its
 // claim must still be settled, or the key would be run again once the
 // lease lapsed.
-func encode(c Codec, v any) (b []byte, err error) {
+func encode[T any](c Codec, v T) (b []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			b, err = nil, fmt.Errorf("idempotency: Marshal panicked: %v", p)
 		}
 	}()
-	if m, ok := v.(ResultMarshaler); ok {
+	if m, ok := selfEncoding(&v); ok {
 		if b, err = m.MarshalResult(); err == nil && len(b) == 0 {
 			err = errors.New("idempotency: MarshalResult returned no bytes")
 		}
@@ -100,10 +100,22 @@ func encode(c Codec, v any) (b []byte, err error) {
 	return c.Marshal(v)
 }
 
+// selfEncoding reports whether results of type T encode themselves: T
+// implements ResultMarshaler and *T ResultUnmarshaler. The type alone
+// decides, the same way for writing and reading (a *R or an interface
+// holding an R goes through the Codec).
+func selfEncoding[T any](p *T) (ResultMarshaler, bool) {
+	if _, ok := any(p).(ResultUnmarshaler); !ok {
+		return nil, false
+	}
+	m, ok := any(*p).(ResultMarshaler)
+	return m, ok
+}
+
 func decode[T any](c Codec, data []byte) (T, error) {
 	var v T
-	if u, ok := any(&v).(ResultUnmarshaler); ok {
-		return v, u.UnmarshalResult(data)
+	if _, ok := selfEncoding(&v); ok {
+		return v, any(&v).(ResultUnmarshaler).UnmarshalResult(data)
 	}
 	err := c.Unmarshal(data, &v)
 	return v, err
@@ -134,6 +146,7 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 		if p == nil {
 			perr = errors.New("the guarded function exited its goroutine")
 		}
+		co.lost, co.panicked = e.leaseLost(), perr
 		settled := g.fail(ctx, c, perr, co)
 		g.deliver(ctx, e, Event{Kind: EventExecuted, Key: key, Token: token, Took: took, Err: perr}, settled)
 		if p != nil {

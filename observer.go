@@ -141,12 +141,12 @@ func (g *Guard) observe(ctx context.Context, e Event) {
 	if g.cfg.Observer == nil {
 		return
 	}
-	e.Name = g.name(e.Key)
 	defer func() {
 		if p := recover(); p != nil {
-			g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: Observer panicked; event dropped",
+			g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: Observer (or Config.Name) panicked; event dropped",
 				slog.String("event", e.Kind.String()), g.keyAttr(e.Key), slog.Any("panic", p))
 		}
 	}()
+	e.Name = g.name(e.Key)
 	g.cfg.Observer.Observe(ctx, e)
 }

@@ -17,6 +17,7 @@ type callOptions struct {
 	// Filled in by the call, for a CallObserver's EventEnd.
 	acquired, tookOver, lost bool
 	token                    Token
+	panicked                 error // fn panicked or exited its goroutine
 }
 
 // applyOptions keeps the options off the heap when there are none: the

@@ -176,3 +176,24 @@ func TestResultMarshaler(t *testing.T) {
 		t.Fatalf("unreadable record: %v, runs %d", err, runs.Load())
 	}
 }
+
+// TestResultMarshalerByType: the result type alone decides how a record is
+// written and read: a *blob or an interface holding a blob goes through the
+// Codec both ways, and replays.
+func TestResultMarshalerByType(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := newGuard(t, nil, nil)
+	ptr := func(context.Context) (*blob, error) { return &blob{[]byte("p")}, nil }
+	for range 2 {
+		if v, err := idempotency.Do(ctx, g, "ptr", ptr); err != nil || string(v.B) != "p" {
+			t.Fatalf("*blob: %v, %v", v, err)
+		}
+	}
+	iface := func(context.Context) (any, error) { return blob{[]byte("i")}, nil }
+	for range 2 {
+		if _, err := idempotency.Do(ctx, g, "iface", iface); err != nil {
+			t.Fatalf("any holding a blob: %v", err)
+		}
+	}
+}

@@ -98,10 +98,10 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
-// count reads a number of items each taking at least one byte.
+// count reads a number of items each taking at least two bytes.
 func (d *decoder) count() int {
 	n := d.uvarint()
-	if n > uint64(len(d.data)) {
+	if n > uint64(len(d.data)/2) {
 		d.err = errors.New("count past the end")
 		return 0
 	}
@@ -131,7 +131,7 @@ func (d *decoder) header() http.Header {
 	if d.err != nil || n == 0 {
 		return nil
 	}
-	h := make(http.Header, n)
+	h := make(http.Header, min(n, 32)) // a hostile count must not size the map
 	for range n {
 		k := string(d.bytes())
 		m := d.count()

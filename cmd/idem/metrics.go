@@ -37,6 +37,7 @@ func newMetricsServer(addr string, errorLog *log.Logger) (*metricsServer, error)
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
 	obs, err := idemotel.NewObserver(idemotel.Options{MeterProvider: mp})
 	if err != nil {
+		_ = mp.Shutdown(context.Background())
 		return nil, err
 	}
 	mux := http.NewServeMux()
@@ -47,10 +48,12 @@ func newMetricsServer(addr string, errorLog *log.Logger) (*metricsServer, error)
 	})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
+		_ = mp.Shutdown(context.Background())
 		return nil, &codeError{code: exitListen, err: fmt.Errorf("idempotency: metrics: %w", err)}
 	}
 	m := &metricsServer{ln: ln, observer: obs, mp: mp, srv: &http.Server{
-		Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: errorLog,
+		Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: 60 * time.Second, ErrorLog: errorLog,
 	}}
 	go func() { _ = m.srv.Serve(ln) }()
 	return m, nil
@@ -67,6 +70,9 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK // nothing written, or the connection was hijacked
+		}
 		logger.LogAttrs(r.Context(), slog.LevelInfo, "idem: proxy",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status), slog.Bool("replayed", w.Header().Get("Idempotent-Replayed") == "true"),

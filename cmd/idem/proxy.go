@@ -99,7 +99,13 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 		if err != nil {
 			return a.fail(ctx, err)
 		}
-		defer func() { _ = m.Close(context.WithoutCancel(ctx)) }()
+		defer func() {
+			// After the proxy's own shutdown, bounded like it: a scraper
+			// that stops reading cannot hold the exit.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *shutdown)
+			defer cancel()
+			_ = m.Close(sctx)
+		}()
 		gcfg.Observer = m.observer
 		fmt.Fprintf(a.stderr, "idem: metrics on http://%s/metrics\n", m.ln.Addr())
 	}
