@@ -143,7 +143,7 @@ func (g *Guard) observe(ctx context.Context, e Event) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: Observer (or Config.Name) panicked; event dropped",
+			g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: Observer panicked; event dropped",
 				slog.String("event", e.Kind.String()), g.keyAttr(e.Key), slog.Any("panic", p))
 		}
 	}()
