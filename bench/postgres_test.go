@@ -21,7 +21,6 @@ import (
 // duplicate: one SELECT by primary key), at 1 and 16 goroutines on one
 // pool.
 func BenchmarkPostgres(b *testing.B) {
-	requireServer(b, "initdb", "/usr/lib/postgresql/*/bin/initdb")
 	srv := testserver.StartPostgres(b, nil)
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(srv.DSN("", ""))

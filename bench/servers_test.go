@@ -4,9 +4,6 @@ package bench
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/idempotency-go/idempotency"
@@ -15,26 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The server cases run where internal/testserver does: on Unix.
-
-// requireServer skips b when the server binary bin is missing (globs are
-// tried in order), unless IDEM_TEST_REQUIRE_SERVERS=1 asks that every
-// server case run; testserver then fails it with a clear message.
-func requireServer(b *testing.B, bin string, globs ...string) {
-	b.Helper()
-	if os.Getenv("IDEM_TEST_REQUIRE_SERVERS") == "1" {
-		return
-	}
-	if _, err := exec.LookPath(bin); err == nil {
-		return
-	}
-	for _, g := range globs {
-		if m, _ := filepath.Glob(g); len(m) > 0 {
-			return
-		}
-	}
-	b.Skipf("%s is not installed (./scripts/test installs it; IDEM_TEST_REQUIRE_SERVERS=1 makes this an error)", bin)
-}
+// The server cases run where internal/testserver does: on Unix. It skips
+// them when a server is not installed (fails them under
+// IDEM_TEST_REQUIRE_SERVERS=1).
 
 // dupKeys is how many completed keys the duplicate cases of the server
 // benchmarks cycle through.
@@ -44,7 +24,6 @@ const dupKeys = 1024
 // returns a client whose pool serves 64 goroutines.
 func startRedis(b *testing.B) *redis.Client {
 	b.Helper()
-	requireServer(b, "redis-server")
 	srv := testserver.StartRedis(b)
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 128})
 	b.Cleanup(func() { _ = c.Close() })
