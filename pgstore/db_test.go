@@ -95,32 +95,10 @@ func TestDBErrorLabels(t *testing.T) {
 	if _, err := db.ExecContext(ctx, `DROP TABLE `+s.Table()); err != nil {
 		t.Fatal(err)
 	}
-	out := idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte("1"), TTL: time.Hour}
-	cases := []struct {
-		op   string
-		call func() error
-	}{
-		{"claim", func() error {
-			_, err := s.Claim(ctx, idemtype.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour})
-			return err
-		}},
-		{"complete", func() error { return s.Complete(ctx, "k", 1, out) }},
-		{"release", func() error { return s.Release(ctx, "k", 1) }},
-		{"extend", func() error { return s.Extend(ctx, "k", 1, time.Minute) }},
-		{"get", func() error { _, err := s.Get(ctx, "k"); return err }},
-		{"delete", func() error { return s.Delete(ctx, "k") }},
-		{"list", func() error { return s.List(ctx, "k", func(idemtype.Record) bool { return true }) }},
-		{"sweep", func() error { _, err := s.Sweep(ctx); return err }},
-		{"claim", func() error {
-			_, err := idempotency.Do(ctx, g, "k", func(context.Context) (int, error) { return 1, nil })
-			return err
-		}},
-		{"claim", func() error {
-			_, err := pgstore.DoTxSQL(ctx, g, "k", func(context.Context, *sql.Tx) (int, error) { return 1, nil })
-			return err
-		}},
-	}
-	checkLabels(t, cases)
+	checkLabels(t, labelCases(ctx, s, g, func() error {
+		_, err := pgstore.DoTxSQL(ctx, g, "k", func(context.Context, *sql.Tx) (int, error) { return 1, nil })
+		return err
+	}))
 }
 
 // TestNewDBSchema: NewDB migrates as New does, and with ManualMigrate

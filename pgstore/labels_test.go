@@ -26,11 +26,30 @@ func TestErrorLabels(t *testing.T) {
 	if _, err := pool.Exec(ctx, `DROP TABLE `+s.Table()); err != nil {
 		t.Fatal(err)
 	}
+	checkLabels(t, labelCases(ctx, s, g, func() error {
+		_, err := pgstore.DoTx(ctx, g, "k", func(context.Context, pgx.Tx) (int, error) { return 1, nil })
+		return err
+	}))
+}
+
+// labelStore is what both backends offer the label tests.
+type labelStore interface {
+	idemtype.Store
+	idemtype.Lister
+	idemtype.Sweeper
+}
+
+type labelCase struct {
+	op   string
+	call func() error
+}
+
+// labelCases calls every operation of s on key "k", then a guarded call
+// through g and the backend's transaction call txCall; each is labelled
+// by the operation that failed.
+func labelCases(ctx context.Context, s labelStore, g *idempotency.Guard, txCall func() error) []labelCase {
 	out := idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte("1"), TTL: time.Hour}
-	cases := []struct {
-		op   string
-		call func() error
-	}{
+	return []labelCase{
 		{"claim", func() error {
 			_, err := s.Claim(ctx, idemtype.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour})
 			return err
@@ -46,21 +65,14 @@ func TestErrorLabels(t *testing.T) {
 			_, err := idempotency.Do(ctx, g, "k", func(context.Context) (int, error) { return 1, nil })
 			return err
 		}},
-		{"claim", func() error {
-			_, err := pgstore.DoTx(ctx, g, "k", func(context.Context, pgx.Tx) (int, error) { return 1, nil })
-			return err
-		}},
+		{"claim", txCall},
 	}
-	checkLabels(t, cases)
 }
 
 // checkLabels checks that each call fails with an *idemtype.OpError naming
 // its operation, whose message keeps the server's error but not the key
 // (keys may carry client data, and messages reach logs).
-func checkLabels(t *testing.T, cases []struct {
-	op   string
-	call func() error
-}) {
+func checkLabels(t *testing.T, cases []labelCase) {
 	t.Helper()
 	for _, tc := range cases {
 		err := tc.call()
