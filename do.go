@@ -55,9 +55,12 @@ func replay[T any](ctx context.Context, g *Guard, rec Record, cached *localEntry
 	if cache {
 		var v any
 		var ok bool
-		if cached != nil {
+		switch {
+		case cached != nil:
 			v, ok = cached.value(typ)
-		} else {
+		case rec.Memo != nil:
+			v, ok = memoGet(&rec, typ)
+		default:
 			v, ok = g.replays.get(rec.Key, rec.Token, typ, rec.Value)
 		}
 		if ok {
@@ -74,6 +77,8 @@ func replay[T any](ctx context.Context, g *Guard, rec Record, cached *localEntry
 	switch {
 	case cache && cached != nil:
 		cached.keep(typ, v)
+	case cache && rec.Memo != nil:
+		memoPut(&rec, typ, v)
 	case cache:
 		g.replays.put(rec.Key, rec.Token, typ, rec.Value, v)
 	}

@@ -40,11 +40,31 @@ func (c *replayCache) slot(key string) *atomic.Pointer[replayEntry] {
 }
 
 func (c *replayCache) get(key string, token Token, typ reflect.Type, raw []byte) (any, bool) {
-	e := c.slot(key).Load()
+	return c.slot(key).Load().match(key, token, typ, raw)
+}
+
+// match returns e's value if it was decoded as typ from raw, the outcome of
+// key's claim token.
+func (e *replayEntry) match(key string, token Token, typ reflect.Type, raw []byte) (any, bool) {
 	if e == nil || e.token != token || e.typ != typ || e.key != key || !bytes.Equal(e.raw, raw) {
 		return nil, false
 	}
 	return e.value, true
+}
+
+// memoGet returns the value decoded as typ from rec's outcome that the
+// record's memo holds. A memo of a store's record lives as long as the
+// record, so duplicates spread over many keys still skip the decoding.
+func memoGet(rec *Record, typ reflect.Type) (any, bool) {
+	e, _ := rec.Memo.Load().(*replayEntry)
+	return e.match(rec.Key, rec.Token, typ, rec.Value)
+}
+
+// memoPut keeps in rec's memo the value decoded as typ from its outcome.
+// The store's bytes are kept as they are: it keeps them unchanged for the
+// record's life, and comparing them with themselves costs nothing.
+func memoPut(rec *Record, typ reflect.Type, value any) {
+	rec.Memo.Store(&replayEntry{key: rec.Key, token: rec.Token, typ: typ, raw: rec.Value, value: value})
 }
 
 func (c *replayCache) put(key string, token Token, typ reflect.Type, raw []byte, value any) {

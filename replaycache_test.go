@@ -2,11 +2,15 @@ package idempotency_test
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/memstore"
 )
 
 // Replayed results are the callers' own: mutating one cannot change what
@@ -108,6 +112,116 @@ func TestReplayAfterTokenReuse(t *testing.T) {
 	for range 2 {
 		if v, err := idempotency.Do(ctx, g, "k", fn); err != nil || v != 2 {
 			t.Fatalf("after Forget, Do = %d, %v; want the new result 2", v, err)
+		}
+	}
+}
+
+// A record of a store that keeps records in memory remembers its decoded
+// result: duplicates spread over more keys than the guard's replay cache
+// holds decode each outcome once, and an outcome that changes under the
+// same record (a lapsed claim taken over) is decoded afresh.
+func TestReplayMemoPerRecord(t *testing.T) {
+	t.Parallel()
+	type receipt struct {
+		ID     string
+		Amount int
+	}
+	ctx := context.Background()
+	codec := &countingCodec{}
+	g := newGuard(t, nil, &idempotency.Config{Codec: codec})
+	const keys = 3000 // more than the replay cache's slots
+	run := func(k int) (receipt, error) {
+		return idempotency.Do(ctx, g, "memo:"+strconv.Itoa(k), func(context.Context) (receipt, error) {
+			return receipt{"r", k}, nil
+		})
+	}
+	for k := range keys {
+		if _, err := run(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		for k := range keys {
+			if r, err := run(k); err != nil || r.Amount != k {
+				t.Fatalf("replay of key %d = %+v, %v", k, r, err)
+			}
+		}
+	}
+	if got := codec.unmarshal.Load(); got != keys {
+		t.Fatalf("%d decodes for %d keys replayed 3 times each, want one per key", got, keys)
+	}
+
+	// A lapsed claim taken over keeps its record (and memo) in memstore:
+	// the new outcome is what duplicates get.
+	clk := newClock()
+	s := memstore.New(&memstore.Options{SweepInterval: -1, Now: clk.Now})
+	t.Cleanup(func() { _ = s.Close() })
+	g2 := newGuard(t, s, nil)
+	claim := func() idempotency.Token {
+		t.Helper()
+		c, err := s.Claim(ctx, idempotency.ClaimRequest{Key: "k", Lease: time.Second, TTL: time.Hour, Takeover: true})
+		if err != nil || !c.Acquired {
+			t.Fatalf("claim: %+v, %v", c, err)
+		}
+		return c.Record.Token
+	}
+	claim()
+	clk.Advance(2 * time.Second)
+	b, _ := json.Marshal(receipt{"r", 2})
+	if err := s.Complete(ctx, "k", claim(), idempotency.Outcome{Status: idempotency.StatusCompleted, Value: b, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		r, err := idempotency.Do(ctx, g2, "k", func(context.Context) (receipt, error) {
+			t.Error("ran again")
+			return receipt{}, nil
+		})
+		if err != nil || r.Amount != 2 {
+			t.Fatalf("replay = %+v, %v; want amount 2", r, err)
+		}
+	}
+}
+
+// keyMemoStore gives every record of a key the same Memo, across
+// outcomes, as a store may that keeps one slot per key.
+type keyMemoStore struct {
+	idempotency.Store
+	mu    sync.Mutex
+	memos map[string]*idemtype.Memo
+}
+
+func (s *keyMemoStore) memo(key string) *idemtype.Memo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.memos[key] == nil {
+		s.memos[key] = new(idemtype.Memo)
+	}
+	return s.memos[key]
+}
+
+func (s *keyMemoStore) Claim(ctx context.Context, r idempotency.ClaimRequest) (idempotency.Claim, error) {
+	c, err := s.Store.Claim(ctx, r)
+	c.Record.Memo = s.memo(r.Key)
+	return c, err
+}
+
+// A memo that outlives an outcome never answers for the next one, even
+// when the store gives the new execution the old token.
+func TestReplayMemoOutlivesOutcome(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	inner := &oneTokenStore{Store: newStore(t, nil), tok: map[string]idempotency.Token{}}
+	g := newGuard(t, &keyMemoStore{Store: inner, memos: map[string]*idemtype.Memo{}}, nil)
+	n := 0
+	fn := func(context.Context) (int, error) { n++; return n, nil }
+	for want := 1; want <= 3; want++ {
+		for range 2 {
+			if v, err := idempotency.Do(ctx, g, "k", fn); err != nil || v != want {
+				t.Fatalf("Do = %d, %v; want %d", v, err, want)
+			}
+		}
+		if err := g.Forget(ctx, "k"); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -116,6 +116,10 @@ type Record struct {
 	ExpiresAt time.Time
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Memo, when a store sets it, is a slot of the record's where callers
+	// keep what they derive from Value; see [Memo]. Stores that do not keep
+	// records in memory leave it nil.
+	Memo *Memo `json:"-"`
 }
 
 // Status is the state of a record.

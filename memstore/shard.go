@@ -22,6 +22,13 @@ type shard struct {
 	_ [64]byte // keep neighbouring shards' locks off one cache line
 }
 
+// entry is a record with its memo in one allocation: the shard's map
+// holds a pointer to rec, which keeps both alive.
+type entry struct {
+	rec  idemtype.Record
+	memo idemtype.Memo
+}
+
 type watch struct {
 	ch chan struct{}
 	n  int

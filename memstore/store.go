@@ -165,15 +165,17 @@ func (s *Store) claim(req *idemtype.ClaimRequest, c *idemtype.Claim) error {
 	case idemtype.TakeOver:
 		old := *rec
 		*rec = idemtype.Claimed(*req, s.nextToken(), now)
-		rec.CreatedAt = old.CreatedAt
+		rec.CreatedAt, rec.Memo = old.CreatedAt, old.Memo
 		s.use.bytes.Add(size(rec) - size(&old))
 		sh.schedule(rec, old.ExpiresAt)
 		sh.notify(req.Key)
 		c.Acquired, c.TookOver, c.Record = true, true, *rec
 		return nil
 	}
-	rec = new(idemtype.Record)
+	e := new(entry)
+	rec = &e.rec
 	*rec = idemtype.Claimed(*req, 0, now)
+	rec.Memo = &e.memo
 	if err := s.use.reserve(size(rec)); err != nil {
 		return err
 	}
