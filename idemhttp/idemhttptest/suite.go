@@ -77,6 +77,8 @@ func Run(t *testing.T, newHandler Factory) {
 				{"InProgressIs409WithRetryAfter", testInProgress},
 				{"MalformedKeyIs400", testMalformedKey},
 				{"FailuresAreReleased", testReleased},
+				{"ClientErrorsAreKept", testKept},
+				{"LargeResponseIsReplayed", testLarge},
 				{"ClientsAreIsolated", testScopes},
 				{"ConcurrentDuplicatesRunOnce", testConcurrent},
 				{"Streaming", testStreaming},
