@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -49,8 +50,8 @@ func idempotent(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 	}
 }
 
-// writer is a gin.ResponseWriter that writes through w; the rest
-// (Hijack, CloseNotify, Pusher) is the original's.
+// writer is a gin.ResponseWriter that writes, flushes and hijacks
+// through w; the rest (CloseNotify, Pusher) is the original's.
 type writer struct {
 	gin.ResponseWriter
 	w      http.ResponseWriter
@@ -88,6 +89,16 @@ func (w *writer) WriteString(s string) (int, error) { return w.Write([]byte(s)) 
 func (w *writer) Flush() {
 	w.WriteHeaderNow()
 	_ = http.NewResponseController(w.w).Flush()
+}
+
+// Hijack hijacks through the middleware, which records that the
+// connection left HTTP; nothing is written after it.
+func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.w).Hijack()
+	if err == nil {
+		w.size = 0
+	}
+	return conn, rw, err
 }
 
 // Unwrap returns the middleware's writer, for http.ResponseController
