@@ -61,7 +61,14 @@ var listenRE = regexp.MustCompile(`proxy listening on (\S+),`)
 // with its base URL.
 func startProxy(t *testing.T, e *env, b *backend, args ...string) (*proc, string) {
 	t.Helper()
-	p := start(t, e.command(append([]string{"proxy", "--listen", "127.0.0.1:0", "--target", b.srv.URL}, args...)...))
+	return startProxyTo(t, e, b.srv.URL, args...)
+}
+
+// startProxyTo runs idem proxy in front of target on a free port and
+// returns it with its base URL.
+func startProxyTo(t *testing.T, e *env, target string, args ...string) (*proc, string) {
+	t.Helper()
+	p := start(t, e.command(append([]string{"proxy", "--listen", "127.0.0.1:0", "--target", target}, args...)...))
 	p.waitStderr("proxy listening on")
 	m := listenRE.FindStringSubmatch(p.stderr.String())
 	if m == nil {

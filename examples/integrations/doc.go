@@ -5,4 +5,7 @@
 // what happened, and exits non-zero if an effect ran twice:
 //
 //	go run ./grpc
+//
+// The Echo and Gin adapters pass the HTTP conformance suite of
+// idemhttp/idemhttptest through their framework (TestConformance).
 package integrations

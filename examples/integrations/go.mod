@@ -3,10 +3,12 @@ module github.com/idempotency-go/idempotency/examples/integrations
 go 1.26.0
 
 require (
+	github.com/gin-gonic/gin v1.12.0
 	github.com/idempotency-go/idempotency v0.1.0
 	github.com/idempotency-go/idempotency/idemgrpc v0.1.0
 	github.com/idempotency-go/idempotency/idemkafka v0.1.0
 	github.com/idempotency-go/idempotency/idemnats v0.1.0
+	github.com/labstack/echo/v4 v4.16.6
 	github.com/nats-io/nats-server/v2 v2.15.3
 	github.com/nats-io/nats.go v1.56.0
 	github.com/twmb/franz-go v1.22.3
@@ -23,7 +25,6 @@ require (
 	github.com/cloudwego/base64x v0.1.6 // indirect
 	github.com/gabriel-vasile/mimetype v1.4.12 // indirect
 	github.com/gin-contrib/sse v1.1.0 // indirect
-	github.com/gin-gonic/gin v1.12.0 // indirect
 	github.com/go-playground/locales v0.14.1 // indirect
 	github.com/go-playground/universal-translator v0.18.1 // indirect
 	github.com/go-playground/validator/v10 v10.30.1 // indirect
@@ -33,7 +34,6 @@ require (
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/klauspost/cpuid/v2 v2.3.0 // indirect
-	github.com/labstack/echo/v4 v4.16.6 // indirect
 	github.com/labstack/gommon v0.5.0 // indirect
 	github.com/leodido/go-urn v1.4.0 // indirect
 	github.com/mattn/go-colorable v0.1.15 // indirect

@@ -14,7 +14,9 @@
 //
 // The suite needs only the standard library and starts its own loopback
 // servers (HTTP/1.1 and HTTP/2); it never waits on time, so it can run on
-// loaded machines.
+// loaded machines. idemhttp, idem proxy (run as a process, behind a
+// reverse proxy of the test's) and the Echo and Gin adapters of
+// examples/integrations pass it.
 package idemhttptest
 
 import (
@@ -77,6 +79,8 @@ func Run(t *testing.T, newHandler Factory) {
 				{"InProgressIs409WithRetryAfter", testInProgress},
 				{"MalformedKeyIs400", testMalformedKey},
 				{"FailuresAreReleased", testReleased},
+				{"ClientErrorsAreKept", testKept},
+				{"LargeResponseIsReplayed", testLarge},
 				{"ClientsAreIsolated", testScopes},
 				{"ConcurrentDuplicatesRunOnce", testConcurrent},
 				{"Streaming", testStreaming},

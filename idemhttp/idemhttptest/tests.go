@@ -103,8 +103,8 @@ func testMalformedKey(t *testing.T, s *suite) {
 	}
 }
 
-// A 5xx or 429 response is released: the retry runs the handler again,
-// and its response is the one kept.
+// A 5xx, 408, 425 or 429 response is released: the retry runs the
+// handler again, and its response is the one kept.
 func testReleased(t *testing.T, s *suite) {
 	var c runs
 	s.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -116,7 +116,8 @@ func testReleased(t *testing.T, s *suite) {
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, "answered "+strconv.Itoa(status))
 	}))
-	for _, status := range []int{500, 502, 503, 429} {
+	statuses := []int{500, 502, 503, 408, 425, 429}
+	for _, status := range statuses {
 		path, key := "/status/"+strconv.Itoa(status), `"`+strconv.Itoa(status)+`"`
 		if r := s.do(path, key, ""); r.status != status {
 			t.Fatalf("first: %v, want %d", r, status)
@@ -128,8 +129,57 @@ func testReleased(t *testing.T, s *suite) {
 			t.Fatalf("%d, second retry: %v replayed=%v; want the 201 replayed", status, r, r.replayed())
 		}
 	}
-	if c.total() != 8 {
-		t.Fatalf("handler ran %d times, want 8", c.total())
+	if c.total() != 2*len(statuses) {
+		t.Fatalf("handler ran %d times, want %d", c.total(), 2*len(statuses))
+	}
+}
+
+// 2xx and 4xx responses are kept: a retry gets the first response,
+// replayed, and the handler does not run again.
+func testKept(t *testing.T, s *suite) {
+	var c runs
+	s.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, total := c.add(r.URL.Path)
+		status, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/status/"))
+		w.Header().Set("X-Run", strconv.Itoa(total))
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "answered "+strconv.Itoa(status)+" in run "+strconv.Itoa(total))
+	}))
+	statuses := []int{200, 202, 400, 403, 404, 409, 410}
+	for _, status := range statuses {
+		path, key := "/status/"+strconv.Itoa(status), `"`+strconv.Itoa(status)+`"`
+		first := s.do(path, key, "")
+		if first.status != status {
+			t.Fatalf("first: %v, want %d", first, status)
+		}
+		sameResponse(t, first, s.do(path, key, ""))
+	}
+	if c.total() != len(statuses) {
+		t.Fatalf("handler ran %d times, want %d", c.total(), len(statuses))
+	}
+}
+
+// A response of nearly 64 KiB, headers included, is kept and replayed
+// byte for byte.
+func testLarge(t *testing.T, s *suite) {
+	var c runs
+	s.serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, total := c.add("x")
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.WriteHeader(http.StatusCreated)
+		// Bytes that no compression shrinks, naming the run.
+		_, _ = io.WriteString(w, strconv.Itoa(total)+" "+randomHex())
+		for range (63 << 10) / 24 {
+			_, _ = io.WriteString(w, randomHex())
+		}
+	}))
+	first := s.do("/exports", `"large"`, "")
+	if first.status != http.StatusCreated || len(first.body) < 62<<10 {
+		t.Fatalf("first: %d, %d bytes", first.status, len(first.body))
+	}
+	sameResponse(t, first, s.do("/exports", `"large"`, ""))
+	if c.total() != 1 {
+		t.Fatalf("handler ran %d times", c.total())
 	}
 }
 

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -29,22 +30,28 @@ func main() {
 // idempotent mounts net/http middleware such as idemhttp's on Gin: the
 // rest of the chain runs inside it, writing through the middleware's
 // ResponseWriter, and nothing runs when the middleware answers by itself
-// (a replay, a conflict).
+// (a replay, a conflict). Gin holds a status back until the body's first
+// byte and writes it after the chain; here it is written before the chain
+// returns into the middleware, which records the response then. The
+// status starts as Gin's own (404 or 405 for a path no route matches),
+// and what the middleware answered is final: Gin writes nothing after it.
 func idempotent(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		orig := c.Writer
 		mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			c.Request = r
-			c.Writer = &writer{ResponseWriter: orig, w: w, status: http.StatusOK, size: -1}
+			gw := &writer{ResponseWriter: orig, w: w, status: orig.Status(), size: -1}
+			c.Request, c.Writer = r, gw
 			c.Next()
+			gw.WriteHeaderNow()
 		})).ServeHTTP(orig, c.Request)
+		orig.WriteHeaderNow()
 		c.Writer = orig
 		c.Abort() // the handlers ran inside, or must not run
 	}
 }
 
-// writer is a gin.ResponseWriter that writes through w; the rest
-// (Hijack, CloseNotify, Pusher) is the original's.
+// writer is a gin.ResponseWriter that writes, flushes and hijacks
+// through w; the rest (CloseNotify, Pusher) is the original's.
 type writer struct {
 	gin.ResponseWriter
 	w      http.ResponseWriter
@@ -81,10 +88,22 @@ func (w *writer) WriteString(s string) (int, error) { return w.Write([]byte(s)) 
 
 func (w *writer) Flush() {
 	w.WriteHeaderNow()
-	if f, ok := w.w.(http.Flusher); ok {
-		f.Flush()
-	}
+	_ = http.NewResponseController(w.w).Flush()
 }
+
+// Hijack hijacks through the middleware, which records that the
+// connection left HTTP; nothing is written after it.
+func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.w).Hijack()
+	if err == nil {
+		w.size = 0
+	}
+	return conn, rw, err
+}
+
+// Unwrap returns the middleware's writer, for http.ResponseController
+// (deadlines).
+func (w *writer) Unwrap() http.ResponseWriter { return w.w }
 
 func run(out io.Writer) error {
 	g := idempotency.New(nil, nil) // in-memory; use a shared store with several servers
