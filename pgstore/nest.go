@@ -51,7 +51,7 @@ func (s *Store) nested(ctx context.Context, op, key string, locks bool) error {
 			continue // a JoinTx still claiming, or done
 		}
 		if locks && h.key == key && sameTable(h.s, s) {
-			return fmt.Errorf("%w: %s: the enclosing DoTx holds this key in its open transaction", ErrNested, op)
+			return fmt.Errorf("%w: %s: the enclosing %s holds this key in its open transaction", ErrNested, op, h.name())
 		}
 		if h.s.pool == s.pool {
 			conns++
@@ -77,4 +77,11 @@ func sameDatabase(a, b *pgxpool.Pool) bool {
 	}
 	x, y := a.Config().ConnConfig, b.Config().ConnConfig
 	return x.Host == y.Host && x.Port == y.Port && x.Database == y.Database
+}
+
+func (h *held) name() string {
+	if h.call != nil {
+		return "JoinTx"
+	}
+	return "DoTx"
 }

@@ -244,7 +244,11 @@ func (s *DBStore) nested(ctx context.Context, op, key string) error {
 			continue // a JoinTx still claiming, or done
 		}
 		if h.key == key && h.s.db == s.db && h.s.names.table == s.names.table {
-			return fmt.Errorf("%w: %s: the enclosing DoTxSQL holds this key in its open transaction", ErrNested, op)
+			name := "DoTxSQL"
+			if h.call != nil {
+				name = "JoinTx"
+			}
+			return fmt.Errorf("%w: %s: the enclosing %s holds this key in its open transaction", ErrNested, op, name)
 		}
 	}
 	return nil
