@@ -380,6 +380,28 @@ func TestJoinTx(t *testing.T) {
 			e.want("k", 1, completed, 2)
 		},
 	}, {
+		name: "failed record write rolls back",
+		h:    created,
+		check: func(t *testing.T, e *joinEnv) {
+			// The record is written before the commit, in the
+			// transaction: when writing it fails, nothing commits.
+			ctx := testCtx(t)
+			records := e.store.(interface{ Table() string }).Table()
+			fn := strings.Trim(records, `"`) + "_refuse"
+			if _, err := e.pool.Exec(ctx, `CREATE FUNCTION `+fn+`() RETURNS trigger LANGUAGE plpgsql AS $$
+					BEGIN IF NEW.status = 2 THEN RAISE EXCEPTION 'completion refused'; END IF; RETURN NEW; END $$;
+				CREATE TRIGGER refuse BEFORE UPDATE ON `+records+` FOR EACH ROW EXECUTE FUNCTION `+fn+`()`); err != nil {
+				t.Fatal(err)
+			}
+			wantProblem(t, e.mustPost("k"), http.StatusServiceUnavailable, idemhttp.ProblemStore)
+			e.want("k", 0, none, 1)
+			if _, err := e.pool.Exec(ctx, `DROP TRIGGER refuse ON `+records); err != nil {
+				t.Fatal(err)
+			}
+			wantStatus(t, e.mustPost("k"), http.StatusCreated, "booked in run 2")
+			e.want("k", 1, completed, 2)
+		},
+	}, {
 		name: "nested claim of the key",
 		h: func(e *joinEnv, w http.ResponseWriter, r *http.Request, n int64) {
 			// The request's own key, with its context: it must neither
