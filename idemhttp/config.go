@@ -1,6 +1,7 @@
 package idemhttp
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -141,6 +142,14 @@ type Config struct {
 	// ProblemBase is prepended to the Problem* names to form the type URI
 	// of error responses. Default DefaultProblemBase.
 	ProblemBase string
+	// Join, when set, runs each guarded call inside a transaction that the
+	// handler's writes and the stored response commit in together:
+	// pgstore.JoinTx, for a guard on a pgstore store, whose handlers get
+	// the transaction with pgstore.TxFromRequest. The handler's response
+	// is then held, not streamed, and reaches the client only once the
+	// transaction committed (see [Joiner]). Default nil: no join; the
+	// response streams to the client as it is written.
+	Join Joiner
 	// ErrorHandler writes the middleware's own error responses (400, 401,
 	// 409, 413, 422, 500, 503), for an API whose errors have another
 	// format. Headers the middleware sets for the error, such as
@@ -149,6 +158,28 @@ type Config struct {
 	// application/problem+json document.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, e *Error)
 }
+
+// Joiner runs call, the guarded call of one request under the record key
+// key of g, inside a transaction it opens: call's context carries the
+// transaction, the guard's store claims key, records the response and
+// commits in it (or rolls it back when the response is released), and
+// Joiner returns call's error. A Joiner that cannot join g's store returns
+// an error without running call; the request then gets 500.
+// pgstore.JoinTx is one.
+//
+// Behind a Joiner the middleware holds the handler's response until call
+// returned: a client never sees a response whose effects did not commit.
+// A kept response goes out once the Joiner returned nil; if it returned an
+// error instead (the commit failed), nothing was committed and the client
+// gets 503 (ProblemStore) with Retry-After, so that it retries with the
+// same key. A released response (5xx, 408, 425, 429, Discard) rolled back
+// and goes out as the handler wrote it. Flush does nothing
+// (http.ResponseController's Flush reports http.ErrNotSupported), Hijack
+// is refused, and a body larger than Config.MaxResponseBytes cannot be held:
+// Write returns ErrResponseTooLarge from then on, the transaction rolls
+// back, and the client gets 500 (ProblemResponseTooLarge). A handler that
+// panics, or whose client leaves before it returns, rolls back too.
+type Joiner func(ctx context.Context, g *idempotency.Guard, key string, call func(ctx context.Context) error) error
 
 // SensitiveHeaders are the response headers that are neither stored nor
 // replayed unless Config.ReplaySensitiveHeaders is set: a cookie or an

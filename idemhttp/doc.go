@@ -99,9 +99,10 @@
 //
 // # Streaming
 //
-// The handler's writes go straight to the client as they happen, while a
-// copy is kept for the record; Flush (http.Flusher and
-// http.ResponseController) works, and the wrapping ResponseWriter has an
+// The handler's writes go straight to the client as they happen (unless
+// Config.Join holds them), while a copy is kept for the record; Flush
+// (http.Flusher and http.ResponseController) works, and the wrapping
+// ResponseWriter has an
 // Unwrap method so that http.ResponseController reaches the server's own
 // writer for deadlines and full duplex. No lock is held across requests:
 // requests with different keys never wait for each other.
@@ -109,6 +110,16 @@
 // Request bodies of guarded requests are read once, up to
 // Config.MaxRequestBytes (413 past it), to fingerprint them, and handed to
 // the handler intact.
+//
+// # Transaction join
+//
+// With Config.Join (pgstore.JoinTx), each guarded request runs in one
+// database transaction that claims its key, holds the handler's writes
+// (the handler gets it from pgstore.TxFromRequest) and records its
+// response before it commits: a process killed before the commit leaves
+// neither writes nor record, and the retry runs the handler once. The
+// response is then held, not streamed, and reaches the client only after
+// the commit; see [Joiner] for what a held response cannot do.
 //
 // # Wrapping order
 //

@@ -158,38 +158,85 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var errRan = errors.New("idempotency: idemhttp: the handler ran")
 
 // run claims recKey and, claimed, runs the handler and settles its
-// response. A panic of the handler goes on once the claim is settled.
+// response; under Config.Join, inside the Joiner's transaction, and sends
+// the held response once the Joiner returned. A panic of the handler goes
+// on once the claim is settled.
 func (h *handler) run(w http.ResponseWriter, r *http.Request, recKey string, opts []idempotency.CallOption) (storedResponse, error) {
 	// Cancelling ctx is how a response that was not a final outcome is
 	// released even under the guard's Remember policy: the guard releases
 	// the claim of a call whose context ended.
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	ran := false
-	var panicked any
-	s, err := idempotency.Do(ctx, h.g, recKey, func(ctx context.Context) (storedResponse, error) {
-		ran = true
-		rec := newRecorder(w, h)
-		func() {
-			defer func() { panicked = recover() }()
-			h.next.ServeHTTP(rec, r.WithContext(withCall(ctx, rec)))
-		}()
-		s, err := h.settle(rec, r, ending{panicked: panicked, clientGone: r.Context().Err() != nil})
-		if panicked == nil {
-			panicked = rec.policyPanic // goes on once the key is settled
+	var (
+		rec      *recorder // the handler ran
+		kept     bool      // its response was settled as an outcome to record
+		panicked any
+	)
+	call := func(ctx context.Context) (storedResponse, error) {
+		return idempotency.Do(ctx, h.g, recKey, func(ctx context.Context) (storedResponse, error) {
+			rec = newRecorder(w, h)
+			func() {
+				defer func() { panicked = recover() }()
+				h.next.ServeHTTP(rec, r.WithContext(withCall(ctx, rec)))
+			}()
+			s, err := h.settle(rec, r, ending{panicked: panicked, clientGone: r.Context().Err() != nil})
+			kept = err == nil
+			if re, ok := err.(*releaseError); ok && re.retry {
+				cancel(re)
+			}
+			return s, err
+		}, opts...)
+	}
+	var (
+		s   storedResponse
+		err error
+	)
+	if h.cfg.Join == nil {
+		s, err = call(ctx)
+	} else {
+		called := false
+		err = h.cfg.Join(ctx, h.g, recKey, func(ctx context.Context) error {
+			called = true
+			var err error
+			s, err = call(ctx)
+			return err
+		})
+		if !called && err == nil {
+			err = errors.New("idempotency: idemhttp: Config.Join returned without running the call")
 		}
-		if re, ok := err.(*releaseError); ok && re.retry {
-			cancel(re)
+		if rec != nil && panicked == nil {
+			h.sendHeld(w, r, rec, recKey, kept, err)
 		}
-		return s, err
-	}, opts...)
+	}
 	if panicked != nil {
 		panic(panicked)
 	}
-	if ran {
+	if rec != nil {
+		if rec.policyPanic != nil {
+			panic(rec.policyPanic) // the response is settled, and sent
+		}
 		return s, errRan
 	}
 	return s, err
+}
+
+// sendHeld answers with a response held for Config.Join, once the Joiner
+// returned err: the handler's response, unless it was kept but did not
+// commit (err), or could not be held.
+func (h *handler) sendHeld(w http.ResponseWriter, r *http.Request, rec *recorder, recKey string, kept bool, err error) {
+	switch {
+	case rec.tooLarge:
+		h.problem(w, r, &Error{Status: http.StatusInternalServerError, Problem: ProblemResponseTooLarge,
+			Detail: "The response was larger than " + byteSize(h.cfg.MaxResponseBytes) +
+				", which is the most that can be held until the request's transaction commits. Nothing was committed."})
+	case kept && err != nil:
+		h.g.Config().Logger.ErrorContext(r.Context(), "idempotency: idemhttp: the joined transaction did not commit",
+			keyAttr(h.g.Config(), recKey), "error", err)
+		h.problem(w, r, &Error{Status: http.StatusServiceUnavailable, Problem: ProblemStore, RetryAfter: 1, Err: err,
+			Detail: "The request's transaction did not commit. Retry later with the same Idempotency-Key."})
+	default:
+		rec.deliver()
+	}
 }
 
 // fail answers a request that the guard refused.
@@ -222,6 +269,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, recKey string, er
 			"The request was not processed: its Idempotency-Key could not be checked. Retry later."
 		e.RetryAfter = 1
 	default:
+		// Not the guard's answer: a Config.Join that could not join.
+		h.g.Config().Logger.ErrorContext(r.Context(), "idempotency: idemhttp: request not processed",
+			keyAttr(h.g.Config(), recKey), "error", err)
 		e.Status, e.Problem, e.Detail = http.StatusInternalServerError, ProblemInternal, "The request was not processed."
 	}
 	h.problem(w, r, e)

@@ -46,6 +46,11 @@ const (
 	// tell its client apart (the default Scope), or Config.Scope returned
 	// "" for it.
 	ProblemUnidentified = "unidentified-client"
+	// ProblemResponseTooLarge (500): under Config.Join, the response was
+	// larger than Config.MaxResponseBytes, so it could not be held until
+	// its transaction committed; the transaction was rolled back and a
+	// retry runs the handler again.
+	ProblemResponseTooLarge = "response-too-large"
 	// ProblemInternal (500): anything else.
 	ProblemInternal = "internal"
 )
@@ -115,20 +120,21 @@ type problemDoc struct {
 }
 
 var problemTitles = map[string]string{
-	ProblemMissingKey:      "Idempotency-Key required",
-	ProblemInvalidKey:      "Invalid Idempotency-Key",
-	ProblemRequestTooLarge: "Request body too large",
-	ProblemBadRequest:      "Request body unreadable",
-	ProblemInProgress:      "Request in progress",
-	ProblemKeyReused:       "Idempotency-Key reused",
-	ProblemNotReplayable:   "Response not replayable",
-	ProblemAbandoned:       "Request abandoned",
-	ProblemDuplicate:       "Duplicate request",
-	ProblemFailed:          "Request failed",
-	ProblemUnavailable:     "Stored response unavailable",
-	ProblemStore:           "Idempotency store unavailable",
-	ProblemUnidentified:    "Client not identified",
-	ProblemInternal:        "Internal error",
+	ProblemMissingKey:       "Idempotency-Key required",
+	ProblemInvalidKey:       "Invalid Idempotency-Key",
+	ProblemRequestTooLarge:  "Request body too large",
+	ProblemBadRequest:       "Request body unreadable",
+	ProblemInProgress:       "Request in progress",
+	ProblemKeyReused:        "Idempotency-Key reused",
+	ProblemNotReplayable:    "Response not replayable",
+	ProblemAbandoned:        "Request abandoned",
+	ProblemDuplicate:        "Duplicate request",
+	ProblemFailed:           "Request failed",
+	ProblemUnavailable:      "Stored response unavailable",
+	ProblemStore:            "Idempotency store unavailable",
+	ProblemUnidentified:     "Client not identified",
+	ProblemResponseTooLarge: "Response too large to hold",
+	ProblemInternal:         "Internal error",
 }
 
 // problem answers r with the middleware's error e, through

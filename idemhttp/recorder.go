@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -17,11 +19,14 @@ import (
 const sniffLen = 512
 
 // recorder passes the handler's response to the client as it is written
-// and keeps a copy, up to a limit, for the record.
+// and keeps a copy, up to a limit, for the record. Under Config.Join it
+// holds the response instead (held), for deliver to send once the
+// transaction committed or rolled back.
 type recorder struct {
 	w      http.ResponseWriter
 	before http.Header // headers set before the handler ran: not its own
 	h      *handler
+	held   http.Header // under Config.Join, the handler's header map; nil: streaming
 
 	wroteHeader bool
 	status      int
@@ -37,27 +42,52 @@ type recorder struct {
 	policyPanic any         // Config.Keep panicked with this, once the response was settled as kept
 }
 
+// ErrResponseTooLarge is what a handler's Write returns under Config.Join
+// once its body is larger than Config.MaxResponseBytes: such a response
+// cannot be held until its transaction commits, so the transaction is
+// rolled back and the client gets 500 (ProblemResponseTooLarge).
+var ErrResponseTooLarge = errors.New("idempotency: idemhttp: the response is larger than Config.MaxResponseBytes and cannot be held until its transaction commits")
+
+// errHeld refuses what a held response cannot do.
+var errHeld = fmt.Errorf("idempotency: idemhttp: the response is held until its transaction commits (Config.Join): %w", http.ErrNotSupported)
+
 func newRecorder(w http.ResponseWriter, h *handler) *recorder {
-	return &recorder{w: w, before: w.Header().Clone(), h: h}
+	r := &recorder{w: w, before: w.Header().Clone(), h: h}
+	if h.cfg.Join != nil {
+		r.held = w.Header().Clone()
+	}
+	return r
 }
 
-// Header returns the real header map: the handler's changes reach the
-// client exactly as without the middleware.
-func (r *recorder) Header() http.Header { return r.w.Header() }
+// Header returns the real header map, so that the handler's changes reach
+// the client exactly as without the middleware; or the held one.
+func (r *recorder) Header() http.Header {
+	if r.held != nil {
+		return r.held
+	}
+	return r.w.Header()
+}
 
 // WriteHeader writes the status and remembers the headers as they are now,
 // which is what net/http sends.
 func (r *recorder) WriteHeader(code int) {
-	r.w.WriteHeader(code) // first: it panics on an invalid code
+	if r.held == nil {
+		r.w.WriteHeader(code) // first: it panics on an invalid code
+	} else if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code)) // as net/http does
+	}
 	if r.wroteHeader || (code >= 100 && code < 200 && code != http.StatusSwitchingProtocols) {
 		return // superfluous, or informational (103 Early Hints): not the response
 	}
-	r.wroteHeader, r.status, r.header = true, code, r.w.Header().Clone()
+	r.wroteHeader, r.status, r.header = true, code, r.Header().Clone()
 }
 
 func (r *recorder) Write(p []byte) (int, error) {
 	if !r.wroteHeader {
 		r.WriteHeader(http.StatusOK)
+	}
+	if r.held != nil {
+		return r.hold(p)
 	}
 	n, err := r.w.Write(p)
 	if errors.Is(err, http.ErrBodyNotAllowed) {
@@ -83,12 +113,53 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// hold keeps p for deliver, up to Config.MaxResponseBytes.
+func (r *recorder) hold(p []byte) (int, error) {
+	if !bodyAllowed(r.status) {
+		return 0, http.ErrBodyNotAllowed // as net/http answers
+	}
+	r.written += int64(len(p))
+	if !r.tooLarge && int64(r.body.Len())+int64(len(p)) > r.h.cfg.MaxResponseBytes {
+		r.tooLarge = true
+		r.body = bytes.Buffer{}
+	}
+	if r.tooLarge {
+		return 0, ErrResponseTooLarge
+	}
+	r.body.Write(p)
+	if len(r.sniff) < sniffLen {
+		r.sniff = append(r.sniff, p[:min(len(p), sniffLen-len(r.sniff))]...)
+	}
+	return len(p), nil
+}
+
+// deliver sends a held response to the client as net/http would have
+// sent it: the status with the headers as they were when it was written,
+// the body, then trailers from the headers as they are now. A handler that
+// wrote nothing gets 200 with its headers as they are now.
+func (r *recorder) deliver() {
+	h := r.w.Header()
+	if r.wroteHeader {
+		clear(h)
+		maps.Copy(h, r.header)
+		r.w.WriteHeader(r.status)
+		if r.body.Len() > 0 {
+			_, _ = r.w.Write(r.body.Bytes())
+		}
+	}
+	clear(h)
+	maps.Copy(h, r.held)
+}
+
 // WriteString lets io.WriteString skip a copy, as on the server's writer.
 func (r *recorder) WriteString(s string) (int, error) { return r.Write([]byte(s)) }
 
 // FlushError flushes the real writer. http.ResponseController calls it
-// before it looks at Unwrap.
+// before it looks at Unwrap. A held response cannot be flushed.
 func (r *recorder) FlushError() error {
+	if r.held != nil {
+		return errHeld
+	}
 	if !r.wroteHeader {
 		r.WriteHeader(http.StatusOK)
 	}
@@ -104,8 +175,11 @@ func (r *recorder) FlushError() error {
 func (r *recorder) Flush() { _ = r.FlushError() }
 
 // Hijack implements http.Hijacker through the real writer, and notes that
-// the response can no longer be recorded.
+// the response can no longer be recorded. A held response refuses it.
 func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if r.held != nil {
+		return nil, nil, errHeld
+	}
 	c, rw, err := http.NewResponseController(r.w).Hijack()
 	if err == nil {
 		r.hijacked = true
@@ -124,7 +198,7 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.w }
 func (r *recorder) lengthDiffers(req *http.Request) bool {
 	h, status := r.header, r.status
 	if !r.wroteHeader {
-		h, status = r.w.Header(), http.StatusOK // as net/http sends it
+		h, status = r.Header(), http.StatusOK // as net/http sends it
 	}
 	if req.Method == http.MethodHead || !bodyAllowed(status) {
 		return false
@@ -149,7 +223,7 @@ func (r *recorder) finalStatus() int {
 // result is the response to record, once the handler returned and settle
 // found it replayable.
 func (r *recorder) result() storedResponse {
-	cur := r.w.Header()
+	cur := r.Header()
 	if !r.wroteHeader {
 		// net/http writes 200 with the headers as they are when the
 		// handler returns.

@@ -65,8 +65,13 @@ type ending struct {
 //     It may have had its effect; it is never run again, and a truncation
 //     is never replayed.
 //  4. Every other response is recorded and replayed.
+//
+// A held response (Config.Join) has not started to reach the client
+// while the handler runs, so rule 1 applies to it whether its status was
+// written or not, and one larger than MaxResponseBytes, which could not be
+// held, is released.
 func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResponse, error) {
-	started := rec.wroteHeader || rec.hijacked
+	started := (rec.wroteHeader || rec.hijacked) && rec.held == nil
 	if !started && (end.panicked != nil || end.clientGone) {
 		if end.panicked != nil && end.panicked != http.ErrAbortHandler {
 			return storedResponse{}, &releaseError{reason: fmt.Sprintf("the handler panicked: %v", end.panicked)}
@@ -76,6 +81,9 @@ func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResp
 	status := rec.finalStatus()
 	if rec.discarded.Load() {
 		return storedResponse{}, &releaseError{status: status, reason: "discarded by the handler", retry: true}
+	}
+	if rec.held != nil && rec.tooLarge {
+		return storedResponse{}, &releaseError{status: status, reason: "too large to hold until the transaction commits", retry: true}
 	}
 	var keep bool
 	keep, rec.policyPanic = h.keep(status, r)

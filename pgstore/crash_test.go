@@ -30,6 +30,9 @@ func runChild(mode string) int {
 	if mode == "sqlhold" {
 		return runSQLChild()
 	}
+	if b, ok := strings.CutPrefix(mode, "joinhold-"); ok {
+		return runJoinChild(b)
+	}
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv("PGSTORE_TEST_DSN"))
 	if err != nil {

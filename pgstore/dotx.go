@@ -10,8 +10,9 @@ import (
 )
 
 // ErrWrongStore is returned by DoTx for a Guard that is not built on a
-// *Store, and by DoTxSQL for one not built on a *DBStore; fn does not run.
-var ErrWrongStore = errors.New("idempotency: pgstore: the Guard is not built on the store this call needs (DoTx: *pgstore.Store, DoTxSQL: *pgstore.DBStore)")
+// *Store, by DoTxSQL for one not built on a *DBStore, and by JoinTx for one
+// built on neither; fn does not run.
+var ErrWrongStore = errors.New("idempotency: pgstore: the Guard is not built on the store this call needs (DoTx: *pgstore.Store, DoTxSQL: *pgstore.DBStore, JoinTx: either)")
 
 // DoTx is idempotency.Do for a function whose effects are writes to the
 // store's database: fn runs inside a READ COMMITTED transaction that also

@@ -2,10 +2,13 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"log"
+	"net/http"
 	"os"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/idemhttp"
 	"github.com/idempotency-go/idempotency/pgstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -58,4 +61,40 @@ func ExampleNew() {
 		return "sent", nil // send the e-mail here
 	})
 	log.Println(receipt, err)
+}
+
+// A handler behind idemhttp whose ledger row and stored response commit
+// in one transaction: the client sees 201 only once both committed, and
+// a retry after a crash books once.
+func ExampleJoinTx() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pool.Close()
+	store, err := pgstore.New(ctx, pool, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	g := idempotency.New(store, nil)
+
+	mw := idemhttp.New(g, &idemhttp.Config{Join: pgstore.JoinTx})
+	book := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tx, ok := pgstore.TxFromRequest(r) // false without an Idempotency-Key
+		if !ok {
+			http.Error(w, "an Idempotency-Key is required", http.StatusBadRequest)
+			return
+		}
+		var id int64
+		err := tx.QueryRow(r.Context(), `INSERT INTO ledger (account, cents) VALUES ($1, $2) RETURNING id`, "acct-7", 1999).Scan(&id)
+		if err != nil {
+			http.Error(w, "try again", http.StatusServiceUnavailable) // released: the insert rolls back
+			return
+		}
+		w.Header().Set("Location", fmt.Sprint("/payments/", id))
+		w.WriteHeader(http.StatusCreated) // recorded, and committed with the row
+	})
+	log.Fatal(http.ListenAndServe(":8080", mw(book)))
 }

@@ -8,8 +8,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// ErrNested reports a call made inside DoTx's fn (with fn's context) that
-// could only wait for that DoTx itself: a guarded call, or Delete, on the
+// ErrNested reports a call made inside DoTx's fn (with fn's context), or
+// inside a JoinTx's call while its transaction is open, that could only
+// wait for that DoTx (or JoinTx) itself: a guarded call, or Delete, on the
 // key DoTx holds (its row is locked by DoTx's open transaction), or any
 // call of a Store whose pool has no connection left beside those the
 // enclosing DoTx calls hold. It fails at once instead of waiting until
@@ -17,12 +18,14 @@ import (
 // idempotency.ErrStore; fn did not run.
 var ErrNested = errors.New("idempotency: pgstore: this call inside DoTx's fn would wait for the enclosing DoTx")
 
-// held is a DoTx call whose fn is running, as fn's context carries it;
-// up is the DoTx enclosing it, if any.
+// held is a DoTx call whose fn is running, as fn's context carries it,
+// or a JoinTx call (call), which holds its key and a connection while its
+// transaction is open; up is the call enclosing it, if any.
 type held struct {
-	s   *Store
-	key string
-	up  *held
+	s    *Store
+	key  string
+	up   *held
+	call *txCall
 }
 
 type heldKey struct{}
@@ -44,8 +47,11 @@ func (s *Store) nested(ctx context.Context, op, key string, locks bool) error {
 	}
 	conns := 0
 	for ; h != nil; h = h.up {
+		if h.call != nil && !h.call.open() {
+			continue // a JoinTx still claiming, or done
+		}
 		if locks && h.key == key && sameTable(h.s, s) {
-			return fmt.Errorf("%w: %s: the enclosing DoTx holds this key in its open transaction", ErrNested, op)
+			return fmt.Errorf("%w: %s: the enclosing %s holds this key in its open transaction", ErrNested, op, h.name())
 		}
 		if h.s.pool == s.pool {
 			conns++
@@ -71,4 +77,11 @@ func sameDatabase(a, b *pgxpool.Pool) bool {
 	}
 	x, y := a.Config().ConnConfig, b.Config().ConnConfig
 	return x.Host == y.Host && x.Port == y.Port && x.Database == y.Database
+}
+
+func (h *held) name() string {
+	if h.call != nil {
+		return "JoinTx"
+	}
+	return "DoTx"
 }

@@ -20,6 +20,7 @@ type sqlTxCall struct {
 	key      string
 	deadline time.Time // zero: wait until ctx ends
 	attempts int
+	joined   bool // a JoinTx call: the guarded function's context carries it
 
 	mu        sync.Mutex
 	tx        *sql.Tx
@@ -92,6 +93,13 @@ func (c *sqlTxCall) claimIn(ctx context.Context, tx *sql.Tx, req idemtype.ClaimR
 		return idemtype.Claim{}, "", wrap("claim", req.Key, err)
 	}
 	return cl, xid, nil
+}
+
+// open reports whether the call's transaction is open.
+func (c *sqlTxCall) open() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tx != nil
 }
 
 // owns reports whether token is this call's claim, still in its
@@ -207,11 +215,13 @@ func (c *sqlTxCall) rollbackLocked() {
 }
 
 // sqlHeld is a DoTxSQL call whose fn is running, as fn's context carries
-// it; up is the DoTxSQL enclosing it, if any.
+// it, or a JoinTx call (call), which holds its key while its transaction
+// is open; up is the call enclosing it, if any.
 type sqlHeld struct {
-	s   *DBStore
-	key string
-	up  *sqlHeld
+	s    *DBStore
+	key  string
+	up   *sqlHeld
+	call *sqlTxCall
 }
 
 type sqlHeldKey struct{}
@@ -226,11 +236,19 @@ func (c *sqlTxCall) fnContext(ctx context.Context) context.Context {
 
 // nested returns ErrNested when op on key under ctx, which locks key's
 // row, would wait for an enclosing DoTxSQL call holding that row: the
-// same key of the same table through the same *sql.DB.
+// same key of the same table through the same *sql.DB. A JoinTx call
+// holds its key while its transaction is open.
 func (s *DBStore) nested(ctx context.Context, op, key string) error {
 	for h, _ := ctx.Value(sqlHeldKey{}).(*sqlHeld); h != nil; h = h.up {
+		if h.call != nil && !h.call.open() {
+			continue // a JoinTx still claiming, or done
+		}
 		if h.key == key && h.s.db == s.db && h.s.names.table == s.names.table {
-			return fmt.Errorf("%w: %s: the enclosing DoTxSQL holds this key in its open transaction", ErrNested, op)
+			name := "DoTxSQL"
+			if h.call != nil {
+				name = "JoinTx"
+			}
+			return fmt.Errorf("%w: %s: the enclosing %s holds this key in its open transaction", ErrNested, op, name)
 		}
 	}
 	return nil

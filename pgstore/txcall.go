@@ -23,6 +23,7 @@ type txCall struct {
 	key      string
 	deadline time.Time // zero: wait until ctx ends
 	attempts int
+	joined   bool // a JoinTx call: the guarded function's context carries it
 
 	mu        sync.Mutex
 	tx        pgx.Tx
@@ -76,6 +77,13 @@ func (c *txCall) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype
 	}
 	c.tx, c.req, c.token, c.xid = tx, req, cl.Record.Token, xid
 	return cl, nil
+}
+
+// open reports whether the call's transaction is open.
+func (c *txCall) open() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tx != nil
 }
 
 // owns reports whether token is this call's claim, still in its
