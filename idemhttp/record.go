@@ -56,17 +56,22 @@ var errRecordFormat = fmt.Errorf("%w: not a stored response of this version", er
 // UnmarshalResult implements idempotency.ResultUnmarshaler. The bytes
 // come from the store: every length is checked against what is left, and
 // anything else is an error matching ErrCorrupt.
+//
+// A first pass checks the record and counts its fields without copying;
+// then the names and values become substrings of one copy of the bytes
+// around the body, their slices parts of one array, and the body a copy of
+// its own. The data may be the store's own buffer: nothing refers to it.
 func (s *storedResponse) UnmarshalResult(data []byte) error {
-	d := decoder{data: data}
 	if len(data) == 0 || data[0] != recordVersion {
 		return errRecordFormat
 	}
-	d.data = data[1:]
+	d := decoder{data: data[1:]}
 	status := d.uvarint()
-	s.NotReplayable = string(d.bytes())
-	s.Header = d.header()
-	s.Body = d.bytes()
-	s.Trailer = d.header()
+	d.bytes() // NotReplayable
+	hn, hv := d.skipHeader()
+	body := d.bytes()
+	bodyEnd := len(data) - len(d.data)
+	tn, tv := d.skipHeader()
 	if d.err == nil && len(d.data) != 0 {
 		d.err = errors.New("trailing bytes")
 	}
@@ -76,12 +81,30 @@ func (s *storedResponse) UnmarshalResult(data []byte) error {
 	if d.err != nil {
 		return fmt.Errorf("%w: %v", errRecordFormat, d.err)
 	}
+
+	head := data[:bodyEnd-len(body)]
+	d = decoder{data: head[1:], str: string(head)}
+	d.uvarint()
+	s.NotReplayable = d.text()
+	s.Header = d.header(hn, hv)
+	s.Body = nil
+	if len(body) > 0 {
+		s.Body = bytes.Clone(body)
+	}
+	s.Trailer = nil
+	if tn > 0 {
+		tail := data[bodyEnd:]
+		d = decoder{data: tail, str: string(tail)}
+		s.Trailer = d.header(tn, tv)
+	}
 	s.Status = int(status)
 	return nil
 }
 
+// decoder reads an encoded storedResponse.
 type decoder struct {
-	data []byte
+	data []byte // what is left to read
+	str  string // all the bytes read, as a string: text is a substring
 	err  error
 }
 
@@ -108,6 +131,7 @@ func (d *decoder) count() int {
 	return int(n)
 }
 
+// bytes reads a length-prefixed field: a part of the data, not a copy.
 func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if d.err != nil {
@@ -119,33 +143,52 @@ func (d *decoder) bytes() []byte {
 	}
 	p := d.data[:n:n]
 	d.data = d.data[n:]
-	if n == 0 {
-		return nil
-	}
-	// A copy: the data may be the store's own buffer.
-	return bytes.Clone(p)
+	return p
 }
 
-func (d *decoder) header() http.Header {
-	n := d.count()
-	if d.err != nil || n == 0 {
+// text reads a length-prefixed field as a substring of d.str.
+func (d *decoder) text() string {
+	p := d.bytes()
+	at := len(d.str) - len(d.data) - len(p)
+	return d.str[at : at+len(p)]
+}
+
+// skipHeader checks a header and returns its number of names and values.
+func (d *decoder) skipHeader() (names, values int) {
+	names = d.count()
+	for range names {
+		d.bytes()
+		m := d.count()
+		for range m {
+			d.bytes()
+		}
+		values += m
+		if d.err != nil {
+			return 0, 0
+		}
+	}
+	return names, values
+}
+
+// header reads a header that skipHeader checked and counted.
+func (d *decoder) header(names, values int) http.Header {
+	d.count()
+	if names == 0 {
 		return nil
 	}
-	h := make(http.Header, min(n, 32)) // a hostile count must not size the map
-	for range n {
-		k := string(d.bytes())
+	h := make(http.Header, names)
+	vs := make([]string, values)
+	for range names {
+		k := d.text()
 		m := d.count()
-		if d.err != nil {
-			return nil
+		if m == 0 {
+			h[k] = nil // a name stored without values
+			continue
 		}
-		var vs []string // nil for a name stored without values
-		for range m {
-			vs = append(vs, string(d.bytes()))
+		for i := range m {
+			vs[i] = d.text()
 		}
-		if d.err != nil {
-			return nil
-		}
-		h[k] = vs
+		h[k], vs = vs[:m:m], vs[m:]
 	}
 	return h
 }

@@ -2,8 +2,9 @@ package idemhttp
 
 import (
 	"bufio"
-	"bytes"
+	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/textproto"
@@ -22,23 +23,29 @@ type recorder struct {
 	w      http.ResponseWriter
 	before http.Header // headers set before the handler ran: not its own
 	h      *handler
+	ctx    callCtx // the handler's context
 
 	wroteHeader bool
 	status      int
-	header      http.Header // the handler's headers when the status was written
-	body        bytes.Buffer
+	sent        sentHeader // what the handler's headers were when the status was written
+	body        []byte
 	written     int64 // body bytes the handler wrote, kept or not
 	tooLarge    bool
 	flushed     bool
-	sniff       []byte // body written before the first flush
+	sniffed     int // bytes of body written before the first flush, up to sniffLen
 	hijacked    bool
 	writeFailed bool        // a write or flush to the client failed
 	discarded   atomic.Bool // Discard was called
 	policyPanic any         // Config.Keep panicked with this, once the response was settled as kept
 }
 
-func newRecorder(w http.ResponseWriter, h *handler) *recorder {
-	return &recorder{w: w, before: w.Header().Clone(), h: h}
+func newRecorder(w http.ResponseWriter, h *handler, ctx context.Context) *recorder {
+	r := &recorder{w: w, h: h}
+	if hd := w.Header(); len(hd) > 0 {
+		r.before = hd.Clone()
+	}
+	r.ctx = callCtx{Context: ctx, rec: r}
+	return r
 }
 
 // Header returns the real header map: the handler's changes reach the
@@ -52,7 +59,8 @@ func (r *recorder) WriteHeader(code int) {
 	if r.wroteHeader || (code >= 100 && code < 200 && code != http.StatusSwitchingProtocols) {
 		return // superfluous, or informational (103 Early Hints): not the response
 	}
-	r.wroteHeader, r.status, r.header = true, code, r.w.Header().Clone()
+	r.wroteHeader, r.status = true, code
+	r.sent = r.snapshot(r.w.Header())
 }
 
 func (r *recorder) Write(p []byte) (int, error) {
@@ -60,6 +68,20 @@ func (r *recorder) Write(p []byte) (int, error) {
 		r.WriteHeader(http.StatusOK)
 	}
 	n, err := r.w.Write(p)
+	return wrote(r, p, n, err)
+}
+
+// WriteString lets io.WriteString skip a copy, as on the server's writer.
+func (r *recorder) WriteString(s string) (int, error) {
+	if !r.wroteHeader {
+		r.WriteHeader(http.StatusOK)
+	}
+	n, err := io.WriteString(r.w, s)
+	return wrote(r, s, n, err)
+}
+
+// wrote keeps what the handler wrote, once the real writer took it.
+func wrote[S string | []byte](r *recorder, p S, n int, err error) (int, error) {
 	if errors.Is(err, http.ErrBodyNotAllowed) {
 		// A body the status has none for (204, 304): net/http drops it
 		// and the client gets a whole response; so does the record.
@@ -70,21 +92,17 @@ func (r *recorder) Write(p []byte) (int, error) {
 	}
 	r.written += int64(len(p))
 	if !r.tooLarge {
-		if int64(r.body.Len())+int64(len(p)) > r.h.cfg.MaxResponseBytes {
-			r.tooLarge = true
-			r.body = bytes.Buffer{}
+		if int64(len(r.body))+int64(len(p)) > r.h.cfg.MaxResponseBytes {
+			r.tooLarge, r.body = true, nil
 		} else {
-			r.body.Write(p)
+			r.body = append(r.body, p...)
 		}
 	}
-	if !r.flushed && len(r.sniff) < sniffLen {
-		r.sniff = append(r.sniff, p[:min(len(p), sniffLen-len(r.sniff))]...)
+	if !r.flushed {
+		r.sniffed = min(sniffLen, r.sniffed+len(p))
 	}
 	return n, err
 }
-
-// WriteString lets io.WriteString skip a copy, as on the server's writer.
-func (r *recorder) WriteString(s string) (int, error) { return r.Write([]byte(s)) }
 
 // FlushError flushes the real writer. http.ResponseController calls it
 // before it looks at Unwrap.
@@ -122,14 +140,13 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.w }
 // A HEAD response, or one whose status has no body, may declare a length
 // it does not write; net/http drops a value that is not a length.
 func (r *recorder) lengthDiffers(req *http.Request) bool {
-	h, status := r.header, r.status
+	cl, status := r.sent.contentLength, r.status
 	if !r.wroteHeader {
-		h, status = r.w.Header(), http.StatusOK // as net/http sends it
+		cl, status = r.w.Header().Get("Content-Length"), http.StatusOK // as net/http sends it
 	}
 	if req.Method == http.MethodHead || !bodyAllowed(status) {
 		return false
 	}
-	cl := h.Get("Content-Length")
 	if cl == "" {
 		return false
 	}
@@ -146,6 +163,69 @@ func (r *recorder) finalStatus() int {
 	return r.status
 }
 
+// sentHeader is what the recorder keeps of the handler's headers as they
+// were when the status was written, which is when net/http sends them: the
+// ones to record, and what the rules of the record read.
+type sentHeader struct {
+	kept          http.Header     // to record, as sent (asSent); nil: none
+	declared      map[string]bool // trailers the Trailer header declared; nil: none
+	connection    map[string]bool // names the Connection header lists; nil: none
+	contentLength string
+	typed         bool // a Content-Type field, even without values
+	encoded       bool // a Transfer-Encoding or Content-Encoding
+}
+
+// snapshot reads the handler's headers hd. The headers to record are
+// copied, their values into one array: the handler may change hd once the
+// status is written, and net/http sends nothing of that.
+func (r *recorder) snapshot(hd http.Header) sentHeader {
+	sh := sentHeader{
+		contentLength: hd.Get("Content-Length"),
+		encoded:       hd.Get("Transfer-Encoding") != "" || hd.Get("Content-Encoding") != "",
+		declared:      namesIn(hd["Trailer"]), // as net/http reads it
+		connection:    namesIn(headerValues(hd, "Connection")),
+	}
+	_, sh.typed = hd["Content-Type"]
+	n := 0
+	for _, vs := range hd {
+		n += len(vs)
+	}
+	var values []string
+	for k, vs := range hd {
+		// A handler may set names in any case in the map, and net/http
+		// sends them so: the rules go by the canonical name.
+		ck := http.CanonicalHeaderKey(k)
+		if !r.recordable(ck, &sh) || sh.declared[ck] || strings.HasPrefix(k, http.TrailerPrefix) || r.before[k] != nil && slices.Equal(r.before[k], vs) {
+			continue
+		}
+		if len(vs) == 0 && k != "Content-Type" {
+			continue // not sent; a removed Content-Type is kept, so that none is sniffed on replay
+		}
+		if !validFieldName(k) {
+			continue // not sent
+		}
+		if values == nil {
+			values = make([]string, 0, max(n, 1))
+		}
+		from := len(values)
+		values = appendSent(values, vs)
+		if len(values) == from && len(vs) > 0 {
+			continue // no value net/http sends
+		}
+		if sh.kept == nil {
+			sh.kept = make(http.Header, len(hd))
+		}
+		sh.kept[k] = values[from:len(values):len(values)]
+	}
+	return sh
+}
+
+// recordable reports whether the header (or trailer) of canonical name ck
+// may be recorded: not hop-by-hop, not omitted, replayable.
+func (r *recorder) recordable(ck string, sh *sentHeader) bool {
+	return !hopByHop[ck] && !sh.connection[ck] && !r.h.omit[ck] && r.h.replayable(ck)
+}
+
 // result is the response to record, once the handler returned and settle
 // found it replayable.
 func (r *recorder) result() storedResponse {
@@ -153,55 +233,27 @@ func (r *recorder) result() storedResponse {
 	if !r.wroteHeader {
 		// net/http writes 200 with the headers as they are when the
 		// handler returns.
-		r.status, r.header = http.StatusOK, cur.Clone()
+		r.status, r.sent = http.StatusOK, r.snapshot(cur)
 	}
-	s := storedResponse{Status: r.status}
-	declared := map[string]bool{}
-	for _, v := range r.header["Trailer"] { // as net/http reads it
-		for name := range strings.SplitSeq(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				declared[http.CanonicalHeaderKey(name)] = true
-			}
-		}
-	}
-	omit := hopByHopOf(r.header)
-	for _, k := range r.h.omit {
-		omit[k] = true
-	}
-	for k, vs := range r.header {
-		// A handler may set names in any case in the map, and net/http
-		// sends them so: the rules go by the canonical name.
-		ck := http.CanonicalHeaderKey(k)
-		if omit[ck] || !r.h.replayable(ck) || declared[ck] || strings.HasPrefix(k, http.TrailerPrefix) || slices.Equal(r.before[k], vs) && r.before[k] != nil {
-			continue
-		}
-		if len(vs) == 0 && k != "Content-Type" {
-			continue // not sent; a removed Content-Type is kept, so that none is sniffed on replay
-		}
-		if s.Header == nil {
-			s.Header = make(http.Header, len(r.header))
-		}
-		s.Header[k] = vs
-	}
-	if _, ok := r.header["Content-Type"]; !ok && r.header.Get("Transfer-Encoding") == "" && r.header.Get("Content-Encoding") == "" && bodyAllowed(r.status) && len(r.sniff) > 0 {
+	sh := &r.sent
+	s := storedResponse{Status: r.status, Header: sh.kept}
+	if !sh.typed && !sh.encoded && bodyAllowed(r.status) && r.sniffed > 0 {
 		// What net/http sent: a type sniffed from the first bytes.
 		if s.Header == nil {
 			s.Header = make(http.Header)
 		}
-		s.Header.Set("Content-Type", http.DetectContentType(r.sniff))
+		s.Header["Content-Type"] = []string{http.DetectContentType(r.body[:r.sniffed])}
 	}
-	if r.body.Len() > 0 {
-		s.Body = r.body.Bytes()
+	if len(r.body) > 0 {
+		s.Body = r.body
 	}
-	s.Header = asSent(s.Header)
-
 	for k, vs := range cur {
 		name, prefixed := strings.CutPrefix(k, http.TrailerPrefix)
-		if !prefixed && !declared[k] {
+		if !prefixed && !sh.declared[k] {
 			continue
 		}
 		name = http.CanonicalHeaderKey(name)
-		if omit[name] || !r.h.replayable(name) || len(vs) == 0 {
+		if !r.recordable(name, sh) || len(vs) == 0 {
 			continue
 		}
 		if s.Trailer == nil {
@@ -227,12 +279,7 @@ func asSent(h http.Header) http.Header {
 			delete(h, k)
 			continue
 		}
-		out := vs[:0:0]
-		for _, v := range vs {
-			if v = textproto.TrimString(newlineToSpace.Replace(v)); validFieldValue(v) {
-				out = append(out, v)
-			}
-		}
+		out := appendSent(vs[:0:0], vs)
 		if len(out) == 0 && len(vs) > 0 {
 			delete(h, k)
 			continue
@@ -242,16 +289,26 @@ func asSent(h http.Header) http.Header {
 	return h
 }
 
-// hopByHopOf returns the hop-by-hop headers of h: the fixed ones and those
-// its Connection header names.
-func hopByHopOf(h http.Header) map[string]bool {
-	m := make(map[string]bool, len(hopByHop)+2)
-	for k := range hopByHop {
-		m[k] = true
+// appendSent appends the values vs as net/http sends them (see asSent).
+func appendSent(dst, vs []string) []string {
+	for _, v := range vs {
+		if v = textproto.TrimString(newlineToSpace.Replace(v)); validFieldValue(v) {
+			dst = append(dst, v)
+		}
 	}
-	for _, v := range headerValues(h, "Connection") {
+	return dst
+}
+
+// namesIn returns the header names a list field (Trailer, Connection)
+// names, canonical; nil for none.
+func namesIn(lines []string) map[string]bool {
+	var m map[string]bool
+	for _, v := range lines {
 		for name := range strings.SplitSeq(v, ",") {
 			if name = strings.TrimSpace(name); name != "" {
+				if m == nil {
+					m = map[string]bool{}
+				}
 				m[http.CanonicalHeaderKey(name)] = true
 			}
 		}

@@ -67,12 +67,11 @@ func (s *storedResponse) size() int64 {
 	return n
 }
 
-// writeTo replays s to w.
+// writeTo replays s to w. The header values of s become w's: s was
+// decoded for this response alone.
 func (s *storedResponse) writeTo(w http.ResponseWriter) {
 	h := w.Header()
-	for k, vs := range s.Header {
-		h[k] = append([]string(nil), vs...)
-	}
+	maps.Copy(h, s.Header)
 	if _, ok := s.Header["Content-Type"]; !ok && len(h["Content-Type"]) == 0 {
 		// The original went without a type of the handler's (sniffed
 		// ones are stored, and one the handler removed is stored empty):
@@ -80,21 +79,24 @@ func (s *storedResponse) writeTo(w http.ResponseWriter) {
 		// middleware set, as it did on the original, stays.
 		h["Content-Type"] = nil
 	}
-	h.Set(HeaderReplayed, "true")
+	added := make([]string, 2) // the values set here, in one array
+	added[0] = "true"
+	h[HeaderReplayed] = added[0:1:1]
 	if len(s.Trailer) > 0 && len(s.Header["Trailer"]) == 0 {
 		// Trailers must be announced for net/http to send them, and the
 		// announcement may have been left out (ReplayHeaders).
 		h["Trailer"] = slices.Sorted(maps.Keys(s.Trailer))
 	}
 	if len(s.Trailer) == 0 && bodyAllowed(s.Status) && h.Get("Content-Length") == "" {
-		h.Set("Content-Length", strconv.Itoa(len(s.Body)))
+		added[1] = strconv.Itoa(len(s.Body))
+		h["Content-Length"] = added[1:2:2]
 	}
 	w.WriteHeader(s.Status)
 	if len(s.Body) > 0 {
 		_, _ = w.Write(s.Body)
 	}
 	for k, vs := range s.Trailer {
-		h[http.TrailerPrefix+k] = append([]string(nil), vs...)
+		h[http.TrailerPrefix+k] = vs
 	}
 }
 
