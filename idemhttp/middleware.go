@@ -119,22 +119,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Detail: "The request body could not be read.", Err: err})
 		return
 	}
-	rb := &readBack{body: body}
-	rb.Reset(body)
-	r.Body, r.GetBody = rb, rb.again
-	r.ContentLength = int64(len(body))
 	// The call's options on the stack: the guard does not keep them.
 	var optBuf [4]idempotency.CallOption
 	opts := append(append(optBuf[:0], h.opts...), idempotency.WithFingerprint(h.cfg.Fingerprint(r, body)))
 
-	s, err := h.run(w, r, recKey, opts)
+	s, err := h.run(w, r, recKey, body, opts)
 	if errors.Is(err, errRan) {
 		return // the client has its response; a failure to record it was logged by the guard
 	}
 	if err != nil && h.cfg.Wait > 0 && h.g.Config().OnDuplicate == idempotency.ReturnStored && errors.Is(err, idempotency.ErrInProgress) {
 		// Wait holding the fingerprint only.
 		body = nil
-		r.Body, r.GetBody = http.NoBody, nil
 		s, err = h.await(r, recKey, opts, err)
 	}
 	if err != nil {
@@ -164,7 +159,7 @@ var errRan = errors.New("idempotency: idemhttp: the handler ran")
 
 // run claims recKey and, claimed, runs the handler and settles its
 // response. A panic of the handler goes on once the claim is settled.
-func (h *handler) run(w http.ResponseWriter, r *http.Request, recKey string, opts []idempotency.CallOption) (storedResponse, error) {
+func (h *handler) run(w http.ResponseWriter, r *http.Request, recKey string, body []byte, opts []idempotency.CallOption) (storedResponse, error) {
 	ctx := r.Context()
 	var cancel context.CancelCauseFunc
 	if h.remember {
@@ -179,10 +174,13 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, recKey string, opt
 	var panicked any
 	s, err := idempotency.Do(ctx, h.g, recKey, func(ctx context.Context) (storedResponse, error) {
 		ran = true
-		rec := newRecorder(w, h, ctx)
+		rec := newRecorder(ctx, w, h)
+		hr := r.WithContext(&rec.ctx)
+		rec.reqBody.reset(body)
+		hr.Body, hr.GetBody, hr.ContentLength = &rec.reqBody, rec.reqBody.again, int64(len(body))
 		func() {
 			defer func() { panicked = recover() }()
-			h.next.ServeHTTP(rec, r.WithContext(&rec.ctx))
+			h.next.ServeHTTP(rec, hr)
 		}()
 		s, err := h.settle(rec, r, ending{panicked: panicked, clientGone: r.Context().Err() != nil})
 		if panicked == nil {
@@ -239,9 +237,15 @@ type readBack struct {
 	body []byte
 }
 
+func (b *readBack) reset(body []byte) { b.body = body; b.Reset(body) }
+
 func (*readBack) Close() error { return nil }
 
-func (b *readBack) again() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b.body)), nil }
+func (b *readBack) again() (io.ReadCloser, error) {
+	again := new(readBack)
+	again.reset(b.body)
+	return again, nil
+}
 
 // fail answers a request that the guard refused.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, recKey string, err error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // recordVersion starts every encoded storedResponse, so that a later
@@ -15,39 +16,60 @@ const recordVersion = 'h'
 // MarshalResult implements idempotency.ResultMarshaler: the response as
 // length-prefixed fields, the body as it is.
 func (s storedResponse) MarshalResult() ([]byte, error) {
-	n := 16 + len(s.Body) + len(s.NotReplayable)
-	for _, h := range []http.Header{s.Header, s.Trailer} {
-		for k, vs := range h {
-			n += 2*binary.MaxVarintLen32 + len(k)
-			for _, v := range vs {
-				n += binary.MaxVarintLen32 + len(v)
-			}
+	hdr := s.headerBlock()
+	n := 1 + 3*binary.MaxVarintLen64 + len(s.NotReplayable) + len(hdr) + len(s.Body)
+	for k, vs := range s.Trailer {
+		n += 2*binary.MaxVarintLen32 + len(k)
+		for _, v := range vs {
+			n += binary.MaxVarintLen32 + len(v)
 		}
 	}
 	b := make([]byte, 0, n)
 	b = append(b, recordVersion)
 	b = binary.AppendUvarint(b, uint64(s.Status))
-	b = appendBytes(b, []byte(s.NotReplayable))
-	b = appendHeader(b, s.Header)
+	b = appendBytes(b, s.NotReplayable)
+	b = append(b, hdr...)
 	b = appendBytes(b, s.Body)
 	b = appendHeader(b, s.Trailer)
 	return b, nil
 }
 
-func appendBytes(b, p []byte) []byte {
+func appendBytes[S string | []byte](b []byte, p S) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(p))), p...)
 }
 
+// appendHeader appends h as a header block: the number of names, then
+// each field (appendField).
 func appendHeader(b []byte, h http.Header) []byte {
 	b = binary.AppendUvarint(b, uint64(len(h)))
 	for k, vs := range h {
-		b = appendBytes(b, []byte(k))
-		b = binary.AppendUvarint(b, uint64(len(vs)))
-		for _, v := range vs {
-			b = appendBytes(b, []byte(v))
-		}
+		b = appendField(b, k, vs)
 	}
 	return b
+}
+
+// appendField appends a name and the number of its values, then the
+// values, each length-prefixed.
+func appendField(b []byte, name string, values []string) []byte {
+	b = appendBytes(b, name)
+	b = binary.AppendUvarint(b, uint64(len(values)))
+	for _, v := range values {
+		b = appendBytes(b, v)
+	}
+	return b
+}
+
+// headerBlock returns n encoded fields as a header block.
+func headerBlock(n int, fields []byte) string {
+	if n == 0 {
+		return ""
+	}
+	var c [binary.MaxVarintLen64]byte
+	var b strings.Builder
+	b.Grow(len(c) + len(fields))
+	b.Write(binary.AppendUvarint(c[:0], uint64(n)))
+	b.Write(fields)
+	return b.String()
 }
 
 // errRecordFormat marks bytes MarshalResult did not write.
@@ -57,20 +79,21 @@ var errRecordFormat = fmt.Errorf("%w: not a stored response of this version", er
 // come from the store: every length is checked against what is left, and
 // anything else is an error matching ErrCorrupt.
 //
-// A first pass checks the record and counts its fields without copying;
-// then the names and values become substrings of one copy of the bytes
-// around the body, their slices parts of one array, and the body a copy of
-// its own. The data may be the store's own buffer: nothing refers to it.
+// The header stays encoded, one copy of its block that the replay decodes
+// straight into the writer; the body is a copy of its own. The data may be
+// the store's own buffer: nothing refers to it.
 func (s *storedResponse) UnmarshalResult(data []byte) error {
 	if len(data) == 0 || data[0] != recordVersion {
 		return errRecordFormat
 	}
-	d := decoder{data: data[1:]}
+	d := decoder[[]byte]{data: data[1:]}
 	status := d.uvarint()
-	d.bytes() // NotReplayable
-	hn, hv := d.skipHeader()
+	notReplayable := d.bytes()
+	rest := d.data
+	hn, _ := d.skipHeader()
+	hdr := rest[:len(rest)-len(d.data)]
 	body := d.bytes()
-	bodyEnd := len(data) - len(d.data)
+	tail := d.data
 	tn, tv := d.skipHeader()
 	if d.err == nil && len(d.data) != 0 {
 		d.err = errors.New("trailing bytes")
@@ -81,48 +104,50 @@ func (s *storedResponse) UnmarshalResult(data []byte) error {
 	if d.err != nil {
 		return fmt.Errorf("%w: %v", errRecordFormat, d.err)
 	}
-
-	head := data[:bodyEnd-len(body)]
-	d = decoder{data: head[1:], str: string(head)}
-	d.uvarint()
-	s.NotReplayable = d.text()
-	s.Header = d.header(hn, hv)
-	s.Body = nil
+	*s = storedResponse{Status: int(status), NotReplayable: string(notReplayable)}
+	if hn > 0 {
+		s.hdr = string(hdr)
+	}
 	if len(body) > 0 {
 		s.Body = bytes.Clone(body)
 	}
-	s.Trailer = nil
 	if tn > 0 {
-		tail := data[bodyEnd:]
-		d = decoder{data: tail, str: string(tail)}
-		s.Trailer = d.header(tn, tv)
+		t := decoder[string]{data: string(tail)}
+		s.Trailer = t.header(tn, tv)
 	}
-	s.Status = int(status)
 	return nil
 }
 
-// decoder reads an encoded storedResponse.
-type decoder struct {
-	data []byte // what is left to read
-	str  string // all the bytes read, as a string: text is a substring
+// decoder reads an encoded storedResponse: from the store's bytes, or
+// from a header block.
+type decoder[S string | []byte] struct {
+	data S // what is left to read
 	err  error
 }
 
-func (d *decoder) uvarint() uint64 {
+// uvarint reads what binary.AppendUvarint wrote.
+func (d *decoder[S]) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.data)
-	if n <= 0 {
-		d.err = errors.New("bad length")
-		return 0
+	var x uint64
+	for i, shift := 0, uint(0); i < len(d.data) && i < binary.MaxVarintLen64; i, shift = i+1, shift+7 {
+		c := d.data[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break // overflow
+			}
+			d.data = d.data[i+1:]
+			return x | uint64(c)<<shift
+		}
+		x |= uint64(c&0x7f) << shift
 	}
-	d.data = d.data[n:]
-	return v
+	d.err = errors.New("bad length")
+	return 0
 }
 
 // count reads a number of items each taking at least two bytes.
-func (d *decoder) count() int {
+func (d *decoder[S]) count() int {
 	n := d.uvarint()
 	if n > uint64(len(d.data)/2) {
 		d.err = errors.New("count past the end")
@@ -132,29 +157,23 @@ func (d *decoder) count() int {
 }
 
 // bytes reads a length-prefixed field: a part of the data, not a copy.
-func (d *decoder) bytes() []byte {
+func (d *decoder[S]) bytes() S {
 	n := d.uvarint()
 	if d.err != nil {
-		return nil
+		return d.data[:0]
 	}
 	if n > uint64(len(d.data)) {
 		d.err = errors.New("length past the end")
-		return nil
+		return d.data[:0]
 	}
-	p := d.data[:n:n]
+	p := d.data[:n]
 	d.data = d.data[n:]
 	return p
 }
 
-// text reads a length-prefixed field as a substring of d.str.
-func (d *decoder) text() string {
-	p := d.bytes()
-	at := len(d.str) - len(d.data) - len(p)
-	return d.str[at : at+len(p)]
-}
-
-// skipHeader checks a header and returns its number of names and values.
-func (d *decoder) skipHeader() (names, values int) {
+// skipHeader checks a header block and returns its number of names and
+// of values.
+func (d *decoder[S]) skipHeader() (names, values int) {
 	names = d.count()
 	for range names {
 		d.bytes()
@@ -170,8 +189,9 @@ func (d *decoder) skipHeader() (names, values int) {
 	return names, values
 }
 
-// header reads a header that skipHeader checked and counted.
-func (d *decoder) header(names, values int) http.Header {
+// header reads a header block that skipHeader checked and counted:
+// names and values are substrings, their slices parts of one array.
+func (d *decoder[S]) header(names, values int) http.Header {
 	d.count()
 	if names == 0 {
 		return nil
@@ -179,14 +199,14 @@ func (d *decoder) header(names, values int) http.Header {
 	h := make(http.Header, names)
 	vs := make([]string, values)
 	for range names {
-		k := d.text()
+		k := string(d.bytes())
 		m := d.count()
 		if m == 0 {
 			h[k] = nil // a name stored without values
 			continue
 		}
 		for i := range m {
-			vs[i] = d.text()
+			vs[i] = string(d.bytes())
 		}
 		h[k], vs = vs[:m:m], vs[m:]
 	}

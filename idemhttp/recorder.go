@@ -3,6 +3,7 @@ package idemhttp
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -20,10 +21,11 @@ const sniffLen = 512
 // recorder passes the handler's response to the client as it is written
 // and keeps a copy, up to a limit, for the record.
 type recorder struct {
-	w      http.ResponseWriter
-	before http.Header // headers set before the handler ran: not its own
-	h      *handler
-	ctx    callCtx // the handler's context
+	w       http.ResponseWriter
+	before  http.Header // headers set before the handler ran: not its own
+	h       *handler
+	ctx     callCtx  // the handler's context
+	reqBody readBack // the handler's request body
 
 	wroteHeader bool
 	status      int
@@ -39,7 +41,7 @@ type recorder struct {
 	policyPanic any         // Config.Keep panicked with this, once the response was settled as kept
 }
 
-func newRecorder(w http.ResponseWriter, h *handler, ctx context.Context) *recorder {
+func newRecorder(ctx context.Context, w http.ResponseWriter, h *handler) *recorder {
 	r := &recorder{w: w, h: h}
 	if hd := w.Header(); len(hd) > 0 {
 		r.before = hd.Clone()
@@ -167,7 +169,7 @@ func (r *recorder) finalStatus() int {
 // were when the status was written, which is when net/http sends them: the
 // ones to record, and what the rules of the record read.
 type sentHeader struct {
-	kept          http.Header     // to record, as sent (asSent); nil: none
+	kept          string          // to record, as sent (asSent), as a header block; "": none
 	declared      map[string]bool // trailers the Trailer header declared; nil: none
 	connection    map[string]bool // names the Connection header lists; nil: none
 	contentLength string
@@ -176,7 +178,7 @@ type sentHeader struct {
 }
 
 // snapshot reads the handler's headers hd. The headers to record are
-// copied, their values into one array: the handler may change hd once the
+// encoded at once into a header block: the handler may change hd once the
 // status is written, and net/http sends nothing of that.
 func (r *recorder) snapshot(hd http.Header) sentHeader {
 	sh := sentHeader{
@@ -186,11 +188,8 @@ func (r *recorder) snapshot(hd http.Header) sentHeader {
 		connection:    namesIn(headerValues(hd, "Connection")),
 	}
 	_, sh.typed = hd["Content-Type"]
-	n := 0
-	for _, vs := range hd {
-		n += len(vs)
-	}
-	var values []string
+	var buf [512]byte
+	fields, n := buf[:0], 0
 	for k, vs := range hd {
 		// A handler may set names in any case in the map, and net/http
 		// sends them so: the rules go by the canonical name.
@@ -201,22 +200,25 @@ func (r *recorder) snapshot(hd http.Header) sentHeader {
 		if len(vs) == 0 && k != "Content-Type" {
 			continue // not sent; a removed Content-Type is kept, so that none is sniffed on replay
 		}
-		if !validFieldName(k) {
+		m := 0
+		for _, v := range vs {
+			if _, ok := sentValue(v); ok {
+				m++
+			}
+		}
+		if !validFieldName(k) || m == 0 && len(vs) > 0 {
 			continue // not sent
 		}
-		if values == nil {
-			values = make([]string, 0, max(n, 1))
+		fields = appendBytes(fields, k)
+		fields = binary.AppendUvarint(fields, uint64(m))
+		for _, v := range vs {
+			if v, ok := sentValue(v); ok {
+				fields = appendBytes(fields, v)
+			}
 		}
-		from := len(values)
-		values = appendSent(values, vs)
-		if len(values) == from && len(vs) > 0 {
-			continue // no value net/http sends
-		}
-		if sh.kept == nil {
-			sh.kept = make(http.Header, len(hd))
-		}
-		sh.kept[k] = values[from:len(values):len(values)]
+		n++
 	}
+	sh.kept = headerBlock(n, fields)
 	return sh
 }
 
@@ -236,13 +238,13 @@ func (r *recorder) result() storedResponse {
 		r.status, r.sent = http.StatusOK, r.snapshot(cur)
 	}
 	sh := &r.sent
-	s := storedResponse{Status: r.status, Header: sh.kept}
+	s := storedResponse{Status: r.status, hdr: sh.kept}
 	if !sh.typed && !sh.encoded && bodyAllowed(r.status) && r.sniffed > 0 {
 		// What net/http sent: a type sniffed from the first bytes.
-		if s.Header == nil {
-			s.Header = make(http.Header)
-		}
-		s.Header["Content-Type"] = []string{http.DetectContentType(r.body[:r.sniffed])}
+		d := decoder[string]{data: sh.kept}
+		n := d.count()
+		fields := appendField([]byte(d.data), "Content-Type", []string{http.DetectContentType(r.body[:r.sniffed])})
+		s.hdr = headerBlock(n+1, fields)
 	}
 	if len(r.body) > 0 {
 		s.Body = r.body
@@ -292,11 +294,18 @@ func asSent(h http.Header) http.Header {
 // appendSent appends the values vs as net/http sends them (see asSent).
 func appendSent(dst, vs []string) []string {
 	for _, v := range vs {
-		if v = textproto.TrimString(newlineToSpace.Replace(v)); validFieldValue(v) {
+		if v, ok := sentValue(v); ok {
 			dst = append(dst, v)
 		}
 	}
 	return dst
+}
+
+// sentValue returns v as net/http sends it, and false for a value it does
+// not send (see asSent).
+func sentValue(v string) (string, bool) {
+	v = textproto.TrimString(newlineToSpace.Replace(v))
+	return v, validFieldValue(v)
 }
 
 // namesIn returns the header names a list field (Trailer, Connection)

@@ -16,7 +16,9 @@ import (
 // store it as base64, a third larger; header values that are not UTF-8
 // (obs-text, such as a Latin-1 file name) keep their bytes.
 type storedResponse struct {
-	Status  int
+	Status int
+	// Header is the response's header, when it is not already encoded in
+	// hdr (as recorded, or as read from the store).
 	Header  http.Header
 	Body    []byte
 	Trailer http.Header
@@ -24,6 +26,21 @@ type storedResponse struct {
 	// body was too large, the connection was hijacked): duplicates get
 	// ProblemNotReplayable and the handler does not run again.
 	NotReplayable string
+
+	// hdr is the header as a header block (appendHeader), when set;
+	// it takes the place of Header.
+	hdr string
+}
+
+// headerBlock returns the header as a header block.
+func (s *storedResponse) headerBlock() string {
+	switch {
+	case s.hdr != "":
+		return s.hdr
+	case len(s.Header) > 0:
+		return string(appendHeader(nil, s.Header))
+	}
+	return "\x00" // no names
 }
 
 // errStoredInvalid marks a decoded record that cannot be a response.
@@ -35,17 +52,35 @@ func (s *storedResponse) validate() error {
 	if s.Status < 100 || s.Status > 999 || (s.Status < 200 && s.NotReplayable == "") {
 		return fmt.Errorf("%w: status %d", errStoredInvalid, s.Status)
 	}
-	for _, h := range []http.Header{s.Header, s.Trailer} {
-		for k, vs := range h {
-			if !validFieldName(k) || hopByHop[http.CanonicalHeaderKey(k)] {
-				return fmt.Errorf("%w: header name %q", errStoredInvalid, k)
-			}
-			for _, v := range vs {
-				if !validFieldValue(v) {
-					return fmt.Errorf("%w: value of header %q", errStoredInvalid, k)
-				}
+	d := decoder[string]{data: s.headerBlock()}
+	for range d.count() {
+		k := d.bytes()
+		if err := validField(k); err != nil {
+			return err
+		}
+		for range d.count() {
+			if !validFieldValue(d.bytes()) {
+				return fmt.Errorf("%w: value of header %q", errStoredInvalid, k)
 			}
 		}
+	}
+	for k, vs := range s.Trailer {
+		if err := validField(k); err != nil {
+			return err
+		}
+		for _, v := range vs {
+			if !validFieldValue(v) {
+				return fmt.Errorf("%w: value of header %q", errStoredInvalid, k)
+			}
+		}
+	}
+	return nil
+}
+
+// validField checks a stored field name.
+func validField(k string) error {
+	if !validFieldName(k) || hopByHop[http.CanonicalHeaderKey(k)] {
+		return fmt.Errorf("%w: header name %q", errStoredInvalid, k)
 	}
 	return nil
 }
@@ -54,42 +89,71 @@ func (s *storedResponse) validate() error {
 // names and values of its headers and trailers.
 func (s *storedResponse) size() int64 {
 	n := int64(len(s.Body))
-	for _, h := range []http.Header{s.Header, s.Trailer} {
-		for k, vs := range h {
-			if len(vs) == 0 {
-				n += int64(len(k)) // stored, though not sent
-			}
-			for _, v := range vs {
-				n += int64(len(k) + len(v))
-			}
+	d := decoder[string]{data: s.headerBlock()}
+	for range d.count() {
+		k, m := d.bytes(), d.count()
+		if m == 0 {
+			n += int64(len(k)) // stored, though not sent
+		}
+		for range m {
+			n += int64(len(k) + len(d.bytes()))
+		}
+	}
+	for k, vs := range s.Trailer {
+		if len(vs) == 0 {
+			n += int64(len(k))
+		}
+		for _, v := range vs {
+			n += int64(len(k) + len(v))
 		}
 	}
 	return n
 }
 
-// writeTo replays s to w. The header values of s become w's: s was
-// decoded for this response alone.
+// writeTo replays s to w: its header block is decoded straight into w's
+// header, the values in one array.
 func (s *storedResponse) writeTo(w http.ResponseWriter) {
 	h := w.Header()
-	maps.Copy(h, s.Header)
-	if _, ok := s.Header["Content-Type"]; !ok && len(h["Content-Type"]) == 0 {
+	block := s.headerBlock()
+	d := decoder[string]{data: block}
+	_, values := d.skipHeader()
+	vals := make([]string, values+2) // and the two set below
+	d = decoder[string]{data: block}
+	typed, announced := false, false
+	for range d.count() {
+		k, m := d.bytes(), d.count()
+		switch k {
+		case "Content-Type":
+			typed = true
+		case "Trailer":
+			announced = m > 0
+		}
+		if m == 0 {
+			h[k] = nil
+			continue
+		}
+		for i := range m {
+			vals[i] = d.bytes()
+		}
+		h[k], vals = vals[:m:m], vals[m:]
+	}
+	if !typed && len(h["Content-Type"]) == 0 {
 		// The original went without a type of the handler's (sniffed
 		// ones are stored, and one the handler removed is stored empty):
 		// keep net/http from guessing one now. A type an outer
 		// middleware set, as it did on the original, stays.
 		h["Content-Type"] = nil
 	}
-	added := make([]string, 2) // the values set here, in one array
-	added[0] = "true"
-	h[HeaderReplayed] = added[0:1:1]
-	if len(s.Trailer) > 0 && len(s.Header["Trailer"]) == 0 {
+	vals[0] = "true"
+	h[HeaderReplayed] = vals[0:1:1]
+	if len(s.Trailer) > 0 && !announced {
 		// Trailers must be announced for net/http to send them, and the
 		// announcement may have been left out (ReplayHeaders).
 		h["Trailer"] = slices.Sorted(maps.Keys(s.Trailer))
 	}
 	if len(s.Trailer) == 0 && bodyAllowed(s.Status) && h.Get("Content-Length") == "" {
-		added[1] = strconv.Itoa(len(s.Body))
-		h["Content-Length"] = added[1:2:2]
+		vals[1] = strconv.Itoa(len(s.Body))
+		h["Content-Length"] = vals[1:2:2]
 	}
 	w.WriteHeader(s.Status)
 	if len(s.Body) > 0 {
