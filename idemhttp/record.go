@@ -1,7 +1,6 @@
 package idemhttp
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,7 +16,7 @@ const recordVersion = 'h'
 // length-prefixed fields, the body as it is.
 func (s storedResponse) MarshalResult() ([]byte, error) {
 	hdr := s.headerBlock()
-	n := 1 + 3*binary.MaxVarintLen64 + len(s.NotReplayable) + len(hdr) + len(s.Body)
+	n := 1 + 3*binary.MaxVarintLen64 + len(s.NotReplayable) + len(hdr) + s.bodyLen()
 	for k, vs := range s.Trailer {
 		n += 2*binary.MaxVarintLen32 + len(k)
 		for _, v := range vs {
@@ -29,7 +28,11 @@ func (s storedResponse) MarshalResult() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(s.Status))
 	b = appendBytes(b, s.NotReplayable)
 	b = append(b, hdr...)
-	b = appendBytes(b, s.Body)
+	if s.body != "" {
+		b = appendBytes(b, s.body)
+	} else {
+		b = appendBytes(b, s.Body)
+	}
 	b = appendHeader(b, s.Trailer)
 	return b, nil
 }
@@ -79,9 +82,9 @@ var errRecordFormat = fmt.Errorf("%w: not a stored response of this version", er
 // come from the store: every length is checked against what is left, and
 // anything else is an error matching ErrCorrupt.
 //
-// The header stays encoded, one copy of its block that the replay decodes
-// straight into the writer; the body is a copy of its own. The data may be
-// the store's own buffer: nothing refers to it.
+// The header stays encoded, and the replay decodes it straight into the
+// writer; it and the body are substrings of one copy of the data, which
+// may be the store's own buffer: nothing refers to it.
 func (s *storedResponse) UnmarshalResult(data []byte) error {
 	if len(data) == 0 || data[0] != recordVersion {
 		return errRecordFormat
@@ -91,7 +94,7 @@ func (s *storedResponse) UnmarshalResult(data []byte) error {
 	notReplayable := d.bytes()
 	rest := d.data
 	hn, _ := d.skipHeader()
-	hdr := rest[:len(rest)-len(d.data)]
+	hdrLen := len(rest) - len(d.data)
 	body := d.bytes()
 	tail := d.data
 	tn, tv := d.skipHeader()
@@ -105,11 +108,12 @@ func (s *storedResponse) UnmarshalResult(data []byte) error {
 		return fmt.Errorf("%w: %v", errRecordFormat, d.err)
 	}
 	*s = storedResponse{Status: int(status), NotReplayable: string(notReplayable)}
-	if hn > 0 {
-		s.hdr = string(hdr)
-	}
-	if len(body) > 0 {
-		s.Body = bytes.Clone(body)
+	if hn > 0 || len(body) > 0 {
+		raw := string(rest[:len(rest)-len(tail)]) // the header block and the body
+		if hn > 0 {
+			s.hdr = raw[:hdrLen]
+		}
+		s.body = raw[len(raw)-len(body):]
 	}
 	if tn > 0 {
 		t := decoder[string]{data: string(tail)}

@@ -2,6 +2,7 @@ package idemhttp
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"slices"
@@ -30,7 +31,12 @@ type storedResponse struct {
 	// hdr is the header as a header block (appendHeader), when set;
 	// it takes the place of Header.
 	hdr string
+	// body, when set, is the body as read from the store, in place of
+	// Body: written with io.WriteString, without a copy of its own.
+	body string
 }
+
+func (s *storedResponse) bodyLen() int { return len(s.Body) + len(s.body) }
 
 // headerBlock returns the header as a header block.
 func (s *storedResponse) headerBlock() string {
@@ -88,7 +94,7 @@ func validField(k string) error {
 // size is what s counts against Config.MaxResponseBytes: its body and the
 // names and values of its headers and trailers.
 func (s *storedResponse) size() int64 {
-	n := int64(len(s.Body))
+	n := int64(s.bodyLen())
 	d := decoder[string]{data: s.headerBlock()}
 	for range d.count() {
 		k, m := d.bytes(), d.count()
@@ -152,11 +158,14 @@ func (s *storedResponse) writeTo(w http.ResponseWriter) {
 		h["Trailer"] = slices.Sorted(maps.Keys(s.Trailer))
 	}
 	if len(s.Trailer) == 0 && bodyAllowed(s.Status) && h.Get("Content-Length") == "" {
-		vals[1] = strconv.Itoa(len(s.Body))
+		vals[1] = strconv.Itoa(s.bodyLen())
 		h["Content-Length"] = vals[1:2:2]
 	}
 	w.WriteHeader(s.Status)
-	if len(s.Body) > 0 {
+	switch {
+	case s.body != "":
+		_, _ = io.WriteString(w, s.body)
+	case len(s.Body) > 0:
 		_, _ = w.Write(s.Body)
 	}
 	for k, vs := range s.Trailer {
