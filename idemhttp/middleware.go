@@ -46,6 +46,10 @@ func New(g *idempotency.Guard, cfg *Config) func(http.Handler) http.Handler {
 		}
 	}
 	h.methods = slices.Clone(c.Methods)
+	h.problemTypes = make(map[string]string, len(problemTitles))
+	for name := range problemTitles {
+		h.problemTypes[name] = c.ProblemBase + name
+	}
 	return func(next http.Handler) http.Handler {
 		hh := *h
 		hh.next = next
@@ -65,6 +69,8 @@ type handler struct {
 	next    http.Handler
 	// remember: the guard's failure policy is Remember.
 	remember bool
+	// problemTypes holds the type URI of each problem name.
+	problemTypes map[string]string
 }
 
 // replayable reports whether ReplayHeaders lets header k be stored.
