@@ -15,6 +15,9 @@ const recordVersion = 'h'
 // MarshalResult implements idempotency.ResultMarshaler: the response as
 // length-prefixed fields, the body as it is.
 func (s storedResponse) MarshalResult() ([]byte, error) {
+	if s.enc != nil {
+		return s.enc, nil
+	}
 	hdr := s.headerBlock()
 	n := 1 + 3*binary.MaxVarintLen64 + len(s.NotReplayable) + len(hdr) + s.bodyLen()
 	for k, vs := range s.Trailer {

@@ -30,7 +30,12 @@ type recorder struct {
 	wroteHeader bool
 	status      int
 	sent        sentHeader // what the handler's headers were when the status was written
-	body        []byte
+	// buf holds the body kept for the record from bodyAt on. When the
+	// record is built here (prebuilt), the encoded response's head and
+	// room for the body's length come first.
+	buf         []byte
+	bodyAt      int
+	prebuilt    bool
 	written     int64 // body bytes the handler wrote, kept or not
 	tooLarge    bool
 	flushed     bool
@@ -62,7 +67,7 @@ func (r *recorder) WriteHeader(code int) {
 		return // superfluous, or informational (103 Early Hints): not the response
 	}
 	r.wroteHeader, r.status = true, code
-	r.sent = r.snapshot(r.w.Header())
+	r.sent = r.snapshot(r.w.Header(), code)
 }
 
 func (r *recorder) Write(p []byte) (int, error) {
@@ -94,10 +99,10 @@ func wrote[S string | []byte](r *recorder, p S, n int, err error) (int, error) {
 	}
 	r.written += int64(len(p))
 	if !r.tooLarge {
-		if int64(len(r.body))+int64(len(p)) > r.h.cfg.MaxResponseBytes {
-			r.tooLarge, r.body = true, nil
+		if int64(len(r.buf)-r.bodyAt)+int64(len(p)) > r.h.cfg.MaxResponseBytes {
+			r.tooLarge, r.buf, r.bodyAt, r.prebuilt = true, nil, 0, false
 		} else {
-			r.body = append(r.body, p...)
+			r.buf = append(r.buf, p...)
 		}
 	}
 	if !r.flushed {
@@ -177,10 +182,13 @@ type sentHeader struct {
 	encoded       bool // a Transfer-Encoding or Content-Encoding
 }
 
-// snapshot reads the handler's headers hd. The headers to record are
-// encoded at once into a header block: the handler may change hd once the
-// status is written, and net/http sends nothing of that.
-func (r *recorder) snapshot(hd http.Header) sentHeader {
+// snapshot reads the handler's headers hd, sent with status. The headers
+// to record are encoded at once into a header block: the handler may
+// change hd once the status is written, and net/http sends nothing of that.
+// Unless a type may be sniffed from the body (which would add a header),
+// the block goes straight into the record, built in buf, where the body
+// follows (finish).
+func (r *recorder) snapshot(hd http.Header, status int) sentHeader {
 	sh := sentHeader{
 		contentLength: hd.Get("Content-Length"),
 		encoded:       hd.Get("Transfer-Encoding") != "" || hd.Get("Content-Encoding") != "",
@@ -218,8 +226,37 @@ func (r *recorder) snapshot(hd http.Header) sentHeader {
 		}
 		n++
 	}
-	sh.kept = headerBlock(n, fields)
+	if !sh.typed && !sh.encoded && bodyAllowed(status) {
+		sh.kept = headerBlock(n, fields)
+		return sh
+	}
+	hint := int64(256)
+	if cl, err := strconv.ParseInt(sh.contentLength, 10, 64); err == nil && cl >= 0 && cl <= r.h.cfg.MaxResponseBytes {
+		hint = cl
+	}
+	b := make([]byte, 0, 3*binary.MaxVarintLen64+len(fields)+recordGap+int(hint)+1) // +1: no trailers
+	b = append(b, recordVersion)
+	b = binary.AppendUvarint(b, uint64(status))
+	b = append(b, 0) // NotReplayable: none
+	b = binary.AppendUvarint(b, uint64(n))
+	b = append(b, fields...)
+	r.buf, r.bodyAt, r.prebuilt = append(b, make([]byte, recordGap)...), len(b)+recordGap, true
 	return sh
+}
+
+// recordGap is the room left in a prebuilt record for the body's length.
+const recordGap = binary.MaxVarintLen64
+
+// finish completes the prebuilt record: the body's length goes before the
+// body, the head moves up to meet it, and the trailers follow.
+func (r *recorder) finish(trailer http.Header) []byte {
+	var c [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(c[:], uint64(len(r.buf)-r.bodyAt))
+	head := r.bodyAt - recordGap
+	copy(r.buf[r.bodyAt-n:r.bodyAt], c[:n])
+	start := recordGap - n
+	copy(r.buf[start:start+head], r.buf[:head])
+	return appendHeader(r.buf[start:], trailer)
 }
 
 // recordable reports whether the header (or trailer) of canonical name ck
@@ -235,19 +272,20 @@ func (r *recorder) result() storedResponse {
 	if !r.wroteHeader {
 		// net/http writes 200 with the headers as they are when the
 		// handler returns.
-		r.status, r.sent = http.StatusOK, r.snapshot(cur)
+		r.status, r.sent = http.StatusOK, r.snapshot(cur, http.StatusOK)
 	}
 	sh := &r.sent
+	body := r.buf[r.bodyAt:]
 	s := storedResponse{Status: r.status, hdr: sh.kept}
 	if !sh.typed && !sh.encoded && bodyAllowed(r.status) && r.sniffed > 0 {
 		// What net/http sent: a type sniffed from the first bytes.
 		d := decoder[string]{data: sh.kept}
 		n := d.count()
-		fields := appendField([]byte(d.data), "Content-Type", []string{http.DetectContentType(r.body[:r.sniffed])})
+		fields := appendField([]byte(d.data), "Content-Type", []string{http.DetectContentType(body[:r.sniffed])})
 		s.hdr = headerBlock(n+1, fields)
 	}
-	if len(r.body) > 0 {
-		s.Body = r.body
+	if len(body) > 0 {
+		s.Body = body
 	}
 	for k, vs := range cur {
 		name, prefixed := strings.CutPrefix(k, http.TrailerPrefix)
@@ -264,6 +302,9 @@ func (r *recorder) result() storedResponse {
 		s.Trailer[name] = append(s.Trailer[name], vs...)
 	}
 	s.Trailer = asSent(s.Trailer)
+	if r.prebuilt {
+		s.enc = r.finish(s.Trailer)
+	}
 	return s
 }
 

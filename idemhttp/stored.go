@@ -34,6 +34,9 @@ type storedResponse struct {
 	// body, when set, is the body as read from the store, in place of
 	// Body: written with io.WriteString, without a copy of its own.
 	body string
+	// enc, when set, is the response already encoded (MarshalResult), as
+	// the recorder built it.
+	enc []byte
 }
 
 func (s *storedResponse) bodyLen() int { return len(s.Body) + len(s.body) }
@@ -95,15 +98,14 @@ func validField(k string) error {
 // names and values of its headers and trailers.
 func (s *storedResponse) size() int64 {
 	n := int64(s.bodyLen())
-	d := decoder[string]{data: s.headerBlock()}
-	for range d.count() {
-		k, m := d.bytes(), d.count()
-		if m == 0 {
-			n += int64(len(k)) // stored, though not sent
-		}
-		for range m {
-			n += int64(len(k) + len(d.bytes()))
-		}
+	if s.enc != nil {
+		d := decoder[[]byte]{data: s.enc[1:]}
+		d.uvarint() // status
+		d.bytes()   // NotReplayable
+		n += headerSize(&d)
+	} else {
+		d := decoder[string]{data: s.headerBlock()}
+		n += headerSize(&d)
 	}
 	for k, vs := range s.Trailer {
 		if len(vs) == 0 {
@@ -111,6 +113,22 @@ func (s *storedResponse) size() int64 {
 		}
 		for _, v := range vs {
 			n += int64(len(k) + len(v))
+		}
+	}
+	return n
+}
+
+// headerSize reads a header block and returns the size of its names and
+// values, as size counts them.
+func headerSize[S string | []byte](d *decoder[S]) int64 {
+	var n int64
+	for range d.count() {
+		k, m := d.bytes(), d.count()
+		if m == 0 {
+			n += int64(len(k)) // stored, though not sent
+		}
+		for range m {
+			n += int64(len(k) + len(d.bytes()))
 		}
 	}
 	return n
