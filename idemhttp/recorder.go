@@ -190,8 +190,9 @@ type sentHeader struct {
 // follows (finish).
 func (r *recorder) snapshot(hd http.Header, status int) sentHeader {
 	sh := sentHeader{
-		contentLength: hd.Get("Content-Length"),
-		encoded:       hd.Get("Transfer-Encoding") != "" || hd.Get("Content-Encoding") != "",
+		// Get by the canonical names, without canonicalizing them again.
+		contentLength: first(hd["Content-Length"]),
+		encoded:       first(hd["Transfer-Encoding"]) != "" || first(hd["Content-Encoding"]) != "",
 		declared:      namesIn(hd["Trailer"]), // as net/http reads it
 		connection:    namesIn(headerValues(hd, "Connection")),
 	}
@@ -231,8 +232,10 @@ func (r *recorder) snapshot(hd http.Header, status int) sentHeader {
 		return sh
 	}
 	hint := int64(256)
-	if cl, err := strconv.ParseInt(sh.contentLength, 10, 64); err == nil && cl >= 0 && cl <= r.h.cfg.MaxResponseBytes {
-		hint = cl
+	if sh.contentLength != "" {
+		if cl, err := strconv.ParseInt(sh.contentLength, 10, 64); err == nil && cl >= 0 && cl <= r.h.cfg.MaxResponseBytes {
+			hint = cl
+		}
 	}
 	b := make([]byte, 0, 3*binary.MaxVarintLen64+len(fields)+recordGap+int(hint)+1) // +1: no trailers
 	b = append(b, recordVersion)
@@ -349,6 +352,14 @@ func sentValue(v string) (string, bool) {
 	return v, validFieldValue(v)
 }
 
+// first is Header.Get's value of the values vs.
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
+}
+
 // namesIn returns the header names a list field (Trailer, Connection)
 // names, canonical; nil for none.
 func namesIn(lines []string) map[string]bool {
@@ -371,7 +382,7 @@ func namesIn(lines []string) map[string]bool {
 func headerValues(h http.Header, k string) []string {
 	vs := h[k]
 	for name, v := range h {
-		if name != k && http.CanonicalHeaderKey(name) == k {
+		if len(name) == len(k) && name != k && http.CanonicalHeaderKey(name) == k {
 			vs = append(vs[:len(vs):len(vs)], v...)
 		}
 	}
