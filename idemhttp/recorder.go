@@ -231,7 +231,7 @@ func (r *recorder) snapshot(hd http.Header, status int) sentHeader {
 		sh.kept = headerBlock(n, fields)
 		return sh
 	}
-	hint := int64(256)
+	hint := int64(128) // most API responses are small; a larger body grows the buffer
 	if sh.contentLength != "" {
 		if cl, err := strconv.ParseInt(sh.contentLength, 10, 64); err == nil && cl >= 0 && cl <= r.h.cfg.MaxResponseBytes {
 			hint = cl
