@@ -21,6 +21,9 @@ import (
 const (
 	reqBody  = `{"amount":4200,"currency":"EUR","customer":"cus_123","description":"order 1001","metadata":{"cart":"c_42"}}`
 	respBody = `{"id":"pay_1","amount":4200,"currency":"EUR","status":"succeeded"}`
+	// reqAuth identifies the client: idemhttp's default scope answers 401
+	// to a keyed request without credentials. Both stacks get it.
+	reqAuth = "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc"
 )
 
 // httpSeq numbers first-request keys across the process.
@@ -65,6 +68,7 @@ func BenchmarkHTTP(b *testing.B) {
 				ctx.Request.SetRequestURI("/payments")
 				ctx.Request.Header.SetContentType("application/json")
 				ctx.Request.SetBodyString(reqBody)
+				ctx.Request.Header.Set("Authorization", reqAuth)
 				if k := key(); k != "" {
 					ctx.Request.Header.Set("X-Idempotency-Key", k)
 				}
@@ -97,6 +101,7 @@ func BenchmarkHTTP(b *testing.B) {
 			for b.Loop() {
 				r := httptest.NewRequest(http.MethodPost, "/payments", strings.NewReader(reqBody))
 				r.Header.Set("Content-Type", "application/json")
+				r.Header.Set("Authorization", reqAuth)
 				if k := key(); k != "" {
 					r.Header.Set(idemhttp.HeaderKey, `"`+k+`"`)
 				}

@@ -109,3 +109,30 @@ func BenchmarkMiddleware(b *testing.B) {
 		b.Run(tr.name+"/no-key", measure(guarded, func(int) string { return "" }, false))
 	}
 }
+
+// BenchmarkKeyReused measures the middleware's own error response: a
+// request whose key was used with another body gets 422 problem+json.
+func BenchmarkKeyReused(b *testing.B) {
+	s := memstore.New(&memstore.Options{SweepInterval: -1})
+	b.Cleanup(func() { _ = s.Close() })
+	h := idemhttp.New(idempotency.New(s, nil), nil)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+	}))
+	send := func(body string) int {
+		r := httptest.NewRequest(http.MethodPost, "/payments", strings.NewReader(body))
+		r.Header.Set(idemhttp.HeaderKey, `"reused"`)
+		r.Header.Set("Authorization", defaultAuth)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	if c := send("first"); c != http.StatusCreated {
+		b.Fatalf("first: %d", c)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if c := send("other"); c != http.StatusUnprocessableEntity {
+			b.Fatalf("status %d", c)
+		}
+	}
+}

@@ -136,8 +136,8 @@ type Config struct {
 	ReplaySensitiveHeaders bool
 	// Fingerprint identifies a request's content: the same key with
 	// another fingerprint gets 422. It is called with the whole request
-	// body. Default: the method, the escaped path and query, and the body
-	// (DefaultFingerprint).
+	// body (r.Body is read by then). Default: the method, the escaped
+	// path and query, and the body (DefaultFingerprint).
 	Fingerprint func(r *http.Request, body []byte) string
 	// ProblemBase is prepended to the Problem* names to form the type URI
 	// of error responses. Default DefaultProblemBase.

@@ -109,7 +109,9 @@
 //
 // Request bodies of guarded requests are read once, up to
 // Config.MaxRequestBytes (413 past it), to fingerprint them, and handed to
-// the handler intact.
+// the handler intact (with its ContentLength and a GetBody) on the
+// request the handler gets; the request the middleware was given keeps
+// its body, read to the end.
 //
 // # Transaction join
 //

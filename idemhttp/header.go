@@ -92,6 +92,24 @@ func (p *sfParser) peek() byte  { return p.s[0] }
 
 // string reads an sf-string: DQUOTE *( unescaped / "\" ( DQUOTE / "\" ) ) DQUOTE.
 func (p *sfParser) string() (string, error) {
+	// Without escapes the value is a substring of the field: no copy.
+	for i := 1; i < len(p.s); i++ {
+		switch c := p.s[i]; {
+		case c == '"':
+			v := p.s[1:i]
+			p.s = p.s[i+1:]
+			return v, nil
+		case c == '\\':
+			return p.escaped()
+		case c < 0x20 || c > 0x7e:
+			return "", keyError("characters other than printable ASCII")
+		}
+	}
+	return "", keyError("unterminated string")
+}
+
+// escaped reads an sf-string that has escapes.
+func (p *sfParser) escaped() (string, error) {
 	var b strings.Builder
 	for i := 1; i < len(p.s); i++ {
 		c := p.s[i]

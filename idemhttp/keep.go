@@ -37,6 +37,17 @@ func Discard(r *http.Request) bool {
 // callKey is the context key of the *recorder of a guarded request.
 type callKey struct{}
 
-func withCall(ctx context.Context, c *recorder) context.Context {
-	return context.WithValue(ctx, callKey{}, c)
+// callCtx is the handler's context: the guarded call's, carrying the
+// recorder for Discard. It lives in the recorder, so that it costs no
+// allocation of its own.
+type callCtx struct {
+	context.Context
+	rec *recorder
+}
+
+func (c *callCtx) Value(key any) any {
+	if key == (callKey{}) {
+		return c.rec
+	}
+	return c.Context.Value(key)
 }

@@ -18,7 +18,14 @@ func RecordKey(prefix, scope, key string) string {
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	return prefix + strconv.Itoa(len(scope)) + ":" + scope + key
+	var buf [128]byte
+	return string(append(append(appendKeyHead(buf[:0], prefix, len(scope)), scope...), key...))
+}
+
+// appendKeyHead appends what precedes a scope of scopeLen bytes in a
+// RecordKey (prefix not empty).
+func appendKeyHead(dst []byte, prefix string, scopeLen int) []byte {
+	return append(strconv.AppendInt(append(dst, prefix...), int64(scopeLen), 10), ':')
 }
 
 // DefaultFingerprint is the default Config.Fingerprint: a digest of the
@@ -31,5 +38,6 @@ func DefaultFingerprint(r *http.Request, body []byte) string {
 		h.Write(n[:binary.PutUvarint(n[:], uint64(len(part)))])
 		h.Write(part)
 	}
-	return string(h.Sum(nil))
+	var sum [sha256.Size]byte
+	return string(h.Sum(sum[:0]))
 }

@@ -25,7 +25,8 @@ func New(g *idempotency.Guard, cfg *Config) func(http.Handler) http.Handler {
 	c := cfg.withDefaults()
 	h := &handler{
 		g: g, cfg: c, scope: newScoper(g, &c), waiters: &waiters{n: map[string]int{}},
-		opts: []idempotency.CallOption{idempotency.WithWaitTimeout(-1)}, // duplicates wait in await
+		opts:     []idempotency.CallOption{idempotency.WithWaitTimeout(-1)}, // duplicates wait in await
+		remember: g.Config().OnFailure == idempotency.Remember,
 	}
 	if c.TTL != 0 {
 		h.opts = append(h.opts, idempotency.WithTTL(c.TTL))
@@ -34,8 +35,9 @@ func New(g *idempotency.Guard, cfg *Config) func(http.Handler) http.Handler {
 	if !c.ReplaySensitiveHeaders {
 		omit = append(omit[:len(omit):len(omit)], SensitiveHeaders...)
 	}
+	h.omit = map[string]bool{}
 	for _, k := range omit {
-		h.omit = append(h.omit, http.CanonicalHeaderKey(k))
+		h.omit[http.CanonicalHeaderKey(k)] = true
 	}
 	if c.ReplayHeaders != nil {
 		h.allow = map[string]bool{"Content-Type": true, "Content-Encoding": true}
@@ -44,6 +46,10 @@ func New(g *idempotency.Guard, cfg *Config) func(http.Handler) http.Handler {
 		}
 	}
 	h.methods = slices.Clone(c.Methods)
+	h.problemTypes = make(map[string]string, len(problemTitles))
+	for name := range problemTitles {
+		h.problemTypes[name] = c.ProblemBase + name
+	}
 	return func(next http.Handler) http.Handler {
 		hh := *h
 		hh.next = next
@@ -56,11 +62,15 @@ type handler struct {
 	cfg     Config
 	scope   *scoper
 	opts    []idempotency.CallOption
-	omit    []string
+	omit    map[string]bool // canonical names
 	allow   map[string]bool // ReplayHeaders; nil: every header
 	methods []string
 	waiters *waiters
 	next    http.Handler
+	// remember: the guard's failure policy is Remember.
+	remember bool
+	// problemTypes holds the type URI of each problem name.
+	problemTypes map[string]string
 }
 
 // replayable reports whether ReplayHeaders lets header k be stored.
@@ -87,26 +97,24 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Detail: "Idempotency-Key: " + err.(*KeyError).Reason + ".", Err: err})
 		return
 	}
-	scope, err := h.scope.scope(r.Context(), r)
+	recKey, identified, err := h.scope.recordKey(r.Context(), r, h.cfg.KeyPrefix, key)
 	switch {
 	case err != nil:
 		h.g.Config().Logger.ErrorContext(r.Context(), "idempotency: idemhttp: no scope secret", "error", err)
 		h.problem(w, r, &Error{Status: http.StatusServiceUnavailable, Problem: ProblemStore, RetryAfter: 1, Err: err,
 			Detail: "The request was not processed: its Idempotency-Key could not be checked. Retry later."})
 		return
-	case scope == "" && !h.scope.shared:
+	case !identified:
 		h.problem(w, r, &Error{Status: http.StatusUnauthorized, Problem: ProblemUnidentified,
 			Detail: "A request with an Idempotency-Key must identify its client (credentials), so that no other client shares its keys."})
 		return
-	}
-	recKey := RecordKey(h.cfg.KeyPrefix, scope, key)
-	if len(recKey) > idempotency.MaxKeyLen {
+	case len(recKey) > idempotency.MaxKeyLen:
 		h.problem(w, r, &Error{Status: http.StatusInternalServerError, Problem: ProblemInternal,
 			Detail: "The client scope is too long to form a key."})
 		return
 	}
 
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes))
+	body, err := readBody(w, r, h.cfg.MaxRequestBytes)
 	if err != nil {
 		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 			h.problem(w, r, &Error{Status: http.StatusRequestEntityTooLarge, Problem: ProblemRequestTooLarge,
@@ -117,19 +125,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Detail: "The request body could not be read.", Err: err})
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	r.ContentLength = int64(len(body))
-	opts := append(slices.Clip(h.opts), idempotency.WithFingerprint(h.cfg.Fingerprint(r, body)))
+	// The call's options on the stack: the guard does not keep them.
+	var optBuf [4]idempotency.CallOption
+	opts := append(append(optBuf[:0], h.opts...), idempotency.WithFingerprint(h.cfg.Fingerprint(r, body)))
 
-	s, err := h.run(w, r, recKey, opts)
+	s, err := h.run(w, r, recKey, body, opts)
 	if errors.Is(err, errRan) {
 		return // the client has its response; a failure to record it was logged by the guard
 	}
 	if err != nil && h.cfg.Wait > 0 && h.g.Config().OnDuplicate == idempotency.ReturnStored && errors.Is(err, idempotency.ErrInProgress) {
 		// Wait holding the fingerprint only.
 		body = nil
-		r.Body, r.GetBody = http.NoBody, nil
 		s, err = h.await(r, recKey, opts, err)
 	}
 	if err != nil {
@@ -161,12 +167,17 @@ var errRan = errors.New("idempotency: idemhttp: the handler ran")
 // response; under Config.Join, inside the Joiner's transaction, and sends
 // the held response once the Joiner returned. A panic of the handler goes
 // on once the claim is settled.
-func (h *handler) run(w http.ResponseWriter, r *http.Request, recKey string, opts []idempotency.CallOption) (storedResponse, error) {
-	// Cancelling ctx is how a response that was not a final outcome is
-	// released even under the guard's Remember policy: the guard releases
-	// the claim of a call whose context ended.
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
+func (h *handler) run(w http.ResponseWriter, r *http.Request, recKey string, body []byte, opts []idempotency.CallOption) (storedResponse, error) {
+	ctx := r.Context()
+	var cancel context.CancelCauseFunc
+	if h.remember {
+		// Cancelling ctx is how a response that was not a final outcome
+		// is released under the guard's Remember policy: the guard
+		// releases the claim of a call whose context ended. Under
+		// Release, the guard releases every failed call anyway.
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+	}
 	var (
 		rec      *recorder // the handler ran
 		kept     bool      // its response was settled as an outcome to record
@@ -174,14 +185,17 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, recKey string, opt
 	)
 	call := func(ctx context.Context) (storedResponse, error) {
 		return idempotency.Do(ctx, h.g, recKey, func(ctx context.Context) (storedResponse, error) {
-			rec = newRecorder(w, h)
+			rec = newRecorder(ctx, w, h)
+			hr := r.WithContext(&rec.ctx)
+			rec.reqBody.reset(body)
+			hr.Body, hr.GetBody, hr.ContentLength = &rec.reqBody, rec.reqBody.again, int64(len(body))
 			func() {
 				defer func() { panicked = recover() }()
-				h.next.ServeHTTP(rec, r.WithContext(withCall(ctx, rec)))
+				h.next.ServeHTTP(rec, hr)
 			}()
 			s, err := h.settle(rec, r, ending{panicked: panicked, clientGone: r.Context().Err() != nil})
 			kept = err == nil
-			if re, ok := err.(*releaseError); ok && re.retry {
+			if re, ok := err.(*releaseError); ok && re.retry && cancel != nil {
 				cancel(re)
 			}
 			return s, err
@@ -237,6 +251,53 @@ func (h *handler) sendHeld(w http.ResponseWriter, r *http.Request, rec *recorder
 	default:
 		rec.deliver()
 	}
+}
+
+// readBody reads the whole body of r, up to limit bytes: a larger body is
+// an *http.MaxBytesError. A body of a declared length is read into one
+// buffer of that size.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.Body == nil {
+		return nil, nil
+	}
+	if r.ContentLength < 0 || r.ContentLength > limit {
+		return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	}
+	// One byte more than declared, to see the end without growing. A
+	// server's body ends at its Content-Length; another may go on.
+	b := make([]byte, 0, r.ContentLength+1)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		switch {
+		case int64(len(b)) > limit:
+			return nil, &http.MaxBytesError{Limit: limit}
+		case err == io.EOF:
+			return b, nil
+		case err != nil:
+			return nil, err
+		}
+	}
+}
+
+// readBack is the body of a guarded request once the middleware read it:
+// the handler reads it again, and so can GetBody.
+type readBack struct {
+	bytes.Reader
+	body []byte
+}
+
+func (b *readBack) reset(body []byte) { b.body = body; b.Reset(body) }
+
+func (*readBack) Close() error { return nil }
+
+func (b *readBack) again() (io.ReadCloser, error) {
+	again := new(readBack)
+	again.reset(b.body)
+	return again, nil
 }
 
 // fail answers a request that the guard refused.

@@ -1,9 +1,9 @@
 package idemhttp
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 )
 
 // The names of the problem types of error responses; the type URI is
@@ -98,25 +98,88 @@ func (e *Error) Unwrap() error { return e.Err }
 // status, detail and, for ProblemNotReplayable, original_status. The
 // response is marked Cache-Control: no-store.
 func WriteProblem(w http.ResponseWriter, _ *http.Request, e *Error) {
-	b, _ := json.Marshal(problemDoc{ // strings and ints: cannot fail
-		Type: e.Type, Title: e.Title, Status: e.Status, Detail: e.Detail, OriginalStatus: e.OriginalStatus,
-	})
-	b = append(b, '\n')
+	b := appendProblem(make([]byte, 0, 256+len(e.Type)+len(e.Title)+len(e.Detail)), e)
 	hd := w.Header()
-	hd.Set("Content-Type", "application/problem+json")
-	hd.Set("Content-Length", strconv.Itoa(len(b)))
-	hd.Set("Cache-Control", "no-store")
+	vs := []string{"application/problem+json", strconv.Itoa(len(b)), "no-store"} // one array
+	hd["Content-Type"], hd["Content-Length"], hd["Cache-Control"] = vs[0:1:1], vs[1:2:2], vs[2:3:3]
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(b)
 }
 
-// problemDoc is an RFC 9457 problem details document.
-type problemDoc struct {
-	Type           string `json:"type"`
-	Title          string `json:"title"`
-	Status         int    `json:"status"`
-	Detail         string `json:"detail,omitempty"`
-	OriginalStatus int    `json:"original_status,omitempty"`
+// appendProblem appends the problem document of e and a newline, as
+// encoding/json writes it: the members type, title, status, detail (when
+// set) and original_status (when set).
+func appendProblem(b []byte, e *Error) []byte {
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, e.Type)
+	b = append(b, `,"title":`...)
+	b = appendJSONString(b, e.Title)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	if e.Detail != "" {
+		b = append(b, `,"detail":`...)
+		b = appendJSONString(b, e.Detail)
+	}
+	if e.OriginalStatus != 0 {
+		b = append(b, `,"original_status":`...)
+		b = strconv.AppendInt(b, int64(e.OriginalStatus), 10)
+	}
+	return append(b, "}\n"...)
+}
+
+// appendJSONString appends s as encoding/json does: quoted, with <, > and
+// & escaped for HTML, invalid UTF-8 as U+FFFD, and U+2028 and U+2029
+// escaped for JavaScript.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 var problemTitles = map[string]string{
@@ -140,7 +203,7 @@ var problemTitles = map[string]string{
 // problem answers r with the middleware's error e, through
 // Config.ErrorHandler.
 func (h *handler) problem(w http.ResponseWriter, r *http.Request, e *Error) {
-	e.Type, e.Title = h.cfg.ProblemBase+e.Problem, problemTitles[e.Problem]
+	e.Type, e.Title = h.problemTypes[e.Problem], problemTitles[e.Problem]
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}

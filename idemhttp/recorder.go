@@ -2,9 +2,11 @@ package idemhttp
 
 import (
 	"bufio"
-	"bytes"
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -23,19 +25,28 @@ const sniffLen = 512
 // holds the response instead (held), for deliver to send once the
 // transaction committed or rolled back.
 type recorder struct {
-	w      http.ResponseWriter
-	before http.Header // headers set before the handler ran: not its own
-	h      *handler
-	held   http.Header // under Config.Join, the handler's header map; nil: streaming
+	w       http.ResponseWriter
+	before  http.Header // headers set before the handler ran: not its own
+	h       *handler
+	ctx     callCtx  // the handler's context
+	reqBody readBack // the handler's request body
+	// Under Config.Join: the handler's header map, and a copy of it as it
+	// was when the status was written; nil: streaming.
+	held, heldSent http.Header
 
 	wroteHeader bool
 	status      int
-	header      http.Header // the handler's headers when the status was written
-	body        bytes.Buffer
+	sent        sentHeader // what the handler's headers were when the status was written
+	// buf holds the body kept for the record from bodyAt on. When the
+	// record is built here (prebuilt), the encoded response's head and
+	// room for the body's length come first.
+	buf         []byte
+	bodyAt      int
+	prebuilt    bool
 	written     int64 // body bytes the handler wrote, kept or not
 	tooLarge    bool
 	flushed     bool
-	sniff       []byte // body written before the first flush
+	sniffed     int // bytes of body written before the first flush, up to sniffLen
 	hijacked    bool
 	writeFailed bool        // a write or flush to the client failed
 	discarded   atomic.Bool // Discard was called
@@ -51,11 +62,15 @@ var ErrResponseTooLarge = errors.New("idempotency: idemhttp: the response is lar
 // errHeld refuses what a held response cannot do.
 var errHeld = fmt.Errorf("idempotency: idemhttp: the response is held until its transaction commits (Config.Join): %w", http.ErrNotSupported)
 
-func newRecorder(w http.ResponseWriter, h *handler) *recorder {
-	r := &recorder{w: w, before: w.Header().Clone(), h: h}
+func newRecorder(ctx context.Context, w http.ResponseWriter, h *handler) *recorder {
+	r := &recorder{w: w, h: h}
+	if hd := w.Header(); len(hd) > 0 {
+		r.before = hd.Clone()
+	}
 	if h.cfg.Join != nil {
 		r.held = w.Header().Clone()
 	}
+	r.ctx = callCtx{Context: ctx, rec: r}
 	return r
 }
 
@@ -79,7 +94,11 @@ func (r *recorder) WriteHeader(code int) {
 	if r.wroteHeader || (code >= 100 && code < 200 && code != http.StatusSwitchingProtocols) {
 		return // superfluous, or informational (103 Early Hints): not the response
 	}
-	r.wroteHeader, r.status, r.header = true, code, r.Header().Clone()
+	r.wroteHeader, r.status = true, code
+	r.sent = r.snapshot(r.Header(), code)
+	if r.held != nil {
+		r.heldSent = r.held.Clone()
+	}
 }
 
 func (r *recorder) Write(p []byte) (int, error) {
@@ -87,48 +106,34 @@ func (r *recorder) Write(p []byte) (int, error) {
 		r.WriteHeader(http.StatusOK)
 	}
 	if r.held != nil {
-		return r.hold(p)
+		return hold(r, p)
 	}
 	n, err := r.w.Write(p)
-	if errors.Is(err, http.ErrBodyNotAllowed) {
-		// A body the status has none for (204, 304): net/http drops it
-		// and the client gets a whole response; so does the record.
-		return n, err
+	return wrote(r, p, n, err)
+}
+
+// WriteString lets io.WriteString skip a copy, as on the server's writer.
+func (r *recorder) WriteString(s string) (int, error) {
+	if !r.wroteHeader {
+		r.WriteHeader(http.StatusOK)
 	}
-	if err != nil {
-		r.writeFailed = true
+	if r.held != nil {
+		return hold(r, s)
 	}
-	r.written += int64(len(p))
-	if !r.tooLarge {
-		if int64(r.body.Len())+int64(len(p)) > r.h.cfg.MaxResponseBytes {
-			r.tooLarge = true
-			r.body = bytes.Buffer{}
-		} else {
-			r.body.Write(p)
-		}
-	}
-	if !r.flushed && len(r.sniff) < sniffLen {
-		r.sniff = append(r.sniff, p[:min(len(p), sniffLen-len(r.sniff))]...)
-	}
-	return n, err
+	n, err := io.WriteString(r.w, s)
+	return wrote(r, s, n, err)
 }
 
 // hold keeps p for deliver, up to Config.MaxResponseBytes.
-func (r *recorder) hold(p []byte) (int, error) {
+func hold[S string | []byte](r *recorder, p S) (int, error) {
 	if !bodyAllowed(r.status) {
 		return 0, http.ErrBodyNotAllowed // as net/http answers
 	}
-	r.written += int64(len(p))
-	if !r.tooLarge && int64(r.body.Len())+int64(len(p)) > r.h.cfg.MaxResponseBytes {
-		r.tooLarge = true
-		r.body = bytes.Buffer{}
+	if _, err := wrote(r, p, len(p), nil); err != nil {
+		return 0, err
 	}
 	if r.tooLarge {
 		return 0, ErrResponseTooLarge
-	}
-	r.body.Write(p)
-	if len(r.sniff) < sniffLen {
-		r.sniff = append(r.sniff, p[:min(len(p), sniffLen-len(r.sniff))]...)
 	}
 	return len(p), nil
 }
@@ -141,18 +146,39 @@ func (r *recorder) deliver() {
 	h := r.w.Header()
 	if r.wroteHeader {
 		clear(h)
-		maps.Copy(h, r.header)
+		maps.Copy(h, r.heldSent)
 		r.w.WriteHeader(r.status)
-		if r.body.Len() > 0 {
-			_, _ = r.w.Write(r.body.Bytes())
+		if body := r.buf[r.bodyAt:]; len(body) > 0 {
+			_, _ = r.w.Write(body)
 		}
 	}
 	clear(h)
 	maps.Copy(h, r.held)
 }
 
-// WriteString lets io.WriteString skip a copy, as on the server's writer.
-func (r *recorder) WriteString(s string) (int, error) { return r.Write([]byte(s)) }
+// wrote keeps what the handler wrote, once the real writer took it.
+func wrote[S string | []byte](r *recorder, p S, n int, err error) (int, error) {
+	if errors.Is(err, http.ErrBodyNotAllowed) {
+		// A body the status has none for (204, 304): net/http drops it
+		// and the client gets a whole response; so does the record.
+		return n, err
+	}
+	if err != nil {
+		r.writeFailed = true
+	}
+	r.written += int64(len(p))
+	if !r.tooLarge {
+		if int64(len(r.buf)-r.bodyAt)+int64(len(p)) > r.h.cfg.MaxResponseBytes {
+			r.tooLarge, r.buf, r.bodyAt, r.prebuilt = true, nil, 0, false
+		} else {
+			r.buf = append(r.buf, p...)
+		}
+	}
+	if !r.flushed {
+		r.sniffed = min(sniffLen, r.sniffed+len(p))
+	}
+	return n, err
+}
 
 // FlushError flushes the real writer. http.ResponseController calls it
 // before it looks at Unwrap. A held response cannot be flushed.
@@ -196,14 +222,13 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.w }
 // A HEAD response, or one whose status has no body, may declare a length
 // it does not write; net/http drops a value that is not a length.
 func (r *recorder) lengthDiffers(req *http.Request) bool {
-	h, status := r.header, r.status
+	cl, status := r.sent.contentLength, r.status
 	if !r.wroteHeader {
-		h, status = r.Header(), http.StatusOK // as net/http sends it
+		cl, status = r.Header().Get("Content-Length"), http.StatusOK // as net/http sends it
 	}
 	if req.Method == http.MethodHead || !bodyAllowed(status) {
 		return false
 	}
-	cl := h.Get("Content-Length")
 	if cl == "" {
 		return false
 	}
@@ -220,6 +245,104 @@ func (r *recorder) finalStatus() int {
 	return r.status
 }
 
+// sentHeader is what the recorder keeps of the handler's headers as they
+// were when the status was written, which is when net/http sends them: the
+// ones to record, and what the rules of the record read.
+type sentHeader struct {
+	kept          string          // to record, as sent (asSent), as a header block; "": none
+	declared      map[string]bool // trailers the Trailer header declared; nil: none
+	connection    map[string]bool // names the Connection header lists; nil: none
+	contentLength string
+	typed         bool // a Content-Type field, even without values
+	encoded       bool // a Transfer-Encoding or Content-Encoding
+}
+
+// snapshot reads the handler's headers hd, sent with status. The headers
+// to record are encoded at once into a header block: the handler may
+// change hd once the status is written, and net/http sends nothing of that.
+// Unless a type may be sniffed from the body (which would add a header),
+// the block goes straight into the record, built in buf, where the body
+// follows (finish).
+func (r *recorder) snapshot(hd http.Header, status int) sentHeader {
+	sh := sentHeader{
+		// Get by the canonical names, without canonicalizing them again.
+		contentLength: first(hd["Content-Length"]),
+		encoded:       first(hd["Transfer-Encoding"]) != "" || first(hd["Content-Encoding"]) != "",
+		declared:      namesIn(hd["Trailer"]), // as net/http reads it
+		connection:    namesIn(headerValues(hd, "Connection")),
+	}
+	_, sh.typed = hd["Content-Type"]
+	var buf [512]byte
+	fields, n := buf[:0], 0
+	for k, vs := range hd {
+		// A handler may set names in any case in the map, and net/http
+		// sends them so: the rules go by the canonical name.
+		ck := http.CanonicalHeaderKey(k)
+		if !r.recordable(ck, &sh) || sh.declared[ck] || strings.HasPrefix(k, http.TrailerPrefix) || r.before[k] != nil && slices.Equal(r.before[k], vs) {
+			continue
+		}
+		if len(vs) == 0 && k != "Content-Type" {
+			continue // not sent; a removed Content-Type is kept, so that none is sniffed on replay
+		}
+		m := 0
+		for _, v := range vs {
+			if _, ok := sentValue(v); ok {
+				m++
+			}
+		}
+		if !validFieldName(k) || m == 0 && len(vs) > 0 {
+			continue // not sent
+		}
+		fields = appendBytes(fields, k)
+		fields = binary.AppendUvarint(fields, uint64(m))
+		for _, v := range vs {
+			if v, ok := sentValue(v); ok {
+				fields = appendBytes(fields, v)
+			}
+		}
+		n++
+	}
+	if !sh.typed && !sh.encoded && bodyAllowed(status) {
+		sh.kept = headerBlock(n, fields)
+		return sh
+	}
+	hint := int64(128) // most API responses are small; a larger body grows the buffer
+	if sh.contentLength != "" {
+		if cl, err := strconv.ParseInt(sh.contentLength, 10, 64); err == nil && cl >= 0 && cl <= r.h.cfg.MaxResponseBytes {
+			hint = cl
+		}
+	}
+	b := make([]byte, 0, 3*binary.MaxVarintLen64+len(fields)+recordGap+int(hint)+1) // +1: no trailers
+	b = append(b, recordVersion)
+	b = binary.AppendUvarint(b, uint64(status))
+	b = append(b, 0) // NotReplayable: none
+	b = binary.AppendUvarint(b, uint64(n))
+	b = append(b, fields...)
+	r.buf, r.bodyAt, r.prebuilt = append(b, make([]byte, recordGap)...), len(b)+recordGap, true
+	return sh
+}
+
+// recordGap is the room left in a prebuilt record for the body's length.
+const recordGap = binary.MaxVarintLen64
+
+// finish completes the prebuilt record: the body's length goes before the
+// body, the head moves up to meet it, and the trailers follow.
+func (r *recorder) finish(trailer http.Header) []byte {
+	var c [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(c[:], uint64(len(r.buf)-r.bodyAt))
+	head := r.bodyAt - recordGap
+	copy(r.buf[r.bodyAt-n:r.bodyAt], c[:n])
+	start := recordGap - n
+	copy(r.buf[start:start+head], r.buf[:head])
+	return appendHeader(r.buf[start:], trailer)
+}
+
+// recordable reports whether the header (or trailer) of canonical name ck
+// may be recorded: not hop-by-hop, not omitted, replayable.
+func (r *recorder) recordable(ck string, sh *sentHeader) bool {
+	return !hopByHop[ck] && !sh.connection[ck] && !r.h.omit[ck] && r.h.replayable(ck)
+}
+
 // result is the response to record, once the handler returned and settle
 // found it replayable.
 func (r *recorder) result() storedResponse {
@@ -227,55 +350,28 @@ func (r *recorder) result() storedResponse {
 	if !r.wroteHeader {
 		// net/http writes 200 with the headers as they are when the
 		// handler returns.
-		r.status, r.header = http.StatusOK, cur.Clone()
+		r.status, r.sent = http.StatusOK, r.snapshot(cur, http.StatusOK)
 	}
-	s := storedResponse{Status: r.status}
-	declared := map[string]bool{}
-	for _, v := range r.header["Trailer"] { // as net/http reads it
-		for name := range strings.SplitSeq(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				declared[http.CanonicalHeaderKey(name)] = true
-			}
-		}
-	}
-	omit := hopByHopOf(r.header)
-	for _, k := range r.h.omit {
-		omit[k] = true
-	}
-	for k, vs := range r.header {
-		// A handler may set names in any case in the map, and net/http
-		// sends them so: the rules go by the canonical name.
-		ck := http.CanonicalHeaderKey(k)
-		if omit[ck] || !r.h.replayable(ck) || declared[ck] || strings.HasPrefix(k, http.TrailerPrefix) || slices.Equal(r.before[k], vs) && r.before[k] != nil {
-			continue
-		}
-		if len(vs) == 0 && k != "Content-Type" {
-			continue // not sent; a removed Content-Type is kept, so that none is sniffed on replay
-		}
-		if s.Header == nil {
-			s.Header = make(http.Header, len(r.header))
-		}
-		s.Header[k] = vs
-	}
-	if _, ok := r.header["Content-Type"]; !ok && r.header.Get("Transfer-Encoding") == "" && r.header.Get("Content-Encoding") == "" && bodyAllowed(r.status) && len(r.sniff) > 0 {
+	sh := &r.sent
+	body := r.buf[r.bodyAt:]
+	s := storedResponse{Status: r.status, hdr: sh.kept}
+	if !sh.typed && !sh.encoded && bodyAllowed(r.status) && r.sniffed > 0 {
 		// What net/http sent: a type sniffed from the first bytes.
-		if s.Header == nil {
-			s.Header = make(http.Header)
-		}
-		s.Header.Set("Content-Type", http.DetectContentType(r.sniff))
+		d := decoder[string]{data: sh.kept}
+		n := d.count()
+		fields := appendField([]byte(d.data), "Content-Type", []string{http.DetectContentType(body[:r.sniffed])})
+		s.hdr = headerBlock(n+1, fields)
 	}
-	if r.body.Len() > 0 {
-		s.Body = r.body.Bytes()
+	if len(body) > 0 {
+		s.Body = body
 	}
-	s.Header = asSent(s.Header)
-
 	for k, vs := range cur {
 		name, prefixed := strings.CutPrefix(k, http.TrailerPrefix)
-		if !prefixed && !declared[k] {
+		if !prefixed && !sh.declared[k] {
 			continue
 		}
 		name = http.CanonicalHeaderKey(name)
-		if omit[name] || !r.h.replayable(name) || len(vs) == 0 {
+		if !r.recordable(name, sh) || len(vs) == 0 {
 			continue
 		}
 		if s.Trailer == nil {
@@ -284,6 +380,9 @@ func (r *recorder) result() storedResponse {
 		s.Trailer[name] = append(s.Trailer[name], vs...)
 	}
 	s.Trailer = asSent(s.Trailer)
+	if r.prebuilt {
+		s.enc = r.finish(s.Trailer)
+	}
 	return s
 }
 
@@ -301,12 +400,7 @@ func asSent(h http.Header) http.Header {
 			delete(h, k)
 			continue
 		}
-		out := vs[:0:0]
-		for _, v := range vs {
-			if v = textproto.TrimString(newlineToSpace.Replace(v)); validFieldValue(v) {
-				out = append(out, v)
-			}
-		}
+		out := appendSent(vs[:0:0], vs)
 		if len(out) == 0 && len(vs) > 0 {
 			delete(h, k)
 			continue
@@ -316,16 +410,41 @@ func asSent(h http.Header) http.Header {
 	return h
 }
 
-// hopByHopOf returns the hop-by-hop headers of h: the fixed ones and those
-// its Connection header names.
-func hopByHopOf(h http.Header) map[string]bool {
-	m := make(map[string]bool, len(hopByHop)+2)
-	for k := range hopByHop {
-		m[k] = true
+// appendSent appends the values vs as net/http sends them (see asSent).
+func appendSent(dst, vs []string) []string {
+	for _, v := range vs {
+		if v, ok := sentValue(v); ok {
+			dst = append(dst, v)
+		}
 	}
-	for _, v := range headerValues(h, "Connection") {
+	return dst
+}
+
+// sentValue returns v as net/http sends it, and false for a value it does
+// not send (see asSent).
+func sentValue(v string) (string, bool) {
+	v = textproto.TrimString(newlineToSpace.Replace(v))
+	return v, validFieldValue(v)
+}
+
+// first is Header.Get's value of the values vs.
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
+}
+
+// namesIn returns the header names a list field (Trailer, Connection)
+// names, canonical; nil for none.
+func namesIn(lines []string) map[string]bool {
+	var m map[string]bool
+	for _, v := range lines {
 		for name := range strings.SplitSeq(v, ",") {
 			if name = strings.TrimSpace(name); name != "" {
+				if m == nil {
+					m = map[string]bool{}
+				}
 				m[http.CanonicalHeaderKey(name)] = true
 			}
 		}
@@ -338,7 +457,7 @@ func hopByHopOf(h http.Header) map[string]bool {
 func headerValues(h http.Header, k string) []string {
 	vs := h[k]
 	for name, v := range h {
-		if name != k && http.CanonicalHeaderKey(name) == k {
+		if len(name) == len(k) && name != k && http.CanonicalHeaderKey(name) == k {
 			vs = append(vs[:len(vs):len(vs)], v...)
 		}
 	}

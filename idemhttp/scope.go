@@ -39,40 +39,7 @@ const MinScopeSecret = 16
 // happen (rotating tokens, cookies set by other code), set Config.Scope to
 // the stable identity that authentication found instead.
 func CredentialScope(secret []byte) func(r *http.Request) string {
-	secret = slices.Clone(secret)
-	pool := sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}
-	return func(r *http.Request) string {
-		m := pool.Get().(hash.Hash)
-		defer func() { m.Reset(); pool.Put(m) }()
-		n := 0
-		for _, v := range r.Header.Values("Authorization") {
-			if strings.TrimSpace(v) != "" {
-				part(m, 'a', v)
-				n++
-			}
-		}
-		cookies := cookiesOf(r.Header["Cookie"])
-		slices.SortFunc(cookies, func(a, b [2]string) int {
-			if c := strings.Compare(a[0], b[0]); c != 0 {
-				return c
-			}
-			return strings.Compare(a[1], b[1])
-		})
-		for _, c := range cookies {
-			part(m, 'c', c[0])
-			part(m, '=', c[1])
-			n++
-		}
-		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-			part(m, 't', string(r.TLS.PeerCertificates[0].Raw))
-			n++
-		}
-		if n == 0 {
-			return ""
-		}
-		var sum [sha256.Size]byte
-		return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0])[:16])
-	}
+	return credentialMAC(secret).scope
 }
 
 // HeaderScope returns a Scope function like CredentialScope whose
@@ -82,12 +49,44 @@ func CredentialScope(secret []byte) func(r *http.Request) string {
 // the order of names. A request with none of them gets "", which the
 // middleware answers with 401. [Config.ScopeHeaders] makes it the default.
 func HeaderScope(secret []byte, names ...string) func(r *http.Request) string {
-	secret = slices.Clone(secret)
+	return headerMAC(secret, names).scope
+}
+
+// credentialMAC is the keyed digest behind CredentialScope.
+func credentialMAC(secret []byte) *macScope {
+	return newMACScope(secret, func(m *macState, r *http.Request) int {
+		n := 0
+		for _, v := range r.Header.Values("Authorization") {
+			if strings.TrimSpace(v) != "" {
+				part(m, 'a', v)
+				n++
+			}
+		}
+		m.cookies = cookiesOf(m.cookies[:0], r.Header["Cookie"])
+		slices.SortFunc(m.cookies, func(a, b [2]string) int {
+			if c := strings.Compare(a[0], b[0]); c != 0 {
+				return c
+			}
+			return strings.Compare(a[1], b[1])
+		})
+		for _, c := range m.cookies {
+			part(m, 'c', c[0])
+			part(m, '=', c[1])
+			n++
+		}
+		clear(m.cookies) // the pool keeps no credentials
+		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+			part(m, 't', r.TLS.PeerCertificates[0].Raw)
+			n++
+		}
+		return n
+	})
+}
+
+// headerMAC is the keyed digest behind HeaderScope.
+func headerMAC(secret []byte, names []string) *macScope {
 	names = slices.Clone(names)
-	pool := sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}
-	return func(r *http.Request) string {
-		m := pool.Get().(hash.Hash)
-		defer func() { m.Reset(); pool.Put(m) }()
+	return newMACScope(secret, func(m *macState, r *http.Request) int {
 		n := 0
 		for i, name := range names {
 			for _, v := range r.Header.Values(name) {
@@ -97,23 +96,82 @@ func HeaderScope(secret []byte, names ...string) func(r *http.Request) string {
 				}
 			}
 		}
-		if n == 0 {
-			return ""
-		}
-		var sum [sha256.Size]byte
-		return base64.RawURLEncoding.EncodeToString(m.Sum(sum[:0])[:16])
-	}
+		return n
+	})
 }
 
-// cookiesOf returns the name and value of every cookie in the Cookie
+// macScope makes a scope as a keyed digest (HMAC-SHA-256) of a request's
+// credentials, which parts writes; 128 bits of it in base64url, always
+// macScopeLen bytes. Its states are pooled: a request costs no
+// allocation but the scope itself.
+type macScope struct {
+	pool  sync.Pool // of *macState
+	parts func(m *macState, r *http.Request) int
+}
+
+// macScopeLen is the length of every scope a macScope makes.
+var macScopeLen = base64.RawURLEncoding.EncodedLen(16)
+
+type macState struct {
+	mac     hash.Hash
+	buf     []byte // parts not yet written to mac
+	sum     [sha256.Size]byte
+	cookies [][2]string
+}
+
+func newMACScope(secret []byte, parts func(*macState, *http.Request) int) *macScope {
+	secret = slices.Clone(secret)
+	s := &macScope{parts: parts}
+	s.pool.New = func() any { return &macState{mac: hmac.New(sha256.New, secret)} }
+	return s
+}
+
+// scope is the Scope function.
+func (s *macScope) scope(r *http.Request) string {
+	var b [32]byte
+	sc, ok := s.appendScope(b[:0], r)
+	if !ok {
+		return ""
+	}
+	return string(sc)
+}
+
+// appendScope appends the scope of r to dst; ok is false, and nothing
+// appended, for a request without credentials.
+func (s *macScope) appendScope(dst []byte, r *http.Request) (_ []byte, ok bool) {
+	m := s.pool.Get().(*macState)
+	defer func() {
+		m.mac.Reset()
+		clear(m.buf)
+		if cap(m.buf) > 64<<10 {
+			m.buf = nil // an outsized credential: not kept for every request
+		}
+		m.buf = m.buf[:0]
+		s.pool.Put(m)
+	}()
+	if s.parts(m, r) == 0 {
+		return dst, false
+	}
+	m.mac.Write(m.buf)
+	return base64.RawURLEncoding.AppendEncode(dst, m.mac.Sum(m.sum[:0])[:16]), true
+}
+
+// part adds a tagged, length-prefixed part, so that no two lists of parts
+// hash alike.
+func part[S string | []byte](m *macState, tag byte, s S) {
+	m.buf = append(m.buf, tag)
+	m.buf = binary.AppendUvarint(m.buf, uint64(len(s)))
+	m.buf = append(m.buf, s...)
+}
+
+// cookiesOf appends to cs the name and value of every cookie in the Cookie
 // field lines, as sent: net/http's parser drops cookies it finds invalid
 // (a double quote or a byte outside ASCII in the value, a name that is
 // not a token) and every cookie past its limit on their number, and an
 // application that reads its session its own way would then have clients
 // that differ in nothing the scope reads. A part without "=" is a cookie
 // without a name, as browsers send them; blank values do not count.
-func cookiesOf(lines []string) [][2]string {
-	var cs [][2]string
+func cookiesOf(cs [][2]string, lines []string) [][2]string {
 	for _, line := range lines {
 		for p := range strings.SplitSeq(line, ";") {
 			name, value, ok := strings.Cut(p, "=")
@@ -128,34 +186,26 @@ func cookiesOf(lines []string) [][2]string {
 	return cs
 }
 
-// part writes a tagged, length-prefixed part, so that no two lists of
-// parts hash alike.
-func part(h hash.Hash, tag byte, s string) {
-	var b [1 + binary.MaxVarintLen64]byte
-	b[0] = tag
-	h.Write(b[:1+binary.PutUvarint(b[1:], uint64(len(s)))])
-	h.Write([]byte(s))
-}
-
 // scoper finds the scope of a request by the configuration.
 type scoper struct {
-	fixed  func(*http.Request) string // Scope or CredentialScope(ScopeSecret); nil: see below
+	fixed  func(*http.Request) string // Scope; nil: see below
+	mac    *macScope                  // the default scope under ScopeSecret
 	shared bool                       // SharedKeySpace: one key space
 	// digest makes the default scope under a secret: CredentialScope, or
 	// HeaderScope of Config.ScopeHeaders.
-	digest func(secret []byte) func(*http.Request) string
+	digest func(secret []byte) *macScope
 
 	// Otherwise, the default scope under a secret kept in the store.
 	g         *idempotency.Guard
 	secretKey string
-	stored    atomic.Pointer[func(*http.Request) string]
+	stored    atomic.Pointer[macScope]
 }
 
 func newScoper(g *idempotency.Guard, c *Config) *scoper {
-	digest := CredentialScope
+	digest := credentialMAC
 	if len(c.ScopeHeaders) > 0 {
 		names := c.ScopeHeaders
-		digest = func(secret []byte) func(*http.Request) string { return HeaderScope(secret, names...) }
+		digest = func(secret []byte) *macScope { return headerMAC(secret, names) }
 	}
 	switch {
 	case c.Scope != nil:
@@ -166,7 +216,7 @@ func newScoper(g *idempotency.Guard, c *Config) *scoper {
 		if len(c.ScopeSecret) < MinScopeSecret {
 			panic("idempotency: idemhttp: Config.ScopeSecret is shorter than 16 bytes")
 		}
-		return &scoper{fixed: digest(c.ScopeSecret)}
+		return &scoper{mac: digest(c.ScopeSecret)}
 	}
 	// The secret is made under the guard's store, codec and lease, but
 	// not its duplicate policies: a claim of it left behind (a failed
@@ -184,25 +234,35 @@ func newScoper(g *idempotency.Guard, c *Config) *scoper {
 // response's record key can be the same (RecordKey puts a digit there).
 const SecretRecord = "scope-secret"
 
-// scope returns the scope of r, "" for a request that cannot be told
-// apart, and an error when the stored secret cannot be read or made.
-func (s *scoper) scope(ctx context.Context, r *http.Request) (string, error) {
+// recordKey returns RecordKey(prefix, scope of r, key); ok is false for a
+// request that cannot be told apart (no scope, and not SharedKeySpace),
+// and err is set when the stored secret cannot be read or made. A keyed
+// digest is written straight into the key: one allocation.
+func (s *scoper) recordKey(ctx context.Context, r *http.Request, prefix, key string) (recKey string, ok bool, err error) {
 	switch {
 	case s.shared:
-		return "", nil
+		return RecordKey(prefix, "", key), true, nil
 	case s.fixed != nil:
-		return s.fixed(r), nil
+		scope := s.fixed(r)
+		return RecordKey(prefix, scope, key), scope != "", nil
 	}
-	if f := s.stored.Load(); f != nil {
-		return (*f)(r), nil
+	mac := s.mac
+	if mac == nil {
+		if mac = s.stored.Load(); mac == nil {
+			secret, err := s.loadSecret(ctx)
+			if err != nil {
+				return "", false, err
+			}
+			s.stored.CompareAndSwap(nil, s.digest(secret))
+			mac = s.stored.Load()
+		}
 	}
-	secret, err := s.loadSecret(ctx)
-	if err != nil {
-		return "", err
+	var buf [128]byte
+	b := appendKeyHead(buf[:0], prefix, macScopeLen)
+	if b, ok = mac.appendScope(b, r); !ok {
+		return "", false, nil
 	}
-	f := s.digest(secret)
-	s.stored.CompareAndSwap(nil, &f)
-	return (*s.stored.Load())(r), nil
+	return string(append(b, key...)), true, nil
 }
 
 // loadSecret reads the secret of the default scope from the store, making
