@@ -16,7 +16,7 @@ import (
 // that fits in the CPU's caches and one that does not.
 var liveSizes = []int{1_000, 1_000_000}
 
-// live is a default memstore (background sweeper on) holding n completed
+// live is a default memstore (background sweeper on; room for 2M records) holding n completed
 // records, "invoice:0" to "invoice:n-1", made through the guard.
 type live struct {
 	store *memstore.Store
@@ -40,7 +40,9 @@ func liveStore(b *testing.B, n int) *live {
 	if l := lives[n]; l != nil {
 		return l
 	}
-	s := memstore.New(nil)
+	// Defaults, but room for the first-call cases' extra tenth (see
+	// firstCallsLive) beyond DefaultMaxRecords.
+	s := memstore.New(&memstore.Options{MaxRecords: 2 * max(n, memstore.DefaultMaxRecords)})
 	l := &live{store: s, guard: idempotency.New(s, nil), keys: keys(n)}
 	ctx := context.Background()
 	for _, k := range l.keys {
