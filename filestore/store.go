@@ -37,6 +37,7 @@ type Store struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	closed    atomic.Bool
 }
 
 var (
@@ -202,7 +203,7 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 }
 
 func (s *Store) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.usable(ctx); err != nil {
 		return idemtype.Claim{}, err
 	}
 	l := s.locate(req.Key)
@@ -289,8 +290,8 @@ func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) e
 // owned runs f under the key's lock if token owns the key's record, and
 // labels a failure with op.
 func (s *Store) owned(ctx context.Context, op, key string, token idemtype.Token, f func(loc, *idemtype.Record, time.Time) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	if err := s.usable(ctx); err != nil {
+		return opErr(op, key, err)
 	}
 	l := s.locate(key)
 	if err := s.lock(ctx, l.st); err != nil {
@@ -310,8 +311,8 @@ func (s *Store) owned(ctx context.Context, op, key string, token idemtype.Token,
 
 // Get implements idemtype.Store. It reads the record file without a lock.
 func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return idemtype.Record{}, err
+	if err := s.usable(ctx); err != nil {
+		return idemtype.Record{}, opErr("get", key, err)
 	}
 	rec, ok, err := s.read(s.locate(key), key)
 	if err != nil {
@@ -326,8 +327,8 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 // Delete implements idemtype.Store. It also removes a corrupt record file,
 // which is how an operator clears one.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	if err := s.usable(ctx); err != nil {
+		return opErr("delete", key, err)
 	}
 	l := s.locate(key)
 	if err := s.lock(ctx, l.st); err != nil {
@@ -356,20 +357,37 @@ func (s *Store) Stats() Stats {
 	return Stats{Syncs: s.syncs.Load(), Writes: s.writes.Load(), Removes: s.removes.Load()}
 }
 
-// Close stops the background sweeper and closes the lock files. The store
-// stays usable: a later call opens the lock files again.
+// Close implements idemtype.Closer: it stops the background sweeper,
+// wakes every watcher and closes the lock files; every operation after it
+// fails with idemtype.ErrClosed. The records stay in the directory for a
+// Store opened on it again.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.stop) })
-	<-s.done
 	var errs []error
-	for i := range s.stripes {
-		st := &s.stripes[i]
-		st.sem <- struct{}{}
-		if st.f != nil {
-			errs = append(errs, st.f.Close())
-			st.f = nil
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		close(s.stop)
+		<-s.done
+		for i := range s.stripes {
+			st := &s.stripes[i]
+			st.wakeAll()
+			// Under sem: an operation that takes the stripe later sees
+			// the store closed and does not open the file again.
+			st.sem <- struct{}{}
+			if st.f != nil {
+				errs = append(errs, st.f.Close())
+				st.f = nil
+			}
+			<-st.sem
 		}
-		<-st.sem
-	}
+	})
 	return errors.Join(errs...)
+}
+
+// usable reports why an operation may not run: the store is closed, or
+// ctx ended.
+func (s *Store) usable(ctx context.Context) error {
+	if s.closed.Load() {
+		return idemtype.ErrClosed
+	}
+	return ctx.Err()
 }

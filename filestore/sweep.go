@@ -135,6 +135,9 @@ func (s *Store) belongs(l loc, rec *idemtype.Record) bool {
 // scan calls f for every record file, with its location derived from its
 // name. Files whose names are not record names are ignored.
 func (s *Store) scan(ctx context.Context, f func(l loc, name string) error) error {
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
 	root := filepath.Join(s.dir, "records")
 	for i := range fanout {
 		dir := filepath.Join(root, fmt.Sprintf("%02x", i))

@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -14,9 +15,10 @@ import (
 // with its arguments and the reading of its reply. The two stores only
 // choose the connection (a pool, a database, or a DoTx transaction).
 type core struct {
-	opts  Options
-	names names
-	sql   statements
+	opts   Options
+	names  names
+	sql    statements
+	closed *atomic.Bool // set by Close; a pointer, as core is built by value
 }
 
 func newCore(o Options) (core, error) {
@@ -24,7 +26,15 @@ func newCore(o Options) (core, error) {
 	if err != nil {
 		return core{}, err
 	}
-	return core{opts: o, names: n, sql: buildStatements(n)}, nil
+	return core{opts: o, names: n, sql: buildStatements(n), closed: new(atomic.Bool)}, nil
+}
+
+// usable reports, for op on key, that the store was closed.
+func (s *core) usable(op, key string) error {
+	if s.closed.Load() {
+		return wrap(op, key, idemtype.ErrClosed)
+	}
+	return nil
 }
 
 // dbtx is a connection the statements run on: a pgx pool or transaction,

@@ -75,9 +75,13 @@ func (s *DBStore) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close does nothing: a DBStore holds no connection of its own. It is
-// there so that code can close either store alike.
-func (s *DBStore) Close() error { return nil }
+// Close implements idemtype.Closer: every operation after it fails with
+// idemtype.ErrClosed. A DBStore holds no connection of its own; the
+// database stays open.
+func (s *DBStore) Close() error {
+	s.closed.Store(true)
+	return nil
+}
 
 // Table returns the quoted name of the records table.
 func (s *DBStore) Table() string { return s.names.table }

@@ -74,10 +74,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	return s, nil
 }
 
-// Close stops the listening connection and wakes every waiter. The pool
-// stays open; the Store must not be used afterwards.
+// Close implements idemtype.Closer: it stops the listening connection and
+// wakes every waiter; every operation after it fails with
+// idemtype.ErrClosed. The pool stays open.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.lis.close)
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.lis.close()
+	})
 	return nil
 }
 

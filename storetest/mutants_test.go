@@ -52,6 +52,9 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{"LapsedOwnerLosesRecord", []string{"Run/TakeoverDisabled", "RunClock/LapsedOwnerMayFinish"}},
 		{"TokenRestartsWithRecord", []string{"Run/ReleaseFreesKey", "Run/DeleteFencesExecutor", "Run/TTLExpiry", "RunClock/RecordGoneAtExpiresAt"}},
 		{"ReleaseKeepsRecord", []string{"Run/ReleaseFreesKey"}},
+		{"UsableAfterClose", []string{"Run/Close"}},
+		{"SweepAfterClose", []string{"Run/Close"}},
+		{"SecondCloseFails", []string{"Run/Close"}},
 		{"TakeoverKeepsToken", []string{"Run/TakeoverAfterLease", "Run/StaleTokenRejected", "RunClock/LeaseLapsedAtLeaseUntil"}},
 	} {
 		t.Run(m.bug, func(t *testing.T) {
