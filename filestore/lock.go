@@ -66,7 +66,7 @@ func (s *Store) unlock(st *stripe) {
 // its waiters past their contexts.
 func (s *Store) flock(ctx context.Context, st *stripe) error {
 	if st.f == nil {
-		if s.closed.Load() {
+		if s.life.Closed() {
 			return idemtype.ErrClosed
 		}
 		// os.OpenFile sets O_CLOEXEC: children of this process never

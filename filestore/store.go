@@ -11,11 +11,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/lifecycle"
 )
 
 // Store is an idemtype.Store kept in a directory that many processes on one
@@ -34,10 +34,7 @@ type Store struct {
 	// fsync, rename and removal with its path, in order.
 	trace func(op, path string)
 
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-	closed    atomic.Bool
+	life lifecycle.State
 }
 
 var (
@@ -74,8 +71,6 @@ func New(dir string, opts *Options) (*Store, error) {
 		noSync:   o.NoSync,
 		fileMode: o.FileMode.Perm(),
 		poll:     o.PollInterval,
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -97,11 +92,9 @@ func New(dir string, opts *Options) (*Store, error) {
 	if interval == 0 {
 		interval = defaultSweepInterval
 	}
-	if interval < 0 {
-		close(s.done)
-		return s, nil
+	if interval > 0 {
+		s.life.Sweep(interval, func(ctx context.Context) { _, _ = s.Sweep(ctx) })
 	}
-	go s.sweeper(interval)
 	return s, nil
 }
 
@@ -362,11 +355,8 @@ func (s *Store) Stats() Stats {
 // fails with idemtype.ErrClosed. The records stay in the directory for a
 // Store opened on it again.
 func (s *Store) Close() error {
-	var errs []error
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		close(s.stop)
-		<-s.done
+	return s.life.Close(func() error {
+		var errs []error
 		for i := range s.stripes {
 			st := &s.stripes[i]
 			st.wakeAll()
@@ -379,14 +369,14 @@ func (s *Store) Close() error {
 			}
 			<-st.sem
 		}
+		return errors.Join(errs...)
 	})
-	return errors.Join(errs...)
 }
 
 // usable reports why an operation may not run: the store is closed, or
 // ctx ended.
 func (s *Store) usable(ctx context.Context) error {
-	if s.closed.Load() {
+	if s.life.Closed() {
 		return idemtype.ErrClosed
 	}
 	return ctx.Err()

@@ -164,23 +164,3 @@ func (s *Store) scan(ctx context.Context, f func(l loc, name string) error) erro
 	}
 	return nil
 }
-
-func (s *Store) sweeper(interval time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			_, _ = s.Sweep(ctx)
-		}
-	}
-}

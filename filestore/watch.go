@@ -59,7 +59,7 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 	l.st.wmu.Lock()
 	// Under wmu: Close wakes each stripe's watchers under it after marking
 	// the store closed, so a watch is either refused or woken.
-	if s.closed.Load() {
+	if s.life.Closed() {
 		l.st.wmu.Unlock()
 		return nil, nil, opErr("watch", key, idemtype.ErrClosed)
 	}

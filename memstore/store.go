@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/lifecycle"
 )
 
 // Options configures a Store. The zero value, like a nil *Options, means
@@ -57,11 +58,7 @@ type Store struct {
 	now    func() time.Time
 	tokens atomic.Uint64
 	use    usage
-
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
-	closed    atomic.Bool
+	life   lifecycle.State
 }
 
 var (
@@ -90,8 +87,6 @@ func New(opts *Options) *Store {
 		mask:   uint64(n - 1),
 		seed:   maphash.MakeSeed(),
 		now:    o.Now,
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -106,11 +101,9 @@ func New(opts *Options) *Store {
 	if interval == 0 {
 		interval = time.Minute
 	}
-	if interval < 0 {
-		close(s.done)
-		return s
+	if interval > 0 {
+		s.life.Sweep(interval, func(ctx context.Context) { _, _ = s.sweep(ctx) })
 	}
-	go s.sweeper(interval)
 	return s
 }
 
@@ -378,9 +371,7 @@ func (s *Store) Clear() {
 // wakes every watcher; every operation after it fails with
 // idemtype.ErrClosed. The records are dropped with the Store.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		s.closed.Store(true)
-		close(s.stop)
+	return s.life.Close(func() error {
 		for i := range s.shards {
 			sh := &s.shards[i]
 			sh.mu.Lock()
@@ -389,29 +380,14 @@ func (s *Store) Close() error {
 			}
 			sh.mu.Unlock()
 		}
+		return nil
 	})
-	<-s.done
-	return nil
 }
 
 // usable reports why op may not run: the store is closed, or ctx ended.
 func (s *Store) usable(ctx context.Context, op, key string) error {
-	if s.closed.Load() {
+	if s.life.Closed() {
 		return &idemtype.OpError{Store: "memstore", Op: op, Key: key, Err: idemtype.ErrClosed}
 	}
 	return ctx.Err()
-}
-
-func (s *Store) sweeper(interval time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			_, _ = s.sweep(context.Background())
-		}
-	}
 }

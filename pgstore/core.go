@@ -3,10 +3,10 @@ package pgstore
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/lifecycle"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -15,23 +15,28 @@ import (
 // with its arguments and the reading of its reply. The two stores only
 // choose the connection (a pool, a database, or a DoTx transaction).
 type core struct {
-	opts   Options
-	names  names
-	sql    statements
-	closed *atomic.Bool // set by Close; a pointer, as core is built by value
+	opts  Options
+	names names
+	sql   statements
+	life  *lifecycle.State // a pointer: core is built by value
 }
 
-func newCore(o Options) (core, error) {
+// newCore applies the defaults to opts (nil: all defaults).
+func newCore(opts *Options) (core, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
 	o, n, err := o.withDefaults()
 	if err != nil {
 		return core{}, err
 	}
-	return core{opts: o, names: n, sql: buildStatements(n), closed: new(atomic.Bool)}, nil
+	return core{opts: o, names: n, sql: buildStatements(n), life: new(lifecycle.State)}, nil
 }
 
 // usable reports, for op on key, that the store was closed.
 func (s *core) usable(op, key string) error {
-	if s.closed.Load() {
+	if s.life.Closed() {
 		return wrap(op, key, idemtype.ErrClosed)
 	}
 	return nil

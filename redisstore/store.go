@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/lifecycle"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -24,7 +25,7 @@ type Store struct {
 	pubArg  any    // pubCmd, boxed once for the scripts' arguments
 	tombArg any    // Options.Tombstone in milliseconds, as the scripts want it
 	watch   watchers
-	closed  atomic.Bool
+	life    lifecycle.State
 
 	nonceBase string        // random, per Store
 	nonceSeq  atomic.Uint64 // counts the Store's nonces
@@ -262,14 +263,15 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 // wakes every watcher and waits for the subscriptions' goroutines; every
 // operation after it fails with [ErrClosed]. It does not close the client.
 func (s *Store) Close() error {
-	s.closed.Store(true)
-	s.watch.close()
-	return nil
+	return s.life.Close(func() error {
+		s.watch.close()
+		return nil
+	})
 }
 
 // usable reports, for op on key, that the Store was closed.
 func (s *Store) usable(op, key string) error {
-	if s.closed.Load() {
+	if s.life.Closed() {
 		return s.opErr(op, key, ErrClosed)
 	}
 	return nil
