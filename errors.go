@@ -52,6 +52,10 @@ var (
 	ErrNotFound = idemtype.ErrNotFound
 	// ErrCorrupt: a stored record cannot be read.
 	ErrCorrupt = idemtype.ErrCorrupt
+	// ErrClosed: the store was closed; every operation after its Close
+	// fails with an error matching it (see [Closer]). Do reports it as
+	// [ErrStore], fn not run.
+	ErrClosed = idemtype.ErrClosed
 )
 
 // Error is the error Do returns for everything but fn's own errors and

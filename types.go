@@ -26,6 +26,9 @@ type (
 	Lister = idemtype.Lister
 	// Sweeper is the optional capability of removing expired records.
 	Sweeper = idemtype.Sweeper
+	// Closer is a store's Close, with one contract for every store: after
+	// it, every operation fails with [ErrClosed]. See idemtype.Closer.
+	Closer = idemtype.Closer
 )
 
 // The states of a record.

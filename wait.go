@@ -15,35 +15,47 @@ const (
 
 type pollState struct{ next time.Duration }
 
+// Watch returns a channel that is closed once the record of key may have
+// changed (see [Watcher]), and the function that releases the watch. The
+// channel is nil when the store cannot notify: it is no Watcher, its
+// Watch failed, or it answered an error matching errors.ErrUnsupported (a
+// Redis store with pub/sub off), after which the guard stops asking it.
+// Callers poll the record then, as the guard does while it waits.
+func (g *Guard) Watch(ctx context.Context, key string) (changed <-chan struct{}, stop func()) {
+	if g.watcher == nil || g.noWatch.Load() {
+		return nil, func() {}
+	}
+	ch, stop, err := g.watcher.Watch(ctx, key)
+	if err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			g.noWatch.Store(true)
+		}
+		return nil, func() {}
+	}
+	return ch, stop
+}
+
 // wait blocks until the in-progress record rec may have changed: the store
 // says so (Watcher), the lease is due to lapse, a poll is due, or the
 // deadline passes. It returns an error only when ctx ends.
 func (g *Guard) wait(ctx context.Context, rec Record, deadline time.Time, poll *pollState) error {
 	var changed <-chan struct{}
-	if g.watcher != nil && !g.noWatch.Load() {
-		ch, stop, err := g.watcher.Watch(ctx, rec.Key)
-		if errors.Is(err, errors.ErrUnsupported) {
-			// The store cannot notify after all (a Redis store with
-			// pub/sub off): stop asking, and poll from now on.
-			g.noWatch.Store(true)
-		}
-		if err == nil {
-			defer stop()
-			// The record may have changed between the claim and the
-			// watch: look once more before sleeping.
-			cur, err := g.store.Get(ctx, rec.Key)
-			switch {
-			case errors.Is(err, ErrNotFound):
-				return ctx.Err()
-			case err != nil:
-				// Whether it changed is unknown: poll rather than trust
-				// the watch, and rather than claim again at once, which
-				// would spin for as long as reads fail.
-			case cur.Token != rec.Token || cur.Status != StatusInProgress:
-				return ctx.Err()
-			default:
-				rec, changed = cur, ch
-			}
+	if ch, stop := g.Watch(ctx, rec.Key); ch != nil {
+		defer stop()
+		// The record may have changed between the claim and the
+		// watch: look once more before sleeping.
+		cur, err := g.store.Get(ctx, rec.Key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return ctx.Err()
+		case err != nil:
+			// Whether it changed is unknown: poll rather than trust
+			// the watch, and rather than claim again at once, which
+			// would spin for as long as reads fail.
+		case cur.Token != rec.Token || cur.Status != StatusInProgress:
+			return ctx.Err()
+		default:
+			rec, changed = cur, ch
 		}
 	}
 	// Wake no later than the lease lapses (the executor may have died), so

@@ -221,3 +221,68 @@ func skewedStore(t *testing.T, skew time.Duration) *memstore.Store {
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
+
+// unwatchable has Watch but cannot watch, as a Redis store with pub/sub
+// off; it counts the calls.
+type unwatchable struct {
+	idempotency.Store
+	calls atomic.Int64
+}
+
+func (s *unwatchable) Watch(context.Context, string) (<-chan struct{}, func(), error) {
+	s.calls.Add(1)
+	return nil, nil, errors.ErrUnsupported
+}
+
+// Guard.Watch is the one rule for watching (the guard's waiters and
+// idemhttp's use it): a store that answers errors.ErrUnsupported is asked
+// once, a store that can watch every time.
+func TestGuardWatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("Unsupported", func(t *testing.T) {
+		t.Parallel()
+		s := &unwatchable{Store: newStore(t, nil)}
+		g := newGuard(t, s, nil)
+		for range 3 {
+			ch, stop := g.Watch(ctx, "k")
+			stop()
+			if ch != nil {
+				t.Fatal("Watch on a store that cannot watch returned a channel")
+			}
+		}
+		if n := s.calls.Load(); n != 1 {
+			t.Fatalf("store asked to watch %d times, want once", n)
+		}
+	})
+	t.Run("NoWatcher", func(t *testing.T) {
+		t.Parallel()
+		ch, stop := newGuard(t, pollingStore{newStore(t, nil)}, nil).Watch(ctx, "k")
+		stop()
+		if ch != nil {
+			t.Fatal("Watch on a store without Watcher returned a channel")
+		}
+	})
+	t.Run("Watcher", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t, nil)
+		g := newGuard(t, s, nil)
+		c, err := s.Claim(ctx, idempotency.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, stop := g.Watch(ctx, "k")
+		defer stop()
+		if ch == nil {
+			t.Fatal("Watch on a memstore returned no channel")
+		}
+		if err := s.Release(ctx, "k", c.Record.Token); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("not woken within 10s of a release")
+		}
+	})
+}

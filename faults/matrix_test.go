@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency"
-	"github.com/idempotency-go/idempotency/faults/internal/netfault"
-	"go.uber.org/goleak"
+	"github.com/idempotency-go/idempotency/internal/testchild"
+	"github.com/idempotency-go/idempotency/internal/testserver"
 )
 
 var (
@@ -35,12 +35,7 @@ var (
 // childEnv holds a worker's spec (JSON) in a child process.
 const childEnv = "FAULTS_WORKER_SPEC"
 
-func TestMain(m *testing.M) {
-	if js := os.Getenv(childEnv); js != "" {
-		os.Exit(runChild(js))
-	}
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { testchild.Main(m, childEnv, runChild) }
 
 // runChild is a worker process: it opens the store, calls its keys and
 // exits 0, unless it is killed first.
@@ -259,7 +254,7 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 		sp.Prefix += ":"
 	}
 	proxied := srv.setUp(ctx, t, &sp)
-	var proxies []*netfault.Proxy
+	var proxies []*testserver.Proxy
 	budget, prob := 0, 0.0
 	switch c.fault {
 	case "kill", "stop", "restart", "failover":
@@ -291,12 +286,8 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 	case "proxy":
 		sp.Dial = map[string]string{}
 		for i, a := range proxied {
-			p, err := netfault.Start(a, seed+uint64(i))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
-			p.Set(netfault.Faults{Delay: 0.05, MaxDelay: 50 * time.Millisecond, DropReply: 0.04, Cut: 0.04})
+			p := testserver.StartProxy(t, a)
+			p.SetFaults(testserver.Faults{Delay: 0.05, MaxDelay: 50 * time.Millisecond, DropReply: 0.04, Cut: 0.04}, seed+uint64(i))
 			proxies = append(proxies, p)
 			sp.Dial[a] = p.Addr()
 		}
@@ -356,7 +347,7 @@ func runCell(t *testing.T, srv *servers, c cellID, calls int, seed uint64, n int
 	}
 	for _, p := range proxies {
 		p.Close()
-		res.faults += int(p.Counts().Total())
+		res.faults += int(p.FaultCounts().Total())
 	}
 	for _, j := range sp.Jumps {
 		if j.At <= time.Now().UnixNano() {
@@ -466,8 +457,7 @@ func (r *cellRun) runProcs(ctx context.Context, budget int, prob float64) int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.cmd = exec.Command(os.Args[0], "-test.run=^$")
-		p.cmd.Env = append(os.Environ(), childEnv+"="+string(js))
+		p.cmd = testchild.Command("", childEnv+"="+string(js))
 		p.cmd.Stderr = &p.stderr
 		out, err := p.cmd.StdoutPipe()
 		if err != nil {

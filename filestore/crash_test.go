@@ -33,7 +33,7 @@ func TestKilledWriters(t *testing.T) {
 		lines += 5 + round
 		waitEffects(t, effectsPath, lines)
 		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
-		p.kill(t)
+		p.Kill(t)
 		lines = len(effects(t, effectsPath))
 	}
 	s := newStoreIn(t, storeDir, &filestore.Options{SweepInterval: -1, PollInterval: -1})

@@ -66,6 +66,9 @@ func (s *Store) unlock(st *stripe) {
 // its waiters past their contexts.
 func (s *Store) flock(ctx context.Context, st *stripe) error {
 	if st.f == nil {
+		if s.life.Closed() {
+			return idemtype.ErrClosed
+		}
 		// os.OpenFile sets O_CLOEXEC: children of this process never
 		// inherit the lock.
 		f, err := os.OpenFile(st.path, os.O_RDWR|os.O_CREATE, s.fileMode)

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,67 +19,26 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/filestore"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 )
 
 // proc is a child process running one role of child_test.go.
-type proc struct {
-	cmd    *exec.Cmd
-	stdout bytes.Buffer
-	stderr bytes.Buffer
-	done   chan struct{}
-	err    error
-}
+type proc struct{ *testchild.Proc }
 
-func start(t *testing.T, role string, env ...string) *proc {
+func start(t *testing.T, role string, env ...string) proc {
 	t.Helper()
-	p := &proc{done: make(chan struct{})}
-	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
-	p.cmd.Env = append(append(os.Environ(), childEnv+"="+role), env...)
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start child %s: %v", role, err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Signal(syscall.SIGCONT)
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
+	return proc{testchild.Start(t, testchild.Command("", append([]string{childEnv + "=" + role}, env...)...))}
 }
 
 // wait waits for the child to exit on its own and returns its report.
-func (p *proc) wait(t *testing.T) childResult {
+func (p proc) wait(t *testing.T) childResult {
 	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Minute):
-		t.Fatalf("child %d still running after 5 minutes", p.cmd.Process.Pid)
-	}
-	if p.err != nil {
-		t.Fatalf("child %d: %v; stderr:\n%s", p.cmd.Process.Pid, p.err, p.stderr.String())
-	}
+	p.Wait(t, 5*time.Minute)
 	var res childResult
-	if err := json.Unmarshal(p.stdout.Bytes(), &res); err != nil {
-		t.Fatalf("child %d report %q: %v", p.cmd.Process.Pid, p.stdout.String(), err)
+	if err := json.Unmarshal(p.Stdout(), &res); err != nil {
+		t.Fatalf("child %d report %q: %v", p.Pid(), p.Stdout(), err)
 	}
 	return res
-}
-
-// kill SIGKILLs the child and waits until it is gone.
-func (p *proc) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatalf("kill: %v", err)
-	}
-	<-p.done
 }
 
 type effectLine struct {
@@ -147,7 +105,7 @@ func TestProcessesRace(t *testing.T) {
 	const procs, keys = 8, 200
 	dir, tmp := t.TempDir(), t.TempDir()
 	fx, startFile := filepath.Join(tmp, "effects"), filepath.Join(tmp, "start")
-	var ps []*proc
+	var ps []proc
 	for i := range procs {
 		ps = append(ps, start(t, "race", env(envDir, dir), env(envEffects, fx), env(envKey, strconv.Itoa(keys)),
 			env(envLease, "30s"), env(envStart, startFile), env(envSeed, strconv.Itoa(i))))
@@ -193,7 +151,7 @@ func TestKilledChildTakeover(t *testing.T) {
 	common := []string{env(envDir, dir), env(envEffects, fx), env(envKey, "job"), env(envLease, "5s")}
 	hung := start(t, "hang", common...)
 	waitEffects(t, fx, 1)
-	hung.kill(t)
+	hung.Kill(t)
 
 	s, err := filestore.New(dir, &filestore.Options{SweepInterval: -1})
 	if err != nil {
@@ -220,7 +178,7 @@ func TestKilledChildTakeover(t *testing.T) {
 		t.Fatalf("strict duplicate: %v, want ErrInProgress or ErrAbandoned", err)
 	}
 
-	var ps []*proc
+	var ps []proc
 	for range 4 {
 		ps = append(ps, start(t, "call", common...))
 	}
@@ -262,11 +220,11 @@ func TestKilledChildNoTakeover(t *testing.T) {
 	common := []string{env(envDir, dir), env(envEffects, fx), env(envKey, "job"), env(envLease, "2s"), env(envStrict, "1")}
 	hung := start(t, "hang", common...)
 	waitEffects(t, fx, 1)
-	hung.kill(t)
+	hung.Kill(t)
 
 	// Callers in other processes wait for the outcome until the lease
 	// lapses, then give up with ErrAbandoned.
-	var ps []*proc
+	var ps []proc
 	for range 3 {
 		ps = append(ps, start(t, "call", common...))
 	}
@@ -341,9 +299,7 @@ func TestStoppedChildLateCompletion(t *testing.T) {
 	if err := os.WriteFile(resume, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := stalled.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
+	stalled.Signal(t, syscall.SIGCONT)
 	r := stalled.wait(t)
 	if r.Ran != 1 || r.Value != "stalled" || !r.LeaseLost {
 		t.Fatalf("resumed child: %+v, want its value with ErrLeaseLost", r)
@@ -360,13 +316,11 @@ func TestStoppedChildLateCompletion(t *testing.T) {
 // stopOutsideLock SIGSTOPs the child at a moment it holds no file lock:
 // stopped inside a store call (a lease renewal), it would block the key's
 // stripe until resumed. /proc/locks names each flock's owner.
-func stopOutsideLock(t *testing.T, p *proc) {
+func stopOutsideLock(t *testing.T, p proc) {
 	t.Helper()
-	pid := p.cmd.Process.Pid
+	pid := p.Pid()
 	for attempt := 0; ; attempt++ {
-		if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
+		p.Signal(t, syscall.SIGSTOP)
 		waitStopped(t, pid)
 		b, err := os.ReadFile("/proc/locks")
 		if err != nil {
@@ -378,9 +332,7 @@ func stopOutsideLock(t *testing.T, p *proc) {
 		if attempt == 100 {
 			t.Fatal("child holds a file lock at every stop")
 		}
-		if err := p.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-			t.Fatal(err)
-		}
+		p.Signal(t, syscall.SIGCONT)
 		time.Sleep(5 * time.Millisecond)
 	}
 }

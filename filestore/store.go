@@ -11,11 +11,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/lifecycle"
 )
 
 // Store is an idemtype.Store kept in a directory that many processes on one
@@ -34,9 +34,7 @@ type Store struct {
 	// fsync, rename and removal with its path, in order.
 	trace func(op, path string)
 
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	life lifecycle.State
 }
 
 var (
@@ -73,8 +71,6 @@ func New(dir string, opts *Options) (*Store, error) {
 		noSync:   o.NoSync,
 		fileMode: o.FileMode.Perm(),
 		poll:     o.PollInterval,
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -96,11 +92,9 @@ func New(dir string, opts *Options) (*Store, error) {
 	if interval == 0 {
 		interval = defaultSweepInterval
 	}
-	if interval < 0 {
-		close(s.done)
-		return s, nil
+	if interval > 0 {
+		s.life.Sweep(interval, func(ctx context.Context) { _, _ = s.Sweep(ctx) })
 	}
-	go s.sweeper(interval)
 	return s, nil
 }
 
@@ -202,7 +196,7 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 }
 
 func (s *Store) claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.usable(ctx); err != nil {
 		return idemtype.Claim{}, err
 	}
 	l := s.locate(req.Key)
@@ -289,8 +283,8 @@ func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) e
 // owned runs f under the key's lock if token owns the key's record, and
 // labels a failure with op.
 func (s *Store) owned(ctx context.Context, op, key string, token idemtype.Token, f func(loc, *idemtype.Record, time.Time) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	if err := s.usable(ctx); err != nil {
+		return opErr(op, key, err)
 	}
 	l := s.locate(key)
 	if err := s.lock(ctx, l.st); err != nil {
@@ -310,8 +304,8 @@ func (s *Store) owned(ctx context.Context, op, key string, token idemtype.Token,
 
 // Get implements idemtype.Store. It reads the record file without a lock.
 func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return idemtype.Record{}, err
+	if err := s.usable(ctx); err != nil {
+		return idemtype.Record{}, opErr("get", key, err)
 	}
 	rec, ok, err := s.read(s.locate(key), key)
 	if err != nil {
@@ -326,8 +320,8 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 // Delete implements idemtype.Store. It also removes a corrupt record file,
 // which is how an operator clears one.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
+	if err := s.usable(ctx); err != nil {
+		return opErr("delete", key, err)
 	}
 	l := s.locate(key)
 	if err := s.lock(ctx, l.st); err != nil {
@@ -356,20 +350,34 @@ func (s *Store) Stats() Stats {
 	return Stats{Syncs: s.syncs.Load(), Writes: s.writes.Load(), Removes: s.removes.Load()}
 }
 
-// Close stops the background sweeper and closes the lock files. The store
-// stays usable: a later call opens the lock files again.
+// Close implements idemtype.Closer: it stops the background sweeper,
+// wakes every watcher and closes the lock files; every operation after it
+// fails with idemtype.ErrClosed. The records stay in the directory for a
+// Store opened on it again.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.stop) })
-	<-s.done
-	var errs []error
-	for i := range s.stripes {
-		st := &s.stripes[i]
-		st.sem <- struct{}{}
-		if st.f != nil {
-			errs = append(errs, st.f.Close())
-			st.f = nil
+	return s.life.Close(func() error {
+		var errs []error
+		for i := range s.stripes {
+			st := &s.stripes[i]
+			st.wakeAll()
+			// Under sem: an operation that takes the stripe later sees
+			// the store closed and does not open the file again.
+			st.sem <- struct{}{}
+			if st.f != nil {
+				errs = append(errs, st.f.Close())
+				st.f = nil
+			}
+			<-st.sem
 		}
-		<-st.sem
+		return errors.Join(errs...)
+	})
+}
+
+// usable reports why an operation may not run: the store is closed, or
+// ctx ended.
+func (s *Store) usable(ctx context.Context) error {
+	if s.life.Closed() {
+		return idemtype.ErrClosed
 	}
-	return errors.Join(errs...)
+	return ctx.Err()
 }

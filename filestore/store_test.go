@@ -3,23 +3,16 @@
 package filestore_test
 
 import (
-	"os"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/idempotency-go/idempotency/filestore"
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 	"github.com/idempotency-go/idempotency/storetest"
 )
 
-func TestMain(m *testing.M) {
-	if role := os.Getenv(childEnv); role != "" {
-		os.Exit(runChild(role))
-	}
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { testchild.Main(m, childEnv, runChild) }
 
 func newStore(t testing.TB, opts *filestore.Options) *filestore.Store {
 	t.Helper()

@@ -135,6 +135,9 @@ func (s *Store) belongs(l loc, rec *idemtype.Record) bool {
 // scan calls f for every record file, with its location derived from its
 // name. Files whose names are not record names are ignored.
 func (s *Store) scan(ctx context.Context, f func(l loc, name string) error) error {
+	if err := s.usable(ctx); err != nil {
+		return err
+	}
 	root := filepath.Join(s.dir, "records")
 	for i := range fanout {
 		dir := filepath.Join(root, fmt.Sprintf("%02x", i))
@@ -160,24 +163,4 @@ func (s *Store) scan(ctx context.Context, f func(l loc, name string) error) erro
 		}
 	}
 	return nil
-}
-
-func (s *Store) sweeper(interval time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-s.stop
-		cancel()
-	}()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			_, _ = s.Sweep(ctx)
-		}
-	}
 }

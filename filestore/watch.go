@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/idempotency-go/idempotency/idemtype"
 )
 
 // watch is one Watch call. Its channel closes once: on a change made
@@ -55,6 +57,12 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 	w := &watch{s: s, st: l.st, key: key, file: l.file, ch: make(chan struct{})}
 	w.snap = statID(l.file)
 	l.st.wmu.Lock()
+	// Under wmu: Close wakes each stripe's watchers under it after marking
+	// the store closed, so a watch is either refused or woken.
+	if s.life.Closed() {
+		l.st.wmu.Unlock()
+		return nil, nil, opErr("watch", key, idemtype.ErrClosed)
+	}
 	if l.st.watchers == nil {
 		l.st.watchers = make(map[string]map[*watch]struct{})
 	}
@@ -139,4 +147,16 @@ func (s *Store) notify(st *stripe, key string) {
 		w.fire()
 	}
 	delete(st.watchers, key)
+}
+
+// wakeAll wakes every watcher of the stripe (Close).
+func (st *stripe) wakeAll() {
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	for _, ws := range st.watchers {
+		for w := range ws {
+			w.fire()
+		}
+	}
+	clear(st.watchers)
 }

@@ -2,7 +2,6 @@ package idemgrpc_test
 
 import (
 	"context"
-	"errors"
 	"net"
 	"testing"
 	"time"
@@ -175,14 +174,4 @@ func waitFor(t *testing.T, ch <-chan struct{}, what string) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("timed out after 20s waiting for %s", what)
 	}
-}
-
-// downStore is a store whose backend is unreachable: every operation
-// fails, as a network store's does when its server is gone.
-type downStore struct{ idempotency.Store }
-
-var errDown = errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
-
-func (downStore) Claim(context.Context, idempotency.ClaimRequest) (idempotency.Claim, error) {
-	return idempotency.Claim{}, errDown
 }

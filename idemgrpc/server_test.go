@@ -19,6 +19,7 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemgrpc"
+	"github.com/idempotency-go/idempotency/internal/teststore"
 )
 
 // charge is a handler with a counted effect: it answers with the request
@@ -312,7 +313,7 @@ func TestStoredErrorKeepsDetails(t *testing.T) {
 func TestStoreDownFailsClosed(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int64
-	e := newEnv(t, charge(&runs), &envOptions{store: downStore{}})
+	e := newEnv(t, charge(&runs), &envOptions{store: teststore.Down(nil)})
 	r := e.call(methodCharge, "k", newStruct(t, map[string]any{"amount": 1}))
 	wantCode(t, r, codes.Unavailable)
 	if n := runs.Load(); n != 0 {

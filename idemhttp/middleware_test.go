@@ -14,6 +14,7 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemhttp"
+	"github.com/idempotency-go/idempotency/internal/teststore"
 	"github.com/idempotency-go/idempotency/memstore"
 )
 
@@ -502,18 +503,11 @@ func TestMethods(t *testing.T) {
 	}
 }
 
-// failingStore fails every claim, as a store that is down does.
-type failingStore struct{ idempotency.Store }
-
-func (failingStore) Claim(context.Context, idempotency.ClaimRequest) (idempotency.Claim, error) {
-	return idempotency.Claim{}, errors.New("connection refused")
-}
-
 func TestStoreDownFailsClosed(t *testing.T) {
 	t.Parallel()
 	var c counter
 	e := newEnv(t, paymentHandler(&c), &envOptions{})
-	down := newEnv(t, paymentHandler(&c), &envOptions{store: failingStore{e.store}})
+	down := newEnv(t, paymentHandler(&c), &envOptions{store: teststore.Down(e.store)})
 	r := down.do(req{key: "k"})
 	r.wantProblem(t, http.StatusServiceUnavailable, idemhttp.ProblemStore)
 	if r.header.Get("Retry-After") == "" || c.total() != 0 {

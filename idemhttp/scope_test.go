@@ -15,6 +15,7 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemhttp"
+	"github.com/idempotency-go/idempotency/internal/teststore"
 	"github.com/idempotency-go/idempotency/memstore"
 )
 
@@ -265,7 +266,7 @@ func TestScopeSecretUnavailable(t *testing.T) {
 		name  string
 		store idempotency.Store
 	}{
-		{"store down", failingStore{}},
+		{"store down", teststore.Down(nil)},
 		{"secret too short", corrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

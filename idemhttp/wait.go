@@ -76,7 +76,8 @@ func (h *handler) await(r *http.Request, recKey string, opts []idempotency.CallO
 	}
 }
 
-// Polling bounds of waitChange.
+// Polling bounds of waitChange: the guard's are 5ms to 500ms; a request
+// holds a client connection, so it looks twice as often at the longest.
 const (
 	minPoll = 5 * time.Millisecond
 	maxPoll = 250 * time.Millisecond
@@ -85,15 +86,10 @@ const (
 // waitChange returns once the record of recKey is no longer the execution
 // token in progress (completed, released, taken over, or its lease
 // lapsed), or with ctx's error. It polls the store, and is woken early by
-// a store that can notify.
+// a store that can notify (by the guard's rule: [idempotency.Guard.Watch]).
 func (h *handler) waitChange(ctx context.Context, recKey string, token idempotency.Token) error {
-	var changed <-chan struct{}
-	if wt, ok := h.g.Store().(idempotency.Watcher); ok {
-		if ch, stop, err := wt.Watch(ctx, recKey); err == nil {
-			defer stop()
-			changed = ch
-		}
-	}
+	changed, stop := h.g.Watch(ctx, recKey)
+	defer stop()
 	poll := minPoll
 	for {
 		rec, err := h.g.Lookup(ctx, recKey)

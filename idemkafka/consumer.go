@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/msgguard"
 )
 
 // Handler handles one record. Its effect is what runs at most once.
@@ -80,12 +80,7 @@ func (c *Consumer) Handle(ctx context.Context, r *kgo.Record) error {
 		return fmt.Errorf("%w: %w", ErrSkip, err)
 	}
 	key = RecordKey(c.cfg.KeyPrefix, c.cfg.Name, key)
-	opts := append(slices.Clip(c.opts), idempotency.WithFingerprint(fingerprint(r)))
-	ran := false
-	_, err = idempotency.Do(ctx, c.g, key, func(ctx context.Context) (struct{}, error) {
-		ran = true
-		return struct{}{}, c.h(ctx, r)
-	}, opts...)
+	ran, err := msgguard.Run(ctx, c.g, key, fingerprint(r), c.opts, func(ctx context.Context) error { return c.h(ctx, r) })
 	switch {
 	case err == nil, ran && errors.Is(err, idempotency.ErrNotRecorded):
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemkafka"
+	"github.com/idempotency-go/idempotency/internal/teststore"
 	"github.com/idempotency-go/idempotency/memstore"
 )
 
@@ -29,9 +30,9 @@ func TestLostCommitRunsOnce(t *testing.T) {
 		recs = append(recs, record(fmt.Sprint(i)))
 	}
 	end := c.produce(recs...)
-	g := newGuard(t, nil, nil)
-	var e effects
-	cons := idemkafka.New(g, e.handler(), nil)
+	g := teststore.Guard(t, nil, nil)
+	var e teststore.Effects
+	cons := idemkafka.New(g, effect(&e), nil)
 
 	first := c.member("billing")
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
@@ -52,7 +53,7 @@ func TestLostCommitRunsOnce(t *testing.T) {
 	if got := c.committed("billing"); len(got) != 0 {
 		t.Fatalf("committed %v before any commit", got)
 	}
-	e.exactlyOnce(t, want...)
+	e.ExactlyOnce(t, want...)
 
 	var reruns atomic.Int64
 	second := idemkafka.New(g, func(ctx context.Context, r *kgo.Record) error { reruns.Add(1); return nil }, nil)
@@ -76,10 +77,10 @@ func TestGroupsRacing(t *testing.T) {
 		recs = append(recs, record(fmt.Sprint(i)))
 	}
 	end := c.produce(recs...)
-	g := newGuard(t, nil, nil)
-	var e effects
+	g := teststore.Guard(t, nil, nil)
+	var e teststore.Effects
 	h := func(ctx context.Context, r *kgo.Record) error {
-		e.add(string(r.Value))
+		e.Add(string(r.Value))
 		time.Sleep(time.Millisecond) // widen the race a little
 		return nil
 	}
@@ -88,7 +89,7 @@ func TestGroupsRacing(t *testing.T) {
 	run(t, idemkafka.New(g, h, cfg), c.member("b"))
 	c.waitCommitted("a", end)
 	c.waitCommitted("b", end)
-	e.exactlyOnce(t, want...)
+	e.ExactlyOnce(t, want...)
 }
 
 // TestBusyKeyNotCommitted: while group a runs a record, group b finds its
@@ -100,19 +101,19 @@ func TestBusyKeyNotCommitted(t *testing.T) {
 	end := c.produce(record("A"), record("B"))
 	busy := make(chan struct{})
 	var once sync.Once
-	g := newGuard(t, nil, &idempotency.Config{Observer: idempotency.ObserverFunc(func(ctx context.Context, e idempotency.Event) {
+	g := teststore.Guard(t, nil, &idempotency.Config{Observer: idempotency.ObserverFunc(func(ctx context.Context, e idempotency.Event) {
 		if e.Kind == idempotency.EventConflict && errors.Is(e.Err, idempotency.ErrInProgress) {
 			once.Do(func() { close(busy) })
 		}
 	})})
-	var e effects
+	var e teststore.Effects
 	entered, release := make(chan struct{}), make(chan struct{})
 	slow := func(ctx context.Context, r *kgo.Record) error {
 		if string(r.Value) == "A" {
 			close(entered)
 			<-release
 		}
-		e.add(string(r.Value))
+		e.Add(string(r.Value))
 		return nil
 	}
 	cfg := &idemkafka.Config{BusyDelay: 20 * time.Millisecond}
@@ -142,7 +143,7 @@ func TestBusyKeyNotCommitted(t *testing.T) {
 	run(t, idemkafka.New(g, slow, cfg), c.member("b"))
 	c.waitCommitted("a", end)
 	c.waitCommitted("b", end)
-	e.exactlyOnce(t, "A", "B")
+	e.ExactlyOnce(t, "A", "B")
 }
 
 func TestHandlerFailure(t *testing.T) {
@@ -169,7 +170,7 @@ func TestHandlerFailure(t *testing.T) {
 				}
 				return nil
 			}
-			cons := idemkafka.New(newGuard(t, nil, tc.guard), h, &idemkafka.Config{
+			cons := idemkafka.New(teststore.Guard(t, nil, tc.guard), h, &idemkafka.Config{
 				RetryDelay: 20 * time.Millisecond,
 				OnSkip: func(ctx context.Context, r *kgo.Record, err error) {
 					if errors.Is(err, idemkafka.ErrSkip) && errors.Is(err, errDeclined) {
@@ -190,10 +191,10 @@ func TestStoreFailures(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, 1)
 	end := c.produce(record("A"))
-	store := &flakyStore{Store: memstore.New(&memstore.Options{SweepInterval: -1})}
+	store := &teststore.Flaky{Store: teststore.Memory(t)}
 	t.Cleanup(func() { _ = store.Store.(*memstore.Store).Close() })
-	var e effects
-	cons := idemkafka.New(newGuard(t, store, nil), e.handler(), nil)
+	var e teststore.Effects
+	cons := idemkafka.New(teststore.Guard(t, store, nil), effect(&e), nil)
 	member := c.member("billing")
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
@@ -204,26 +205,26 @@ func TestStoreFailures(t *testing.T) {
 		}
 	}
 
-	store.down.Store(true)
+	store.Down.Store(true)
 	if err := cons.Handle(ctx, r); !errors.Is(err, idempotency.ErrStore) || errors.Is(err, idemkafka.ErrSkip) {
 		t.Fatalf("store down: %v, want ErrStore, not skipped", err)
 	}
-	e.exactlyOnce(t) // not run
-	store.down.Store(false)
+	e.ExactlyOnce(t) // not run
+	store.Down.Store(false)
 
-	store.lossy.Store(true)
+	store.Lossy.Store(true)
 	if err := cons.Handle(ctx, r); !errors.Is(err, idempotency.ErrNotRecorded) {
 		t.Fatalf("outcome lost: %v, want ErrNotRecorded", err)
 	}
-	e.exactlyOnce(t, "A")
-	store.lossy.Store(false)
+	e.ExactlyOnce(t, "A")
+	store.Lossy.Store(false)
 
 	// Run commits a record whose outcome was lost rather than run it
 	// again, and one whose store was down once it is up.
 	member.Close()
-	store.lossy.Store(true)
+	store.Lossy.Store(true)
 	var reruns atomic.Int64
-	run(t, idemkafka.New(newGuard(t, store, nil), func(context.Context, *kgo.Record) error { reruns.Add(1); return nil },
+	run(t, idemkafka.New(teststore.Guard(t, store, nil), func(context.Context, *kgo.Record) error { reruns.Add(1); return nil },
 		&idemkafka.Config{Name: "other"}), c.member("billing"))
 	c.waitCommitted("billing", end)
 	if n := reruns.Load(); n != 1 {
@@ -241,10 +242,10 @@ func TestHeaderKey(t *testing.T) {
 		record("C"),                  // no key
 		record("D", "Order-Id", "8"),
 	)
-	var e effects
+	var e teststore.Effects
 	var mu sync.Mutex
 	var skipped []error
-	cons := idemkafka.New(newGuard(t, nil, nil), e.handler(), &idemkafka.Config{
+	cons := idemkafka.New(teststore.Guard(t, nil, nil), effect(&e), &idemkafka.Config{
 		Header: "Order-Id",
 		OnSkip: func(ctx context.Context, r *kgo.Record, err error) {
 			mu.Lock()
@@ -254,7 +255,7 @@ func TestHeaderKey(t *testing.T) {
 	})
 	run(t, cons, c.member("billing"))
 	c.waitCommitted("billing", end)
-	e.exactlyOnce(t, "A", "D")
+	e.ExactlyOnce(t, "A", "D")
 	mu.Lock()
 	defer mu.Unlock()
 	if len(skipped) != 2 || !errors.Is(skipped[0], idempotency.ErrKeyReused) || !errors.Is(skipped[1], idemkafka.ErrNoKey) {

@@ -1,12 +1,10 @@
 package idemkafka_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/filestore"
 	"github.com/idempotency-go/idempotency/idemkafka"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 )
 
 // The crash tests re-run this test binary as a group member that is
@@ -34,11 +33,6 @@ const (
 	crashGroup = "billing"
 )
 
-// cleanups runs the child's deferred closes (it has no testing.T).
-type cleanups []func()
-
-func (c *cleanups) Cleanup(f func()) { *c = append(*c, f) }
-
 func crashConsumer(t interface{ Cleanup(func()) }, dir string, h idemkafka.Handler) (*idemkafka.Consumer, error) {
 	store, err := filestore.New(dir, nil)
 	if err != nil {
@@ -52,16 +46,14 @@ func crashConsumer(t interface{ Cleanup(func()) }, dir string, h idemkafka.Handl
 // runChild joins the group, handles one record and stops forever at its
 // point, waiting for the SIGKILL.
 func runChild(point string) int {
-	var c cleanups
+	var c testchild.Cleanups
 	err := child(point, &c)
-	for i := len(c) - 1; i >= 0; i-- {
-		c[i]()
-	}
+	c.Run()
 	fmt.Fprintln(os.Stderr, "child:", err)
 	return 1
 }
 
-func child(point string, c *cleanups) error {
+func child(point string, c *testchild.Cleanups) error {
 	cl, err := kgo.NewClient(memberOpts(strings.Split(os.Getenv(envAddrs), ","), crashGroup)...)
 	if err != nil {
 		return err
@@ -70,12 +62,12 @@ func child(point string, c *cleanups) error {
 	marker, effects := os.Getenv(envMarker), os.Getenv(envEffects)
 	h := func(ctx context.Context, r *kgo.Record) error {
 		if point == "handler" {
-			if err := appendLine(marker, "handler"); err != nil {
+			if err := testchild.AppendLine(marker, "handler"); err != nil {
 				return err
 			}
 			time.Sleep(time.Hour) // killed here, before the effect
 		}
-		return appendLine(effects, "child "+string(r.Value))
+		return testchild.AppendLine(effects, "child "+string(r.Value))
 	}
 	cons, err := crashConsumer(c, os.Getenv(envStore), h)
 	if err != nil {
@@ -89,7 +81,7 @@ func child(point string, c *cleanups) error {
 				return err
 			}
 			// Recorded; killed here, before the commit.
-			if err := appendLine(marker, "commit"); err != nil {
+			if err := testchild.AppendLine(marker, "commit"); err != nil {
 				return err
 			}
 			time.Sleep(time.Hour)
@@ -119,45 +111,23 @@ func TestMemberKilled(t *testing.T) {
 			dir := t.TempDir()
 			storeDir, effects, marker := filepath.Join(dir, "store"), filepath.Join(dir, "effects"), filepath.Join(dir, "marker")
 
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), childEnv+"="+tc.point, envAddrs+"="+strings.Join(c.addrs, ","),
-				envStore+"="+storeDir, envEffects+"="+effects, envMarker+"="+marker)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			deadline := time.After(bound)
-			for len(lines(t, marker)) == 0 {
-				select {
-				case err := <-exited:
-					t.Fatalf("child exited before its point: %v\n%s", err, stderr.Bytes())
-				case <-deadline:
-					_ = cmd.Process.Kill()
-					<-exited
-					t.Fatalf("child did not reach its point within %v\n%s", bound, stderr.Bytes())
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-			if err := cmd.Process.Kill(); err != nil { // SIGKILL
-				t.Fatal(err)
-			}
-			<-exited
+			p := testchild.Start(t, testchild.Command("", childEnv+"="+tc.point, envAddrs+"="+strings.Join(c.addrs, ","),
+				envStore+"="+storeDir, envEffects+"="+effects, envMarker+"="+marker))
+			p.WaitFile(t, marker, bound)
+			p.Kill(t) // SIGKILL
 			if got := c.committed(crashGroup); len(got) != 0 {
 				t.Fatalf("committed %v before the crash", got)
 			}
 
 			cons, err := crashConsumer(t, storeDir, func(ctx context.Context, r *kgo.Record) error {
-				return appendLine(effects, "parent "+string(r.Value))
+				return testchild.AppendLine(effects, "parent "+string(r.Value))
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			run(t, cons, c.member(crashGroup))
 			c.waitCommitted(crashGroup, end)
-			if got := lines(t, effects); len(got) != 1 || got[0] != tc.effect {
+			if got := testchild.Lines(t, effects); len(got) != 1 || got[0] != tc.effect {
 				t.Fatalf("effects %q, want [%q]", got, tc.effect)
 			}
 		})

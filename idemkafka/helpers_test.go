@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,9 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemkafka"
-	"github.com/idempotency-go/idempotency/memstore"
+	"github.com/idempotency-go/idempotency/internal/teststore"
 )
 
 const (
@@ -165,104 +161,10 @@ func run(t *testing.T, cons *idemkafka.Consumer, cl *kgo.Client) (stop func()) {
 	return stop
 }
 
-func newGuard(t *testing.T, store idempotency.Store, cfg *idempotency.Config) *idempotency.Guard {
-	t.Helper()
-	if store == nil {
-		m := memstore.New(&memstore.Options{SweepInterval: -1})
-		t.Cleanup(func() { _ = m.Close() })
-		store = m
-	}
-	return idempotency.New(store, cfg)
-}
-
-// effects counts the runs of a handler per record value.
-type effects struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (e *effects) add(key string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.n == nil {
-		e.n = map[string]int{}
-	}
-	e.n[key]++
-}
-
-func (e *effects) handler() idemkafka.Handler {
+// effect is a handler that counts its runs per record value in e.
+func effect(e *teststore.Effects) idemkafka.Handler {
 	return func(ctx context.Context, r *kgo.Record) error {
-		e.add(string(r.Value))
+		e.Add(string(r.Value))
 		return nil
 	}
-}
-
-// exactlyOnce fails unless every key in keys ran exactly once, and no
-// other key ran.
-func (e *effects) exactlyOnce(t *testing.T, keys ...string) {
-	t.Helper()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.n) != len(keys) {
-		t.Fatalf("effects for %d records, want %d: %v", len(e.n), len(keys), e.n)
-	}
-	for _, k := range keys {
-		if e.n[k] != 1 {
-			t.Fatalf("record %s ran %d times, want 1 (all: %v)", k, e.n[k], e.n)
-		}
-	}
-}
-
-// flakyStore is a store whose backend can be switched off: while down,
-// every Claim fails as a network store's does when its server is gone;
-// with lossy set, every Complete does.
-type flakyStore struct {
-	idempotency.Store
-	down, lossy atomic.Bool
-}
-
-var errConnRefused = errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
-
-func (s *flakyStore) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempotency.Claim, error) {
-	if s.down.Load() {
-		return idempotency.Claim{}, errConnRefused
-	}
-	return s.Store.Claim(ctx, req)
-}
-
-func (s *flakyStore) Complete(ctx context.Context, key string, token idempotency.Token, out idempotency.Outcome) error {
-	if s.lossy.Load() {
-		return errConnRefused
-	}
-	return s.Store.Complete(ctx, key, token, out)
-}
-
-// lines reads a file of effect lines; a missing file has none.
-func lines(t *testing.T, path string) []string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := strings.TrimSpace(string(b)); s != "" {
-		return strings.Split(s, "\n")
-	}
-	return nil
-}
-
-// appendLine appends one line to path, the effect the cross-process tests
-// count from outside the processes.
-func appendLine(path, line string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(f, line)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -1,10 +1,9 @@
 package idemkafka
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"strconv"
 
+	"github.com/idempotency-go/idempotency/internal/msgguard"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -23,7 +22,7 @@ func RecordKey(prefix, name, key string) string {
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	return prefix + strconv.Itoa(len(name)) + ":" + name + key
+	return msgguard.RecordKey(prefix, name, key)
 }
 
 // key returns r's key by c, or "" when it has none.
@@ -45,11 +44,4 @@ func (c *Config) key(r *kgo.Record) (string, error) {
 // fingerprint identifies a record's content: its key and value. The
 // topic is left out, so that a record replayed into another topic (a retry
 // topic) is the same record.
-func fingerprint(r *kgo.Record) string {
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(r.Key)))])
-	h.Write(r.Key)
-	h.Write(r.Value)
-	return string(h.Sum(nil))
-}
+func fingerprint(r *kgo.Record) string { return msgguard.Fingerprint(r.Key, r.Value) }

@@ -1,15 +1,9 @@
 package idemkafka_test
 
 import (
-	"os"
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 )
 
-func TestMain(m *testing.M) {
-	if role := os.Getenv(childEnv); role != "" {
-		os.Exit(runChild(role))
-	}
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { testchild.Main(m, childEnv, runChild) }

@@ -1,14 +1,11 @@
 package idemnats_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +16,7 @@ import (
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/filestore"
 	"github.com/idempotency-go/idempotency/idemnats"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 )
 
 // The crash tests re-run this test binary as a consumer process that is
@@ -50,28 +48,21 @@ func crashGuard(t interface{ Cleanup(func()) }, dir string) (*idempotency.Guard,
 func crashHandler(g *idempotency.Guard, who, effects string, runs *atomic.Int64) idemnats.Handler {
 	return idemnats.Wrap(g, func(ctx context.Context, msg jetstream.Msg) error {
 		runs.Add(1)
-		return appendLine(effects, who+" "+string(msg.Data()))
+		return testchild.AppendLine(effects, who+" "+string(msg.Data()))
 	}, &idemnats.Config{Name: consumerName, BusyDelay: 100 * time.Millisecond})
 }
-
-// cleanups runs the child's deferred closes (it has no testing.T).
-type cleanups []func()
-
-func (c *cleanups) Cleanup(f func()) { *c = append(*c, f) }
 
 // runChild consumes one message and stops forever at its point, waiting
 // for the SIGKILL.
 func runChild(point string) int {
-	var c cleanups
+	var c testchild.Cleanups
 	err := child(point, &c)
-	for _, f := range slices.Backward(c) {
-		f()
-	}
+	c.Run()
 	fmt.Fprintln(os.Stderr, "child:", err)
 	return 1
 }
 
-func child(point string, c *cleanups) error {
+func child(point string, c *testchild.Cleanups) error {
 	nc, err := nats.Connect(os.Getenv(envURL))
 	if err != nil {
 		return err
@@ -95,7 +86,7 @@ func child(point string, c *cleanups) error {
 	h := crashHandler(g, "child", effects, new(atomic.Int64))
 	if point == "handler" {
 		h = idemnats.Wrap(g, func(ctx context.Context, msg jetstream.Msg) error {
-			if err := appendLine(marker, "handler"); err != nil {
+			if err := testchild.AppendLine(marker, "handler"); err != nil {
 				return err
 			}
 			time.Sleep(time.Hour) // killed here, before the effect
@@ -124,7 +115,7 @@ type stuckAck struct {
 }
 
 func (s stuckAck) Ack() error {
-	if err := appendLine(s.marker, "ack"); err != nil {
+	if err := testchild.AppendLine(s.marker, "ack"); err != nil {
 		return err
 	}
 	time.Sleep(time.Hour) // killed here
@@ -154,31 +145,10 @@ func TestConsumerKilled(t *testing.T) {
 			storeDir, effects, marker := filepath.Join(dir, "store"), filepath.Join(dir, "effects"), filepath.Join(dir, "marker")
 			b.publish("orders.new", "order-1", "A")
 
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), childEnv+"="+c.point, envURL+"="+b.url(),
-				envStore+"="+storeDir, envEffects+"="+effects, envMarker+"="+marker)
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			deadline := time.After(bound)
-			for len(lines(t, marker)) == 0 {
-				select {
-				case err := <-exited:
-					t.Fatalf("child exited before its point: %v\n%s", err, stderr.Bytes())
-				case <-deadline:
-					_ = cmd.Process.Kill()
-					t.Fatalf("child did not reach its point within %v\n%s", bound, stderr.Bytes())
-				case <-time.After(10 * time.Millisecond):
-				}
-			}
-			if err := cmd.Process.Kill(); err != nil { // SIGKILL
-				t.Fatal(err)
-			}
-			<-exited
+			p := testchild.Start(t, testchild.Command("", childEnv+"="+c.point, envURL+"="+b.url(),
+				envStore+"="+storeDir, envEffects+"="+effects, envMarker+"="+marker))
+			p.WaitFile(t, marker, bound)
+			p.Kill(t) // SIGKILL
 
 			g, err := crashGuard(t, storeDir)
 			if err != nil {
@@ -193,16 +163,16 @@ func TestConsumerKilled(t *testing.T) {
 				}
 				return err
 			}))
-			deadline = time.After(bound)
+			deadline := time.After(bound)
 			for acked.Load() == 0 {
 				select {
 				case <-deadline:
-					t.Fatalf("the redelivery was not acked within %v; effects %q", bound, lines(t, effects))
+					t.Fatalf("the redelivery was not acked within %v; effects %q", bound, testchild.Lines(t, effects))
 				case <-time.After(10 * time.Millisecond):
 				}
 			}
 			settled(t, cons)
-			if got := lines(t, effects); len(got) != 1 || got[0] != c.effect {
+			if got := testchild.Lines(t, effects); len(got) != 1 || got[0] != c.effect {
 				t.Fatalf("effects %q, want [%q]", got, c.effect)
 			}
 			if n := runs.Load(); n != c.runs {

@@ -2,20 +2,12 @@ package idemnats_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"os"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/idempotency-go/idempotency"
 )
 
 const (
@@ -164,98 +156,4 @@ func consume(t *testing.T, c jetstream.Consumer, h jetstream.MessageHandler) {
 			t.Errorf("consumer did not stop within %v", bound)
 		}
 	})
-}
-
-// effects counts the runs of a handler per message key.
-type effects struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (e *effects) add(key string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.n == nil {
-		e.n = map[string]int{}
-	}
-	e.n[key]++
-}
-
-func (e *effects) snapshot() map[string]int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	m := make(map[string]int, len(e.n))
-	for k, v := range e.n {
-		m[k] = v
-	}
-	return m
-}
-
-// exactlyOnce fails unless every key in keys ran exactly once, and no
-// other key ran.
-func (e *effects) exactlyOnce(t *testing.T, keys []string) {
-	t.Helper()
-	got := e.snapshot()
-	if len(got) != len(keys) {
-		t.Fatalf("effects for %d keys, want %d: %v", len(got), len(keys), got)
-	}
-	for _, k := range keys {
-		if got[k] != 1 {
-			t.Fatalf("key %s ran %d times, want 1 (all: %v)", k, got[k], got)
-		}
-	}
-}
-
-// flakyStore is a store whose backend can be switched off: while down,
-// every Claim fails as a network store's does when its server is gone;
-// with lossy set, every Complete does.
-type flakyStore struct {
-	idempotency.Store
-	down, lossy atomic.Bool
-}
-
-var errConnRefused = errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
-
-func (s *flakyStore) Complete(ctx context.Context, key string, token idempotency.Token, out idempotency.Outcome) error {
-	if s.lossy.Load() {
-		return errConnRefused
-	}
-	return s.Store.Complete(ctx, key, token, out)
-}
-
-func (s *flakyStore) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempotency.Claim, error) {
-	if s.down.Load() {
-		return idempotency.Claim{}, errConnRefused
-	}
-	return s.Store.Claim(ctx, req)
-}
-
-// lines reads a file of effect lines; a missing file has none.
-func lines(t *testing.T, path string) []string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := strings.TrimSpace(string(b)); s != "" {
-		return strings.Split(s, "\n")
-	}
-	return nil
-}
-
-// appendLine appends one line to path, the effect the cross-process tests
-// count from outside the processes.
-func appendLine(path, line string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(f, line)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -1,11 +1,10 @@
 package idemnats
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"strconv"
 
+	"github.com/idempotency-go/idempotency/internal/msgguard"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -37,15 +36,10 @@ func RecordKey(prefix, name, key string) string {
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	return prefix + strconv.Itoa(len(name)) + ":" + name + key
+	return msgguard.RecordKey(prefix, name, key)
 }
 
 // fingerprint identifies a message's content: subject and data.
 func fingerprint(msg jetstream.Msg) string {
-	h := sha256.New()
-	var n [binary.MaxVarintLen64]byte
-	h.Write(n[:binary.PutUvarint(n[:], uint64(len(msg.Subject())))])
-	h.Write([]byte(msg.Subject()))
-	h.Write(msg.Data())
-	return string(h.Sum(nil))
+	return msgguard.Fingerprint([]byte(msg.Subject()), msg.Data())
 }

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/msgguard"
 )
 
 // Handler handles one message. Its effect is what runs at most once.
@@ -60,13 +60,7 @@ func (w *wrapper) handle(ctx context.Context, msg jetstream.Msg) error {
 		return w.term(ctx, msg, "no idempotency key", fmt.Errorf("idempotency: idemnats: %w", err))
 	}
 	key = RecordKey(w.cfg.KeyPrefix, w.cfg.Name, key)
-	opts := append(slices.Clip(w.opts), idempotency.WithFingerprint(fingerprint(msg)))
-
-	ran := false
-	_, err = idempotency.Do(ctx, w.g, key, func(ctx context.Context) (struct{}, error) {
-		ran = true
-		return struct{}{}, w.h(ctx, msg)
-	}, opts...)
+	ran, err := msgguard.Run(ctx, w.g, key, fingerprint(msg), w.opts, func(ctx context.Context) error { return w.h(ctx, msg) })
 	switch {
 	case err == nil:
 		// Handled now and recorded, or handled before.

@@ -13,24 +13,15 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemnats"
+	"github.com/idempotency-go/idempotency/internal/teststore"
 	"github.com/idempotency-go/idempotency/memstore"
 )
 
-func newGuard(t *testing.T, store idempotency.Store, cfg *idempotency.Config) *idempotency.Guard {
-	t.Helper()
-	if store == nil {
-		m := memstore.New(&memstore.Options{SweepInterval: -1})
-		t.Cleanup(func() { _ = m.Close() })
-		store = m
-	}
-	return idempotency.New(store, cfg)
-}
-
 // effect is a handler that counts its runs per message (subject and
 // data) in e.
-func effect(e *effects) idemnats.Handler {
+func effect(e *teststore.Effects) idemnats.Handler {
 	return func(ctx context.Context, msg jetstream.Msg) error {
-		e.add(msg.Subject() + " " + string(msg.Data()))
+		e.Add(msg.Subject() + " " + string(msg.Data()))
 		return nil
 	}
 }
@@ -45,8 +36,8 @@ func TestRedeliveryRunsOnce(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
 	c := b.consumer("billing", 300*time.Millisecond)
-	var e effects
-	h := idemnats.Wrap(newGuard(t, nil, nil), effect(&e), nil)
+	var e teststore.Effects
+	h := idemnats.Wrap(teststore.Guard(t, nil, nil), effect(&e), nil)
 	b.publish("orders.new", "order-1", "A")
 	b.publish("orders.new", "", "B") // keyed by stream sequence
 
@@ -71,14 +62,14 @@ func TestRedeliveryRunsOnce(t *testing.T) {
 		}
 	}
 	settled(t, c)
-	e.exactlyOnce(t, []string{"orders.new A", "orders.new B"})
+	e.ExactlyOnce(t, "orders.new A", "orders.new B")
 }
 
 func TestConsumerRestartRunsNothingAgain(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
-	var e effects
-	g := newGuard(t, nil, nil)
+	var e teststore.Effects
+	g := teststore.Guard(t, nil, nil)
 	h := idemnats.Wrap(g, effect(&e), &idemnats.Config{Name: "billing"})
 	var want []string
 	for i := range 6 {
@@ -104,7 +95,7 @@ func TestConsumerRestartRunsNothingAgain(t *testing.T) {
 	defer cancel()
 	consume(t, b.consumer("billing-1", 30*time.Second), idemnats.MessageHandler(ctx, count(h)))
 	settled(t, b.consumer("billing-1", 30*time.Second))
-	e.exactlyOnce(t, want)
+	e.ExactlyOnce(t, want...)
 
 	// A new consumer (a restart that lost its state, or a replay of the
 	// stream) delivers everything again: all acked, nothing run.
@@ -116,7 +107,7 @@ func TestConsumerRestartRunsNothingAgain(t *testing.T) {
 	c2 := b.consumer("billing-2", 30*time.Second)
 	consume(t, c2, idemnats.MessageHandler(ctx, count(h)))
 	settled(t, c2)
-	e.exactlyOnce(t, want)
+	e.ExactlyOnce(t, want...)
 	if n := acked.Load(); n != 12 {
 		t.Fatalf("%d deliveries acked, want 12", n)
 	}
@@ -129,10 +120,10 @@ func TestConsumerRestartRunsNothingAgain(t *testing.T) {
 func TestCompetingConsumers(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
-	var e effects
-	g := newGuard(t, nil, nil)
+	var e teststore.Effects
+	g := teststore.Guard(t, nil, nil)
 	slow := func(ctx context.Context, msg jetstream.Msg) error {
-		e.add(msg.Subject() + " " + string(msg.Data()))
+		e.Add(msg.Subject() + " " + string(msg.Data()))
 		time.Sleep(time.Millisecond) // widen the race a little
 		return nil
 	}
@@ -148,7 +139,7 @@ func TestCompetingConsumers(t *testing.T) {
 	consume(t, cb, idemnats.MessageHandler(ctx, h))
 	settled(t, ca)
 	settled(t, cb)
-	e.exactlyOnce(t, want)
+	e.ExactlyOnce(t, want...)
 }
 
 // TestBusyKeyNaksWithDelay: while one consumer runs a message, another
@@ -157,12 +148,12 @@ func TestCompetingConsumers(t *testing.T) {
 func TestBusyKeyNaksWithDelay(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
-	var e effects
+	var e teststore.Effects
 	entered, release := make(chan struct{}), make(chan struct{})
-	h := idemnats.Wrap(newGuard(t, nil, nil), func(ctx context.Context, msg jetstream.Msg) error {
+	h := idemnats.Wrap(teststore.Guard(t, nil, nil), func(ctx context.Context, msg jetstream.Msg) error {
 		close(entered)
 		<-release
-		e.add(string(msg.Data()))
+		e.Add(string(msg.Data()))
 		return nil
 	}, &idemnats.Config{BusyDelay: 100 * time.Millisecond})
 	b.publish("orders.new", "order-1", "A")
@@ -192,7 +183,7 @@ func TestBusyKeyNaksWithDelay(t *testing.T) {
 	}
 	settled(t, ca)
 	settled(t, cb)
-	e.exactlyOnce(t, []string{"A"})
+	e.ExactlyOnce(t, "A")
 }
 
 func TestHandlerFailure(t *testing.T) {
@@ -213,7 +204,7 @@ func TestHandlerFailure(t *testing.T) {
 			b := startBroker(t)
 			cons := b.consumer("billing", 30*time.Second)
 			var runs atomic.Int64
-			h := idemnats.Wrap(newGuard(t, nil, c.guard), func(ctx context.Context, msg jetstream.Msg) error {
+			h := idemnats.Wrap(teststore.Guard(t, nil, c.guard), func(ctx context.Context, msg jetstream.Msg) error {
 				if runs.Add(1) == 1 {
 					return errDeclined
 				}
@@ -242,25 +233,25 @@ func TestStoreDownNaks(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
 	cons := b.consumer("billing", 30*time.Second)
-	store := &flakyStore{Store: memstore.New(&memstore.Options{SweepInterval: -1})}
+	store := &teststore.Flaky{Store: teststore.Memory(t)}
 	t.Cleanup(func() { _ = store.Store.(*memstore.Store).Close() })
-	store.down.Store(true)
-	var e effects
-	h := idemnats.Wrap(newGuard(t, store, nil), effect(&e), &idemnats.Config{RetryDelay: 50 * time.Millisecond})
+	store.Down.Store(true)
+	var e teststore.Effects
+	h := idemnats.Wrap(teststore.Guard(t, store, nil), effect(&e), &idemnats.Config{RetryDelay: 50 * time.Millisecond})
 	b.publish("orders.new", "order-1", "A")
 	ctx := context.Background()
 	if err := h(ctx, fetchOne(t, cons)); !errors.Is(err, idempotency.ErrStore) {
 		t.Fatalf("store down: %v, want ErrStore", err)
 	}
-	if got := e.snapshot(); len(got) != 0 {
+	if got := e.Snapshot(); len(got) != 0 {
 		t.Fatalf("handler ran with the store down: %v", got)
 	}
-	store.down.Store(false)
+	store.Down.Store(false)
 	if err := h(ctx, fetchOne(t, cons)); err != nil {
 		t.Fatalf("redelivery: %v", err)
 	}
 	settled(t, cons)
-	e.exactlyOnce(t, []string{"orders.new A"})
+	e.ExactlyOnce(t, "orders.new A")
 }
 
 // TestNotRecordedAcks: the handler ran but its outcome could not be
@@ -269,26 +260,26 @@ func TestNotRecordedAcks(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
 	cons := b.consumer("billing", 300*time.Millisecond)
-	store := &flakyStore{Store: memstore.New(&memstore.Options{SweepInterval: -1})}
+	store := &teststore.Flaky{Store: teststore.Memory(t)}
 	t.Cleanup(func() { _ = store.Store.(*memstore.Store).Close() })
-	store.lossy.Store(true)
-	var e effects
-	h := idemnats.Wrap(newGuard(t, store, nil), effect(&e), nil)
+	store.Lossy.Store(true)
+	var e teststore.Effects
+	h := idemnats.Wrap(teststore.Guard(t, store, nil), effect(&e), nil)
 	b.publish("orders.new", "order-1", "A")
 	if err := h(context.Background(), fetchOne(t, cons)); !errors.Is(err, idempotency.ErrNotRecorded) {
 		t.Fatalf("%v, want ErrNotRecorded", err)
 	}
 	settled(t, cons)
-	e.exactlyOnce(t, []string{"orders.new A"})
+	e.ExactlyOnce(t, "orders.new A")
 }
 
 func TestTerminated(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
 	cons := b.consumer("billing", 30*time.Second)
-	var e effects
+	var e teststore.Effects
 	orderKey := func(msg jetstream.Msg) (string, error) { return msg.Headers().Get("Order-Id"), nil }
-	h := idemnats.Wrap(newGuard(t, nil, nil), effect(&e), &idemnats.Config{Key: orderKey})
+	h := idemnats.Wrap(teststore.Guard(t, nil, nil), effect(&e), &idemnats.Config{Key: orderKey})
 	ctx := context.Background()
 
 	b.publish("orders.new", "", "A", "Order-Id", "7")
@@ -304,7 +295,7 @@ func TestTerminated(t *testing.T) {
 		t.Fatalf("no key: %v, want ErrNoKey", err)
 	}
 	settled(t, cons) // terminated messages do not come again
-	e.exactlyOnce(t, []string{"orders.new A"})
+	e.ExactlyOnce(t, "orders.new A")
 }
 
 func TestMessageKey(t *testing.T) {
@@ -337,8 +328,8 @@ func TestMessageKey(t *testing.T) {
 func TestNamesKeepEffectsApart(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
-	g := newGuard(t, nil, nil)
-	var mail, index effects
+	g := teststore.Guard(t, nil, nil)
+	var mail, index teststore.Effects
 	hm := idemnats.Wrap(g, effect(&mail), &idemnats.Config{Name: "mail"})
 	hi := idemnats.Wrap(g, effect(&index), &idemnats.Config{Name: "index"})
 	b.publish("orders.new", "order-1", "A")
@@ -353,6 +344,6 @@ func TestNamesKeepEffectsApart(t *testing.T) {
 		}
 		settled(t, cons)
 	}
-	mail.exactlyOnce(t, []string{"orders.new A"})
-	index.exactlyOnce(t, []string{"orders.new A"})
+	mail.ExactlyOnce(t, "orders.new A")
+	index.ExactlyOnce(t, "orders.new A")
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemotel"
+	"github.com/idempotency-go/idempotency/internal/teststore"
 	"github.com/idempotency-go/idempotency/memstore"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -55,15 +56,6 @@ func (h *harness) metrics(t *testing.T) map[string]metricdata.Aggregation {
 		}
 	}
 	return out
-}
-
-// failingStore refuses every claim.
-type failingStore struct{ idempotency.Store }
-
-var errDown = errors.New("store down")
-
-func (failingStore) Claim(context.Context, idempotency.ClaimRequest) (idempotency.Claim, error) {
-	return idempotency.Claim{}, errDown
 }
 
 var errDeclined = errors.New("declined")
@@ -130,7 +122,7 @@ func TestOutcomes(t *testing.T) {
 	if err := call(idempotency.ResultLeaseLost, g, "pay:5", forget); !errors.Is(err, idempotency.ErrLeaseLost) {
 		t.Fatalf("lease lost: %v", err)
 	}
-	down := idempotency.New(failingStore{store}, &idempotency.Config{Observer: h.obs, Logger: discard()})
+	down := idempotency.New(teststore.Down(store), &idempotency.Config{Observer: h.obs, Logger: discard()})
 	if err := call(idempotency.ResultStoreError, down, "pay:6", ok); !errors.Is(err, idempotency.ErrStore) {
 		t.Fatalf("store down: %v", err)
 	}

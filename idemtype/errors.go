@@ -13,4 +13,7 @@ var (
 	// mismatch, unknown format). It is never reported as ErrNotFound nor
 	// as another key's record.
 	ErrCorrupt = errors.New("idempotency: corrupt record")
+	// ErrClosed: the store was closed (see [Closer]). Every operation
+	// after Close fails with an error matching it.
+	ErrClosed = errors.New("idempotency: store closed")
 )

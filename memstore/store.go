@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/lifecycle"
 )
 
 // Options configures a Store. The zero value, like a nil *Options, means
@@ -57,10 +58,7 @@ type Store struct {
 	now    func() time.Time
 	tokens atomic.Uint64
 	use    usage
-
-	stop      chan struct{}
-	done      chan struct{}
-	closeOnce sync.Once
+	life   lifecycle.State
 }
 
 var (
@@ -89,8 +87,6 @@ func New(opts *Options) *Store {
 		mask:   uint64(n - 1),
 		seed:   maphash.MakeSeed(),
 		now:    o.Now,
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -105,11 +101,9 @@ func New(opts *Options) *Store {
 	if interval == 0 {
 		interval = time.Minute
 	}
-	if interval < 0 {
-		close(s.done)
-		return s
+	if interval > 0 {
+		s.life.Sweep(interval, func(ctx context.Context) { _, _ = s.sweep(ctx) })
 	}
-	go s.sweeper(interval)
 	return s
 }
 
@@ -133,13 +127,13 @@ func (s *Store) nextToken() idemtype.Token { return idemtype.Token(s.tokens.Add(
 // Claim implements idemtype.Store. When the store is full it drops every
 // expired record and tries once more before it refuses a new key.
 func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.usable(ctx, "claim", req.Key); err != nil {
 		return idemtype.Claim{}, err
 	}
 	var c idemtype.Claim
 	err := s.claim(&req, &c)
 	if err != nil && errors.Is(err, ErrFull) {
-		if n, _ := s.Sweep(ctx); n > 0 {
+		if n, _ := s.sweep(ctx); n > 0 {
 			err = s.claim(&req, &c)
 		}
 	}
@@ -187,7 +181,7 @@ func (s *Store) claim(req *idemtype.ClaimRequest, c *idemtype.Claim) error {
 
 // Extend implements idemtype.Store.
 func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, lease time.Duration) error {
-	return s.owned(ctx, key, token, func(sh *shard, rec *idemtype.Record, now time.Time) {
+	return s.owned(ctx, "extend", key, token, func(sh *shard, rec *idemtype.Record, now time.Time) {
 		idemtype.Extended(rec, lease, now)
 	})
 }
@@ -195,7 +189,7 @@ func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, le
 // Complete implements idemtype.Store.
 func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
 	out.Value = bytes.Clone(out.Value)
-	return s.owned(ctx, key, token, func(sh *shard, rec *idemtype.Record, now time.Time) {
+	return s.owned(ctx, "complete", key, token, func(sh *shard, rec *idemtype.Record, now time.Time) {
 		old, oldExpiry := len(rec.Value), rec.ExpiresAt
 		idemtype.Completed(rec, out, now)
 		s.use.bytes.Add(int64(len(rec.Value) - old))
@@ -206,14 +200,14 @@ func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, 
 
 // Release implements idemtype.Store.
 func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) error {
-	return s.owned(ctx, key, token, func(sh *shard, rec *idemtype.Record, _ time.Time) {
+	return s.owned(ctx, "release", key, token, func(sh *shard, rec *idemtype.Record, _ time.Time) {
 		sh.remove(key)
 	})
 }
 
 // owned runs f under the key's lock if token owns an in-progress record.
-func (s *Store) owned(ctx context.Context, key string, token idemtype.Token, f func(*shard, *idemtype.Record, time.Time)) error {
-	if err := ctx.Err(); err != nil {
+func (s *Store) owned(ctx context.Context, op, key string, token idemtype.Token, f func(*shard, *idemtype.Record, time.Time)) error {
+	if err := s.usable(ctx, op, key); err != nil {
 		return err
 	}
 	now := s.now()
@@ -230,7 +224,7 @@ func (s *Store) owned(ctx context.Context, key string, token idemtype.Token, f f
 
 // Get implements idemtype.Store.
 func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.usable(ctx, "get", key); err != nil {
 		return idemtype.Record{}, err
 	}
 	now := s.now()
@@ -245,7 +239,7 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 
 // Delete implements idemtype.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.usable(ctx, "delete", key); err != nil {
 		return err
 	}
 	sh := s.shard(key)
@@ -264,6 +258,11 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 	sh := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	// Under the lock: Close wakes each shard's watchers under it after
+	// marking the store closed, so a watch is either refused or woken.
+	if err := s.usable(ctx, "watch", key); err != nil {
+		return nil, nil, err
+	}
 	w := sh.watchers[key]
 	if w == nil {
 		if sh.watchers == nil {
@@ -288,6 +287,9 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 
 // List implements idemtype.Lister.
 func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record) bool) error {
+	if err := s.usable(ctx, "list", ""); err != nil {
+		return err
+	}
 	for i := range s.shards {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -313,6 +315,13 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record
 
 // Sweep implements idemtype.Sweeper.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
+	if err := s.usable(ctx, "sweep", ""); err != nil {
+		return 0, err
+	}
+	return s.sweep(ctx)
+}
+
+func (s *Store) sweep(ctx context.Context) (int, error) {
 	n := 0
 	for i := range s.shards {
 		if err := ctx.Err(); err != nil {
@@ -360,25 +369,27 @@ func (s *Store) Clear() {
 	}
 }
 
-// Close stops the background sweeper. The store stays usable.
+// Close implements idemtype.Closer: it stops the background sweeper and
+// wakes every watcher; every operation after it fails with
+// idemtype.ErrClosed. The records are dropped with the Store.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() {
-		close(s.stop)
+	return s.life.Close(func() error {
+		for i := range s.shards {
+			sh := &s.shards[i]
+			sh.mu.Lock()
+			for k := range sh.watchers {
+				sh.notify(k)
+			}
+			sh.mu.Unlock()
+		}
+		return nil
 	})
-	<-s.done
-	return nil
 }
 
-func (s *Store) sweeper(interval time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			_, _ = s.Sweep(context.Background())
-		}
+// usable reports why op may not run: the store is closed, or ctx ended.
+func (s *Store) usable(ctx context.Context, op, key string) error {
+	if s.life.Closed() {
+		return &idemtype.OpError{Store: "memstore", Op: op, Key: key, Err: idemtype.ErrClosed}
 	}
+	return ctx.Err()
 }

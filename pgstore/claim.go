@@ -17,6 +17,9 @@ const claimAttempts = 16
 
 // Claim implements idemtype.Store in one statement.
 func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
+	if err := s.usable("claim", req.Key); err != nil {
+		return idemtype.Claim{}, err
+	}
 	if err := s.nested(ctx, "claim", req.Key, true); err != nil {
 		return idemtype.Claim{}, err
 	}

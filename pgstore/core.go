@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/lifecycle"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -17,14 +18,28 @@ type core struct {
 	opts  Options
 	names names
 	sql   statements
+	life  *lifecycle.State // a pointer: core is built by value
 }
 
-func newCore(o Options) (core, error) {
+// newCore applies the defaults to opts (nil: all defaults).
+func newCore(opts *Options) (core, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
 	o, n, err := o.withDefaults()
 	if err != nil {
 		return core{}, err
 	}
-	return core{opts: o, names: n, sql: buildStatements(n)}, nil
+	return core{opts: o, names: n, sql: buildStatements(n), life: new(lifecycle.State)}, nil
+}
+
+// usable reports, for op on key, that the store was closed.
+func (s *core) usable(op, key string) error {
+	if s.life.Closed() {
+		return wrap(op, key, idemtype.ErrClosed)
+	}
+	return nil
 }
 
 // dbtx is a connection the statements run on: a pgx pool or transaction,

@@ -1,13 +1,11 @@
 package pgstore_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 	"github.com/idempotency-go/idempotency/internal/testserver"
 	"github.com/idempotency-go/idempotency/pgstore"
 	"github.com/jackc/pgx/v5"
@@ -93,12 +92,12 @@ func runChild(mode string) int {
 	return 2
 }
 
-func child(t *testing.T, mode string, env ...string) *exec.Cmd {
+// child starts a child process in mode; its stderr goes to the test log.
+func child(t *testing.T, mode string, env ...string) *testchild.Proc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(append(os.Environ(), childEnv+"="+mode), env...)
+	cmd := testchild.Command("", append([]string{childEnv + "=" + mode}, env...)...)
 	cmd.Stderr = &lockedWriter{t: t}
-	return cmd
+	return testchild.Start(t, cmd)
 }
 
 // lockedWriter logs a child's stderr.
@@ -125,25 +124,10 @@ func TestDoTxKilledMidTransaction(t *testing.T) {
 	pool := newPool(t, dsn)
 	s := newStore(t, pool, nil)
 	table := ledger(t, pool)
-	cmd := child(t, "hold", childEnvFor(dsn, strings.Trim(s.Table(), `"`), table)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || line != "inside\n" {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		t.Fatalf("child said %q, %v", line, err)
-	}
+	p := child(t, "hold", childEnvFor(dsn, strings.Trim(s.Table(), `"`), table)...)
+	p.WaitLine(t, "inside", time.Minute)
 	// The child's booking is written, uncommitted, and its row lock held.
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	p.Kill(t)
 	ctx := testCtx(t)
 	// The server aborts the dead client's transaction as it notices the
 	// closed socket; the next DoTx waits on the row lock until then.
@@ -176,43 +160,22 @@ func TestDoTxLedgerUnderKills(t *testing.T) {
 	table := ledger(t, pool)
 	env := append(childEnvFor(dsn, strings.Trim(s.Table(), `"`), table), fmt.Sprint("PGSTORE_TEST_KEYS=", keys))
 
-	type proc struct {
-		cmd    *exec.Cmd
-		done   chan error
-		exited bool
-	}
-	start := func() *proc {
-		p := &proc{cmd: child(t, "ledger", env...), done: make(chan error, 1)}
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() { p.done <- p.cmd.Wait() }()
-		return p
-	}
-	running := make([]*proc, procs)
+	start := func() *testchild.Proc { return child(t, "ledger", env...) }
+	running := make([]*testchild.Proc, procs)
 	for i := range running {
 		running[i] = start()
 	}
-	t.Cleanup(func() {
-		for _, p := range running {
-			_ = p.cmd.Process.Kill()
-		}
-	})
-	// reap notes children that exited by themselves, which must be
+	// reap checks the children that exited by themselves, which must be
 	// successes, and returns the ones still running.
 	reap := func() []int {
 		var alive []int
 		for i, p := range running {
-			if !p.exited {
-				select {
-				case err := <-p.done:
-					if err != nil {
-						t.Fatalf("child exited: %v", err)
-					}
-					p.exited = true
-					continue
-				default:
+			select {
+			case <-p.Done():
+				if err := p.Err(); err != nil {
+					t.Fatalf("child exited: %v", err)
 				}
+			default:
 				alive = append(alive, i)
 			}
 		}
@@ -230,28 +193,15 @@ func TestDoTxLedgerUnderKills(t *testing.T) {
 		if killed%3 == 0 {
 			// Stopped inside its transaction, it keeps the row locked:
 			// siblings wait for it, then give up on that key for a while.
-			_ = p.cmd.Process.Signal(syscall.SIGSTOP)
+			p.Signal(t, syscall.SIGSTOP)
 			time.Sleep(300 * time.Millisecond)
 		}
-		_ = p.cmd.Process.Signal(syscall.SIGKILL)
-		<-p.done
+		p.Kill(t)
 		killed++
 		running[i] = start()
 	}
-	deadline := time.After(3 * time.Minute)
-	for i, p := range running {
-		if p.exited {
-			continue
-		}
-		select {
-		case err := <-p.done:
-			p.exited = true
-			if err != nil {
-				t.Fatalf("child %d: %v", i, err)
-			}
-		case <-deadline:
-			t.Fatal("children did not finish within 3 minutes")
-		}
+	for _, p := range running {
+		p.Wait(t, 3*time.Minute)
 	}
 	ctx := testCtx(t)
 	var rows, distinct int

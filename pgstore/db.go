@@ -39,16 +39,12 @@ func NewDB(ctx context.Context, db *sql.DB, opts *Options) (*DBStore, error) {
 	if db == nil {
 		return nil, errors.New("idempotency: pgstore: nil *sql.DB")
 	}
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	c, err := newCore(o)
+	c, err := newCore(opts)
 	if err != nil {
 		return nil, err
 	}
 	s := &DBStore{core: c, db: db, q: sqlConn{db}}
-	if o.ManualMigrate {
+	if s.opts.ManualMigrate {
 		err = s.checkSchema(ctx, s.q)
 	} else {
 		err = s.Migrate(ctx)
@@ -75,9 +71,10 @@ func (s *DBStore) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close does nothing: a DBStore holds no connection of its own. It is
-// there so that code can close either store alike.
-func (s *DBStore) Close() error { return nil }
+// Close implements idemtype.Closer: every operation after it fails with
+// idemtype.ErrClosed. A DBStore holds no connection of its own; the
+// database stays open.
+func (s *DBStore) Close() error { return s.life.Close(nil) }
 
 // Table returns the quoted name of the records table.
 func (s *DBStore) Table() string { return s.names.table }

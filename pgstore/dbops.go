@@ -13,6 +13,9 @@ import (
 
 // Claim implements idemtype.Store in one statement.
 func (s *DBStore) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
+	if err := s.usable("claim", req.Key); err != nil {
+		return idemtype.Claim{}, err
+	}
 	if err := s.nested(ctx, "claim", req.Key); err != nil {
 		return idemtype.Claim{}, err
 	}
@@ -24,6 +27,9 @@ func (s *DBStore) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtyp
 
 // Extend implements idemtype.Store.
 func (s *DBStore) Extend(ctx context.Context, key string, token idemtype.Token, lease time.Duration) error {
+	if err := s.usable("extend", key); err != nil {
+		return err
+	}
 	if c := sqlTxCallFrom(ctx, s, key); c != nil && c.owns(token) {
 		return nil // the transaction's row lock is the claim: nothing lapses
 	}
@@ -32,6 +38,9 @@ func (s *DBStore) Extend(ctx context.Context, key string, token idemtype.Token, 
 
 // Complete implements idemtype.Store.
 func (s *DBStore) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
+	if err := s.usable("complete", key); err != nil {
+		return err
+	}
 	if c := sqlTxCallFrom(ctx, s, key); c != nil && c.owns(token) {
 		return c.complete(ctx, out)
 	}
@@ -40,6 +49,9 @@ func (s *DBStore) Complete(ctx context.Context, key string, token idemtype.Token
 
 // Release implements idemtype.Store.
 func (s *DBStore) Release(ctx context.Context, key string, token idemtype.Token) error {
+	if err := s.usable("release", key); err != nil {
+		return err
+	}
 	if c := sqlTxCallFrom(ctx, s, key); c != nil && c.owns(token) {
 		return c.release(ctx)
 	}
@@ -48,6 +60,9 @@ func (s *DBStore) Release(ctx context.Context, key string, token idemtype.Token)
 
 // Get implements idemtype.Store.
 func (s *DBStore) Get(ctx context.Context, key string) (idemtype.Record, error) {
+	if err := s.usable("get", key); err != nil {
+		return idemtype.Record{}, err
+	}
 	if c := sqlTxCallFrom(ctx, s, key); c != nil {
 		if rec, ok := c.contended(); ok {
 			return rec, nil
@@ -58,6 +73,9 @@ func (s *DBStore) Get(ctx context.Context, key string) (idemtype.Record, error) 
 
 // Delete implements idemtype.Store.
 func (s *DBStore) Delete(ctx context.Context, key string) error {
+	if err := s.usable("delete", key); err != nil {
+		return err
+	}
 	if err := s.nested(ctx, "delete", key); err != nil {
 		return err
 	}
@@ -67,11 +85,17 @@ func (s *DBStore) Delete(ctx context.Context, key string) error {
 // List implements idemtype.Lister. It scans the table; it is meant for
 // operators, not for request paths.
 func (s *DBStore) List(ctx context.Context, prefix string, fn func(idemtype.Record) bool) error {
+	if err := s.usable("list", prefix); err != nil {
+		return err
+	}
 	return s.list(ctx, s.q, prefix, fn)
 }
 
 // Sweep implements idemtype.Sweeper: it deletes expired rows in batches
 // of Options.SweepBatch, using the index on expires_at.
 func (s *DBStore) Sweep(ctx context.Context) (int, error) {
+	if err := s.usable("sweep", ""); err != nil {
+		return 0, err
+	}
 	return s.sweep(ctx, s.q)
 }

@@ -1,7 +1,6 @@
 package pgstore_test
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"errors"
@@ -9,8 +8,8 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
+	"time"
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -51,25 +50,10 @@ func runSQLChild() int {
 func TestDoTxSQLKilledMidTransaction(t *testing.T) {
 	t.Parallel()
 	f := newSQLFixture(t)
-	cmd := child(t, "sqlhold", childEnvFor(dsn, strings.Trim(f.s.Table(), `"`), f.table)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || line != "inside\n" {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		t.Fatalf("child said %q, %v", line, err)
-	}
+	p := child(t, "sqlhold", childEnvFor(dsn, strings.Trim(f.s.Table(), `"`), f.table)...)
+	p.WaitLine(t, "inside", time.Minute)
 	// The child's booking is written, uncommitted, and its row lock held.
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
+	p.Kill(t)
 	if n, rec, err := f.look("held"); n != 0 || !errors.Is(err, idemtype.ErrNotFound) {
 		t.Fatalf("after the kill: %d ledger rows, record %+v, %v; want neither", n, rec, err)
 	}

@@ -43,6 +43,9 @@ func newListener(s *Store) *listener {
 // writes in any process; while they cannot be received the channel closes
 // after Options.PollInterval, so a waiter looks again.
 func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	if err := s.usable("watch", key); err != nil {
+		return nil, nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idempotency-go/idempotency/internal/testchild"
 	"github.com/idempotency-go/idempotency/internal/testserver"
 	"github.com/idempotency-go/idempotency/pgstore"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,9 +29,7 @@ var (
 const childEnv = "PGSTORE_TEST_CHILD"
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(childEnv); mode != "" {
-		os.Exit(runChild(mode))
-	}
+	testchild.Child(childEnv, runChild)
 	if isFuzzWorker() {
 		os.Exit(m.Run()) // fuzz targets need no server
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,8 +20,6 @@ type Store struct {
 	// tableID names the records table on the server: the server's start
 	// time, the database's and the table's OIDs.
 	tableID string
-
-	closeOnce sync.Once
 }
 
 var (
@@ -40,17 +37,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	if pool == nil {
 		return nil, errors.New("idempotency: pgstore: nil pool")
 	}
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	c, err := newCore(o)
+	c, err := newCore(opts)
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{core: c, pool: pool}
 	s.lis = newListener(s)
-	if o.ManualMigrate {
+	if s.opts.ManualMigrate {
 		err = s.checkSchema(ctx, s.pool)
 	} else {
 		err = s.Migrate(ctx)
@@ -74,11 +67,14 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error)
 	return s, nil
 }
 
-// Close stops the listening connection and wakes every waiter. The pool
-// stays open; the Store must not be used afterwards.
+// Close implements idemtype.Closer: it stops the listening connection and
+// wakes every waiter; every operation after it fails with
+// idemtype.ErrClosed. The pool stays open.
 func (s *Store) Close() error {
-	s.closeOnce.Do(s.lis.close)
-	return nil
+	return s.life.Close(func() error {
+		s.lis.close()
+		return nil
+	})
 }
 
 // Table returns the quoted name of the records table.

@@ -10,6 +10,9 @@ import "context"
 // statement, but its space is reclaimed only when Sweep runs. Call it
 // from a scheduled job, or run `idem sweep --store postgres://...`.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
+	if err := s.usable("sweep", ""); err != nil {
+		return 0, err
+	}
 	if err := s.nested(ctx, "sweep", "", false); err != nil {
 		return 0, err
 	}

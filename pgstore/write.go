@@ -10,6 +10,9 @@ import (
 
 // Extend implements idemtype.Store.
 func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, lease time.Duration) error {
+	if err := s.usable("extend", key); err != nil {
+		return err
+	}
 	if c := txCallFrom(ctx, s, key); c != nil && c.owns(token) {
 		return nil // the transaction's row lock is the claim: nothing lapses
 	}
@@ -18,6 +21,9 @@ func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, le
 
 // Complete implements idemtype.Store.
 func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
+	if err := s.usable("complete", key); err != nil {
+		return err
+	}
 	if c := txCallFrom(ctx, s, key); c != nil && c.owns(token) {
 		return c.complete(ctx, out)
 	}
@@ -26,6 +32,9 @@ func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, 
 
 // Release implements idemtype.Store.
 func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) error {
+	if err := s.usable("release", key); err != nil {
+		return err
+	}
 	if c := txCallFrom(ctx, s, key); c != nil && c.owns(token) {
 		return c.release(ctx)
 	}
@@ -53,6 +62,9 @@ func (s *core) exec(ctx context.Context, q querier2, op, sql, key string, args .
 
 // Delete implements idemtype.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.usable("delete", key); err != nil {
+		return err
+	}
 	if err := s.nested(ctx, "delete", key, true); err != nil {
 		return err
 	}

@@ -14,8 +14,9 @@ import (
 // callers (the guard, the conformance suite) poll instead.
 var ErrNoPubSub error = &sentinel{"idempotency: redisstore: notifications are off (Options.PubSub = PubSubOff)", errors.ErrUnsupported}
 
-// ErrClosed is returned by Watch after Close.
-var ErrClosed = errors.New("idempotency: redisstore: store closed")
+// ErrClosed is idemtype.ErrClosed: every operation after Close fails with
+// an error matching it.
+var ErrClosed = idemtype.ErrClosed
 
 // ErrInvalidOptions is wrapped by the errors of [Options.Validate].
 var ErrInvalidOptions = errors.New("idempotency: redisstore: invalid options")

@@ -19,6 +19,9 @@ const scanCount = 500
 // the keys kept inside the records. A corrupt record does not stop the
 // walk; its error (wrapping idemtype.ErrCorrupt) is returned at the end.
 func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record) bool) error {
+	if err := s.usable("list", ""); err != nil {
+		return err
+	}
 	nodes := []redis.Cmdable{s.client}
 	if s.cluster != nil {
 		nodes = nodes[:0]

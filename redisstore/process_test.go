@@ -1,17 +1,14 @@
 package redisstore_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os"
-	"os/exec"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 	"github.com/idempotency-go/idempotency/internal/testserver"
 	"github.com/idempotency-go/idempotency/redisstore"
 	"github.com/redis/go-redis/v9"
@@ -45,31 +42,13 @@ func TestExecutorKilled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	child := exec.Command(os.Args[0], "-test.run=^TestExecutorKilled$", "-test.count=1")
-	child.Env = append(os.Environ(), childEnv+"=1", childAddrEnv+"="+srv.Addr(), childPrefixEnv+"="+pfx)
-	out, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	child.Stderr = os.Stderr
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = child.Process.Kill()
-		_ = child.Wait()
-	})
+	child := testchild.Start(t, testchild.Command("^TestExecutorKilled$", childEnv+"=1", childAddrEnv+"="+srv.Addr(), childPrefixEnv+"="+pfx))
 	// The child prints "effect" once its INCR is done.
-	sc := bufio.NewScanner(out)
-	for sc.Scan() && !strings.Contains(sc.Text(), "effect") {
-	}
+	child.WaitLine(t, "effect", time.Minute)
 	if n, err := c.Get(ctx, counter).Int(); err != nil || n != 1 {
 		t.Fatalf("effects after the child ran: %d, %v; want 1", n, err)
 	}
-	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = child.Wait()
+	child.Kill(t)
 
 	fn := func(ctx context.Context) (int64, error) { return c.Incr(ctx, counter).Result() }
 	store := newStore(t, c, &redisstore.Options{Prefix: pfx})

@@ -1,18 +1,17 @@
 package redisstore_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 	"github.com/idempotency-go/idempotency/internal/testserver"
 	"github.com/idempotency-go/idempotency/redisstore"
 	"github.com/redis/go-redis/v9"
@@ -38,26 +37,9 @@ func TestExecutorStalled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	child := exec.Command(os.Args[0], "-test.run=^TestExecutorStalled$", "-test.count=1")
-	child.Env = append(os.Environ(), childEnv+"=stall", childAddrEnv+"="+srv.Addr(), childPrefixEnv+"="+pfx)
-	out, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	child.Stderr = os.Stderr
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = child.Process.Kill()
-		_ = child.Wait()
-	})
-	lines := bufio.NewScanner(out)
-	for lines.Scan() && lines.Text() != "effect" {
-	}
-	if err := child.Process.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
+	child := testchild.Start(t, testchild.Command("^TestExecutorStalled$", childEnv+"=stall", childAddrEnv+"="+srv.Addr(), childPrefixEnv+"="+pfx))
+	child.WaitLine(t, "effect", time.Minute)
+	child.Signal(t, syscall.SIGSTOP)
 
 	store := newStore(t, c, &redisstore.Options{Prefix: pfx})
 	g := idempotency.New(store, &idempotency.Config{Lease: stallLease, OnDuplicate: idempotency.Wait})
@@ -68,20 +50,16 @@ func TestExecutorStalled(t *testing.T) {
 		t.Fatalf("takeover call = %q, %v", v, err)
 	}
 
-	if err := child.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
+	child.Signal(t, syscall.SIGCONT)
 	if err := c.Set(ctx, pfx+"go", "1", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
+	child.Wait(t, time.Minute)
 	var report string
-	for lines.Scan() {
-		if strings.HasPrefix(lines.Text(), "result ") {
-			report = lines.Text()
+	for _, line := range strings.Split(string(child.Stdout()), "\n") {
+		if strings.HasPrefix(line, "result ") {
+			report = line
 		}
-	}
-	if err := child.Wait(); err != nil {
-		t.Fatalf("stalled executor: %v (%s)", err, report)
 	}
 	if report != "result stale notrecorded=true" {
 		t.Fatalf("stalled executor reported %q, want its outcome refused with ErrNotRecorded", report)

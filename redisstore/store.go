@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/lifecycle"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -24,6 +25,7 @@ type Store struct {
 	pubArg  any    // pubCmd, boxed once for the scripts' arguments
 	tombArg any    // Options.Tombstone in milliseconds, as the scripts want it
 	watch   watchers
+	life    lifecycle.State
 
 	nonceBase string        // random, per Store
 	nonceSeq  atomic.Uint64 // counts the Store's nonces
@@ -82,6 +84,9 @@ func New(client redis.UniversalClient, opts *Options) *Store {
 // Claim implements idemtype.Store in one round trip (one EVALSHA; the
 // first call after the server lost its script cache adds one EVAL).
 func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
+	if err := s.usable("claim", req.Key); err != nil {
+		return idemtype.Claim{}, err
+	}
 	takeover := "0"
 	if req.Takeover {
 		takeover = "1"
@@ -173,6 +178,9 @@ func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, le
 
 // Complete implements idemtype.Store in one round trip.
 func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
+	if err := s.usable("complete", key); err != nil {
+		return err
+	}
 	if out.Status != idemtype.StatusCompleted && out.Status != idemtype.StatusFailed {
 		return s.opErr("complete", key, fmt.Errorf("invalid outcome status %d", out.Status))
 	}
@@ -188,6 +196,9 @@ func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) e
 // owned runs a script that writes only if the token owns the in-progress
 // record, and maps its reply. args leave four elements for run.
 func (s *Store) owned(ctx context.Context, op, key string, sc *script, args []any) error {
+	if err := s.usable(op, key); err != nil {
+		return err
+	}
 	name := s.name(key)
 	n, err := run(ctx, s.client, sc, name, redis.NewIntCmd, args).Result()
 	switch {
@@ -206,6 +217,9 @@ func tokenArg(t idemtype.Token) string { return strconv.FormatUint(uint64(t), 10
 // Get implements idemtype.Store in one round trip: a read-only script
 // that returns the record with the server time, by which expiry is judged.
 func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
+	if err := s.usable("get", key); err != nil {
+		return idemtype.Record{}, err
+	}
 	res, err := run(ctx, s.client, getScript, s.name(key), redis.NewCmd, make([]any, 4)).Result()
 	if err != nil {
 		return idemtype.Record{}, s.opErr("get", key, err)
@@ -235,6 +249,9 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 // Delete implements idemtype.Store in one round trip. It wakes watchers
 // of the key.
 func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := s.usable("delete", key); err != nil {
+		return err
+	}
 	name := s.name(key)
 	if err := run(ctx, s.client, deleteScript, name, redis.NewCmd, []any{4: s.tombArg, s.pubArg, s.nonce()}).Err(); err != nil {
 		return s.opErr("delete", key, err)
@@ -242,9 +259,20 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Close stops the Store's subscriptions and waits for their goroutines.
-// It does not close the client. The Store's other methods keep working.
+// Close implements idemtype.Closer: it stops the Store's subscriptions,
+// wakes every watcher and waits for the subscriptions' goroutines; every
+// operation after it fails with [ErrClosed]. It does not close the client.
 func (s *Store) Close() error {
-	s.watch.close()
+	return s.life.Close(func() error {
+		s.watch.close()
+		return nil
+	})
+}
+
+// usable reports, for op on key, that the Store was closed.
+func (s *Store) usable(op, key string) error {
+	if s.life.Closed() {
+		return s.opErr(op, key, ErrClosed)
+	}
 	return nil
 }

@@ -45,6 +45,9 @@ func (w *watchers) init(s *Store) { w.s = s }
 // lost (a message may have been missed). Watch returns once the server has
 // confirmed the subscription, so no change after it returns goes unseen.
 func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(), error) {
+	if err := s.usable("watch", key); err != nil {
+		return nil, nil, err
+	}
 	if s.pubCmd == "" {
 		return nil, nil, s.opErr("watch", key, ErrNoPubSub)
 	}
@@ -136,6 +139,7 @@ func (w *watchers) close() {
 	for _, h := range hubs {
 		close(h.done)
 		_ = h.ps.Close()
+		h.wakeAll()
 	}
 	w.wg.Wait()
 }

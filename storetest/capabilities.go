@@ -1,8 +1,11 @@
 package storetest
 
-// Capabilities: the optional idemtype.Lister and idemtype.Sweeper.
+// Capabilities: the optional idemtype.Lister, idemtype.Sweeper and
+// idemtype.Closer.
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -64,4 +67,81 @@ func testSweeper(t *testing.T, s idemtype.Store) {
 	for i := range 5 {
 		wantNotFound(t, s, fmt.Sprint("short", i))
 	}
+}
+
+// testClose checks the one Close contract of idemtype.Closer: watchers
+// woken, every operation after it failing with ErrClosed in an OpError,
+// and a second Close returning nil.
+func testClose(t *testing.T, s idemtype.Store) {
+	c, ok := s.(idemtype.Closer)
+	if !ok {
+		t.Skip("store does not implement idemtype.Closer")
+	}
+	r := mustAcquire(t, s, req("k", longLease))
+	w, watcher := s.(idemtype.Watcher)
+	var woken <-chan struct{}
+	if watcher {
+		ch, stop, err := w.Watch(ctx(t), "k")
+		switch {
+		case errors.Is(err, errors.ErrUnsupported):
+		case err != nil:
+			t.Fatalf("Watch: %v", err)
+		default:
+			defer stop()
+			woken = ch
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if woken != nil {
+		select {
+		case <-woken:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a watcher was not woken within 10s of Close")
+		}
+	}
+	ops := []namedOp{
+		{"Claim", func(c context.Context) error { _, err := s.Claim(c, req("k2", longLease)); return err }},
+		{"Extend", func(c context.Context) error { return s.Extend(c, "k", r.Token, longLease) }},
+		{"Complete", func(c context.Context) error {
+			return s.Complete(c, "k", r.Token, idemtype.Outcome{Status: idemtype.StatusCompleted, TTL: time.Hour})
+		}},
+		{"Release", func(c context.Context) error { return s.Release(c, "k", r.Token) }},
+		{"Get", func(c context.Context) error { _, err := s.Get(c, "k"); return err }},
+		{"Delete", func(c context.Context) error { return s.Delete(c, "k") }},
+	}
+	if watcher {
+		ops = append(ops, namedOp{"Watch", func(c context.Context) error {
+			_, stop, err := w.Watch(c, "k")
+			if err == nil {
+				stop()
+			}
+			return err
+		}})
+	}
+	if l, ok := s.(idemtype.Lister); ok {
+		ops = append(ops, namedOp{"List", func(c context.Context) error {
+			return l.List(c, "", func(idemtype.Record) bool { return true })
+		}})
+	}
+	if sw, ok := s.(idemtype.Sweeper); ok {
+		ops = append(ops, namedOp{"Sweep", func(c context.Context) error { _, err := sw.Sweep(c); return err }})
+	}
+	for _, op := range ops {
+		err := op.call(ctx(t))
+		var oe *idemtype.OpError
+		if !errors.Is(err, idemtype.ErrClosed) || !errors.As(err, &oe) || oe.Op == "" {
+			t.Errorf("%s after Close = %v; want an *idemtype.OpError naming the operation and matching ErrClosed", op.name, err)
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close = %v; want nil", err)
+	}
+}
+
+// namedOp is one store operation for a table of them.
+type namedOp struct {
+	name string
+	call func(context.Context) error
 }

@@ -2,12 +2,12 @@ package storetest_test
 
 import (
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 	"github.com/idempotency-go/idempotency/storetest"
 )
 
@@ -52,6 +52,9 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{"LapsedOwnerLosesRecord", []string{"Run/TakeoverDisabled", "RunClock/LapsedOwnerMayFinish"}},
 		{"TokenRestartsWithRecord", []string{"Run/ReleaseFreesKey", "Run/DeleteFencesExecutor", "Run/TTLExpiry", "RunClock/RecordGoneAtExpiresAt"}},
 		{"ReleaseKeepsRecord", []string{"Run/ReleaseFreesKey"}},
+		{"UsableAfterClose", []string{"Run/Close"}},
+		{"SweepAfterClose", []string{"Run/Close"}},
+		{"SecondCloseFails", []string{"Run/Close"}},
 		{"TakeoverKeepsToken", []string{"Run/TakeoverAfterLease", "Run/StaleTokenRejected", "RunClock/LeaseLapsedAtLeaseUntil"}},
 	} {
 		t.Run(m.bug, func(t *testing.T) {
@@ -59,8 +62,8 @@ func TestSuiteCatchesMutants(t *testing.T) {
 			// Subtest patterns: each level is matched alone, so run the
 			// union and check each case's own verdict.
 			run := "^TestReferenceStorePasses$/^(Run|RunClock)$/^(" + caseNames(m.cases) + ")$"
-			cmd := exec.Command(os.Args[0], "-test.run="+run, "-test.count=1", "-test.v", "-test.timeout=60s")
-			cmd.Env = append(os.Environ(), mutantEnv+"="+m.bug)
+			cmd := testchild.Command(run, mutantEnv+"="+m.bug)
+			cmd.Args = append(cmd.Args, "-test.v", "-test.timeout=60s")
 			out, err := cmd.CombinedOutput()
 			if err == nil {
 				t.Fatalf("the suite passed a store with defect %s:\n%s", m.bug, out)

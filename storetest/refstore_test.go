@@ -3,8 +3,10 @@ package storetest_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -19,12 +21,16 @@ type refStore struct {
 	token idemtype.Token
 	now   func() time.Time
 	bug   string
+
+	closed     atomic.Bool
+	closeCalls atomic.Int32
 }
 
 var (
 	_ idemtype.Store   = (*refStore)(nil)
 	_ idemtype.Lister  = (*refStore)(nil)
 	_ idemtype.Sweeper = (*refStore)(nil)
+	_ idemtype.Closer  = (*refStore)(nil)
 )
 
 func newRefStore(now func() time.Time, bug string) *refStore {
@@ -51,7 +57,7 @@ func (s *refStore) live(key string, now time.Time) *idemtype.Record {
 }
 
 func (s *refStore) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.usable(ctx, "claim", req.Key); err != nil {
 		return idemtype.Claim{}, err
 	}
 	s.mu.Lock()
@@ -97,7 +103,7 @@ func (s *refStore) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemty
 }
 
 func (s *refStore) owned(ctx context.Context, key string, token idemtype.Token, f func(*idemtype.Record, time.Time)) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.usable(ctx, "write", key); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -146,7 +152,7 @@ func (s *refStore) Release(ctx context.Context, key string, token idemtype.Token
 }
 
 func (s *refStore) Get(ctx context.Context, key string) (idemtype.Record, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.usable(ctx, "get", key); err != nil {
 		return idemtype.Record{}, err
 	}
 	s.mu.Lock()
@@ -158,7 +164,7 @@ func (s *refStore) Get(ctx context.Context, key string) (idemtype.Record, error)
 }
 
 func (s *refStore) Delete(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.usable(ctx, "delete", key); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -168,6 +174,9 @@ func (s *refStore) Delete(ctx context.Context, key string) error {
 }
 
 func (s *refStore) List(ctx context.Context, prefix string, fn func(idemtype.Record) bool) error {
+	if err := s.usable(ctx, "list", ""); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	now := s.now()
 	var recs []idemtype.Record
@@ -186,6 +195,9 @@ func (s *refStore) List(ctx context.Context, prefix string, fn func(idemtype.Rec
 }
 
 func (s *refStore) Sweep(ctx context.Context) (int, error) {
+	if err := s.usable(ctx, "sweep", ""); err != nil && s.bug != "SweepAfterClose" {
+		return 0, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, now := 0, s.now()
@@ -196,4 +208,19 @@ func (s *refStore) Sweep(ctx context.Context) (int, error) {
 		}
 	}
 	return n, ctx.Err()
+}
+
+func (s *refStore) Close() error {
+	if s.closeCalls.Add(1) > 1 && s.bug == "SecondCloseFails" {
+		return errors.New("already closed")
+	}
+	s.closed.Store(true)
+	return nil
+}
+
+func (s *refStore) usable(ctx context.Context, op, key string) error {
+	if s.closed.Load() && s.bug != "UsableAfterClose" {
+		return &idemtype.OpError{Store: "refstore", Op: op, Key: key, Err: idemtype.ErrClosed}
+	}
+	return ctx.Err()
 }

@@ -80,6 +80,7 @@ var cases = []struct {
 	// capabilities.go
 	{"Lister", testLister},
 	{"Sweeper", testSweeper},
+	{"Close", testClose},
 }
 
 // RunClock runs the cases that need the store's clock in hand: every

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,6 +9,46 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 )
+
+// Every command declares its flags the same way: a struct of them with
+// register (declare on a FlagSet, with defaults) and check (the usage
+// mistake in their values, "" when none), run once parsing succeeded.
+
+// guardFlags are the guard's flags, which run and proxy share.
+type guardFlags struct {
+	ttl        ttlFlag
+	lease      time.Duration
+	wait       time.Duration
+	noTakeover bool
+}
+
+func (f *guardFlags) register(fs *flag.FlagSet) {
+	f.ttl.d = idempotency.DefaultTTL
+	fs.Var(&f.ttl, "ttl", "")
+	fs.DurationVar(&f.lease, "lease", idempotency.DefaultLease, "")
+	fs.DurationVar(&f.wait, "wait", 0, "")
+	fs.BoolVar(&f.noTakeover, "no-takeover", false, "")
+}
+
+func (f *guardFlags) check() string {
+	switch {
+	case f.lease < time.Millisecond:
+		return fmt.Sprintf("--lease must be at least 1ms, not %v", f.lease)
+	case f.wait < 0:
+		return fmt.Sprintf("--wait must not be negative, not %v", f.wait)
+	}
+	return ""
+}
+
+// config is the guard's Config of the flags, or the mistake that
+// Config.Validate finds in them (a TTL shorter than the lease).
+func (f *guardFlags) config() (*idempotency.Config, string) {
+	cfg := &idempotency.Config{TTL: f.ttl.d, Lease: f.lease, NoTakeover: f.noTakeover}
+	if err := cfg.Validate(); err != nil {
+		return nil, strings.TrimPrefix(err.Error(), "idempotency: ")
+	}
+	return cfg, ""
+}
 
 // ttlFlag is a duration flag that also takes "forever" (NoExpiry) and a
 // number of days ("7d").

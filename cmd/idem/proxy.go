@@ -17,72 +17,99 @@ import (
 	"github.com/idempotency-go/idempotency/idemhttp"
 )
 
+// proxyFlags are the flags of idem proxy.
+type proxyFlags struct {
+	guardFlags
+	listen, target, metricsListen       string
+	methods, keyPrefix                  string
+	scopeHeader, scopeSecret            string
+	required, sharedKeys, storeErrors   bool
+	maxRequest, maxResponse             sizeFlag
+	shutdown, readTimeout, writeTimeout time.Duration
+	idleTimeout                         time.Duration
+
+	// Set by check: the parsed --target and --methods.
+	targetURL  *url.URL
+	methodList []string
+}
+
+// register declares the flags; --scope-secret defaults to secret (the
+// environment's IDEM_SCOPE_SECRET).
+func (f *proxyFlags) register(fs *flag.FlagSet, secret string) {
+	f.guardFlags.register(fs)
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8081", "")
+	fs.StringVar(&f.target, "target", "", "")
+	fs.BoolVar(&f.required, "required", false, "")
+	fs.StringVar(&f.methods, "methods", "POST,PATCH", "")
+	fs.StringVar(&f.scopeHeader, "scope-header", "", "")
+	fs.BoolVar(&f.sharedKeys, "shared-keys", false, "")
+	fs.StringVar(&f.scopeSecret, "scope-secret", secret, "")
+	fs.StringVar(&f.keyPrefix, "key-prefix", idemhttp.DefaultKeyPrefix, "")
+	fs.BoolVar(&f.storeErrors, "store-server-errors", false, "")
+	f.maxRequest.n = idemhttp.DefaultMaxRequestBytes
+	fs.Var(&f.maxRequest, "max-request-bytes", "")
+	f.maxResponse.n = idemhttp.DefaultMaxResponseBytes
+	fs.Var(&f.maxResponse, "max-response-bytes", "")
+	fs.DurationVar(&f.shutdown, "shutdown-timeout", 30*time.Second, "")
+	fs.DurationVar(&f.readTimeout, "read-timeout", 60*time.Second, "")
+	fs.DurationVar(&f.writeTimeout, "write-timeout", 60*time.Second, "")
+	fs.DurationVar(&f.idleTimeout, "idle-timeout", 120*time.Second, "")
+	fs.StringVar(&f.metricsListen, "metrics-listen", "", "")
+}
+
+func (f *proxyFlags) check(fs *flag.FlagSet) string {
+	if fs.NArg() != 0 {
+		return "takes no arguments"
+	}
+	if _, _, err := net.SplitHostPort(f.listen); err != nil {
+		return fmt.Sprintf("--listen %q: want HOST:PORT (%v)", f.listen, err)
+	}
+	if _, _, err := net.SplitHostPort(f.metricsListen); err != nil && f.metricsListen != "" {
+		return fmt.Sprintf("--metrics-listen %q: want HOST:PORT (%v)", f.metricsListen, err)
+	}
+	u, err := url.Parse(f.target)
+	switch {
+	case f.target == "":
+		return "--target is required"
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Sprintf("--target %q is not an http:// or https:// URL", f.target)
+	case f.shutdown < 0:
+		return "--shutdown-timeout must not be negative"
+	case f.readTimeout < 0 || f.writeTimeout < 0 || f.idleTimeout < 0:
+		return "--read-timeout, --write-timeout and --idle-timeout must not be negative"
+	case f.sharedKeys && f.scopeHeader != "":
+		return "--shared-keys and --scope-header exclude each other"
+	case f.scopeSecret != "" && len(f.scopeSecret) < idemhttp.MinScopeSecret:
+		return fmt.Sprintf("--scope-secret (or IDEM_SCOPE_SECRET) must be at least %d bytes", idemhttp.MinScopeSecret)
+	case f.maxRequest.n == 0 || f.maxResponse.n == 0:
+		return "--max-request-bytes and --max-response-bytes must be positive"
+	}
+	f.targetURL, f.methodList = u, nil
+	for _, m := range strings.Split(f.methods, ",") {
+		if m = strings.ToUpper(strings.TrimSpace(m)); m != "" {
+			f.methodList = append(f.methodList, m)
+		}
+	}
+	if len(f.methodList) == 0 {
+		return "--methods names no method"
+	}
+	return f.guardFlags.check()
+}
+
 func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int {
 	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
-	listen := fs.String("listen", "127.0.0.1:8081", "")
-	target := fs.String("target", "", "")
-	required := fs.Bool("required", false, "")
-	methods := fs.String("methods", "POST,PATCH", "")
-	scopeHeader := fs.String("scope-header", "", "")
-	sharedKeys := fs.Bool("shared-keys", false, "")
-	scopeSecret := fs.String("scope-secret", a.getenv("IDEM_SCOPE_SECRET"), "")
-	keyPrefix := fs.String("key-prefix", idemhttp.DefaultKeyPrefix, "")
-	var ttl ttlFlag
-	ttl.d = idempotency.DefaultTTL
-	fs.Var(&ttl, "ttl", "")
-	lease := fs.Duration("lease", idempotency.DefaultLease, "")
-	wait := fs.Duration("wait", 0, "")
-	noTakeover := fs.Bool("no-takeover", false, "")
-	storeErrors := fs.Bool("store-server-errors", false, "")
-	maxRequest := sizeFlag{n: idemhttp.DefaultMaxRequestBytes}
-	fs.Var(&maxRequest, "max-request-bytes", "")
-	maxResponse := sizeFlag{n: idemhttp.DefaultMaxResponseBytes}
-	fs.Var(&maxResponse, "max-response-bytes", "")
-	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "")
-	readTimeout := fs.Duration("read-timeout", 60*time.Second, "")
-	writeTimeout := fs.Duration("write-timeout", 60*time.Second, "")
-	idleTimeout := fs.Duration("idle-timeout", 120*time.Second, "")
-	metricsListen := fs.String("metrics-listen", "", "")
+	var f proxyFlags
+	f.register(fs, a.getenv("IDEM_SCOPE_SECRET"))
 	if code, ok := a.parse("proxy", &common, args, fs); !ok {
 		return code
 	}
-	if fs.NArg() != 0 {
-		return a.usageError("proxy", "takes no arguments")
+	if msg := f.check(fs); msg != "" {
+		return a.usageError("proxy", msg)
 	}
-	if _, _, err := net.SplitHostPort(*listen); err != nil {
-		return a.usageError("proxy", fmt.Sprintf("--listen %q: want HOST:PORT (%v)", *listen, err))
-	}
-	u, err := url.Parse(*target)
-	switch {
-	case *target == "":
-		return a.usageError("proxy", "--target is required")
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return a.usageError("proxy", fmt.Sprintf("--target %q is not an http:// or https:// URL", *target))
-	case *lease < time.Millisecond:
-		return a.usageError("proxy", "--lease must be at least 1ms")
-	case *wait < 0 || *shutdown < 0:
-		return a.usageError("proxy", "--wait and --shutdown-timeout must not be negative")
-	case *readTimeout < 0 || *writeTimeout < 0 || *idleTimeout < 0:
-		return a.usageError("proxy", "--read-timeout, --write-timeout and --idle-timeout must not be negative")
-	case *sharedKeys && *scopeHeader != "":
-		return a.usageError("proxy", "--shared-keys and --scope-header exclude each other")
-	case *scopeSecret != "" && len(*scopeSecret) < idemhttp.MinScopeSecret:
-		return a.usageError("proxy", fmt.Sprintf("--scope-secret (or IDEM_SCOPE_SECRET) must be at least %d bytes", idemhttp.MinScopeSecret))
-	case maxRequest.n == 0 || maxResponse.n == 0:
-		return a.usageError("proxy", "--max-request-bytes and --max-response-bytes must be positive")
-	}
-	var ms []string
-	for _, m := range strings.Split(*methods, ",") {
-		if m = strings.ToUpper(strings.TrimSpace(m)); m != "" {
-			ms = append(ms, m)
-		}
-	}
-	if len(ms) == 0 {
-		return a.usageError("proxy", "--methods names no method")
-	}
-	gcfg := &idempotency.Config{TTL: ttl.d, Lease: *lease, NoTakeover: *noTakeover}
-	if err := gcfg.Validate(); err != nil {
-		return a.usageError("proxy", strings.TrimPrefix(err.Error(), "idempotency: "))
+	u := f.targetURL
+	gcfg, msg := f.config()
+	if msg != "" {
+		return a.usageError("proxy", msg)
 	}
 
 	store, closeStore, err := a.openStore(ctx, common.store)
@@ -91,18 +118,15 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	}
 	defer closeStore()
 	gcfg.Logger = a.logger(common.verbose)
-	if *metricsListen != "" {
-		if _, _, err := net.SplitHostPort(*metricsListen); err != nil {
-			return a.usageError("proxy", fmt.Sprintf("--metrics-listen %q: want HOST:PORT (%v)", *metricsListen, err))
-		}
-		m, err := newMetricsServer(*metricsListen, log.New(a.stderr, "idem: metrics: ", 0))
+	if f.metricsListen != "" {
+		m, err := newMetricsServer(f.metricsListen, log.New(a.stderr, "idem: metrics: ", 0))
 		if err != nil {
 			return a.fail(ctx, err)
 		}
 		defer func() {
 			// After the proxy's own shutdown, bounded like it: a scraper
 			// that stops reading cannot hold the exit.
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *shutdown)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.shutdown)
 			defer cancel()
 			_ = m.Close(sctx)
 		}()
@@ -111,20 +135,20 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	}
 	g := idempotency.New(store, gcfg)
 	cfg := &idemhttp.Config{
-		Methods:           ms,
-		Required:          *required,
-		KeyPrefix:         *keyPrefix,
-		MaxRequestBytes:   maxRequest.n,
-		MaxResponseBytes:  maxResponse.n,
-		Wait:              *wait,
-		StoreServerErrors: *storeErrors,
-		SharedKeySpace:    *sharedKeys,
+		Methods:           f.methodList,
+		Required:          f.required,
+		KeyPrefix:         f.keyPrefix,
+		MaxRequestBytes:   f.maxRequest.n,
+		MaxResponseBytes:  f.maxResponse.n,
+		Wait:              f.wait,
+		StoreServerErrors: f.storeErrors,
+		SharedKeySpace:    f.sharedKeys,
 	}
-	if *scopeSecret != "" {
-		cfg.ScopeSecret = []byte(*scopeSecret)
+	if f.scopeSecret != "" {
+		cfg.ScopeSecret = []byte(f.scopeSecret)
 	}
-	if *scopeHeader != "" {
-		cfg.ScopeHeaders = []string{*scopeHeader}
+	if f.scopeHeader != "" {
+		cfg.ScopeHeaders = []string{f.scopeHeader}
 	}
 	errorLog := log.New(a.stderr, "idem: proxy: ", 0)
 	rp := &httputil.ReverseProxy{
@@ -149,16 +173,16 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	}
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: min(30*time.Second, *readTimeout),
-		ReadTimeout:       *readTimeout,
-		WriteTimeout:      *writeTimeout,
-		IdleTimeout:       *idleTimeout,
+		ReadHeaderTimeout: min(30*time.Second, f.readTimeout),
+		ReadTimeout:       f.readTimeout,
+		WriteTimeout:      f.writeTimeout,
+		IdleTimeout:       f.idleTimeout,
 		ErrorLog:          errorLog,
 	}
-	if *readTimeout == 0 {
+	if f.readTimeout == 0 {
 		srv.ReadHeaderTimeout = 30 * time.Second
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return a.fail(ctx, &codeError{code: exitListen, err: fmt.Errorf("idempotency: proxy: %w", err)})
 	}
@@ -172,7 +196,7 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 	}
 	// Requests in flight finish and get their responses recorded.
 	fmt.Fprintf(a.stderr, "idem: proxy shutting down (%v)\n", context.Cause(ctx))
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *shutdown)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.shutdown)
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/idempotency-go/idempotency"
 )
@@ -16,26 +15,34 @@ const defaultRunName = "idem:run"
 
 // runFlags are the flags of idem run.
 type runFlags struct {
-	key, name  string
-	ttl        ttlFlag
-	lease      time.Duration
-	wait       time.Duration
-	noTakeover bool
-	remember   bool
-	maxOutput  sizeFlag
+	guardFlags
+	key, name string
+	remember  bool
+	maxOutput sizeFlag
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
+	f.guardFlags.register(fs)
 	fs.StringVar(&f.key, "key", "", "")
 	fs.StringVar(&f.name, "name", defaultRunName, "")
-	f.ttl.d = idempotency.DefaultTTL
-	fs.Var(&f.ttl, "ttl", "")
-	fs.DurationVar(&f.lease, "lease", idempotency.DefaultLease, "")
-	fs.DurationVar(&f.wait, "wait", 0, "")
-	fs.BoolVar(&f.noTakeover, "no-takeover", false, "")
 	fs.BoolVar(&f.remember, "remember-failure", false, "")
 	f.maxOutput.n = 1 << 20
 	fs.Var(&f.maxOutput, "max-output", "")
+}
+
+// check takes the parsed FlagSet, whose arguments are the command line.
+func (f *runFlags) check(fs *flag.FlagSet) string {
+	var keyAndName bool
+	fs.Visit(func(fl *flag.Flag) { keyAndName = keyAndName || (fl.Name == "name" && f.key != "") })
+	switch {
+	case fs.NArg() == 0:
+		return "no command to run"
+	case keyAndName:
+		return "--key and --name exclude each other"
+	case f.maxOutput.n > 64<<20:
+		return "--max-output is at most 64MiB"
+	}
+	return f.guardFlags.check()
 }
 
 // runKey is the record key of a command line: --key as given, else a
@@ -62,30 +69,18 @@ func (a *app) run(ctx context.Context, common commonFlags, args []string) int {
 	if code, ok := a.parse("run", &common, args, fs); !ok {
 		return code
 	}
-	argv := fs.Args()
-	var keyAndName bool
-	fs.Visit(func(fl *flag.Flag) { keyAndName = keyAndName || (fl.Name == "name" && f.key != "") })
-	switch {
-	case len(argv) == 0:
-		return a.usageError("run", "no command to run")
-	case keyAndName:
-		return a.usageError("run", "--key and --name exclude each other")
-	case f.lease < time.Millisecond:
-		return a.usageError("run", fmt.Sprintf("--lease must be at least 1ms, not %v", f.lease))
-	case f.wait < 0:
-		return a.usageError("run", fmt.Sprintf("--wait must not be negative, not %v", f.wait))
-	case f.maxOutput.n > 64<<20:
-		return a.usageError("run", "--max-output is at most 64MiB")
+	if msg := f.check(fs); msg != "" {
+		return a.usageError("run", msg)
 	}
+	argv := fs.Args()
 	key, err := f.runKey(argv)
 	if err != nil {
 		return a.fail(ctx, err)
 	}
 	a.notef(common.verbose, "key %q", key)
-
-	cfg := &idempotency.Config{TTL: f.ttl.d, Lease: f.lease, NoTakeover: f.noTakeover}
-	if err := cfg.Validate(); err != nil {
-		return a.usageError("run", strings.TrimPrefix(err.Error(), "idempotency: "))
+	cfg, msg := f.config()
+	if msg != "" {
+		return a.usageError("run", msg)
 	}
 	store, closeStore, err := a.openStore(ctx, common.store)
 	if err != nil {

@@ -278,6 +278,10 @@ func TestUsage(t *testing.T) {
 		{"proxy without target", []string{"proxy"}, exitUsage, "", "--target is required"},
 		{"proxy bad target", []string{"proxy", "--target", "ftp://x"}, exitUsage, "", "not an http"},
 		{"proxy no methods", []string{"proxy", "--target", "http://x", "--methods", ","}, exitUsage, "", "no method"},
+		{"proxy short lease", []string{"proxy", "--target", "http://x", "--lease", "0s"}, exitUsage, "", "--lease must be at least 1ms"},
+		{"proxy negative wait", []string{"proxy", "--target", "http://x", "--wait", "-1s"}, exitUsage, "", "--wait must not be negative"},
+		{"proxy bad metrics address", []string{"--store", "redis://127.0.0.1:1", "proxy", "--target", "http://x", "--metrics-listen", "nowhere"}, exitUsage, "", "--metrics-listen"},
+		{"proxy with argument", []string{"proxy", "--target", "http://x", "extra"}, exitUsage, "", "takes no arguments"},
 		{"unknown store", []string{"--store", "mysql://h/db", "get", "k"}, exitUsage, "", "unknown scheme"},
 		{"store flag after command", []string{"get", "--store", store, "k"}, exitNoRecord, "", "record not found"},
 	}

@@ -2,6 +2,7 @@ package testserver
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"testing"
@@ -11,7 +12,8 @@ import (
 // Proxy is a loopback TCP proxy in front of a server, for tests of what a
 // client does when the network fails: it can lose the replies of chosen
 // requests (the server has executed them; the client never hears back and
-// its connection is cut), cut every open connection, and delay traffic.
+// its connection is cut), cut every open connection, delay traffic, and
+// inject faults at random ([Proxy.SetFaults]).
 //
 // It assumes a request/reply protocol in which a client connection waits
 // for the reply before sending its next request (Redis and PostgreSQL
@@ -26,9 +28,36 @@ type Proxy struct {
 	drops   []*Drop // armed, oldest first
 	dropped int
 	delay   time.Duration
+	faults  Faults
+	rng     *rand.Rand
+	counts  FaultCounts
 	closed  bool
 	wg      sync.WaitGroup
 }
+
+// Faults are the probabilities of random faults, per chunk read from a
+// connection. The zero value injects none.
+type Faults struct {
+	// Delay is the probability that a chunk (either way) is held back for
+	// a random time up to MaxDelay before it is forwarded.
+	Delay    float64
+	MaxDelay time.Duration
+	// DropReply is the probability that a chunk from the server is
+	// discarded and the connection then cut: the request was applied, its
+	// reply is lost.
+	DropReply float64
+	// Cut is the probability that a chunk from the client is discarded and
+	// the connection cut: the request never reaches the server.
+	Cut float64
+}
+
+// FaultCounts are the random faults a Proxy injected so far.
+type FaultCounts struct {
+	Delayed, Dropped, Cut int64
+}
+
+// Total is the number of random faults of every kind.
+func (c FaultCounts) Total() int64 { return c.Delayed + c.Dropped + c.Cut }
 
 // Drop selects requests whose replies a Proxy loses; see Proxy.DropReplies.
 type Drop struct {
@@ -126,6 +155,23 @@ func (p *Proxy) SetDelay(d time.Duration) {
 	p.delay = d
 }
 
+// SetFaults replaces the probabilities of random faults; they apply to
+// chunks read from now on, on every connection. seed makes the decisions
+// repeatable for one interleaving.
+func (p *Proxy) SetFaults(f Faults, seed uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.faults = f
+	p.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
+// FaultCounts returns the random faults injected so far.
+func (p *Proxy) FaultCounts() FaultCounts {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.counts
+}
+
 // Close stops accepting, cuts every connection and waits for the proxy's
 // goroutines. It is safe to call more than once.
 func (p *Proxy) Close() {
@@ -176,7 +222,9 @@ func (p *Proxy) requests(c *proxyConn) {
 	for {
 		n, err := c.client.Read(buf)
 		if n > 0 {
-			p.wait()
+			if !p.hold(false) {
+				return // cut: forget closes both sides
+			}
 			p.match(c, buf[:n])
 			if _, werr := c.server.Write(buf[:n]); werr != nil {
 				return
@@ -231,7 +279,9 @@ func (p *Proxy) replies(c *proxyConn) {
 				}
 				return // forget cuts both sides
 			}
-			p.wait()
+			if !p.hold(true) {
+				return
+			}
 			if _, werr := c.client.Write(buf[:n]); werr != nil {
 				return
 			}
@@ -242,13 +292,30 @@ func (p *Proxy) replies(c *proxyConn) {
 	}
 }
 
-func (p *Proxy) wait() {
+// hold delays a chunk read from the server (reply) or the client as set,
+// and reports false when a random fault discards it.
+func (p *Proxy) hold(reply bool) bool {
 	p.mu.Lock()
-	d := p.delay
+	d, f := p.delay, p.faults
+	switch {
+	case p.rng == nil:
+	case reply && f.DropReply > 0 && p.rng.Float64() < f.DropReply:
+		p.counts.Dropped++
+		p.mu.Unlock()
+		return false
+	case !reply && f.Cut > 0 && p.rng.Float64() < f.Cut:
+		p.counts.Cut++
+		p.mu.Unlock()
+		return false
+	case f.Delay > 0 && f.MaxDelay > 0 && p.rng.Float64() < f.Delay:
+		p.counts.Delayed++
+		d += time.Duration(p.rng.Int64N(int64(f.MaxDelay)) + 1)
+	}
 	p.mu.Unlock()
 	if d > 0 {
 		time.Sleep(d)
 	}
+	return true
 }
 
 func (p *Proxy) forget(c *proxyConn) {

@@ -167,3 +167,44 @@ func TestProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyFaults: each random fault, made certain, does what it says and
+// is counted: a delayed request is executed and answered, a dropped reply
+// was executed and never answered, a cut request never reaches the server.
+func TestProxyFaults(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		faults    Faults
+		wantReply bool  // the client gets its answer
+		wantRuns  int64 // the server executed the request
+		count     func(FaultCounts) int64
+	}{
+		{"clean", Faults{}, true, 1, func(FaultCounts) int64 { return 0 }},
+		{"delay", Faults{Delay: 1, MaxDelay: 20 * time.Millisecond}, true, 1, func(c FaultCounts) int64 { return c.Delayed }},
+		{"drop reply", Faults{DropReply: 1}, false, 1, func(c FaultCounts) int64 { return c.Dropped }},
+		{"cut", Faults{Cut: 1}, false, 0, func(c FaultCounts) int64 { return c.Cut }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startLineServer(t)
+			p := StartProxy(t, srv.ln.Addr().String())
+			p.SetFaults(tt.faults, 1)
+			reply, err := dialLine(t, p.Addr()).call("hello")
+			if tt.wantReply != (err == nil && reply == "ok 1") {
+				t.Fatalf("reply %q, %v; want a reply: %v", reply, err, tt.wantReply)
+			}
+			if !tt.wantReply && err != io.EOF {
+				t.Errorf("error %v; want EOF (the proxy cut the connection)", err)
+			}
+			p.Close() // every chunk forwarded or discarded
+			if n := srv.runs.Load(); n != tt.wantRuns {
+				t.Errorf("server executed %d requests, want %d", n, tt.wantRuns)
+			}
+			if n := tt.count(p.FaultCounts()); (n > 0) != (tt.name != "clean") || n > 2 {
+				t.Errorf("counts %+v: want this fault counted once or twice", p.FaultCounts())
+			}
+		})
+	}
+}
