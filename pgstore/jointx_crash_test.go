@@ -1,20 +1,19 @@
 package pgstore_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemhttp"
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 	"github.com/idempotency-go/idempotency/pgstore"
 )
 
@@ -73,21 +72,8 @@ func TestJoinTxKilledMidTransaction(t *testing.T) {
 			t.Parallel()
 			e := newJoinEnv(t, b, nil, created)
 			records := strings.Trim(e.store.(interface{ Table() string }).Table(), `"`)
-			cmd := child(t, "joinhold-"+b.name, childEnvFor(dsn, records, e.table)...)
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-			lines := bufio.NewReader(out)
-			line, err := lines.ReadString('\n')
-			addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening ")
-			if err != nil || !ok {
-				t.Fatalf("child said %q, %v", line, err)
-			}
+			p := child(t, "joinhold-"+b.name, childEnvFor(dsn, records, e.table)...)
+			addr := listening(t, p)
 			ctx := testCtx(t)
 			sent := make(chan error, 1)
 			go func() {
@@ -97,15 +83,10 @@ func TestJoinTxKilledMidTransaction(t *testing.T) {
 				}
 				sent <- err
 			}()
-			if line, err := lines.ReadString('\n'); err != nil || line != "inside\n" {
-				t.Fatalf("child said %q, %v", line, err)
-			}
+			p.WaitLine(t, "inside", 20*time.Second)
 			// The handler's booking is written, uncommitted, and the
 			// record's row locked.
-			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			_ = cmd.Wait()
+			p.Kill(t)
 			if err := <-sent; err == nil {
 				t.Fatal("the client got no error from the killed server")
 			}
@@ -125,5 +106,25 @@ func TestJoinTxKilledMidTransaction(t *testing.T) {
 			}
 			e.want("k", 1, idemtype.StatusCompleted, 1)
 		})
+	}
+}
+
+// listening returns the address the child p serves on, from its first
+// line of output, waiting at most 20s.
+func listening(t *testing.T, p *testchild.Proc) string {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		line, _, complete := strings.Cut(string(p.Stdout()), "\n")
+		if addr, ok := strings.CutPrefix(line, "listening "); ok && complete {
+			return addr
+		}
+		select {
+		case <-p.Done():
+			t.Fatalf("child exited before it listened: %v", p.Err())
+		case <-deadline:
+			t.Fatalf("child did not listen within 20s; it said %q", p.Stdout())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
