@@ -58,3 +58,16 @@ func Usage(s *Store) (records, bytes, recountRecords, recountBytes int64) {
 
 // Shards reports how many shards s has.
 func Shards(s *Store) int { return len(s.shards) }
+
+// RecordsPeak reports, summed over shards, the peak each shard's record
+// map is remembered to have grown to (see shrink).
+func RecordsPeak(s *Store) int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += sh.recsPeak
+		sh.mu.Unlock()
+	}
+	return n
+}
