@@ -71,3 +71,15 @@ func RecordsPeak(s *Store) int {
 	}
 	return n
 }
+
+// Watchers reports how many keys s holds a watch entry for.
+func Watchers(s *Store) int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.watchers)
+		sh.mu.Unlock()
+	}
+	return n
+}
