@@ -59,14 +59,26 @@ func Usage(s *Store) (records, bytes, recountRecords, recountBytes int64) {
 // Shards reports how many shards s has.
 func Shards(s *Store) int { return len(s.shards) }
 
-// RecordsPeak reports, summed over shards, the peak each shard's record
-// map is remembered to have grown to (see shrink).
-func RecordsPeak(s *Store) int {
+// Peaks reports, summed over shards, the peaks the record and watch maps
+// are remembered to have grown to (see shrink).
+func Peaks(s *Store) (records, watchers int) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		records += sh.recsPeak
+		watchers += sh.watchPeak
+		sh.mu.Unlock()
+	}
+	return records, watchers
+}
+
+// ExpiryCap reports the capacity of the expiry heaps, summed over shards.
+func ExpiryCap(s *Store) int {
 	n := 0
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += sh.recsPeak
+		n += cap(sh.exp)
 		sh.mu.Unlock()
 	}
 	return n

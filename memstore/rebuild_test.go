@@ -32,40 +32,97 @@ func claim(t *testing.T, s *memstore.Store, key string) idemtype.Token {
 	return c.Record.Token
 }
 
-// The record map is rebuilt once it holds under a quarter of its peak, and
-// only when that peak is at least 256 records.
-func TestRecordMapRebuiltUnderAQuarterOfItsPeak(t *testing.T) {
+// A map of records or of watches is rebuilt once it holds under a quarter
+// of its peak, and only when that peak is at least 256 entries.
+func TestMapsRebuiltUnderAQuarterOfTheirPeak(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	for _, c := range []struct {
 		name       string
-		fill       int // records before the removals; the first removal sets the peak
-		rebuiltAt  int // records left when the map is rebuilt (0: never)
+		watches    bool // the map of watches, else of records
+		fill       int  // entries before the removals; the first removal sets the peak
+		rebuiltAt  int  // entries left when the map is rebuilt (0: never)
 		peakBefore int
 	}{
-		{name: "Peak256", fill: 257, rebuiltAt: 63, peakBefore: 256},
-		{name: "Peak255", fill: 256, rebuiltAt: 0, peakBefore: 255},
+		{name: "Records", fill: 257, rebuiltAt: 63, peakBefore: 256},
+		{name: "RecordsUnder256", fill: 256, peakBefore: 255},
+		{name: "Watches", watches: true, fill: 257, rebuiltAt: 63, peakBefore: 256},
+		{name: "WatchesUnder256", watches: true, fill: 256, peakBefore: 255},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			s := oneShard(t)
-			tokens := make([]idemtype.Token, c.fill)
+			remove := make([]func(), c.fill)
 			for i := range c.fill {
-				tokens[i] = claim(t, s, fmt.Sprint("k", i))
+				k := fmt.Sprint("k", i)
+				if c.watches {
+					_, stop, err := s.Watch(ctx, k)
+					if err != nil {
+						t.Fatal(err)
+					}
+					remove[i] = stop
+					continue
+				}
+				tok := claim(t, s, k)
+				remove[i] = func() {
+					if err := s.Release(ctx, k, tok); err != nil {
+						t.Fatal(err)
+					}
+				}
 			}
 			for i := c.fill - 1; i >= 0; i-- {
-				if err := s.Release(ctx, fmt.Sprint("k", i), tokens[i]); err != nil {
-					t.Fatal(err)
-				}
+				remove[i]()
 				want := c.peakBefore
 				if i <= c.rebuiltAt && c.rebuiltAt > 0 {
 					want = c.rebuiltAt // rebuilt: the peak starts again from its size
 				}
-				if got := memstore.RecordsPeak(s); got != want {
-					t.Fatalf("%d records left: peak %d, want %d", i, got, want)
+				got, watches := memstore.Peaks(s)
+				if c.watches {
+					got = watches
+				}
+				if got != want {
+					t.Fatalf("%d entries left: peak %d, want %d", i, got, want)
 				}
 			}
 		})
+	}
+}
+
+// The expiry heap's slice is copied into one of twice its length once its
+// length falls under a quarter of its capacity, when that capacity is at
+// least 256.
+func TestExpiryHeapCapacityFollowsItsLength(t *testing.T) {
+	t.Parallel()
+	clk := storetest.NewClock(time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC))
+	s := memstore.New(&memstore.Options{Shards: 1, Now: clk.Now, SweepInterval: -1})
+	defer s.Close()
+	n := 0
+	// From a capacity of 1024 or more the heap is rebuilt more than once.
+	// (Which capacities occur, and so whether one is exactly 256 or a
+	// multiple of 4, depends on how the runtime grows slices.)
+	for ; memstore.ExpiryCap(s) < 1024; n++ {
+		k := fmt.Sprint("k", n)
+		c, err := s.Claim(context.Background(), idemtype.ClaimRequest{Key: k, Lease: time.Minute, TTL: time.Duration(n+1) * time.Minute})
+		if err != nil || !c.Acquired {
+			t.Fatalf("Claim(%s) = %+v, %v", k, c, err)
+		}
+	}
+	want, rebuilds := memstore.ExpiryCap(s), 0
+	for n > 0 {
+		clk.Advance(time.Minute) // the next record expires
+		if got, err := s.Sweep(context.Background()); got != 1 || err != nil {
+			t.Fatalf("Sweep = %d, %v; want 1", got, err)
+		}
+		n--
+		if want >= 256 && 4*n < want {
+			want, rebuilds = 2*n, rebuilds+1
+		}
+		if got := memstore.ExpiryCap(s); got != want {
+			t.Fatalf("%d entries left: capacity %d, want %d", n, got, want)
+		}
+	}
+	if rebuilds < 2 {
+		t.Fatalf("the heap was rebuilt %d times, want 2 or more", rebuilds)
 	}
 }
 
