@@ -1,0 +1,95 @@
+package idemhttp
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/idempotency-go/idempotency"
+)
+
+// A stored response is checked on each side of every bound before it is
+// written to a client: status 100..999, under 200 only as a marker that
+// the response cannot be replayed, no bytes after the last field.
+func TestStoredRecordBounds(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		s    storedResponse
+		ok   bool
+	}{
+		{"Status99", storedResponse{Status: 99, NotReplayable: "x"}, false},
+		{"Status100Marker", storedResponse{Status: 100, NotReplayable: "x"}, true},
+		{"Status199Marker", storedResponse{Status: 199, NotReplayable: "x"}, true},
+		{"Status199", storedResponse{Status: 199}, false},
+		{"Status200", storedResponse{Status: 200}, true},
+		{"Status999", storedResponse{Status: 999}, true},
+		{"Status1000", storedResponse{Status: 1000}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if err := c.s.validate(); (err == nil) != c.ok || (err != nil && !errors.Is(err, idempotency.ErrCorrupt)) {
+				t.Fatalf("validate = %v, want ok=%v (else ErrCorrupt)", err, c.ok)
+			}
+		})
+	}
+
+	record := func(status uint64, extra ...byte) []byte {
+		b := binary.AppendUvarint([]byte{recordVersion}, status)
+		b = append(b, 0, 0, 0, 0) // no marker, no header, no body, no trailer
+		return append(b, extra...)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		ok   bool
+	}{
+		{"Status999", record(999), true},
+		{"Status1000", record(1000), false},
+		{"TrailingByte", record(200, 0), false},
+		{"VersionOnly", []byte{recordVersion}, false},
+		{"TruncatedStatus", []byte{recordVersion, 0x80}, false},
+	} {
+		t.Run("Decode"+c.name, func(t *testing.T) {
+			t.Parallel()
+			var s storedResponse
+			if err := s.UnmarshalResult(c.data); (err == nil) != c.ok || (err != nil && !errors.Is(err, idempotency.ErrCorrupt)) {
+				t.Fatalf("UnmarshalResult(%x) = %v, want ok=%v (else ErrCorrupt)", c.data, err, c.ok)
+			}
+		})
+	}
+}
+
+// Responses of many short headers, of one long value or name, and no body,
+// encode and decode whole (the encoder sizes its buffer from them).
+func TestStoredRecordHeadersRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		h    http.Header
+	}{
+		{"ManyShort", http.Header{"X-A": {"a"}, "X-B": {"b"}, "X-C": {"c"}, "X-D": {"d"}}},
+		{"OneLong", http.Header{"X-Long": {strings.Repeat("v", 300)}}},
+		{"LongName", http.Header{"X-" + strings.Repeat("N", 300): {"v"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := storedResponse{Status: 204, Header: c.h, Trailer: c.h}
+			b, err := s.MarshalResult()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back storedResponse
+			if err := back.UnmarshalResult(b); err != nil || back.Status != 204 || len(back.Header) != len(c.h) || len(back.Trailer) != len(c.h) {
+				t.Fatalf("read back %+v, %v", back, err)
+			}
+			for k, vs := range c.h {
+				if got := back.Header[k]; len(got) != 1 || got[0] != vs[0] {
+					t.Fatalf("header %s = %q, want %q", k, got, vs)
+				}
+			}
+		})
+	}
+}
