@@ -12,7 +12,8 @@ import (
 
 // A stored response is checked on each side of every bound before it is
 // written to a client: status 100..999, under 200 only as a marker that
-// the response cannot be replayed, no bytes after the last field.
+// the response cannot be replayed, no control character but HTAB in a
+// header value, no bytes after the last field.
 func TestStoredRecordBounds(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -27,6 +28,10 @@ func TestStoredRecordBounds(t *testing.T) {
 		{"Status200", storedResponse{Status: 200}, true},
 		{"Status999", storedResponse{Status: 999}, true},
 		{"Status1000", storedResponse{Status: 1000}, false},
+		{"ValueTab", storedResponse{Status: 200, Header: http.Header{"X-A": {"a\tb c"}}}, true},
+		{"ValueCRLF", storedResponse{Status: 200, Header: http.Header{"X-A": {"a\r\nSet-Cookie: x"}}}, false},
+		{"ValueUnitSeparator", storedResponse{Status: 200, Header: http.Header{"X-A": {"a\x1f"}}}, false},
+		{"ValueDEL", storedResponse{Status: 200, Trailer: http.Header{"X-A": {"a\x7f"}}}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
