@@ -196,3 +196,49 @@ func TestRetryResponsesReleasedUnderRemember(t *testing.T) {
 		})
 	}
 }
+
+// Under Remember, a handler that panics before writing its status leaves a
+// remembered failure, as an error would; one aborted with
+// http.ErrAbortHandler is released, like a client that left.
+func TestPanicBeforeTheStatusUnderRemember(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		value      any
+		remembered bool
+	}{
+		{"Panic", "card declined by a bug", true},
+		{"AbortHandler", http.ErrAbortHandler, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if c.add("x") == 1 {
+					panic(tc.value)
+				}
+				w.WriteHeader(http.StatusCreated)
+			}), &envOptions{
+				guard: &idempotency.Config{OnFailure: idempotency.Remember},
+				outer: func(h http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						defer func() {
+							if p := recover(); p != nil {
+								http.Error(w, "internal error", http.StatusInternalServerError)
+							}
+						}()
+						h.ServeHTTP(w, r)
+					})
+				},
+			})
+			e.do(req{key: "k"})
+			r := e.do(req{key: "k"})
+			switch {
+			case tc.remembered && (r.status != http.StatusInternalServerError || c.get("x") != 1):
+				t.Fatalf("retry: %d after %d runs; want the remembered failure (500) and one run", r.status, c.get("x"))
+			case !tc.remembered && (r.status != http.StatusCreated || c.get("x") != 2):
+				t.Fatalf("retry: %d after %d runs; want a second run", r.status, c.get("x"))
+			}
+		})
+	}
+}
