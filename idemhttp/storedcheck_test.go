@@ -50,18 +50,26 @@ func TestStoredRecordBounds(t *testing.T) {
 		name string
 		data []byte
 		ok   bool
+		msg  string // what the error says, if it matters
 	}{
-		{"Status999", record(999), true},
-		{"Status1000", record(1000), false},
-		{"TrailingByte", record(200, 0), false},
-		{"VersionOnly", []byte{recordVersion}, false},
-		{"TruncatedStatus", []byte{recordVersion, 0x80}, false},
+		{"Status999", record(999), true, ""},
+		{"Status1000", record(1000), false, "status 1000"},
+		{"TrailingByte", record(200, 0), false, "trailing bytes"},
+		{"VersionOnly", []byte{recordVersion}, false, "bad length"},
+		{"TruncatedStatus", []byte{recordVersion, 0x80}, false, "bad length"},
+		// Three headers announced, two bytes left: each takes two or more,
+		// so the count is refused before any is read or allocated for.
+		{"CountPastTheEnd", []byte{recordVersion, 200, 1, 0, 3, 0, 0}, false, "count past the end"},
 	} {
 		t.Run("Decode"+c.name, func(t *testing.T) {
 			t.Parallel()
 			var s storedResponse
-			if err := s.UnmarshalResult(c.data); (err == nil) != c.ok || (err != nil && !errors.Is(err, idempotency.ErrCorrupt)) {
+			err := s.UnmarshalResult(c.data)
+			if (err == nil) != c.ok || (err != nil && !errors.Is(err, idempotency.ErrCorrupt)) {
 				t.Fatalf("UnmarshalResult(%x) = %v, want ok=%v (else ErrCorrupt)", c.data, err, c.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), c.msg) {
+				t.Fatalf("UnmarshalResult(%x) = %v, want it to say %q", c.data, err, c.msg)
 			}
 		})
 	}
