@@ -425,6 +425,7 @@ func TestWatchOtherStore(t *testing.T) {
 		sameOne bool
 	}{
 		{"OtherStorePolled", 20 * time.Millisecond, false},
+		{"OtherStoreDefaultPoll", 0, false},
 		{"SameStoreNoPolling", -1, true},
 	}
 	for _, c := range cases {

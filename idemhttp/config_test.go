@@ -36,3 +36,39 @@ func TestMethodsInAnotherCase(t *testing.T) {
 		t.Fatalf("a nonstandard method is not guarded: %d, %d runs", r.status, c.total())
 	}
 }
+
+// Every limit of Config is checked on both sides of its bound: New takes
+// the smallest and largest values allowed and panics, with a message, one
+// past them.
+func TestConfigLimitsAtTheirBounds(t *testing.T) {
+	t.Parallel()
+	g := idempotency.New(nil, nil)
+	defer g.Close()
+	for _, c := range []struct {
+		name string
+		cfg  idemhttp.Config
+		ok   bool
+	}{
+		{"MaxKeyLength1", idemhttp.Config{MaxKeyLength: 1}, true},
+		{"MaxKeyLength1024", idemhttp.Config{MaxKeyLength: 1024}, true},
+		{"MaxKeyLength1025", idemhttp.Config{MaxKeyLength: 1025}, false},
+		{"MaxKeyLengthNegative", idemhttp.Config{MaxKeyLength: -1}, false},
+		{"MaxRequestBytes1", idemhttp.Config{MaxRequestBytes: 1}, true},
+		{"MaxRequestBytesNegative", idemhttp.Config{MaxRequestBytes: -1}, false},
+		{"MaxResponseBytes1", idemhttp.Config{MaxResponseBytes: 1}, true},
+		{"MaxResponseBytesNegative", idemhttp.Config{MaxResponseBytes: -1}, false},
+		{"MaxWaiters1", idemhttp.Config{MaxWaiters: 1}, true},
+		{"MaxWaitersNegative", idemhttp.Config{MaxWaiters: -1}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			defer func() {
+				p := recover()
+				if s, _ := p.(string); c.ok != (p == nil) || (p != nil && !strings.HasPrefix(s, "idempotency: idemhttp: invalid Config.")) {
+					t.Fatalf("New panicked with %v; want a panic: %v", p, !c.ok)
+				}
+			}()
+			idemhttp.New(g, &c.cfg)
+		})
+	}
+}

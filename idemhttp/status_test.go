@@ -161,13 +161,16 @@ func httptestRequest() *http.Request {
 func TestRetryResponsesReleasedUnderRemember(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name    string
-		status  int
-		discard bool
+		name       string
+		status     int
+		discard    bool
+		remembered bool // else released: the retry runs the handler again
 	}{
-		{"429", http.StatusTooManyRequests, false},
-		{"408", http.StatusRequestTimeout, false},
-		{"Discard", http.StatusOK, true},
+		{"429", http.StatusTooManyRequests, false, false},
+		{"408", http.StatusRequestTimeout, false, false},
+		{"Discard", http.StatusOK, true, false},
+		{"500", http.StatusInternalServerError, false, true},
+		{"503", http.StatusServiceUnavailable, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -183,8 +186,58 @@ func TestRetryResponsesReleasedUnderRemember(t *testing.T) {
 				w.WriteHeader(tc.status)
 			}), &envOptions{guard: &idempotency.Config{OnFailure: idempotency.Remember}})
 			e.do(req{key: "k"})
-			if r := e.do(req{key: "k"}); r.status != http.StatusCreated || c.get("x") != 2 {
-				t.Fatalf("retry: %d after %d runs", r.status, c.get("x"))
+			r := e.do(req{key: "k"})
+			switch {
+			case tc.remembered && (r.status != http.StatusInternalServerError || c.get("x") != 1):
+				t.Fatalf("retry: %d after %d runs; want the remembered failure (500) and one run", r.status, c.get("x"))
+			case !tc.remembered && (r.status != http.StatusCreated || c.get("x") != 2):
+				t.Fatalf("retry: %d after %d runs; want a second run", r.status, c.get("x"))
+			}
+		})
+	}
+}
+
+// Under Remember, a handler that panics before writing its status leaves a
+// remembered failure, as an error would; one aborted with
+// http.ErrAbortHandler is released, like a client that left.
+func TestPanicBeforeTheStatusUnderRemember(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		value      any
+		remembered bool
+	}{
+		{"Panic", "card declined by a bug", true},
+		{"AbortHandler", http.ErrAbortHandler, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if c.add("x") == 1 {
+					panic(tc.value)
+				}
+				w.WriteHeader(http.StatusCreated)
+			}), &envOptions{
+				guard: &idempotency.Config{OnFailure: idempotency.Remember},
+				outer: func(h http.Handler) http.Handler {
+					return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						defer func() {
+							if p := recover(); p != nil {
+								http.Error(w, "internal error", http.StatusInternalServerError)
+							}
+						}()
+						h.ServeHTTP(w, r)
+					})
+				},
+			})
+			e.do(req{key: "k"})
+			r := e.do(req{key: "k"})
+			switch {
+			case tc.remembered && (r.status != http.StatusInternalServerError || c.get("x") != 1):
+				t.Fatalf("retry: %d after %d runs; want the remembered failure (500) and one run", r.status, c.get("x"))
+			case !tc.remembered && (r.status != http.StatusCreated || c.get("x") != 2):
+				t.Fatalf("retry: %d after %d runs; want a second run", r.status, c.get("x"))
 			}
 		})
 	}

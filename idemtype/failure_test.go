@@ -64,6 +64,9 @@ func TestShortKey(t *testing.T) {
 		{"Long", strings.Repeat("k", 4096), `"` + strings.Repeat("k", 48) + `"... (4096 bytes)`},
 		// é is two bytes: the cut backs up to its start rather than split it.
 		{"CutOnRune", strings.Repeat("k", 47) + "é" + strings.Repeat("k", 40), `"` + strings.Repeat("k", 47) + `"... (89 bytes)`},
+		// No rune starts in the first 49 bytes: the cut stops at 0 rather than
+		// read before the key.
+		{"NoRuneStart", strings.Repeat("\x80", 100), `""... (100 bytes)`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

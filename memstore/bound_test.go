@@ -182,3 +182,34 @@ func TestGuardOverFullStore(t *testing.T) {
 		t.Fatalf("Do after room was freed = %d, %v", v, err)
 	}
 }
+
+// A bound is reached, not passed, by the record that fills it exactly; the
+// next is refused with a message that counts what the store holds.
+func TestBoundsReachedExactly(t *testing.T) {
+	t.Parallel()
+	per := int64(memstore.RecordOverhead + 2) // a key of 2 bytes, no fingerprint
+	for _, c := range []struct {
+		name string
+		opts memstore.Options
+		want string
+	}{
+		{"MaxRecords", memstore.Options{MaxRecords: 2, MaxBytes: -1},
+			"idempotency: store full: 2 records, Options.MaxRecords is 2"},
+		{"MaxBytes", memstore.Options{MaxRecords: -1, MaxBytes: 2 * per},
+			fmt.Sprintf("idempotency: store full: %d bytes with a new record of %d, Options.MaxBytes is %d", 3*per, per, 2*per)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.opts.SweepInterval = -1
+			s := memstore.New(&c.opts)
+			defer s.Close()
+			acquire(t, s, "k0")
+			acquire(t, s, "k1")
+			wantFull(t, s, "k2")
+			_, err := s.Claim(context.Background(), claimReq("k3"))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Claim of a full store: %v; want it to say %q", err, c.want)
+			}
+		})
+	}
+}

@@ -58,3 +58,40 @@ func Usage(s *Store) (records, bytes, recountRecords, recountBytes int64) {
 
 // Shards reports how many shards s has.
 func Shards(s *Store) int { return len(s.shards) }
+
+// Peaks reports, summed over shards, the peaks the record and watch maps
+// are remembered to have grown to (see shrink).
+func Peaks(s *Store) (records, watchers int) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		records += sh.recsPeak
+		watchers += sh.watchPeak
+		sh.mu.Unlock()
+	}
+	return records, watchers
+}
+
+// ExpiryCap reports the capacity of the expiry heaps, summed over shards.
+func ExpiryCap(s *Store) int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += cap(sh.exp)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Watchers reports how many keys s holds a watch entry for.
+func Watchers(s *Store) int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.watchers)
+		sh.mu.Unlock()
+	}
+	return n
+}

@@ -1,0 +1,108 @@
+package idemhttp
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/idempotency-go/idempotency"
+)
+
+// A stored response is checked on each side of every bound before it is
+// written to a client: status 100..999, under 200 only as a marker that
+// the response cannot be replayed, no control character but HTAB in a
+// header value, no bytes after the last field.
+func TestStoredRecordBounds(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		s    storedResponse
+		ok   bool
+	}{
+		{"Status99", storedResponse{Status: 99, NotReplayable: "x"}, false},
+		{"Status100Marker", storedResponse{Status: 100, NotReplayable: "x"}, true},
+		{"Status199Marker", storedResponse{Status: 199, NotReplayable: "x"}, true},
+		{"Status199", storedResponse{Status: 199}, false},
+		{"Status200", storedResponse{Status: 200}, true},
+		{"Status999", storedResponse{Status: 999}, true},
+		{"Status1000", storedResponse{Status: 1000}, false},
+		{"ValueTab", storedResponse{Status: 200, Header: http.Header{"X-A": {"a\tb c"}}}, true},
+		{"ValueCRLF", storedResponse{Status: 200, Header: http.Header{"X-A": {"a\r\nSet-Cookie: x"}}}, false},
+		{"ValueUnitSeparator", storedResponse{Status: 200, Header: http.Header{"X-A": {"a\x1f"}}}, false},
+		{"ValueDEL", storedResponse{Status: 200, Trailer: http.Header{"X-A": {"a\x7f"}}}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if err := c.s.validate(); (err == nil) != c.ok || (err != nil && !errors.Is(err, idempotency.ErrCorrupt)) {
+				t.Fatalf("validate = %v, want ok=%v (else ErrCorrupt)", err, c.ok)
+			}
+		})
+	}
+
+	record := func(status uint64, extra ...byte) []byte {
+		b := binary.AppendUvarint([]byte{recordVersion}, status)
+		b = append(b, 0, 0, 0, 0) // no marker, no header, no body, no trailer
+		return append(b, extra...)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+		ok   bool
+		msg  string // what the error says, if it matters
+	}{
+		{"Status999", record(999), true, ""},
+		{"Status1000", record(1000), false, "status 1000"},
+		{"TrailingByte", record(200, 0), false, "trailing bytes"},
+		{"VersionOnly", []byte{recordVersion}, false, "bad length"},
+		{"TruncatedStatus", []byte{recordVersion, 0x80}, false, "bad length"},
+		// Three headers announced, two bytes left: each takes two or more,
+		// so the count is refused before any is read or allocated for.
+		{"CountPastTheEnd", []byte{recordVersion, 200, 1, 0, 3, 0, 0}, false, "count past the end"},
+	} {
+		t.Run("Decode"+c.name, func(t *testing.T) {
+			t.Parallel()
+			var s storedResponse
+			err := s.UnmarshalResult(c.data)
+			if (err == nil) != c.ok || (err != nil && !errors.Is(err, idempotency.ErrCorrupt)) {
+				t.Fatalf("UnmarshalResult(%x) = %v, want ok=%v (else ErrCorrupt)", c.data, err, c.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), c.msg) {
+				t.Fatalf("UnmarshalResult(%x) = %v, want it to say %q", c.data, err, c.msg)
+			}
+		})
+	}
+}
+
+// Responses of many short headers, of one long value or name, and no body,
+// encode and decode whole (the encoder sizes its buffer from them).
+func TestStoredRecordHeadersRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		h    http.Header
+	}{
+		{"ManyShort", http.Header{"X-A": {"a"}, "X-B": {"b"}, "X-C": {"c"}, "X-D": {"d"}}},
+		{"OneLong", http.Header{"X-Long": {strings.Repeat("v", 300)}}},
+		{"LongName", http.Header{"X-" + strings.Repeat("N", 300): {"v"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := storedResponse{Status: 204, Header: c.h, Trailer: c.h}
+			b, err := s.MarshalResult()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back storedResponse
+			if err := back.UnmarshalResult(b); err != nil || back.Status != 204 || len(back.Header) != len(c.h) || len(back.Trailer) != len(c.h) {
+				t.Fatalf("read back %+v, %v", back, err)
+			}
+			for k, vs := range c.h {
+				if got := back.Header[k]; len(got) != 1 || got[0] != vs[0] {
+					t.Fatalf("header %s = %q, want %q", k, got, vs)
+				}
+			}
+		})
+	}
+}
