@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
-	"github.com/idempotency-go/idempotency/internal/lifecycle"
 )
 
 // Store is an idemtype.Store kept in a directory that many processes on one
@@ -34,7 +33,7 @@ type Store struct {
 	// fsync, rename and removal with its path, in order.
 	trace func(op, path string)
 
-	life lifecycle.State
+	life idemtype.Lifecycle
 }
 
 var (

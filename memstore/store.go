@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
-	"github.com/idempotency-go/idempotency/internal/lifecycle"
 )
 
 // Options configures a Store. The zero value, like a nil *Options, means
@@ -58,7 +57,7 @@ type Store struct {
 	now    func() time.Time
 	tokens atomic.Uint64
 	use    usage
-	life   lifecycle.State
+	life   idemtype.Lifecycle
 }
 
 var (

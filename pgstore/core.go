@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
-	"github.com/idempotency-go/idempotency/internal/lifecycle"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -18,7 +17,7 @@ type core struct {
 	opts  Options
 	names names
 	sql   statements
-	life  *lifecycle.State // a pointer: core is built by value
+	life  *idemtype.Lifecycle // a pointer: core is built by value
 }
 
 // newCore applies the defaults to opts (nil: all defaults).
@@ -31,7 +30,7 @@ func newCore(opts *Options) (core, error) {
 	if err != nil {
 		return core{}, err
 	}
-	return core{opts: o, names: n, sql: buildStatements(n), life: new(lifecycle.State)}, nil
+	return core{opts: o, names: n, sql: buildStatements(n), life: new(idemtype.Lifecycle)}, nil
 }
 
 // usable reports, for op on key, that the store was closed.

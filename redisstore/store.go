@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
-	"github.com/idempotency-go/idempotency/internal/lifecycle"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -25,7 +24,7 @@ type Store struct {
 	pubArg  any    // pubCmd, boxed once for the scripts' arguments
 	tombArg any    // Options.Tombstone in milliseconds, as the scripts want it
 	watch   watchers
-	life    lifecycle.State
+	life    idemtype.Lifecycle
 
 	nonceBase string        // random, per Store
 	nonceSeq  atomic.Uint64 // counts the Store's nonces

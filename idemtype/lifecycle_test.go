@@ -1,4 +1,4 @@
-package lifecycle
+package idemtype
 
 import (
 	"context"
@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-func TestClose(t *testing.T) {
+func TestLifecycleClose(t *testing.T) {
 	t.Parallel()
-	var s State
+	var s Lifecycle
 	swept := make(chan struct{}, 1)
 	var ended bool
 	s.Sweep(time.Millisecond, func(ctx context.Context) {
@@ -42,9 +42,9 @@ func TestClose(t *testing.T) {
 	}
 }
 
-func TestCloseWithoutSweeper(t *testing.T) {
+func TestLifecycleCloseWithoutSweeper(t *testing.T) {
 	t.Parallel()
-	var s State
+	var s Lifecycle
 	if err := s.Close(nil); err != nil || !s.Closed() {
 		t.Fatalf("Close = %v, closed %v", err, s.Closed())
 	}

@@ -1,8 +1,4 @@
-// Package lifecycle is the part of the Close contract (idemtype.Closer)
-// that every store of this repository shares: whether the store is
-// closed, a Close that runs once, and the background sweeper that Close
-// stops.
-package lifecycle
+package idemtype
 
 import (
 	"context"
@@ -11,9 +7,13 @@ import (
 	"time"
 )
 
-// State is a store's life: open until Close. The zero value is an open
-// store without a sweeper.
-type State struct {
+// Lifecycle is the part of the [Closer] contract that a store can share
+// with others (every store of this module and its submodules uses it):
+// whether the store is closed, a Close that runs once, and the background
+// sweeper that Close stops. The zero value is an open store without a
+// sweeper. A store checks [Lifecycle.Closed] at the start of every
+// operation and answers [ErrClosed] (in an [OpError]) once it holds.
+type Lifecycle struct {
 	closed atomic.Bool
 	once   sync.Once
 	cancel context.CancelFunc // stops the sweeper; nil without one
@@ -23,7 +23,7 @@ type State struct {
 // Sweep calls sweep every interval in a goroutine until Close, with a
 // context that Close cancels. Call it at most once, before the store is
 // used.
-func (s *State) Sweep(interval time.Duration, sweep func(context.Context)) {
+func (s *Lifecycle) Sweep(interval time.Duration, sweep func(context.Context)) {
 	s.done = make(chan struct{})
 	var ctx context.Context
 	ctx, s.cancel = context.WithCancel(context.Background())
@@ -43,13 +43,13 @@ func (s *State) Sweep(interval time.Duration, sweep func(context.Context)) {
 }
 
 // Closed reports whether Close was called.
-func (s *State) Closed() bool { return s.closed.Load() }
+func (s *Lifecycle) Closed() bool { return s.closed.Load() }
 
 // Close marks the store closed, so that its operations fail from now on,
 // stops the sweeper and waits for it, then calls release (if not nil) and
 // returns its error. Only the first call does this; later ones return nil
 // once the first has returned.
-func (s *State) Close(release func() error) error {
+func (s *Lifecycle) Close(release func() error) error {
 	var err error
 	s.once.Do(func() {
 		s.closed.Store(true)
