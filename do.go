@@ -59,7 +59,7 @@ func replay[T any](ctx context.Context, g *Guard, rec Record, cached *localEntry
 		case cached != nil:
 			v, ok = cached.value(typ)
 		case rec.Memo != nil:
-			v, ok = memoGet(&rec, typ)
+			v, ok = memoGet(g, &rec, typ)
 		default:
 			v, ok = g.replays.get(rec.Key, rec.Token, typ, rec.Value)
 		}
@@ -78,7 +78,7 @@ func replay[T any](ctx context.Context, g *Guard, rec Record, cached *localEntry
 	case cache && cached != nil:
 		cached.keep(typ, v)
 	case cache && rec.Memo != nil:
-		memoPut(&rec, typ, v)
+		memoPut(g, &rec, typ, v)
 	case cache:
 		g.replays.put(rec.Key, rec.Token, typ, rec.Value, v)
 	}

@@ -33,6 +33,9 @@ type replayEntry struct {
 	typ   reflect.Type
 	raw   []byte // the stored bytes that value was decoded from
 	value any
+	// by is the guard that decoded value, for an entry in a record's
+	// memo: guards sharing a store may read its bytes with other codecs.
+	by *Guard
 }
 
 func (c *replayCache) slot(key string) *atomic.Pointer[replayEntry] {
@@ -52,19 +55,22 @@ func (e *replayEntry) match(key string, token Token, typ reflect.Type, raw []byt
 	return e.value, true
 }
 
-// memoGet returns the value decoded as typ from rec's outcome that the
+// memoGet returns the value g decoded as typ from rec's outcome that the
 // record's memo holds. A memo of a store's record lives as long as the
 // record, so duplicates spread over many keys still skip the decoding.
-func memoGet(rec *Record, typ reflect.Type) (any, bool) {
+func memoGet(g *Guard, rec *Record, typ reflect.Type) (any, bool) {
 	e, _ := rec.Memo.Load().(*replayEntry)
+	if e == nil || e.by != g {
+		return nil, false
+	}
 	return e.match(rec.Key, rec.Token, typ, rec.Value)
 }
 
 // memoPut keeps in rec's memo the value decoded as typ from its outcome.
 // The store's bytes are kept as they are: it keeps them unchanged for the
 // record's life, and comparing them with themselves costs nothing.
-func memoPut(rec *Record, typ reflect.Type, value any) {
-	rec.Memo.Store(&replayEntry{key: rec.Key, token: rec.Token, typ: typ, raw: rec.Value, value: value})
+func memoPut(g *Guard, rec *Record, typ reflect.Type, value any) {
+	rec.Memo.Store(&replayEntry{key: rec.Key, token: rec.Token, typ: typ, raw: rec.Value, value: value, by: g})
 }
 
 func (c *replayCache) put(key string, token Token, typ reflect.Type, raw []byte, value any) {
