@@ -253,6 +253,7 @@ type sentHeader struct {
 	declared      map[string]bool // trailers the Trailer header declared; nil: none
 	connection    map[string]bool // names the Connection header lists; nil: none
 	contentLength string
+	trailing      bool // a name under http.TrailerPrefix
 	typed         bool // a Content-Type field, even without values
 	encoded       bool // a Transfer-Encoding or Content-Encoding
 }
@@ -272,6 +273,12 @@ func (r *recorder) snapshot(hd http.Header, status int) sentHeader {
 		connection:    namesIn(headerValues(hd, "Connection")),
 	}
 	_, sh.typed = hd["Content-Type"]
+	for k := range hd {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			sh.trailing = true
+			break
+		}
+	}
 	var buf [512]byte
 	fields, n := buf[:0], 0
 	for k, vs := range hd {
@@ -345,7 +352,7 @@ func (r *recorder) recordable(ck string, sh *sentHeader) bool {
 
 // result is the response to record, once the handler returned and settle
 // found it replayable.
-func (r *recorder) result() storedResponse {
+func (r *recorder) result(req *http.Request) storedResponse {
 	cur := r.Header()
 	if !r.wroteHeader {
 		// net/http writes 200 with the headers as they are when the
@@ -366,6 +373,9 @@ func (r *recorder) result() storedResponse {
 		s.Body = body
 	}
 	for k, vs := range cur {
+		if !r.trailersSent(req) {
+			break
+		}
 		name, prefixed := strings.CutPrefix(k, http.TrailerPrefix)
 		if !prefixed && !sh.declared[k] {
 			continue
@@ -384,6 +394,27 @@ func (r *recorder) result() storedResponse {
 		s.enc = r.finish(s.Trailer)
 	}
 	return s
+}
+
+// bufferBeforeChunking is how much of a body net/http's HTTP/1 server
+// holds before it sends the header: a handler that returns having written
+// no more gets a Content-Length.
+const bufferBeforeChunking = 2048
+
+// trailersSent reports whether the client got the response's trailers.
+// HTTP/2 sends them always; HTTP/1.1 only after a chunked body, which
+// net/http's server uses unless the whole response was known when its
+// header went out: no Content-Length of the handler's, and trailers
+// declared or named by then, a flush, or more body than it holds.
+func (r *recorder) trailersSent(req *http.Request) bool {
+	switch {
+	case req.ProtoMajor >= 2:
+		return true
+	case !req.ProtoAtLeast(1, 1), req.Method == http.MethodHead, !bodyAllowed(r.status):
+		return false
+	}
+	sh := &r.sent
+	return sh.contentLength == "" && (sh.declared != nil || sh.trailing || r.flushed || r.written > bufferBeforeChunking)
 }
 
 // newlineToSpace is what net/http does to line breaks in field values.

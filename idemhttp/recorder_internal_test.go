@@ -35,7 +35,7 @@ func TestPrebuiltRecord(t *testing.T) {
 				if trailer {
 					hd.Set("X-Sum", "abc")
 				}
-				s := rec.result()
+				s := rec.result(httptest.NewRequest(http.MethodPost, "/", nil))
 				if !rec.prebuilt || s.enc == nil {
 					t.Fatal("record not built while the handler wrote")
 				}

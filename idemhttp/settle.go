@@ -107,7 +107,7 @@ func (h *handler) settle(rec *recorder, r *http.Request, end ending) (storedResp
 	case rec.tooLarge:
 		return marker("the response was larger than the limit for stored responses")
 	}
-	s := rec.result()
+	s := rec.result(r)
 	if s.size() > h.cfg.MaxResponseBytes {
 		return marker("the response was larger than the limit for stored responses")
 	}
