@@ -21,6 +21,7 @@ type Guard struct {
 	cfg      Config
 	owned    io.Closer // the private store of New(nil, ...)
 	replays  *replayCache
+	memo     *memoOwner  // this guard, in records' memos
 	local    *localCache // nil unless Config.LocalCache is on
 	clock    clock
 	renewals [1 << renewalQueuesLog2]renewals
@@ -39,7 +40,7 @@ func New(store Store, cfg *Config) *Guard {
 	if cfg != nil {
 		c = *cfg
 	}
-	g := &Guard{cfg: c.withDefaults(), store: store, replays: &replayCache{seed: maphash.MakeSeed()}}
+	g := &Guard{cfg: c.withDefaults(), store: store, replays: &replayCache{seed: maphash.MakeSeed()}, memo: new(memoOwner)}
 	g.local = newLocalCache(g.cfg.LocalCache)
 	g.setClock(realClock{})
 	if store == nil {

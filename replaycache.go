@@ -33,10 +33,15 @@ type replayEntry struct {
 	typ   reflect.Type
 	raw   []byte // the stored bytes that value was decoded from
 	value any
-	// by is the guard that decoded value, for an entry in a record's
+	// by names the guard that decoded value, for an entry in a record's
 	// memo: guards sharing a store may read its bytes with other codecs.
-	by *Guard
+	by *memoOwner
 }
+
+// memoOwner names a guard in the memos of a store's records. It is not the
+// guard itself, which a record's memo would then keep alive as long as the
+// record; and it has a size, so that no two are at one address.
+type memoOwner struct{ _ byte }
 
 func (c *replayCache) slot(key string) *atomic.Pointer[replayEntry] {
 	return &c.slots[maphash.String(c.seed, key)%replaySlots]
@@ -60,7 +65,7 @@ func (e *replayEntry) match(key string, token Token, typ reflect.Type, raw []byt
 // record, so duplicates spread over many keys still skip the decoding.
 func memoGet(g *Guard, rec *Record, typ reflect.Type) (any, bool) {
 	e, _ := rec.Memo.Load().(*replayEntry)
-	if e == nil || e.by != g {
+	if e == nil || e.by != g.memo {
 		return nil, false
 	}
 	return e.match(rec.Key, rec.Token, typ, rec.Value)
@@ -70,7 +75,7 @@ func memoGet(g *Guard, rec *Record, typ reflect.Type) (any, bool) {
 // The store's bytes are kept as they are: it keeps them unchanged for the
 // record's life, and comparing them with themselves costs nothing.
 func memoPut(g *Guard, rec *Record, typ reflect.Type, value any) {
-	rec.Memo.Store(&replayEntry{key: rec.Key, token: rec.Token, typ: typ, raw: rec.Value, value: value, by: g})
+	rec.Memo.Store(&replayEntry{key: rec.Key, token: rec.Token, typ: typ, raw: rec.Value, value: value, by: g.memo})
 }
 
 func (c *replayCache) put(key string, token Token, typ reflect.Type, raw []byte, value any) {
