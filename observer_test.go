@@ -405,3 +405,24 @@ func blockedWith(t *testing.T, g *idempotency.Guard, key string, err error) (fnC
 	}()
 	return receive(t, ctxs, "start of fn"), release, done
 }
+
+// A claim lost while fn runs is observed once: the renewal reports it, and
+// the completion the store then refuses for the same reason is not
+// reported again.
+func TestLeaseLostObservedOnce(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var kinds []string
+	env := newObsEnv(t, func(ctx context.Context, e idempotency.Event) {
+		mu.Lock()
+		kinds = append(kinds, e.Kind.String())
+		mu.Unlock()
+	})
+	obsScenarios()["LeaseLost"].run(t, env)
+	mu.Lock()
+	got := strings.Join(kinds, ",")
+	mu.Unlock()
+	if got != "lease_lost,executed" {
+		t.Fatalf("events %s, want lease_lost,executed", got)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -195,5 +197,34 @@ func TestResultMarshalerByType(t *testing.T) {
 		if _, err := idempotency.Do(ctx, g, "iface", iface); err != nil {
 			t.Fatalf("any holding a blob: %v", err)
 		}
+	}
+}
+
+// hollow encodes itself as no bytes, which it would read back as itself.
+type hollow struct{}
+
+func (hollow) MarshalResult() ([]byte, error)     { return nil, nil }
+func (*hollow) UnmarshalResult(data []byte) error { return nil }
+
+// A MarshalResult that returns no bytes and no error has not encoded the
+// result: it is recorded as completed without a value, like a value that
+// cannot be encoded, with a warning that says so, and duplicates get
+// ErrResultUnavailable, not a zero value read from nothing.
+func TestResultMarshalerWithNoBytes(t *testing.T) {
+	t.Parallel()
+	var runs atomic.Int32
+	log := &syncBuffer{}
+	g := newGuard(t, nil, &idempotency.Config{Logger: slog.New(slog.NewTextHandler(log, nil))})
+	fn := func(context.Context) (hollow, error) { runs.Add(1); return hollow{}, nil }
+	if _, err := idempotency.Do(context.Background(), g, "k", fn); err != nil {
+		t.Fatalf("first call: %v; want its value", err)
+	}
+	if l := log.String(); !strings.Contains(l, "level=WARN") || !strings.Contains(l, "MarshalResult returned no bytes") {
+		t.Fatalf("log = %q, want a warning that MarshalResult returned no bytes", l)
+	}
+	_, err := idempotency.Do(context.Background(), g, "k", fn)
+	wantErr(t, err, idempotency.ErrResultUnavailable)
+	if runs.Load() != 1 {
+		t.Fatalf("fn ran %d times", runs.Load())
 	}
 }
