@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 )
 
 const secretKey = "card:4242424242424242"
@@ -50,7 +51,7 @@ func TestLogKeys(t *testing.T) {
 				{idempotency.Config{}, "key_hmac=", "4242"},
 				{idempotency.Config{LogRawKeys: true}, "key=" + secretKey, "key_hmac"},
 			} {
-				var buf syncBuffer
+				var buf testchild.Buffer
 				tc.cfg.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 				site(t, tc.cfg)
 				l := buf.String()

@@ -1,7 +1,6 @@
 package idempotency_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 )
 
 // obsEnv is a guard whose observer misbehaves (panics or blocks) on one
@@ -20,7 +20,7 @@ type obsEnv struct {
 	c   *clock
 	s   *countingOps
 	g   *idempotency.Guard
-	log *syncBuffer
+	log *testchild.Buffer
 	// fnReturned is set once fn has returned.
 	fnReturned atomic.Bool
 }
@@ -43,26 +43,9 @@ func (s *countingOps) Extend(ctx context.Context, key string, tok idempotency.To
 	return s.faultyStore.Extend(ctx, key, tok, lease)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func newObsEnv(t *testing.T, obs idempotency.ObserverFunc) *obsEnv {
 	c := newClock()
-	env := &obsEnv{c: c, log: &syncBuffer{}}
+	env := &obsEnv{c: c, log: &testchild.Buffer{}}
 	env.s = &countingOps{faultyStore: faultyStore{Store: newStore(t, c)}}
 	env.g = idempotency.NewAt(env.s, &idempotency.Config{
 		Lease: obsLease, Observer: obs,
@@ -345,7 +328,7 @@ func TestSettleRefusedIsLeaseLost(t *testing.T) {
 			c := newClock()
 			var mu sync.Mutex
 			var kinds []string
-			log := &syncBuffer{}
+			log := &testchild.Buffer{}
 			// Real renewals with a long lease: none happens during the
 			// test; the store's clock alone makes the lease lapse.
 			g := newGuard(t, newStore(t, c), &idempotency.Config{

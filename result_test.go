@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 )
 
 type panickyResult struct{ N int }
@@ -213,7 +214,7 @@ func (*hollow) UnmarshalResult(data []byte) error { return nil }
 func TestResultMarshalerWithNoBytes(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int32
-	log := &syncBuffer{}
+	log := &testchild.Buffer{}
 	g := newGuard(t, nil, &idempotency.Config{Logger: slog.New(slog.NewTextHandler(log, nil))})
 	fn := func(context.Context) (hollow, error) { runs.Add(1); return hollow{}, nil }
 	if _, err := idempotency.Do(context.Background(), g, "k", fn); err != nil {

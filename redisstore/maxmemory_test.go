@@ -1,40 +1,21 @@
 package redisstore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 	"github.com/idempotency-go/idempotency/internal/testserver"
 	"github.com/redis/go-redis/v9"
 )
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fillRedis writes 64 KiB values until Redis refuses a write for lack of
 // memory, then holds it full: maxmemory drops 1 MiB below what is used,
@@ -87,7 +68,7 @@ func TestMaxMemory(t *testing.T) {
 	s := newStore(t, c, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var logs syncBuffer
+	var logs testchild.Buffer
 	g := idempotency.New(s, &idempotency.Config{Lease: time.Minute, TTL: time.Hour, WaitTimeout: -1,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 

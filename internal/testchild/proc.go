@@ -1,13 +1,11 @@
 package testchild
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -27,7 +25,7 @@ func Command(run string, env ...string) *exec.Cmd {
 // Proc is a started child.
 type Proc struct {
 	Cmd            *exec.Cmd
-	stdout, stderr buffer
+	stdout, stderr Buffer
 	done           chan struct{}
 	err            error
 }
@@ -145,23 +143,4 @@ func (p *Proc) waitFor(t testing.TB, bound time.Duration, reached func() bool) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-}
-
-// buffer is a bytes.Buffer that the child's output copier writes while
-// the test reads.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.b.Bytes())
 }
