@@ -1,34 +1,16 @@
 package idemhttp_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 )
 
-// syncBuffer is a log sink for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Keys carry what clients put in them (a card number, an e-mail): the
 // middleware's own log lines show a keyed digest of the record key, like
@@ -39,7 +21,7 @@ func TestLogsShowKeyDigests(t *testing.T) {
 	for _, raw := range []bool{false, true} {
 		t.Run(map[bool]string{false: "digest", true: "LogRawKeys"}[raw], func(t *testing.T) {
 			t.Parallel()
-			var logs syncBuffer
+			var logs testchild.Buffer
 			var c counter
 			e := newEnv(t, paymentHandler(&c), &envOptions{guard: &idempotency.Config{
 				Logger: slog.New(slog.NewTextHandler(&logs, nil)), LogRawKeys: raw,

@@ -179,59 +179,76 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, recKey string, bod
 		defer cancel(nil)
 	}
 	var (
-		rec      *recorder // the handler ran
-		kept     bool      // its response was settled as an outcome to record
-		panicked any
-	)
-	call := func(ctx context.Context) (storedResponse, error) {
-		return idempotency.Do(ctx, h.g, recKey, func(ctx context.Context) (storedResponse, error) {
-			rec = newRecorder(ctx, w, h)
-			hr := r.WithContext(&rec.ctx)
-			rec.reqBody.reset(body)
-			hr.Body, hr.GetBody, hr.ContentLength = &rec.reqBody, rec.reqBody.again, int64(len(body))
-			func() {
-				defer func() { panicked = recover() }()
-				h.next.ServeHTTP(rec, hr)
-			}()
-			s, err := h.settle(rec, r, ending{panicked: panicked, clientGone: r.Context().Err() != nil})
-			kept = err == nil
-			if re, ok := err.(*releaseError); ok && re.retry && cancel != nil {
-				cancel(re)
-			}
-			return s, err
-		}, opts...)
-	}
-	var (
+		st  ran
 		s   storedResponse
 		err error
 	)
 	if h.cfg.Join == nil {
-		s, err = call(ctx)
+		s, err = h.call(ctx, w, r, recKey, body, opts, cancel, &st)
 	} else {
-		called := false
+		// Only here does the call escape to the heap, through the Joiner.
+		j := new(joined)
 		err = h.cfg.Join(ctx, h.g, recKey, func(ctx context.Context) error {
-			called = true
-			var err error
-			s, err = call(ctx)
-			return err
+			j.called = true
+			j.s, j.err = h.call(ctx, w, r, recKey, body, opts, cancel, &j.ran)
+			return j.err
 		})
-		if !called && err == nil {
+		s, st = j.s, j.ran
+		if !j.called && err == nil {
 			err = errors.New("idempotency: idemhttp: Config.Join returned without running the call")
 		}
-		if rec != nil && panicked == nil {
-			h.sendHeld(w, r, rec, recKey, kept, err)
+		if st.rec != nil && st.panicked == nil {
+			h.sendHeld(w, r, st.rec, recKey, st.kept, err)
 		}
 	}
-	if panicked != nil {
-		panic(panicked)
+	if st.panicked != nil {
+		panic(st.panicked)
 	}
-	if rec != nil {
-		if rec.policyPanic != nil {
-			panic(rec.policyPanic) // the response is settled, and sent
+	if st.rec != nil {
+		if st.rec.policyPanic != nil {
+			panic(st.rec.policyPanic) // the response is settled, and sent
 		}
 		return s, errRan
 	}
 	return s, err
+}
+
+// ran is what run learns of the handler's turn.
+type ran struct {
+	rec      *recorder // the handler ran
+	kept     bool      // its response was settled as an outcome to record
+	panicked any
+}
+
+// joined is a call made through Config.Join.
+type joined struct {
+	ran
+	called bool
+	s      storedResponse
+	err    error
+}
+
+// call is the guarded call of the handler: it claims recKey and, claimed,
+// runs the handler and settles its response, telling st how.
+func (h *handler) call(ctx context.Context, w http.ResponseWriter, r *http.Request, recKey string, body []byte,
+	opts []idempotency.CallOption, cancel context.CancelCauseFunc, st *ran) (storedResponse, error) {
+	return idempotency.Do(ctx, h.g, recKey, func(ctx context.Context) (storedResponse, error) {
+		rec := newRecorder(ctx, w, h)
+		st.rec = rec
+		hr := r.WithContext(&rec.ctx)
+		rec.reqBody.reset(body)
+		hr.Body, hr.GetBody, hr.ContentLength = &rec.reqBody, rec.reqBody.again, int64(len(body))
+		func() {
+			defer func() { st.panicked = recover() }()
+			h.next.ServeHTTP(rec, hr)
+		}()
+		s, err := h.settle(rec, r, ending{panicked: st.panicked, clientGone: r.Context().Err() != nil})
+		st.kept = err == nil
+		if re, ok := err.(*releaseError); ok && re.retry && cancel != nil {
+			cancel(re)
+		}
+		return s, err
+	}, opts...)
 }
 
 // sendHeld answers with a response held for Config.Join, once the Joiner
