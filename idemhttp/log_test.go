@@ -11,7 +11,6 @@ import (
 	"github.com/idempotency-go/idempotency/internal/testchild"
 )
 
-
 // Keys carry what clients put in them (a card number, an e-mail): the
 // middleware's own log lines show a keyed digest of the record key, like
 // the guard's, and the key itself only under the guard's LogRawKeys.
