@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/idempotency-go/idempotency/idemtype"
 )
 
 // DefaultPrefix is the key prefix used when Options.Prefix is empty.
@@ -50,11 +52,19 @@ type Options struct {
 	// tombstone is gone they stay larger unless that clock steps back by
 	// more than this.
 	Tombstone time.Duration
+	// ReadFirst says when a claim first reads the key with plain commands
+	// (HMGET and PEXPIRETIME, one round trip, no script): a duplicate of
+	// a finished call then costs Redis a fraction of the claim script,
+	// and a new key one round trip more. Default (the zero value):
+	// idemtype.ReadFirstAuto, reading first while most of the Store's
+	// recent claims were such duplicates.
+	ReadFirst idemtype.ReadFirst
 }
 
 // Validate reports options New cannot use: a Prefix holding "{" or "}"
-// without AllowHashTagPrefix, an unknown PubSub, a negative Tombstone. The
-// error wraps ErrInvalidOptions. A nil *Options is valid.
+// without AllowHashTagPrefix, an unknown PubSub, a negative Tombstone, an
+// unknown ReadFirst. The error wraps ErrInvalidOptions. A nil *Options is
+// valid.
 func (o *Options) Validate() error {
 	switch {
 	case o == nil:
@@ -66,6 +76,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: unknown PubSub %d", ErrInvalidOptions, o.PubSub)
 	case o.Tombstone < 0:
 		return fmt.Errorf("%w: negative Tombstone %v", ErrInvalidOptions, o.Tombstone)
+	case !o.ReadFirst.Valid():
+		return fmt.Errorf("%w: unknown ReadFirst %d", ErrInvalidOptions, o.ReadFirst)
 	}
 	return nil
 }

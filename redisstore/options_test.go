@@ -32,6 +32,8 @@ func TestOptionsValidate(t *testing.T) {
 		{"unknown pubsub", &redisstore.Options{PubSub: 9}, "unknown PubSub 9"},
 		{"negative pubsub", &redisstore.Options{PubSub: -1}, "unknown PubSub -1"},
 		{"negative tombstone", &redisstore.Options{Tombstone: -time.Second}, "negative Tombstone"},
+		{"read first always", &redisstore.Options{ReadFirst: idemtype.ReadFirstAlways}, ""},
+		{"unknown read first", &redisstore.Options{ReadFirst: 7}, "unknown ReadFirst 7"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

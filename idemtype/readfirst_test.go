@@ -1,0 +1,69 @@
+package idemtype_test
+
+import (
+	"testing"
+
+	"github.com/idempotency-go/idempotency/idemtype"
+)
+
+func TestDuplicateRate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		seen []bool // claims observed in order: true found a finished record
+		mode idemtype.ReadFirst
+		want bool
+	}{
+		{"auto, nothing seen", nil, idemtype.ReadFirstAuto, false},
+		{"always, nothing seen", nil, idemtype.ReadFirstAlways, true},
+		{"never, only duplicates", repeat(true, 100), idemtype.ReadFirstNever, false},
+		{"always, only new keys", repeat(false, 100), idemtype.ReadFirstAlways, true},
+		{"auto, 21 duplicates", repeat(true, 21), idemtype.ReadFirstAuto, false},
+		{"auto, 22 duplicates", repeat(true, 22), idemtype.ReadFirstAuto, true},
+		{"auto, duplicates then 4 new keys", append(repeat(true, 100), repeat(false, 4)...), idemtype.ReadFirstAuto, true},
+		{"auto, duplicates then 5 new keys", append(repeat(true, 100), repeat(false, 5)...), idemtype.ReadFirstAuto, false},
+		{"auto, one in two duplicates", alternate(200), idemtype.ReadFirstAuto, false},
+		{"auto, new keys then duplicates again", append(append(repeat(true, 100), repeat(false, 100)...), repeat(true, 22)...), idemtype.ReadFirstAuto, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var d idemtype.DuplicateRate
+			for _, f := range tc.seen {
+				d.Observe(f)
+			}
+			if got := d.ReadFirst(tc.mode); got != tc.want {
+				t.Fatalf("ReadFirst(%v) = %v; want %v", tc.mode, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadFirstString(t *testing.T) {
+	t.Parallel()
+	for r, want := range map[idemtype.ReadFirst]string{
+		idemtype.ReadFirstAuto: "auto", idemtype.ReadFirstAlways: "always", idemtype.ReadFirstNever: "never", 9: "ReadFirst(9)",
+	} {
+		if got := r.String(); got != want {
+			t.Errorf("String() = %q; want %q", got, want)
+		}
+		if got, valid := r.Valid(), want != "ReadFirst(9)"; got != valid {
+			t.Errorf("%v.Valid() = %v; want %v", r, got, valid)
+		}
+	}
+}
+
+func repeat(v bool, n int) []bool {
+	s := make([]bool, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+func alternate(n int) []bool {
+	s := make([]bool, n)
+	for i := range s {
+		s[i] = i%2 == 0
+	}
+	return s
+}

@@ -1,0 +1,287 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/testserver"
+	"github.com/idempotency-go/idempotency/redisstore"
+	"github.com/idempotency-go/idempotency/storetest"
+	"github.com/redis/go-redis/v9"
+)
+
+// TestConformanceReadFirst: the conformance suite with every claim reading
+// first, on one node and on a Cluster.
+func TestConformanceReadFirst(t *testing.T) {
+	t.Parallel()
+	opts := &redisstore.Options{ReadFirst: idemtype.ReadFirstAlways}
+	t.Run("node", func(t *testing.T) {
+		t.Parallel()
+		c, _ := client(t, testserver.StartRedis(t).Addr())
+		storetest.Run(t, func(t *testing.T) idemtype.Store { return newStore(t, c, opts) })
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		c, _ := clusterClient(t, testserver.StartRedisCluster(t, 3))
+		storetest.Run(t, func(t *testing.T) idemtype.Store { return newStore(t, c, opts) })
+	})
+}
+
+// commands is a go-redis hook recording the name of every command sent,
+// a script by "evalsha".
+type commands struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (c *commands) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commands) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.add(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commands) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.add(cmds...)
+		return next(ctx, cmds)
+	}
+}
+
+func (c *commands) add(cmds ...redis.Cmder) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cmd := range cmds {
+		c.names = append(c.names, cmd.Name())
+	}
+}
+
+// take returns the commands sent since the last call, joined by spaces.
+func (c *commands) take() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := strings.Join(c.names, " ")
+	c.names = nil
+	return s
+}
+
+func recordedClient(t *testing.T) (*redis.Client, *commands) {
+	t.Helper()
+	c, _ := client(t, testserver.StartRedis(t).Addr())
+	rec := &commands{}
+	c.AddHook(rec)
+	return c, rec
+}
+
+// TestReadFirst: with ReadFirstAlways, a duplicate of a finished call is
+// answered by HMGET and PEXPIRETIME alone, with the record the claim
+// script gives; every other state of the key goes on to the script, whose
+// answer stands.
+func TestReadFirst(t *testing.T) {
+	t.Parallel()
+	c, sent := recordedClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	const (
+		read   = "hmget pexpiretime"
+		script = "evalsha"
+	)
+	finish := func(t *testing.T, s *redisstore.Store, key string, st idemtype.Status, ttl time.Duration) {
+		t.Helper()
+		cl, err := s.Claim(ctx, idemtype.ClaimRequest{Key: key, Fingerprint: "fp", Lease: time.Minute, TTL: time.Hour})
+		if err != nil || !cl.Acquired {
+			t.Fatalf("Claim = %+v, %v", cl, err)
+		}
+		if err := s.Complete(ctx, key, cl.Record.Token, idemtype.Outcome{Status: st, Value: []byte("v"), TTL: ttl}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := func(key string) idemtype.ClaimRequest {
+		return idemtype.ClaimRequest{Key: key, Fingerprint: "fp", Lease: time.Minute, TTL: time.Hour, Takeover: true}
+	}
+	for _, tc := range []struct {
+		name     string
+		setup    func(t *testing.T, s *redisstore.Store, key string)
+		sent     string // commands of the read-first claim
+		acquired bool
+		corrupt  bool
+	}{
+		{"completed", func(t *testing.T, s *redisstore.Store, k string) { finish(t, s, k, idemtype.StatusCompleted, time.Hour) }, read, false, false},
+		{"failed", func(t *testing.T, s *redisstore.Store, k string) { finish(t, s, k, idemtype.StatusFailed, time.Hour) }, read, false, false},
+		{"completed, never expires", func(t *testing.T, s *redisstore.Store, k string) { finish(t, s, k, idemtype.StatusCompleted, 0) }, read, false, false},
+		{"absent", func(*testing.T, *redisstore.Store, string) {}, read + " " + script, true, false},
+		{"in progress", func(t *testing.T, s *redisstore.Store, k string) {
+			if _, err := s.Claim(ctx, req(k)); err != nil {
+				t.Fatal(err)
+			}
+		}, read + " " + script, false, false},
+		{"released: a tombstone", func(t *testing.T, s *redisstore.Store, k string) {
+			cl, err := s.Claim(ctx, req(k))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Release(ctx, k, cl.Record.Token); err != nil {
+				t.Fatal(err)
+			}
+		}, read + " " + script, true, false},
+		{"completed, key expiry removed", func(t *testing.T, s *redisstore.Store, k string) {
+			finish(t, s, k, idemtype.StatusCompleted, time.Hour)
+			if err := c.Persist(ctx, s.RedisKey(k)).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}, read + " " + script, false, false},
+		{"corrupt", func(t *testing.T, s *redisstore.Store, k string) {
+			if err := c.HSet(ctx, s.RedisKey(k), "k", k, "s", "2", "t", "x").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}, read + " " + script, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Not parallel: sent records the client's every command.
+			first := newStore(t, c, &redisstore.Options{ReadFirst: idemtype.ReadFirstAlways})
+			never := newStore(t, c, &redisstore.Options{Prefix: prefixOf(first), ReadFirst: idemtype.ReadFirstNever})
+			tc.setup(t, first, "k")
+			want, wantErr := never.Claim(ctx, req("k"))
+			if tc.acquired {
+				// The script's own claim took the key: answer the
+				// read-first claim on a copy of the setup instead.
+				tc.setup(t, first, "k2")
+			}
+			key := map[bool]string{false: "k", true: "k2"}[tc.acquired]
+			sent.take()
+			got, err := first.Claim(ctx, req(key))
+			if s := sent.take(); s != tc.sent {
+				t.Errorf("commands = %q; want %q", s, tc.sent)
+			}
+			if tc.corrupt {
+				if !errors.Is(err, idemtype.ErrCorrupt) || !errors.Is(wantErr, idemtype.ErrCorrupt) {
+					t.Fatalf("Claim = %v (script alone: %v); want ErrCorrupt from both", err, wantErr)
+				}
+				return
+			}
+			if err != nil || wantErr != nil {
+				t.Fatalf("Claim = %v (script alone: %v)", err, wantErr)
+			}
+			if got.Acquired != tc.acquired {
+				t.Fatalf("Claim = %+v; want acquired %v", got, tc.acquired)
+			}
+			if !tc.acquired && !sameRecord(got.Record, want.Record) {
+				t.Errorf("read first = %+v\nscript     = %+v", got.Record, want.Record)
+			}
+		})
+	}
+}
+
+func prefixOf(s *redisstore.Store) string {
+	name := s.RedisKey("")
+	return name[:strings.LastIndexByte(name, '{')]
+}
+
+func sameRecord(a, b idemtype.Record) bool {
+	return a.Key == b.Key && a.Fingerprint == b.Fingerprint && a.Status == b.Status && a.Token == b.Token &&
+		slices.Equal(a.Value, b.Value) && a.LeaseUntil.Equal(b.LeaseUntil) && a.ExpiresAt.Equal(b.ExpiresAt) &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt)
+}
+
+// TestReadFirstKeyExpiry: the scripts set a key to expire one millisecond
+// before its record's expires_at, so that Redis removes it at expires_at;
+// a TTL of one millisecond keeps expires_at itself, and such a record is
+// not answered by the read.
+func TestReadFirstKeyExpiry(t *testing.T) {
+	t.Parallel()
+	c, _ := client(t, testserver.StartRedis(t).Addr())
+	s := newStore(t, c, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name      string
+		claimTTL  time.Duration
+		outcome   time.Duration
+		keyOffset int64 // key expiry minus the record's expires_at, ms
+	}{
+		{"in progress", time.Hour, -1, -1},
+		{"completed", time.Hour, time.Hour, -1},
+		{"completed, 2ms", time.Hour, 2 * time.Millisecond, -1},
+	} {
+		key := tc.name
+		cl, err := s.Claim(ctx, idemtype.ClaimRequest{Key: key, Lease: time.Minute, TTL: tc.claimTTL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.outcome >= 0 {
+			if err := s.Complete(ctx, key, cl.Record.Token, idemtype.Outcome{Status: idemtype.StatusCompleted, TTL: tc.outcome}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e, err := c.HGet(ctx, s.RedisKey(key), "e").Int64()
+		if err != nil {
+			if tc.outcome < time.Hour && errors.Is(err, redis.Nil) {
+				continue // expired already
+			}
+			t.Fatal(err)
+		}
+		got, err := c.PExpireTime(ctx, s.RedisKey(key)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := e + tc.keyOffset; got.Milliseconds() != want {
+			t.Errorf("%s: PEXPIRETIME = %d; want %d (expires_at %d)", tc.name, got.Milliseconds(), want, e)
+		}
+	}
+}
+
+// TestReadFirstAuto: by default a Store reads first once most of its
+// recent claims found a finished record, and stops once new keys come
+// back.
+func TestReadFirstAuto(t *testing.T) {
+	t.Parallel()
+	c, sent := recordedClient(t)
+	s := newStore(t, c, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl, err := s.Claim(ctx, idemtype.ClaimRequest{Key: "dup", Lease: time.Minute, TTL: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, "dup", cl.Record.Token, idemtype.Outcome{Status: idemtype.StatusCompleted, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(key string) string {
+		t.Helper()
+		sent.take()
+		if _, err := s.Claim(ctx, idemtype.ClaimRequest{Key: key, Lease: time.Minute, TTL: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		return sent.take()
+	}
+	var scripts int
+	for range 40 {
+		if claim("dup") == "evalsha" {
+			scripts++
+		}
+	}
+	// One new key before and 40 duplicates: the estimate passes 3/4 after
+	// the 22nd duplicate (idemtype.DuplicateRate).
+	if scripts != 22 {
+		t.Errorf("duplicates answered by the script: %d of 40; want 22, then reads", scripts)
+	}
+	// Four new keys bring the estimate (0.92 after 40 duplicates) under
+	// 3/4.
+	for i := range 4 {
+		if got, want := claim("new"+strconv.Itoa(i)), "hmget pexpiretime evalsha"; got != want {
+			t.Errorf("new key %d: commands %q; want %q", i, got, want)
+		}
+	}
+	if got := claim("new4"); got != "evalsha" {
+		t.Errorf("after 4 new keys: commands %q; want the script alone", got)
+	}
+}
