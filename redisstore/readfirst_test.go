@@ -115,7 +115,9 @@ func TestReadFirst(t *testing.T) {
 		acquired bool
 		corrupt  bool
 	}{
-		{"completed", func(t *testing.T, s *redisstore.Store, k string) { finish(t, s, k, idemtype.StatusCompleted, time.Hour) }, read, false, false},
+		{"completed", func(t *testing.T, s *redisstore.Store, k string) {
+			finish(t, s, k, idemtype.StatusCompleted, time.Hour)
+		}, read, false, false},
 		{"failed", func(t *testing.T, s *redisstore.Store, k string) { finish(t, s, k, idemtype.StatusFailed, time.Hour) }, read, false, false},
 		{"completed, never expires", func(t *testing.T, s *redisstore.Store, k string) { finish(t, s, k, idemtype.StatusCompleted, 0) }, read, false, false},
 		{"absent", func(*testing.T, *redisstore.Store, string) {}, read + " " + script, true, false},
