@@ -15,7 +15,8 @@ import (
 // sees that commit, so more than two are rare.
 const claimAttempts = 16
 
-// Claim implements idemtype.Store in one statement.
+// Claim implements idemtype.Store in one statement, or two when it reads
+// first (see [Options.ReadFirst]) and the key holds no finished record.
 func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
 	if err := s.usable("claim", req.Key); err != nil {
 		return idemtype.Claim{}, err
@@ -26,7 +27,29 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 	if c := txCallFrom(ctx, s, req.Key); c != nil {
 		return c.claim(ctx, req)
 	}
-	return s.claim(ctx, s.pool, req)
+	return s.claimFirst(ctx, s.pool, req)
+}
+
+// claimFirst claims outside a DoTx call: on q (a pool or a database),
+// reading first when the store's duplicates say so (Options.ReadFirst).
+// A finished record the read finds is the claim's answer, as the claim
+// statement would give it; for anything else the claim statement runs.
+func (s *core) claimFirst(ctx context.Context, q querier, req idemtype.ClaimRequest) (idemtype.Claim, error) {
+	if s.dups.ReadFirst(s.opts.ReadFirst) {
+		rec, err := scanRecord(q.QueryRow(ctx, s.sql.finished, hashKey(req.Key)), "claim", req.Key)
+		if err == nil {
+			s.dups.Observe(true)
+			return idemtype.Claim{Record: rec}, nil
+		}
+		if !errors.Is(err, idemtype.ErrNotFound) {
+			return idemtype.Claim{}, err
+		}
+	}
+	c, err := s.claim(ctx, q, req)
+	if err == nil {
+		s.dups.Observe(c.Record.Status != idemtype.StatusInProgress)
+	}
+	return c, err
 }
 
 // claim runs the claim statement on q (a pool, or a DoTx transaction).

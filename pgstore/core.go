@@ -17,7 +17,8 @@ type core struct {
 	opts  Options
 	names names
 	sql   statements
-	life  *idemtype.Lifecycle // a pointer: core is built by value
+	life  *idemtype.Lifecycle     // a pointer: core is built by value
+	dups  *idemtype.DuplicateRate // of the store's claims, for ReadFirstAuto
 }
 
 // newCore applies the defaults to opts (nil: all defaults).
@@ -30,7 +31,7 @@ func newCore(opts *Options) (core, error) {
 	if err != nil {
 		return core{}, err
 	}
-	return core{opts: o, names: n, sql: buildStatements(n), life: new(idemtype.Lifecycle)}, nil
+	return core{opts: o, names: n, sql: buildStatements(n), life: new(idemtype.Lifecycle), dups: new(idemtype.DuplicateRate)}, nil
 }
 
 // usable reports, for op on key, that the store was closed.

@@ -11,7 +11,8 @@ import (
 // database, or, for the key of a DoTxSQL call running under ctx, in its
 // transaction.
 
-// Claim implements idemtype.Store in one statement.
+// Claim implements idemtype.Store in one statement, or two when it reads
+// first (see [Options.ReadFirst]) and the key holds no finished record.
 func (s *DBStore) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.Claim, error) {
 	if err := s.usable("claim", req.Key); err != nil {
 		return idemtype.Claim{}, err
@@ -22,7 +23,7 @@ func (s *DBStore) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtyp
 	if c := sqlTxCallFrom(ctx, s, req.Key); c != nil {
 		return c.claim(ctx, req)
 	}
-	return s.claim(ctx, s.q, req)
+	return s.claimFirst(ctx, s.q, req)
 }
 
 // Extend implements idemtype.Store.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -41,6 +42,14 @@ type Options struct {
 	// SweepBatch is how many expired rows one Sweep statement deletes;
 	// Sweep repeats it until fewer are left. Default 1000.
 	SweepBatch int
+	// ReadFirst says when a claim outside DoTx first reads the key with a
+	// plain SELECT by primary key: a duplicate of a finished call then
+	// costs that read and nothing of the claim statement (whose insert
+	// path PostgreSQL prepares even when it writes nothing), and a new
+	// key one statement more. Default (the zero value):
+	// idemtype.ReadFirstAuto, reading first while most of the store's
+	// recent claims were such duplicates.
+	ReadFirst idemtype.ReadFirst
 }
 
 const (
@@ -80,6 +89,9 @@ func (o Options) withDefaults() (Options, names, error) {
 	}
 	if o.SweepBatch <= 0 {
 		o.SweepBatch = defaultSweepBatch
+	}
+	if !o.ReadFirst.Valid() {
+		return o, names{}, fmt.Errorf("idempotency: pgstore: unknown Options.ReadFirst %d", o.ReadFirst)
 	}
 	parts := strings.Split(o.Table, ".")
 	if len(parts) > 2 {

@@ -14,7 +14,7 @@ import "strings"
 // someone watches (waiters) notify the store's channel with the key digest
 // in hex; NOTIFY is delivered at commit.
 type statements struct {
-	claim, complete, completeTx, release, extend, del, get, list, watch, sweep, settle, held string
+	claim, finished, complete, completeTx, release, extend, del, get, list, watch, sweep, settle, held string
 }
 
 const cols = `key, fingerprint, status, token, value, lease_until, expires_at, created_at, updated_at`
@@ -78,6 +78,11 @@ SELECT ` + cols + `, acquired, took_over, lapsed FROM ins
 UNION ALL
 SELECT ` + cols + `, false, false, lapsed FROM cur WHERE held`,
 
+		// $1 key_hash. The plain read a claim may make first (see
+		// Options.ReadFirst): a finished record, live, is the claim's
+		// answer; for anything else the claim statement runs.
+		finished: `SELECT ` + cols + ` FROM TABLE AS r WHERE r.key_hash = $1 AND r.status <> 1 AND ` + live,
+
 		// $1 key_hash, $2 key, $3 token, $4 status, $5 value, $6 ttl µs.
 		complete: `UPDATE TABLE AS r SET status = $4, value = $5, updated_at = ` + ts + `,
 	expires_at = CASE WHEN $6::bigint > 0 THEN ` + ts + ` + $6::bigint * interval '1 microsecond' END
@@ -139,7 +144,7 @@ SELECT count(*) FROM d`,
 		// (fn committed the transaction itself).
 		held: `SELECT EXISTS (SELECT FROM TABLE WHERE key_hash = $1 AND token = $2 AND status = 1)`,
 	}
-	for _, p := range []*string{&q.claim, &q.complete, &q.completeTx, &q.release, &q.extend, &q.del, &q.get, &q.list, &q.watch, &q.sweep, &q.settle, &q.held} {
+	for _, p := range []*string{&q.claim, &q.finished, &q.complete, &q.completeTx, &q.release, &q.extend, &q.del, &q.get, &q.list, &q.watch, &q.sweep, &q.settle, &q.held} {
 		*p = r.Replace(*p)
 	}
 	return q
