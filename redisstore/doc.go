@@ -10,8 +10,11 @@
 // (TIME inside the scripts), every write checks the caller's token
 // (fencing), and records expire through Redis's own key expiry, so there
 // is nothing to sweep. As [idemtype.Live] says, a record is gone at its
-// ExpiresAt; Redis deletes a key one millisecond later, so the scripts
-// treat a record at its expiry as absent themselves.
+// ExpiresAt: the scripts set the key to expire one millisecond before
+// (Redis deletes a key once that time has passed), and treat a record at
+// its expiry as absent themselves. While most claims are duplicates of
+// finished calls, a claim reads first with plain commands and runs no
+// script for them (see [Options.ReadFirst]).
 //
 // Each record is one hash under Options.Prefix + "{" +
 // base64url(SHA-256(key)) + "}": any key bytes are safe, no two keys share
