@@ -8,7 +8,9 @@
 // statement: a first call costs two (claim, complete), a duplicate one.
 // The claim reads the record first and writes only when it acquires, so a
 // duplicate (a completed, failed or running record) is a read: no row
-// lock, no transaction id, no token and no commit to wait for.
+// lock, no transaction id, no token and no commit to wait for. While most
+// claims are duplicates of finished calls, a claim reads first with a
+// plain SELECT by primary key, cheaper still (see [Options.ReadFirst]).
 // Leases and expiry are judged on the server's clock, keys of any bytes
 // (NUL, invalid UTF-8, 4 KiB and more) are stored by their SHA-256 digest
 // with the raw key alongside, and tokens come from one sequence, so they
