@@ -57,7 +57,10 @@ type Options struct {
 	// a finished call then costs Redis a fraction of the claim script,
 	// and a new key one round trip more. Default (the zero value):
 	// idemtype.ReadFirstAuto, reading first while most of the Store's
-	// recent claims were such duplicates.
+	// recent claims were such duplicates. A Store on a *redis.ClusterClient
+	// that reads from replicas (ReadOnly, RouteByLatency or RouteRandomly)
+	// never reads first: a replica may still hold a record the primary
+	// has deleted.
 	ReadFirst idemtype.ReadFirst
 }
 

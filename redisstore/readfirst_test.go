@@ -287,3 +287,48 @@ func TestReadFirstAuto(t *testing.T) {
 		t.Errorf("after 4 new keys: commands %q; want the script alone", got)
 	}
 }
+
+// TestReadFirstNotFromReplicas: a Store on a ClusterClient that reads from
+// replicas never reads first, even when told to always: a replica may
+// still hold a record the primary has deleted.
+func TestReadFirstNotFromReplicas(t *testing.T) {
+	t.Parallel()
+	cl := testserver.StartRedisCluster(t, 3)
+	for _, tc := range []struct {
+		name string
+		opts redis.ClusterOptions
+		want string // commands of a duplicate's claim
+	}{
+		{"primaries", redis.ClusterOptions{}, "hmget pexpiretime"},
+		{"ReadOnly", redis.ClusterOptions{ReadOnly: true}, "evalsha"},
+		{"RouteByLatency", redis.ClusterOptions{RouteByLatency: true}, "evalsha"},
+		{"RouteRandomly", redis.ClusterOptions{RouteRandomly: true}, "evalsha"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := tc.opts
+			o.Addrs = cl.Addrs()
+			c := redis.NewClusterClient(&o)
+			t.Cleanup(func() { _ = c.Close() })
+			sent := &commands{}
+			s := newStore(t, c, &redisstore.Options{ReadFirst: idemtype.ReadFirstAlways})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			req := idemtype.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour}
+			first, err := s.Claim(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Complete(ctx, "k", first.Record.Token, idemtype.Outcome{Status: idemtype.StatusCompleted, TTL: time.Hour}); err != nil {
+				t.Fatal(err)
+			}
+			c.AddHook(sent)
+			if dup, err := s.Claim(ctx, req); err != nil || dup.Acquired || dup.Record.Token != first.Record.Token {
+				t.Fatalf("duplicate Claim = %+v, %v", dup, err)
+			}
+			if got := sent.take(); got != tc.want {
+				t.Errorf("commands %q; want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -61,6 +61,12 @@ func New(client redis.UniversalClient, opts *Options) *Store {
 		s.prefix = DefaultPrefix
 	}
 	s.cluster, _ = client.(*redis.ClusterClient)
+	if s.cluster != nil && s.cluster.Options().ReadOnly {
+		// go-redis sends read-only commands to replicas (ReadOnly, also
+		// set by RouteByLatency and RouteRandomly): a replica may still
+		// hold a record the primary has deleted.
+		s.readFirst = idemtype.ReadFirstNever
+	}
 	switch o.PubSub {
 	case PubSubClassic:
 		s.pubCmd = "PUBLISH"
