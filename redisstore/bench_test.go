@@ -2,15 +2,14 @@ package redisstore_test
 
 import (
 	"context"
-	"runtime"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemtype"
+	"github.com/idempotency-go/idempotency/internal/testbench"
 	"github.com/idempotency-go/idempotency/internal/testserver"
 	"github.com/redis/go-redis/v9"
 )
@@ -95,93 +94,11 @@ func BenchmarkGuard(b *testing.B) {
 	for _, tc := range cases {
 		for _, par := range []int{1, 64} {
 			prefix := tc.name + "/goroutines=" + strconv.Itoa(par)
-			b.Run(prefix+"/baseline", func(b *testing.B) { bench(b, par, tc.baseline) })
-			b.Run(prefix+"/store", func(b *testing.B) { bench(b, par, tc.store) })
-			b.Run(prefix+"/guard", func(b *testing.B) { bench(b, par, tc.guard) })
-			b.Run(prefix+"/store-vs-baseline", func(b *testing.B) { paired(b, par, tc.baseline, tc.store) })
-			b.Run(prefix+"/guard-vs-baseline", func(b *testing.B) { paired(b, par, tc.baseline, tc.guard) })
+			b.Run(prefix+"/baseline", func(b *testing.B) { testbench.Run(b, par, tc.baseline) })
+			b.Run(prefix+"/store", func(b *testing.B) { testbench.Run(b, par, tc.store) })
+			b.Run(prefix+"/guard", func(b *testing.B) { testbench.Run(b, par, tc.guard) })
+			b.Run(prefix+"/store-vs-baseline", func(b *testing.B) { testbench.Paired(b, par, tc.baseline, tc.store) })
+			b.Run(prefix+"/guard-vs-baseline", func(b *testing.B) { testbench.Paired(b, par, tc.baseline, tc.guard) })
 		}
 	}
-}
-
-// bench runs op b.N times on par goroutines.
-func bench(b *testing.B, par int, op func(context.Context, int) error) {
-	b.ReportAllocs()
-	ctx := context.Background()
-	if par == 1 {
-		for i := 0; b.Loop(); i++ {
-			if err := op(ctx, i); err != nil {
-				b.Fatal(err)
-			}
-		}
-		return
-	}
-	b.SetParallelism((par + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
-	var n atomic.Int64
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := op(ctx, int(n.Add(1))); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
-// paired runs the baseline and op alternately and reports x-baseline,
-// op's time per call over the baseline's: both meet the same load, which
-// a busy machine changes from second to second. On one goroutine the two
-// alternate call by call (latency); on more, in rounds of par*pairedRound
-// calls spread over par goroutines (throughput: wall time per call of a
-// round). Its allocs/op are those of both.
-func paired(b *testing.B, par int, baseline, op func(context.Context, int) error) {
-	b.ReportAllocs()
-	ctx := context.Background()
-	var baseNs, opNs time.Duration
-	for done := 0; done < b.N; {
-		n := min(par*pairedRound, b.N-done)
-		if par == 1 {
-			n = 1
-		}
-		baseNs += round(b, ctx, par, done, n, baseline)
-		opNs += round(b, ctx, par, done, n, op)
-		done += n
-	}
-	if baseNs > 0 {
-		b.ReportMetric(float64(opNs)/float64(baseNs), "x-baseline")
-	}
-}
-
-// pairedRound is how many calls each goroutine makes per round of paired.
-const pairedRound = 16
-
-// round makes n calls of op, numbered from first, on up to par goroutines
-// and returns the wall time they took.
-func round(b *testing.B, ctx context.Context, par, first, n int, op func(context.Context, int) error) time.Duration {
-	start := time.Now()
-	if par == 1 {
-		for i := first; i < first+n; i++ {
-			if err := op(ctx, i); err != nil {
-				b.Fatal(err)
-			}
-		}
-		return time.Since(start)
-	}
-	var next atomic.Int64
-	next.Store(int64(first))
-	var wg sync.WaitGroup
-	for range min(par, n) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < first+n; i = int(next.Add(1) - 1) {
-				if err := op(ctx, i); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return time.Since(start)
 }
