@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/idempotency-go/idempotency/internal/testbench"
 )
 
 // inParallel runs op b.N times over exactly g goroutines (b.RunParallel
@@ -40,4 +43,14 @@ func inParallel(b *testing.B, g int, op func(i int) error) {
 		}()
 	}
 	wg.Wait()
+}
+
+// paired runs raw and guard alternately on g goroutines and reports
+// x-baseline, guard's time per call over raw's, both measured under the
+// same load (testbench.Paired).
+func paired(b *testing.B, g int, raw, guard func(i int) error) {
+	b.Helper()
+	testbench.Paired(b, g,
+		func(_ context.Context, i int) error { return raw(i) },
+		func(_ context.Context, i int) error { return guard(i) })
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/internal/testserver"
 	"github.com/idempotency-go/idempotency/pgstore"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -18,8 +20,11 @@ import (
 // local PostgreSQL (pgstore with defaults), against raw pgx making the
 // fewest statements that do the same work on a table keyed like the
 // store's (first: INSERT as the claim, then UPDATE with the outcome;
-// duplicate: one SELECT by primary key), at 1 and 16 goroutines on one
-// pool.
+// duplicate: one SELECT by primary key; DoTx: a transaction holding that
+// INSERT, a ledger row and the UPDATE, against pgstore.DoTx booking the
+// same ledger row), at 1 and 16 goroutines on one pool. The paired cases
+// alternate raw and guard calls and report x-baseline, the guard's time
+// per call over raw's under the same load.
 func BenchmarkPostgres(b *testing.B) {
 	srv := testserver.StartPostgres(b, nil)
 	ctx := context.Background()
@@ -43,7 +48,24 @@ func BenchmarkPostgres(b *testing.B) {
 		key text PRIMARY KEY, status smallint NOT NULL, value bytea, expires_at timestamptz NOT NULL)`); err != nil {
 		b.Fatal(err)
 	}
+	if _, err := pool.Exec(ctx, `CREATE TABLE ledger (id bigserial PRIMARY KEY, key text NOT NULL, cents bigint NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
 	value := []byte(`{"id":"ch_1","amount":4200}`)
+	rawFirst := func(q interface {
+		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	}, k string, book bool) error {
+		if _, err := q.Exec(ctx, `INSERT INTO raw_records VALUES ($1, 0, NULL, now() + $2::interval)`, k, 30*time.Second); err != nil {
+			return err
+		}
+		if book {
+			if _, err := q.Exec(ctx, `INSERT INTO ledger (key, cents) VALUES ($1, 4200)`, k); err != nil {
+				return err
+			}
+		}
+		_, err := q.Exec(ctx, `UPDATE raw_records SET status = 1, value = $2, expires_at = now() + $3::interval WHERE key = $1`, k, value, 24*time.Hour)
+		return err
+	}
 	for i := range dupKeys {
 		k := "dup:" + strconv.Itoa(i)
 		if _, err := idempotency.Do(ctx, g, k, work); err != nil {
@@ -58,14 +80,7 @@ func BenchmarkPostgres(b *testing.B) {
 		raw, guard func(i int) error
 	}{
 		{"first",
-			func(int) error {
-				k := "new:" + strconv.FormatInt(firstSeq.Add(1), 10)
-				if _, err := pool.Exec(ctx, `INSERT INTO raw_records VALUES ($1, 0, NULL, now() + $2::interval)`, k, 30*time.Second); err != nil {
-					return err
-				}
-				_, err := pool.Exec(ctx, `UPDATE raw_records SET status = 1, value = $2, expires_at = now() + $3::interval WHERE key = $1`, k, value, 24*time.Hour)
-				return err
-			},
+			func(int) error { return rawFirst(pool, "new:"+strconv.FormatInt(firstSeq.Add(1), 10), false) },
 			func(int) error {
 				_, err := idempotency.Do(ctx, g, "new:"+strconv.FormatInt(firstSeq.Add(1), 10), work)
 				return err
@@ -84,11 +99,28 @@ func BenchmarkPostgres(b *testing.B) {
 				return err
 			}},
 	}
+	cases = append(cases, struct {
+		name       string
+		raw, guard func(i int) error
+	}{"DoTx",
+		func(int) error {
+			k := "tx:" + strconv.FormatInt(firstSeq.Add(1), 10)
+			return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return rawFirst(tx, k, true) })
+		},
+		func(int) error {
+			k := "tx:" + strconv.FormatInt(firstSeq.Add(1), 10)
+			_, err := pgstore.DoTx(ctx, g, k, func(ctx context.Context, tx pgx.Tx) (string, error) {
+				_, err := tx.Exec(ctx, `INSERT INTO ledger (key, cents) VALUES ($1, 4200)`, k)
+				return "ch_1", err
+			})
+			return err
+		}})
 	for _, tc := range cases {
 		for _, par := range []int{1, 16} {
 			prefix := tc.name + "/g=" + strconv.Itoa(par)
 			b.Run(prefix+"/raw", func(b *testing.B) { inParallel(b, par, tc.raw) })
 			b.Run(prefix+"/guard", func(b *testing.B) { inParallel(b, par, tc.guard) })
+			b.Run(prefix+"/paired", func(b *testing.B) { paired(b, par, tc.raw, tc.guard) })
 		}
 	}
 }

@@ -59,6 +59,7 @@ func BenchmarkRedis(b *testing.B) {
 			prefix := tc.name + "/g=" + strconv.Itoa(par)
 			b.Run(prefix+"/raw", func(b *testing.B) { inParallel(b, par, tc.raw) })
 			b.Run(prefix+"/guard", func(b *testing.B) { inParallel(b, par, tc.guard) })
+			b.Run(prefix+"/paired", func(b *testing.B) { paired(b, par, tc.raw, tc.guard) })
 		}
 	}
 }

@@ -85,8 +85,10 @@ var groups = []Group{
 			{"idemhttp, first", "HTTP/net-http/first", Ours, "HTTP/net-http/bare"},
 		},
 	},
-	storeGroup("Redis", "Redis", "raw go-redis: SET NX then SET XX (first), GET (duplicate)", 64),
-	storeGroup("PostgreSQL", "Postgres", "raw pgx: INSERT then UPDATE (first), SELECT by primary key (duplicate)", 16),
+	storeGroup("Redis", "Redis", "raw go-redis: SET NX then SET XX (first), GET (duplicate)", 64, "first", "duplicate"),
+	storeGroup("PostgreSQL", "Postgres", "raw pgx: INSERT then UPDATE (first), SELECT by primary key (duplicate), "+
+		"a transaction holding the INSERT, the ledger row and the UPDATE (DoTx)", 16, "first", "duplicate", "DoTx"),
+	pairedGroup(),
 	{
 		Title: "Memory per live record",
 		Note:  "Made through the guard with a small result: growth of the Go heap (memstore) or of Redis's used_memory, divided by the records. Raw Redis: plain SET keys holding the same result.",
@@ -100,11 +102,11 @@ var groups = []Group{
 	},
 }
 
-// storeGroup lays out a server's first and duplicate cases at 1 and par
-// goroutines, each against its raw baseline.
-func storeGroup(title, bench, raw string, par int) Group {
+// storeGroup lays out a server's cases (ops) at 1 and par goroutines,
+// each against its raw baseline.
+func storeGroup(title, bench, raw string, par int, ops ...string) Group {
 	g := Group{Title: title + " (local server, one client)", Note: "Baseline: " + raw + "."}
-	for _, op := range []string{"first", "duplicate"} {
+	for _, op := range ops {
 		for _, n := range []int{1, par} {
 			prefix := fmt.Sprintf("%s/%s/g=%d/", bench, op, n)
 			label := fmt.Sprintf("%s, %d goroutines", op, n)
@@ -117,6 +119,36 @@ func storeGroup(title, bench, raw string, par int) Group {
 		}
 	}
 	return g
+}
+
+// pairedGroup lists the stores' paired cases: raw and guard calls
+// alternated, so that both meet the same load, and the guard's time per
+// call divided by raw's.
+func pairedGroup() Group {
+	g := Group{
+		Title: "Stores side by side",
+		Note: "The cases above again, raw and guard calls alternated (call by call on 1 goroutine, in rounds of 16 calls " +
+			"per goroutine on more) so that both meet the same load: the guard's time per call over raw's. The store targets are judged on these.",
+		Unit: "x-baseline",
+		Base: "-",
+	}
+	for _, c := range pairedCases {
+		g.Rows = append(g.Rows, Row{Label: c.label, Bench: c.bench, Kind: Ours})
+	}
+	return g
+}
+
+var pairedCases = []struct{ label, bench string }{
+	{"Redis first, 1 goroutine", "Redis/first/g=1/paired"},
+	{"Redis first, 64 goroutines", "Redis/first/g=64/paired"},
+	{"Redis duplicate, 1 goroutine", "Redis/duplicate/g=1/paired"},
+	{"Redis duplicate, 64 goroutines", "Redis/duplicate/g=64/paired"},
+	{"PostgreSQL first, 1 goroutine", "Postgres/first/g=1/paired"},
+	{"PostgreSQL first, 16 goroutines", "Postgres/first/g=16/paired"},
+	{"PostgreSQL duplicate, 1 goroutine", "Postgres/duplicate/g=1/paired"},
+	{"PostgreSQL duplicate, 16 goroutines", "Postgres/duplicate/g=16/paired"},
+	{"PostgreSQL DoTx, 1 goroutine", "Postgres/DoTx/g=1/paired"},
+	{"PostgreSQL DoTx, 16 goroutines", "Postgres/DoTx/g=16/paired"},
 }
 
 // Line is one row of a group as measured.
@@ -184,6 +216,18 @@ func atMost(name string, limit float64) func(*Run) (string, bool, bool) {
 	}
 }
 
+// pairedAtMost checks that the median x-baseline of the paired case name
+// is at most limit.
+func pairedAtMost(name string, limit float64) func(*Run) (string, bool, bool) {
+	return func(run *Run) (string, bool, bool) {
+		r, ok := run.Median(name, "x-baseline")
+		if !ok {
+			return "", false, false
+		}
+		return FormatRatio(r), r <= limit, true
+	}
+}
+
 // ratioAtMost checks that name / base is at most limit.
 func ratioAtMost(name, base string, limit float64) func(*Run) (string, bool, bool) {
 	return func(run *Run) (string, bool, bool) {
@@ -220,14 +264,16 @@ var targets = []Target{
 	{"First call <= 1 µs at 1M live records", atMost("FirstCall/memstore/records=1M", 1000)},
 	{"idemhttp duplicate overhead <= fiber's", overheadAtMost("HTTP/net-http/duplicate", "HTTP/net-http/bare", "HTTP/fiber/duplicate", "HTTP/fiber/bare")},
 	{"idemhttp first-request overhead <= fiber's", overheadAtMost("HTTP/net-http/first", "HTTP/net-http/bare", "HTTP/fiber/first", "HTTP/fiber/bare")},
-	{"Redis first call, 1 goroutine <= 1.2x raw", ratioAtMost("Redis/first/g=1/guard", "Redis/first/g=1/raw", 1.2)},
-	{"Redis duplicate, 1 goroutine <= 1.2x raw", ratioAtMost("Redis/duplicate/g=1/guard", "Redis/duplicate/g=1/raw", 1.2)},
-	{"Redis first call, 64 goroutines >= 0.8x raw throughput (<= 1.25x time)", ratioAtMost("Redis/first/g=64/guard", "Redis/first/g=64/raw", 1.25)},
-	{"Redis duplicate, 64 goroutines >= 0.8x raw throughput (<= 1.25x time)", ratioAtMost("Redis/duplicate/g=64/guard", "Redis/duplicate/g=64/raw", 1.25)},
-	{"PostgreSQL duplicate, 1 goroutine <= 1.2x a SELECT", ratioAtMost("Postgres/duplicate/g=1/guard", "Postgres/duplicate/g=1/raw", 1.2)},
-	{"PostgreSQL duplicate, 16 goroutines <= 1.2x a SELECT", ratioAtMost("Postgres/duplicate/g=16/guard", "Postgres/duplicate/g=16/raw", 1.2)},
-	{"PostgreSQL first call, 1 goroutine <= 1.15x raw", ratioAtMost("Postgres/first/g=1/guard", "Postgres/first/g=1/raw", 1.15)},
-	{"PostgreSQL first call, 16 goroutines <= 1.15x raw", ratioAtMost("Postgres/first/g=16/guard", "Postgres/first/g=16/raw", 1.15)},
+	{"Redis first call, 1 goroutine <= 1.2x raw", pairedAtMost("Redis/first/g=1/paired", 1.2)},
+	{"Redis duplicate, 1 goroutine <= 1.2x raw", pairedAtMost("Redis/duplicate/g=1/paired", 1.2)},
+	{"Redis first call, 64 goroutines >= 0.8x raw throughput (<= 1.25x time)", pairedAtMost("Redis/first/g=64/paired", 1.25)},
+	{"Redis duplicate, 64 goroutines >= 0.8x raw throughput (<= 1.25x time)", pairedAtMost("Redis/duplicate/g=64/paired", 1.25)},
+	{"PostgreSQL duplicate, 1 goroutine <= 1.2x a SELECT", pairedAtMost("Postgres/duplicate/g=1/paired", 1.2)},
+	{"PostgreSQL duplicate, 16 goroutines <= 1.2x a SELECT", pairedAtMost("Postgres/duplicate/g=16/paired", 1.2)},
+	{"PostgreSQL first call, 1 goroutine <= 1.15x raw", pairedAtMost("Postgres/first/g=1/paired", 1.15)},
+	{"PostgreSQL first call, 16 goroutines <= 1.15x raw", pairedAtMost("Postgres/first/g=16/paired", 1.15)},
+	{"PostgreSQL DoTx, 1 goroutine <= 1.3x a raw transaction", pairedAtMost("Postgres/DoTx/g=1/paired", 1.3)},
+	{"PostgreSQL DoTx, 16 goroutines <= 1.3x a raw transaction", pairedAtMost("Postgres/DoTx/g=16/paired", 1.3)},
 }
 
 // FormatNs prints a duration given in ns with a unit that keeps about 3
@@ -256,11 +302,15 @@ func sig3(x float64) string {
 	return strconv.FormatFloat(x, 'f', 0, 64)
 }
 
-// FormatValue prints a figure in unit: a duration for ns/op, else the
-// number and the unit without its "/..." part (307 B).
+// FormatValue prints a figure in unit: a duration for ns/op, a ratio for
+// x-baseline, else the number and the unit without its "/..." part
+// (307 B).
 func FormatValue(v float64, unit string) string {
-	if unit == "ns/op" {
+	switch unit {
+	case "ns/op":
 		return FormatNs(v)
+	case "x-baseline":
+		return FormatRatio(v)
 	}
 	u, _, _ := strings.Cut(unit, "/")
 	return strconv.FormatFloat(v, 'f', 0, 64) + " " + u

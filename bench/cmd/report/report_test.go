@@ -187,7 +187,7 @@ func TestTargets(t *testing.T) {
 	full := &Run{Samples: map[string]Samples{}}
 	for i, n := range names {
 		full.Order = append(full.Order, n)
-		full.Samples[n] = Samples{"ns/op": {float64(i + 1)}}
+		full.Samples[n] = Samples{"ns/op": {float64(i + 1)}, "x-baseline": {1}}
 	}
 	for _, tg := range targets {
 		if _, _, measured := tg.Check(full); !measured {
@@ -317,4 +317,28 @@ func TestWriteSVGError(t *testing.T) {
 		t.Fatalf("WriteSVG = %v, want %v", err, errWrite)
 	}
 	var _ io.Writer = failingWriter{}
+}
+
+func TestPairedTargets(t *testing.T) {
+	t.Parallel()
+	run := &Run{Order: []string{"Redis/first/g=1/paired"}, Samples: map[string]Samples{
+		"Redis/first/g=1/paired": {"x-baseline": {1.3, 1.1, 1.2}, "ns/op": {9e9, 9e9, 9e9}},
+	}}
+	if got, ok, measured := pairedAtMost("Redis/first/g=1/paired", 1.2)(run); !measured || !ok || got != "1.20x" {
+		t.Errorf("median 1.2 at limit 1.2: %q, ok %v, measured %v", got, ok, measured)
+	}
+	if _, ok, _ := pairedAtMost("Redis/first/g=1/paired", 1.19)(run); ok {
+		t.Error("median 1.2 passed the limit 1.19")
+	}
+	if _, _, measured := pairedAtMost("Redis/first/g=64/paired", 1.2)(run); measured {
+		t.Error("a missing paired case was measured")
+	}
+	g := pairedGroup()
+	header, rows := Cells(g, Measure(run, g))
+	if want := "case|guard over raw, same load"; strings.Join(header, "|") != want {
+		t.Errorf("header %q, want %q", header, want)
+	}
+	if want := "Redis first, 1 goroutine|1.20x"; strings.Join(rows[0], "|") != want {
+		t.Errorf("row %q, want %q", rows[0], want)
+	}
 }

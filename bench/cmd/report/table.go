@@ -10,10 +10,13 @@ import (
 // Cells returns the header and rows of g's table as text.
 func Cells(g Group, lines []Line) (header []string, rows [][]string) {
 	unit := g.unit()
-	timed := unit == "ns/op"
-	if timed {
+	timed, paired := unit == "ns/op", unit == "x-baseline"
+	switch {
+	case timed:
 		header = []string{"case", "time/op", "B/op", "allocs/op", "x baseline", "over baseline"}
-	} else {
+	case paired:
+		header = []string{"case", "guard over raw, same load"}
+	default:
 		header = []string{"case", unit, "x baseline"}
 	}
 	for _, l := range lines {
@@ -44,7 +47,11 @@ func Cells(g Group, lines []Line) (header []string, rows [][]string) {
 		if l.Kind == Base {
 			over = "" // the baseline itself, or a peer's
 		}
-		if !timed {
+		switch {
+		case paired:
+			rows = append(rows, []string{label, FormatValue(l.Value, unit)})
+			continue
+		case !timed:
 			rows = append(rows, []string{label, FormatValue(l.Value, unit), ratio})
 			continue
 		}
