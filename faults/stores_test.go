@@ -16,6 +16,7 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/filestore"
+	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/idempotency-go/idempotency/internal/testserver"
 	"github.com/idempotency-go/idempotency/memstore"
 	"github.com/idempotency-go/idempotency/pgstore"
@@ -60,7 +61,7 @@ func openStore(ctx context.Context, sp spec) (idempotency.Store, func(), error) 
 		} else {
 			c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: sp.Addrs, Dialer: dialer(sp.Dial), MaxRetries: retries})
 		}
-		rs := newRedisStore(c, sp.Prefix)
+		rs := newRedisStore(c, sp.Prefix, readFirst(sp.Worker))
 		s, closer = rs, func() { rs.Close(); c.Close() }
 	case "pg", "pgtx":
 		cfg, err := pgxpool.ParseConfig(sp.DSN)
@@ -78,7 +79,7 @@ func openStore(ctx context.Context, sp spec) (idempotency.Store, func(), error) 
 		// The schema is there, but the connection may be cut by a proxy
 		// or refused by a server restarting: retry for a while.
 		for i := 0; ; i++ {
-			if ps, err = pgstore.New(ctx, pool, &pgstore.Options{Table: sp.Prefix, PollInterval: 50 * time.Millisecond}); err == nil || i == 300 {
+			if ps, err = pgstore.New(ctx, pool, &pgstore.Options{Table: sp.Prefix, PollInterval: 50 * time.Millisecond, ReadFirst: readFirst(sp.Worker)}); err == nil || i == 300 {
 				break
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -374,6 +375,17 @@ func newMemStore(sp spec) *memstore.Store {
 	return memstore.New(&memstore.Options{Now: clock(sp.Jumps)})
 }
 
-func newRedisStore(c redis.UniversalClient, prefix string) *redisstore.Store {
-	return redisstore.New(c, &redisstore.Options{Prefix: prefix})
+func newRedisStore(c redis.UniversalClient, prefix string, rf idemtype.ReadFirst) *redisstore.Store {
+	return redisstore.New(c, &redisstore.Options{Prefix: prefix, ReadFirst: rf})
+}
+
+// readFirst is how a worker's Redis or PostgreSQL store claims: workers
+// w1, w3, ... read before every claim, the others (and the parent p) as by
+// default, so that both ways of answering a duplicate meet on the same
+// keys under every fault.
+func readFirst(worker string) idemtype.ReadFirst {
+	if worker != "" && worker[len(worker)-1]%2 == 1 {
+		return idemtype.ReadFirstAlways
+	}
+	return idemtype.ReadFirstAuto
 }
