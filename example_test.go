@@ -187,3 +187,23 @@ func ExampleLocalCacheConfig() {
 	// after a delete elsewhere: 1
 	// after g.Forget: 2
 }
+
+// order holds a slice, so each duplicate would get its own decoded copy;
+// its callers only read it, and say so by implementing SharedResult.
+type order struct {
+	ID    string
+	Items []string
+}
+
+func (order) SharedResult() {}
+
+func ExampleSharedResult() {
+	g := idempotency.New(nil, nil)
+	defer g.Close()
+	place := func(context.Context) (order, error) { return order{"o_1", []string{"book", "pen"}}, nil }
+	first, _ := idempotency.Do(context.Background(), g, "order:7", place)
+	a, _ := idempotency.Do(context.Background(), g, "order:7", place)
+	b, _ := idempotency.Do(context.Background(), g, "order:7", place)
+	fmt.Println(first.ID, a.Items, &a.Items[0] == &b.Items[0])
+	// Output: o_1 [book pen] true
+}

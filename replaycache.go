@@ -86,12 +86,13 @@ func (c *replayCache) put(key string, token Token, typ reflect.Type, raw []byte,
 var immutableTypes sync.Map // reflect.Type -> bool
 
 // immutable reports whether values of t can be shared between callers:
-// copying one copies all of it.
+// copying one copies all of it, or the type says callers never modify it
+// (SharedResult).
 func immutable(t reflect.Type) bool {
 	if v, ok := immutableTypes.Load(t); ok {
 		return v.(bool)
 	}
-	ok := immutableType(t, 0)
+	ok := t.Implements(sharedResultType) || immutableType(t, 0)
 	immutableTypes.Store(t, ok)
 	return ok
 }

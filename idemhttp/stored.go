@@ -39,6 +39,11 @@ type storedResponse struct {
 	enc []byte
 }
 
+// SharedResult tells the guard that a replayed storedResponse is only
+// read (writeTo copies what it hands on), so that one decoded value serves
+// every duplicate of an outcome.
+func (storedResponse) SharedResult() {}
+
 func (s *storedResponse) bodyLen() int { return len(s.Body) + len(s.body) }
 
 // headerBlock returns the header as a header block.
@@ -187,7 +192,7 @@ func (s *storedResponse) writeTo(w http.ResponseWriter) {
 		_, _ = w.Write(s.Body)
 	}
 	for k, vs := range s.Trailer {
-		h[http.TrailerPrefix+k] = vs
+		h[http.TrailerPrefix+k] = slices.Clone(vs) // s may be shared
 	}
 }
 
