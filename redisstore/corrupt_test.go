@@ -9,12 +9,13 @@ import (
 
 	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/idempotency-go/idempotency/internal/testserver"
+	"github.com/idempotency-go/idempotency/redisstore"
 )
 
 // TestCorruptRecords: whatever sits under a record's name that is not a
 // well-formed record of that key is reported as ErrCorrupt by Get and
-// Claim, never as not-found or as another key's record, and Claim,
-// Complete, Extend and Release leave it as it is.
+// Claim (reading first or not), never as not-found or as another key's
+// record, and Claim, Complete, Extend and Release leave it as it is.
 func TestCorruptRecords(t *testing.T) {
 	t.Parallel()
 	srv := testserver.StartRedis(t)
@@ -51,58 +52,60 @@ func TestCorruptRecords(t *testing.T) {
 		}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			s := newStore(t, c, nil)
-			ctx := context.Background()
-			name := s.RedisKey("k")
-			if err := tc.write(ctx, name); err != nil {
-				t.Fatal(err)
-			}
-			before, err := c.Dump(ctx, name).Result()
-			if err != nil {
-				t.Fatal(err)
-			}
-			// A CorruptError of the operation, naming the record by its
-			// Redis key.
-			isCorrupt := func(op string, err error) bool {
-				var ce *idemtype.CorruptError
-				return errors.As(err, &ce) && errors.Is(err, idemtype.ErrCorrupt) && ce.Store == "redisstore" &&
-					ce.Op == op && ce.Key == "k" && ce.Path == name && ce.Reason != ""
-			}
-			if r, err := s.Get(ctx, "k"); !isCorrupt("get", err) {
-				t.Errorf("Get = %+v, %#v; want a CorruptError", r, err)
-			}
-			req := idemtype.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour, Takeover: true}
-			if cl, err := s.Claim(ctx, req); !isCorrupt("claim", err) {
-				t.Errorf("Claim = %+v, %#v; want a CorruptError", cl, err)
-			}
-			// Token 5 is the corrupt record's own, where it has one.
-			out := idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte("v")}
-			for op, err := range map[string]error{
-				"Complete": s.Complete(ctx, "k", 5, out),
-				"Extend":   s.Extend(ctx, "k", 5, time.Minute),
-			} {
-				if !isCorrupt(strings.ToLower(op), err) && err != idemtype.ErrLeaseLost {
-					t.Errorf("%s on a corrupt record = %v", op, err)
+		for _, rf := range []idemtype.ReadFirst{idemtype.ReadFirstNever, idemtype.ReadFirstAlways} {
+			t.Run(tc.name+", read first "+rf.String(), func(t *testing.T) {
+				t.Parallel()
+				s := newStore(t, c, &redisstore.Options{ReadFirst: rf})
+				ctx := context.Background()
+				name := s.RedisKey("k")
+				if err := tc.write(ctx, name); err != nil {
+					t.Fatal(err)
 				}
-			}
-			for op, err := range map[string]error{
-				"Release": s.Release(ctx, "k", 5),
-			} {
-				if !isCorrupt(strings.ToLower(op), err) && err != idemtype.ErrLeaseLost {
-					t.Errorf("%s on a corrupt record = %v", op, err)
+				before, err := c.Dump(ctx, name).Result()
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if after, err := c.Dump(ctx, name).Result(); err != nil || after != before {
-				t.Errorf("corrupt value changed or removed by a write (%v)", err)
-			}
-			if err := s.Delete(ctx, "k"); err != nil {
-				t.Fatalf("Delete of a corrupt record: %v", err)
-			}
-			if _, err := s.Get(ctx, "k"); !errors.Is(err, idemtype.ErrNotFound) {
-				t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
-			}
-		})
+				// A CorruptError of the operation, naming the record by its
+				// Redis key.
+				isCorrupt := func(op string, err error) bool {
+					var ce *idemtype.CorruptError
+					return errors.As(err, &ce) && errors.Is(err, idemtype.ErrCorrupt) && ce.Store == "redisstore" &&
+						ce.Op == op && ce.Key == "k" && ce.Path == name && ce.Reason != ""
+				}
+				if r, err := s.Get(ctx, "k"); !isCorrupt("get", err) {
+					t.Errorf("Get = %+v, %#v; want a CorruptError", r, err)
+				}
+				req := idemtype.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour, Takeover: true}
+				if cl, err := s.Claim(ctx, req); !isCorrupt("claim", err) {
+					t.Errorf("Claim = %+v, %#v; want a CorruptError", cl, err)
+				}
+				// Token 5 is the corrupt record's own, where it has one.
+				out := idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte("v")}
+				for op, err := range map[string]error{
+					"Complete": s.Complete(ctx, "k", 5, out),
+					"Extend":   s.Extend(ctx, "k", 5, time.Minute),
+				} {
+					if !isCorrupt(strings.ToLower(op), err) && err != idemtype.ErrLeaseLost {
+						t.Errorf("%s on a corrupt record = %v", op, err)
+					}
+				}
+				for op, err := range map[string]error{
+					"Release": s.Release(ctx, "k", 5),
+				} {
+					if !isCorrupt(strings.ToLower(op), err) && err != idemtype.ErrLeaseLost {
+						t.Errorf("%s on a corrupt record = %v", op, err)
+					}
+				}
+				if after, err := c.Dump(ctx, name).Result(); err != nil || after != before {
+					t.Errorf("corrupt value changed or removed by a write (%v)", err)
+				}
+				if err := s.Delete(ctx, "k"); err != nil {
+					t.Fatalf("Delete of a corrupt record: %v", err)
+				}
+				if _, err := s.Get(ctx, "k"); !errors.Is(err, idemtype.ErrNotFound) {
+					t.Fatalf("Get after Delete = %v, want ErrNotFound", err)
+				}
+			})
+		}
 	}
 }

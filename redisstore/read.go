@@ -2,26 +2,13 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/redis/go-redis/v9"
 )
 
-// readFinished reads the record at name with plain commands, no script,
-// in one round trip: HMGET of its fields and PEXPIRETIME of the key. ok
-// says the record is finished (completed or failed) and was live when
-// read, so that it is the claim's answer; anything else (no record, one
-// in progress, a tombstone, a corrupt hash, a key whose expiry the
-// scripts did not set) is left to the claim script, which judges it on
-// the server's clock.
-//
-// Liveness without a clock: the scripts set a key to expire one
-// millisecond before the record's expires_at e (see expire in the
-// scripts), and Redis removes a key as soon as that time has passed. A key
-// that HMGET still found, whose expiry PEXPIRETIME reads back as e - 1,
-// was therefore read before e. A record that never expires needs no
-// check.
 // fieldArgs are fields as command arguments, boxed once.
 var fieldArgs = func() (a [9]any) {
 	for i, f := range fields {
@@ -30,6 +17,20 @@ var fieldArgs = func() (a [9]any) {
 	return a
 }()
 
+// readFinished reads the record at name with plain commands, no script,
+// in one round trip: HMGET of its fields and PEXPIRETIME of the key. ok
+// says the record is finished (completed or failed) and was live when
+// read, so that it is the claim's answer; anything else (no record, one
+// in progress, a tombstone, a corrupt hash or a value that is no hash, a
+// key whose expiry the scripts did not set) is left to the claim script,
+// which judges it on the server's clock.
+//
+// Liveness without a clock: the scripts set a key to expire one
+// millisecond before the record's expires_at e (see expire in the
+// scripts), and Redis removes a key as soon as that time has passed. A key
+// that HMGET still found, whose expiry PEXPIRETIME reads back as e - 1,
+// was therefore read before e. A record that never expires needs no
+// check.
 func (s *Store) readFinished(ctx context.Context, name, key string) (rec idemtype.Record, ok bool, err error) {
 	args := make([]any, 2+len(fields)+2)
 	args[0], args[1] = "hmget", name
@@ -40,6 +41,12 @@ func (s *Store) readFinished(ctx context.Context, name, key string) (rec idemtyp
 	_ = p.Process(ctx, vals)
 	_ = p.Process(ctx, exp)
 	if _, err = p.Exec(ctx); err != nil {
+		var re redis.Error
+		if errors.As(err, &re) {
+			// A reply of the server (WRONGTYPE: the name holds no hash):
+			// the claim script judges the key, and reports it corrupt.
+			return idemtype.Record{}, false, nil
+		}
 		return idemtype.Record{}, false, err
 	}
 	v := vals.Val()
