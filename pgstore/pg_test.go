@@ -242,48 +242,50 @@ func TestCorruptRecords(t *testing.T) {
 		{"InfiniteCreation", "created_at = '-infinity'"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			pool := newPool(t, dsn)
-			s := newStore(t, pool, nil)
-			ctx := testCtx(t)
-			for _, k := range []string{"k", "other"} {
-				cl, err := s.Claim(ctx, idemtype.ClaimRequest{Key: k, Lease: time.Minute, TTL: time.Hour})
-				if err != nil || !cl.Acquired {
-					t.Fatal(cl, err)
+		for _, rf := range []idemtype.ReadFirst{idemtype.ReadFirstNever, idemtype.ReadFirstAlways} {
+			t.Run(tc.name+"/read first "+rf.String(), func(t *testing.T) {
+				t.Parallel()
+				pool := newPool(t, dsn)
+				s := newStore(t, pool, &pgstore.Options{ReadFirst: rf})
+				ctx := testCtx(t)
+				for _, k := range []string{"k", "other"} {
+					cl, err := s.Claim(ctx, idemtype.ClaimRequest{Key: k, Lease: time.Minute, TTL: time.Hour})
+					if err != nil || !cl.Acquired {
+						t.Fatal(cl, err)
+					}
+					if err := s.Complete(ctx, k, cl.Record.Token, idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte(k), TTL: time.Hour}); err != nil {
+						t.Fatal(err)
+					}
 				}
-				if err := s.Complete(ctx, k, cl.Record.Token, idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte(k), TTL: time.Hour}); err != nil {
+				if _, err := pool.Exec(ctx, `UPDATE `+s.Table()+` SET `+tc.set+` WHERE key = 'k'::bytea`); err != nil {
 					t.Fatal(err)
 				}
-			}
-			if _, err := pool.Exec(ctx, `UPDATE `+s.Table()+` SET `+tc.set+` WHERE key = 'k'::bytea`); err != nil {
-				t.Fatal(err)
-			}
-			if rec, err := s.Get(ctx, "k"); !errors.Is(err, idemtype.ErrCorrupt) {
-				t.Fatalf("Get of a corrupt row = %+v, %v; want ErrCorrupt", rec, err)
-			}
-			for _, takeover := range []bool{false, true} {
-				if cl, err := s.Claim(ctx, idemtype.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour, Takeover: takeover}); !errors.Is(err, idemtype.ErrCorrupt) {
-					t.Fatalf("Claim of a corrupt row = %+v, %v; want ErrCorrupt", cl, err)
+				if rec, err := s.Get(ctx, "k"); !errors.Is(err, idemtype.ErrCorrupt) {
+					t.Fatalf("Get of a corrupt row = %+v, %v; want ErrCorrupt", rec, err)
 				}
-			}
-			if rec, err := s.Get(ctx, "other"); err != nil || string(rec.Value) != "other" {
-				t.Fatalf("Get of the other key = %+v, %v", rec, err)
-			}
-			// Through the guard: ErrStore, fn not run; an operator's
-			// Forget frees the key.
-			g := idempotency.New(s, nil)
-			ran := false
-			if _, err := idempotency.Do(ctx, g, "k", func(context.Context) (int, error) { ran = true; return 1, nil }); !errors.Is(err, idempotency.ErrStore) || !errors.Is(err, idempotency.ErrCorrupt) || ran {
-				t.Fatalf("Do on a corrupt row = %v (ran %v); want ErrStore and ErrCorrupt, fn not run", err, ran)
-			}
-			if err := g.Forget(ctx, "k"); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := idempotency.Do(ctx, g, "k", func(context.Context) (int, error) { ran = true; return 1, nil }); err != nil || !ran {
-				t.Fatalf("Do after Forget = %v (ran %v)", err, ran)
-			}
-		})
+				for _, takeover := range []bool{false, true} {
+					if cl, err := s.Claim(ctx, idemtype.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour, Takeover: takeover}); !errors.Is(err, idemtype.ErrCorrupt) {
+						t.Fatalf("Claim of a corrupt row = %+v, %v; want ErrCorrupt", cl, err)
+					}
+				}
+				if rec, err := s.Get(ctx, "other"); err != nil || string(rec.Value) != "other" {
+					t.Fatalf("Get of the other key = %+v, %v", rec, err)
+				}
+				// Through the guard: ErrStore, fn not run; an operator's
+				// Forget frees the key.
+				g := idempotency.New(s, nil)
+				ran := false
+				if _, err := idempotency.Do(ctx, g, "k", func(context.Context) (int, error) { ran = true; return 1, nil }); !errors.Is(err, idempotency.ErrStore) || !errors.Is(err, idempotency.ErrCorrupt) || ran {
+					t.Fatalf("Do on a corrupt row = %v (ran %v); want ErrStore and ErrCorrupt, fn not run", err, ran)
+				}
+				if err := g.Forget(ctx, "k"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := idempotency.Do(ctx, g, "k", func(context.Context) (int, error) { ran = true; return 1, nil }); err != nil || !ran {
+					t.Fatalf("Do after Forget = %v (ran %v)", err, ran)
+				}
+			})
+		}
 	}
 }
 

@@ -50,6 +50,23 @@ func TestCorruptRecords(t *testing.T) {
 			m["e"] = "-5"
 			return c.HSet(ctx, name, m).Err()
 		}},
+		// Finished records, which a read first decodes before it leaves
+		// them to the claim script.
+		{"completed, another key's record", func(ctx context.Context, name string) error {
+			m := with("s", "2")
+			m["k"] = "other"
+			return c.HSet(ctx, name, m).Err()
+		}},
+		{"failed, token not a number", func(ctx context.Context, name string) error {
+			m := with("s", "3")
+			m["t"] = "abc"
+			return c.HSet(ctx, name, m).Err()
+		}},
+		{"completed, missing created", func(ctx context.Context, name string) error {
+			m := with("s", "2")
+			delete(m, "c")
+			return c.HSet(ctx, name, m).Err()
+		}},
 	}
 	for _, tc := range cases {
 		for _, rf := range []idemtype.ReadFirst{idemtype.ReadFirstNever, idemtype.ReadFirstAlways} {

@@ -14,6 +14,7 @@ import (
 	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/idempotency-go/idempotency/internal/testchild"
 	"github.com/idempotency-go/idempotency/internal/testserver"
+	"github.com/idempotency-go/idempotency/redisstore"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -104,6 +105,16 @@ func TestMaxMemory(t *testing.T) {
 	}
 	if n := runs.Load(); n != 1 {
 		t.Fatalf("fn ran %d times, want once", n)
+	}
+	// Reading first, a duplicate is answered by the read alone, and a new
+	// key is refused by the claim script as above.
+	rf := newStore(t, c, &redisstore.Options{Prefix: prefixOf(s), ReadFirst: idemtype.ReadFirstAlways})
+	if cl, err := rf.Claim(ctx, idemtype.ClaimRequest{Key: "charge", Lease: time.Minute, TTL: time.Hour}); err != nil ||
+		cl.Acquired || cl.Record.Status != idemtype.StatusCompleted || len(cl.Record.Value) < len(receipt) {
+		t.Fatalf("duplicate Claim, reading first, on a full Redis = %+v, %v; want the completed record", cl.Record.Status, err)
+	}
+	if _, err := rf.Claim(ctx, idemtype.ClaimRequest{Key: "new", Lease: time.Minute, TTL: time.Hour}); !errors.Is(err, idemtype.ErrFull) {
+		t.Fatalf("new Claim, reading first, on a full Redis = %v; want ErrFull", err)
 	}
 
 	// Executions that hold a claim settle it on a full Redis.
