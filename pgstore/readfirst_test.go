@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"maps"
 	"slices"
@@ -9,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/idempotency-go/idempotency/pgstore"
 	"github.com/idempotency-go/idempotency/storetest"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // TestConformanceReadFirst: the conformance suite with every claim reading
@@ -174,5 +178,75 @@ func TestReadFirstOption(t *testing.T) {
 	_, err := pgstore.New(context.Background(), newPool(t, dsn), &pgstore.Options{ReadFirst: 9})
 	if err == nil || errors.Is(err, context.Canceled) || err.Error() != "idempotency: pgstore: unknown Options.ReadFirst 9" {
 		t.Fatalf("New = %v; want the unknown ReadFirst refused", err)
+	}
+}
+
+// TestReadFirstNotInDoTx: DoTx and DoTxSQL claim in their transaction,
+// never reading first: a duplicate sends the same statements whether the
+// store reads first or not, while a plain duplicate of the same store is
+// answered by the read.
+func TestReadFirstNotInDoTx(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	fn := func(v int) func(context.Context) (int, error) {
+		return func(context.Context) (int, error) { return v, nil }
+	}
+	for _, tc := range []struct {
+		name string
+		// stores returns guards on one table, reading first never and
+		// always, and their statement counter.
+		stores func(t *testing.T) (never, always *idempotency.Guard, sent *counter)
+		doTx   func(g *idempotency.Guard, v int) (int, error)
+	}{
+		{"DoTx", func(t *testing.T) (*idempotency.Guard, *idempotency.Guard, *counter) {
+			pool, sent := tracedPool(t)
+			never := newStore(t, pool, &pgstore.Options{ReadFirst: idemtype.ReadFirstNever})
+			table := never.Table()[1 : len(never.Table())-1]
+			always := newStore(t, pool, &pgstore.Options{Table: table, ReadFirst: idemtype.ReadFirstAlways})
+			return idempotency.New(never, nil), idempotency.New(always, nil), sent
+		}, func(g *idempotency.Guard, v int) (int, error) {
+			return pgstore.DoTx(ctx, g, "tx", func(context.Context, pgx.Tx) (int, error) { return v, nil })
+		}},
+		{"DoTxSQL", func(t *testing.T) (*idempotency.Guard, *idempotency.Guard, *counter) {
+			cfg, err := pgx.ParseConfig(dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent := &counter{n: map[string]int{}}
+			cfg.Tracer = sent
+			db := stdlib.OpenDB(*cfg)
+			t.Cleanup(func() { db.Close() })
+			never := newDBStore(t, db, &pgstore.Options{ReadFirst: idemtype.ReadFirstNever})
+			table := never.Table()[1 : len(never.Table())-1]
+			always := newDBStore(t, db, &pgstore.Options{Table: table, ReadFirst: idemtype.ReadFirstAlways})
+			return idempotency.New(never, nil), idempotency.New(always, nil), sent
+		}, func(g *idempotency.Guard, v int) (int, error) {
+			return pgstore.DoTxSQL(ctx, g, "tx", func(context.Context, *sql.Tx) (int, error) { return v, nil })
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			never, always, sent := tc.stores(t)
+			if v, err := tc.doTx(never, 1); err != nil || v != 1 {
+				t.Fatalf("first call = %d, %v", v, err)
+			}
+			sent.take()
+			if v, err := tc.doTx(never, 2); err != nil || v != 1 {
+				t.Fatalf("duplicate, not reading first = %d, %v; want 1", v, err)
+			}
+			want := sent.take()
+			if v, err := tc.doTx(always, 3); err != nil || v != 1 {
+				t.Fatalf("duplicate, reading first = %d, %v; want 1", v, err)
+			}
+			if got := sent.take(); !maps.Equal(got, want) {
+				t.Errorf("duplicate, reading first, sent %v; want %v as without", got, want)
+			}
+			if v, err := idempotency.Do(ctx, always, "tx", fn(4)); err != nil || v != 1 {
+				t.Fatalf("plain duplicate = %d, %v; want 1", v, err)
+			}
+			if got, want := sent.take(), map[string]int{"SELECT": 1, trips: 1}; !maps.Equal(got, want) {
+				t.Errorf("plain duplicate, reading first, sent %v; want %v", got, want)
+			}
+		})
 	}
 }
