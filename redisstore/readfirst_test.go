@@ -108,6 +108,21 @@ func TestReadFirst(t *testing.T) {
 	req := func(key string) idemtype.ClaimRequest {
 		return idemtype.ClaimRequest{Key: key, Fingerprint: "fp", Lease: time.Minute, TTL: time.Hour, Takeover: true}
 	}
+	// hand writes a record of key by hand: status st, expiring at e (ms,
+	// 0 never), its lease long lapsed; the key expiring at keyExp (ms, 0
+	// never).
+	hand := func(t *testing.T, name, key, st string, e, keyExp int64) {
+		t.Helper()
+		if err := c.HSet(ctx, name, "k", key, "f", "fp", "s", st, "t", "7", "v", "x", "l", "1", "e", strconv.FormatInt(e, 10),
+			"c", "1", "u", "1").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if keyExp > 0 {
+			if err := c.PExpireAt(ctx, name, time.UnixMilli(keyExp)).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	for _, tc := range []struct {
 		name     string
 		setup    func(t *testing.T, s *redisstore.Store, key string)
@@ -140,6 +155,27 @@ func TestReadFirst(t *testing.T) {
 			if err := c.Persist(ctx, s.RedisKey(k)).Err(); err != nil {
 				t.Fatal(err)
 			}
+		}, read + " " + script, false, false},
+		{"deleted: a tombstone", func(t *testing.T, s *redisstore.Store, k string) {
+			finish(t, s, k, idemtype.StatusCompleted, time.Hour)
+			if err := s.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}, read + " " + script, true, false},
+		{"in progress, lease lapsed: taken over", func(t *testing.T, s *redisstore.Store, k string) {
+			hand(t, s.RedisKey(k), k, "1", 0, 0)
+		}, read + " " + script, true, false},
+		{"completed, expired, written without a key expiry", func(t *testing.T, s *redisstore.Store, k string) {
+			hand(t, s.RedisKey(k), k, "2", time.Now().Add(-time.Hour).UnixMilli(), 0)
+		}, read + " " + script, true, false},
+		{"completed, key expiring at expires_at itself", func(t *testing.T, s *redisstore.Store, k string) {
+			// As expire leaves a record of a one-millisecond TTL.
+			e := time.Now().Add(time.Hour).UnixMilli()
+			hand(t, s.RedisKey(k), k, "2", e, e)
+		}, read + " " + script, false, false},
+		{"completed, key expiring after expires_at", func(t *testing.T, s *redisstore.Store, k string) {
+			e := time.Now().Add(time.Hour).UnixMilli()
+			hand(t, s.RedisKey(k), k, "2", e, e+1)
 		}, read + " " + script, false, false},
 		{"corrupt", func(t *testing.T, s *redisstore.Store, k string) {
 			if err := c.HSet(ctx, s.RedisKey(k), "k", k, "s", "2", "t", "x").Err(); err != nil {
