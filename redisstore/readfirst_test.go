@@ -368,3 +368,122 @@ func TestReadFirstNotFromReplicas(t *testing.T) {
 		})
 	}
 }
+
+// TestReadFirstSlotMigration: a duplicate read first while its slot moves
+// to another master (the key still on the source, then moved: ASK, then
+// the slot handed over: MOVED) gets the record the claim gives; once
+// deleted, the key is claimed anew, on its new master.
+func TestReadFirstSlotMigration(t *testing.T) {
+	t.Parallel()
+	cl := testserver.StartRedisCluster(t, 3)
+	c, _ := clusterClient(t, cl)
+	s := newStore(t, c, &redisstore.Options{ReadFirst: idemtype.ReadFirstAlways})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req := idemtype.ClaimRequest{Key: "k", Fingerprint: "fp", Lease: time.Minute, TTL: time.Hour}
+	first, err := s.Claim(ctx, req)
+	if err != nil || !first.Acquired {
+		t.Fatalf("Claim = %+v, %v", first, err)
+	}
+	if err := s.Complete(ctx, "k", first.Record.Token, idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte("v"), TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := s.Get(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := s.RedisKey("k")
+	slot, err := c.ClusterKeySlot(ctx, name).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type node struct {
+		c  *redis.Client
+		id string
+	}
+	var nodes []node
+	var src, dst node
+	for _, n := range cl.Nodes {
+		nc := redis.NewClient(&redis.Options{Addr: n.Addr()})
+		t.Cleanup(func() { _ = nc.Close() })
+		id, err := nc.ClusterMyID(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, node{nc, id})
+		if n, err := nc.Exists(ctx, name).Result(); err == nil && n == 1 {
+			src = nodes[len(nodes)-1]
+		} else if dst.c == nil {
+			dst = nodes[len(nodes)-1]
+		}
+	}
+	if src.c == nil || dst.c == nil {
+		t.Fatal("no master holds the record")
+	}
+	setSlot := func(n node, args ...any) {
+		t.Helper()
+		if err := n.c.Do(ctx, append([]any{"cluster", "setslot", slot}, args...)...).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := &commands{}
+	c.AddHook(sent)
+	dup := func(stage string) {
+		t.Helper()
+		sent.take()
+		got, err := s.Claim(ctx, req)
+		if err != nil || got.Acquired || !sameRecord(got.Record, want) {
+			t.Fatalf("%s: duplicate Claim = %+v, %v; want %+v", stage, got, err, want)
+		}
+		t.Logf("%s: %s", stage, sent.take())
+	}
+	dup("before")
+	setSlot(dst, "importing", src.id)
+	setSlot(src, "migrating", dst.id)
+	dup("migrating, the key on the source")
+	host, port, _ := strings.Cut(dst.c.Options().Addr, ":")
+	if err := src.c.Migrate(ctx, host, port, name, 0, 5*time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// MIGRATE carries the key's expiry as a TTL: on the target it may
+	// be later than expires_at - 1, and then the read leaves the record
+	// to the script.
+	var exp *redis.DurationCmd
+	if _, err := dst.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "asking")
+		exp = p.PExpireTime(ctx, name)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("key expiry after MIGRATE: expires_at %+d ms", exp.Val().Milliseconds()-want.ExpiresAt.UnixMilli())
+	asking := func() int {
+		t.Helper()
+		info, err := dst.c.Info(ctx, "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, _ := strings.Cut(info, "cmdstat_asking:calls=")
+		n, _ := strconv.Atoi(rest[:strings.IndexByte(rest+",", ',')])
+		return n
+	}
+	before := asking()
+	dup("migrating, the key moved (ASK)")
+	if asking() == before {
+		t.Fatal("the duplicate was not redirected by ASK: the test did not exercise it")
+	}
+	for _, n := range nodes {
+		setSlot(n, "node", dst.id)
+	}
+	dup("migrated (MOVED)")
+	if err := s.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := src.c.Exists(ctx, name).Result(); err == nil && n != 0 {
+		t.Fatal("the former master still holds the key")
+	}
+	again, err := s.Claim(ctx, req)
+	if err != nil || !again.Acquired || again.Record.Token <= first.Record.Token {
+		t.Fatalf("Claim after Delete = %+v, %v; want acquired with a larger token than %d", again, err, first.Record.Token)
+	}
+}
