@@ -1,6 +1,7 @@
 package idemtype_test
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -66,4 +67,34 @@ func alternate(n int) []bool {
 		s[i] = i%2 == 0
 	}
 	return s
+}
+
+// TestDuplicateRateConcurrent: claims observed from many goroutines at
+// once (run with -race) may lose updates, which only blurs the estimate:
+// it stays within its range, and the claims that follow still move it.
+func TestDuplicateRateConcurrent(t *testing.T) {
+	t.Parallel()
+	var d idemtype.DuplicateRate
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 1000 {
+				d.Observe((i+g)%3 != 0)
+				d.ReadFirst(idemtype.ReadFirstAuto)
+			}
+		})
+	}
+	wg.Wait()
+	for range 22 {
+		d.Observe(true)
+	}
+	if !d.ReadFirst(idemtype.ReadFirstAuto) {
+		t.Fatal("22 duplicates after concurrent claims: not reading first")
+	}
+	for range 5 {
+		d.Observe(false)
+	}
+	if d.ReadFirst(idemtype.ReadFirstAuto) {
+		t.Fatal("5 new keys after: still reading first")
+	}
 }
