@@ -117,3 +117,35 @@ func TestExpiredRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestExpireAfterSlowScript: a record written with expires_at e lives
+// until e even when its script ran until e - 1 before setting the key's
+// expiry (Redis 7.0 deletes a key at once whose PEXPIREAT is not after its
+// clock as the command runs, whatever time the script started at).
+func TestExpireAfterSlowScript(t *testing.T) {
+	t.Parallel()
+	c, _ := client(t, testserver.StartRedis(t).Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, ttl := range []int{2, 3, 10} {
+		// The script's last steps must run within the millisecond e - 1
+		// for the case to count; a try that ran past it is repeated.
+		for try := 0; ; try++ {
+			if try == 100 {
+				t.Fatalf("TTL %d ms: no try ran its expiry within expires_at - 1", ttl)
+			}
+			r, err := c.Eval(ctx, redisstore.StalledExpireScript, []string{"stalled:" + strconv.Itoa(ttl)}, ttl).Int64Slice()
+			if err != nil {
+				t.Fatal(err)
+			}
+			exists, e, after := r[0], r[1], r[2]
+			if after >= e {
+				continue
+			}
+			if exists != 1 {
+				t.Fatalf("TTL %d ms: key deleted at %d, before its record's expires_at %d", ttl, after, e)
+			}
+			break
+		}
+	}
+}
