@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -493,5 +494,60 @@ func TestReadFirstSlotMigration(t *testing.T) {
 	again, err := s.Claim(ctx, req)
 	if err != nil || !again.Acquired || again.Record.Token <= first.Record.Token {
 		t.Fatalf("Claim after Delete = %+v, %v; want acquired with a larger token than %d", again, err, first.Record.Token)
+	}
+}
+
+// TestReadFirstOddFields: a finished record with one field missing or
+// spelled oddly (signs, spaces, decimals, exponents, hex, overflow) gets
+// the same answer from a claim reading first as from the claim script
+// alone: the same record, or ErrCorrupt from both.
+func TestReadFirstOddFields(t *testing.T) {
+	t.Parallel()
+	c, _ := client(t, testserver.StartRedis(t).Addr())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	first := newStore(t, c, &redisstore.Options{ReadFirst: idemtype.ReadFirstAlways})
+	never := newStore(t, c, &redisstore.Options{Prefix: prefixOf(first), ReadFirst: idemtype.ReadFirstNever})
+	name := first.RedisKey("k")
+	e := strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10)
+	valid := map[string]string{"k": "k", "f": "fp", "s": "2", "t": "5", "v": "v", "l": "1", "e": e, "c": "1", "u": "1"}
+	odd := []string{"", "1", "3", "abc", "-1", "0", "+5", " 5", "5 ", "5.0", "5.5", "1e3", "0x10", "99999999999999999999", "007"}
+	// write puts the record, with field f as v ("\x00": missing), and
+	// sets the key to expire as the scripts would.
+	write := func(f, v string) {
+		t.Helper()
+		m := maps.Clone(valid)
+		if v == "\x00" {
+			delete(m, f)
+		} else {
+			m[f] = v
+		}
+		if err := c.Del(ctx, name).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.HSet(ctx, name, m).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if x, err := strconv.ParseInt(m["e"], 10, 64); err == nil && x > 0 {
+			if err := c.PExpireAt(ctx, name, time.UnixMilli(x-1)).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	req := idemtype.ClaimRequest{Key: "k", Fingerprint: "fp", Lease: time.Minute, TTL: time.Hour, Takeover: true}
+	for _, f := range slices.Sorted(maps.Keys(valid)) {
+		for _, v := range append([]string{"\x00", valid[f]}, odd...) {
+			write(f, v)
+			want, wantErr := never.Claim(ctx, req)
+			write(f, v)
+			got, err := first.Claim(ctx, req)
+			switch {
+			case errors.Is(wantErr, idemtype.ErrCorrupt) && errors.Is(err, idemtype.ErrCorrupt):
+			case wantErr != nil || err != nil:
+				t.Errorf("%s = %q: Claim reading first = %v; script alone = %v", f, v, err, wantErr)
+			case got.Acquired != want.Acquired || !sameRecord(got.Record, want.Record) && !got.Acquired:
+				t.Errorf("%s = %q: Claim reading first = %+v\nscript alone = %+v", f, v, got, want)
+			}
+		}
 	}
 }
