@@ -30,6 +30,13 @@ type lossy struct {
 
 func newLossy(t *testing.T, srv *testserver.Redis) *lossy {
 	t.Helper()
+	return newLossyReading(t, srv, idemtype.ReadFirstAuto)
+}
+
+// newLossyReading is newLossy with the lossy Store reading first as rf
+// says.
+func newLossyReading(t *testing.T, srv *testserver.Redis, rf idemtype.ReadFirst) *lossy {
+	t.Helper()
 	p := testserver.StartProxy(t, srv.Addr())
 	through := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: 3,
 		MinRetryBackoff: time.Millisecond, MaxRetryBackoff: 20 * time.Millisecond})
@@ -38,7 +45,7 @@ func newLossy(t *testing.T, srv *testserver.Redis) *lossy {
 	pfx := prefix(t)
 	l := &lossy{
 		proxy:   p,
-		store:   newStore(t, through, &redisstore.Options{Prefix: pfx}),
+		store:   newStore(t, through, &redisstore.Options{Prefix: pfx, ReadFirst: rf}),
 		direct:  newStore(t, direct, &redisstore.Options{Prefix: pfx}),
 		redis:   direct,
 		through: through,
@@ -227,51 +234,53 @@ func TestLostRepliesGuard(t *testing.T) {
 		{"release lost", idempotency.Release, true, 1, 2, 2},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			l := newLossy(t, srv)
-			// WaitTimeout -1: a caller finding the key in progress (its
-			// own claim, re-sent) fails at once with ErrInProgress.
-			g := idempotency.New(l.store, &idempotency.Config{Lease: time.Minute, WaitTimeout: -1, OnFailure: tc.onFailure})
-			effects := prefix(t) + "effects"
-			fn := func(ctx context.Context) (int64, error) {
-				n, err := l.redis.Incr(ctx, effects).Result()
-				if err != nil {
-					return 0, err
+		for _, rf := range []idemtype.ReadFirst{idemtype.ReadFirstAuto, idemtype.ReadFirstAlways} {
+			t.Run(tc.name+"/read first "+rf.String(), func(t *testing.T) {
+				t.Parallel()
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				l := newLossyReading(t, srv, rf)
+				// WaitTimeout -1: a caller finding the key in progress (its
+				// own claim, re-sent) fails at once with ErrInProgress.
+				g := idempotency.New(l.store, &idempotency.Config{Lease: time.Minute, WaitTimeout: -1, OnFailure: tc.onFailure})
+				effects := prefix(t) + "effects"
+				fn := func(ctx context.Context) (int64, error) {
+					n, err := l.redis.Incr(ctx, effects).Result()
+					if err != nil {
+						return 0, err
+					}
+					if tc.loseSettle > 0 {
+						l.lose(tc.loseSettle, nil)
+					}
+					if tc.fail {
+						return 0, errDeclined
+					}
+					return n, nil
 				}
-				if tc.loseSettle > 0 {
-					l.lose(tc.loseSettle, nil)
+				last := 0
+				if tc.loseClaim > 0 {
+					l.lose(tc.loseClaim, nil)
 				}
-				if tc.fail {
-					return 0, errDeclined
+				v, err := idempotency.Do(ctx, g, "k", fn)
+				switch {
+				case tc.fail && !errors.Is(err, errDeclined):
+					t.Fatalf("first call = %d, %v; want fn's error", v, err)
+				case !tc.fail && (err != nil || v != 1):
+					t.Fatalf("first call = %d, %v; want 1 and no error", v, err)
 				}
-				return n, nil
-			}
-			last := 0
-			if tc.loseClaim > 0 {
-				l.lose(tc.loseClaim, nil)
-			}
-			v, err := idempotency.Do(ctx, g, "k", fn)
-			switch {
-			case tc.fail && !errors.Is(err, errDeclined):
-				t.Fatalf("first call = %d, %v; want fn's error", v, err)
-			case !tc.fail && (err != nil || v != 1):
-				t.Fatalf("first call = %d, %v; want 1 and no error", v, err)
-			}
-			l.checkLost(t, tc.loseClaim+tc.loseSettle, &last)
-			v, err = idempotency.Do(ctx, g, "k", fn)
-			switch {
-			case tc.fail && tc.onFailure == idempotency.Remember && !errors.Is(err, idempotency.ErrFailed):
-				t.Fatalf("duplicate of a remembered failure = %d, %v; want ErrFailed", v, err)
-			case !tc.fail && (err != nil || v != 1):
-				t.Fatalf("duplicate = %d, %v; want the first call's 1", v, err)
-			}
-			if n, err := l.redis.Get(ctx, effects).Int(); err != nil || n != tc.wantRuns {
-				t.Fatalf("fn ran %d times (%v), want %d", n, err, tc.wantRuns)
-			}
-		})
+				l.checkLost(t, tc.loseClaim+tc.loseSettle, &last)
+				v, err = idempotency.Do(ctx, g, "k", fn)
+				switch {
+				case tc.fail && tc.onFailure == idempotency.Remember && !errors.Is(err, idempotency.ErrFailed):
+					t.Fatalf("duplicate of a remembered failure = %d, %v; want ErrFailed", v, err)
+				case !tc.fail && (err != nil || v != 1):
+					t.Fatalf("duplicate = %d, %v; want the first call's 1", v, err)
+				}
+				if n, err := l.redis.Get(ctx, effects).Int(); err != nil || n != tc.wantRuns {
+					t.Fatalf("fn ran %d times (%v), want %d", n, err, tc.wantRuns)
+				}
+			})
+		}
 	}
 }
 
