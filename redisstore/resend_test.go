@@ -442,3 +442,38 @@ func TestLostRepliesCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestLostReadReplyResent: a read first whose reply is lost is sent again,
+// and answers from the key as it is then: a record deleted and claimed
+// anew in between is not answered by the finished record the lost reply
+// held.
+func TestLostReadReplyResent(t *testing.T) {
+	t.Parallel()
+	srv := testserver.StartRedis(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l := newLossyReading(t, srv, idemtype.ReadFirstAlways)
+	req := idemtype.ClaimRequest{Key: "k", Fingerprint: "fp", Lease: time.Minute, TTL: time.Hour, Takeover: true}
+	done := mustClaim(t, l.direct, req)
+	if err := l.direct.Complete(ctx, "k", done.Token, idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte("v"), TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	var next atomic.Uint64
+	l.proxy.DropReplies(testserver.Drop{Match: "pexpiretime", Lost: func() {
+		if err := l.direct.Delete(ctx, "k"); err != nil {
+			t.Error(err)
+			return
+		}
+		cl, err := l.direct.Claim(ctx, req)
+		if err != nil || !cl.Acquired {
+			t.Errorf("claim between the read and its re-send = %+v, %v", cl, err)
+		}
+		next.Store(uint64(cl.Record.Token))
+	}})
+	cl, err := l.store.Claim(ctx, req)
+	if err != nil || cl.Acquired || cl.Record.Status != idemtype.StatusInProgress || cl.Record.Token != idemtype.Token(next.Load()) {
+		t.Fatalf("Claim whose read was re-sent = %+v, %v; want the new claim in progress (token %d)", cl, err, next.Load())
+	}
+	last := 0
+	l.checkLost(t, 1, &last)
+}
