@@ -466,25 +466,31 @@ func TestReadFirstSlotMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("key expiry after MIGRATE: expires_at %+d ms", exp.Val().Milliseconds()-want.ExpiresAt.UnixMilli())
-	asking := func() int {
+	// stat reads a counter of n's INFO section, such as
+	// "cmdstat_asking:calls=".
+	stat := func(n node, section, prefix string) int {
 		t.Helper()
-		info, err := dst.c.Info(ctx, "commandstats").Result()
+		info, err := n.c.Info(ctx, section).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, rest, _ := strings.Cut(info, "cmdstat_asking:calls=")
-		n, _ := strconv.Atoi(rest[:strings.IndexByte(rest+",", ',')])
-		return n
+		_, rest, _ := strings.Cut(info, prefix)
+		v, _ := strconv.Atoi(rest[:strings.IndexAny(rest+",\r", ",\r")])
+		return v
 	}
-	before := asking()
+	before := stat(dst, "commandstats", "cmdstat_asking:calls=")
 	dup("migrating, the key moved (ASK)")
-	if asking() == before {
+	if stat(dst, "commandstats", "cmdstat_asking:calls=") == before {
 		t.Fatal("the duplicate was not redirected by ASK: the test did not exercise it")
 	}
 	for _, n := range nodes {
 		setSlot(n, "node", dst.id)
 	}
+	before = stat(src, "errorstats", "errorstat_MOVED:count=")
 	dup("migrated (MOVED)")
+	if stat(src, "errorstats", "errorstat_MOVED:count=") == before {
+		t.Fatal("the duplicate was not redirected by MOVED: the test did not exercise it")
+	}
 	if err := s.Delete(ctx, "k"); err != nil {
 		t.Fatal(err)
 	}
