@@ -132,11 +132,14 @@ func decode[T any](c Codec, data []byte) (T, error) {
 func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Context) (T, error), co *callOptions) (v T, err error) {
 	key, token := c.Record.Key, c.Record.Token
 	e := g.start(ctx, key, token)
-	defer e.cancel(nil)
+	defer e.end()
 	if c.TookOver {
 		g.observe(ctx, Event{Kind: EventTakeover, Key: key, Token: token})
 	}
-	start := time.Now()
+	var start time.Time // read only for an Observer: the clock costs
+	if g.cfg.Observer != nil {
+		start = time.Now()
+	}
 	done := false
 	defer func() {
 		if done {
@@ -146,7 +149,7 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 		// the failure), then let the panic go on.
 		p := recover()
 		e.stop()
-		took := time.Since(start)
+		took := g.took(start)
 		perr := fmt.Errorf("panic: %v", p)
 		if p == nil {
 			perr = errors.New("the guarded function exited its goroutine")
@@ -162,7 +165,7 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 	done = true
 	e.stop()
 	co.lost = e.leaseLost()
-	executed := Event{Kind: EventExecuted, Key: key, Token: token, Took: time.Since(start), Err: err}
+	executed := Event{Kind: EventExecuted, Key: key, Token: token, Took: g.took(start), Err: err}
 	var settled Event
 	if err != nil {
 		switch {
@@ -194,6 +197,14 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 	}
 	g.deliver(ctx, e, executed, settled)
 	return v, err
+}
+
+// took is fn's run time since start, for an Observer.
+func (g *Guard) took(start time.Time) time.Duration {
+	if g.cfg.Observer == nil {
+		return 0
+	}
+	return time.Since(start)
 }
 
 // deliver observes, once the claim is settled, what happened during the
