@@ -34,7 +34,7 @@ func NextDue(s *Store) int64 {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		if len(sh.exp) > 0 {
-			due = min(due, sh.exp[0].at)
+			due = min(due, s.time(sh.exp[0].at).UnixNano())
 		}
 		sh.mu.Unlock()
 	}
@@ -47,9 +47,9 @@ func Usage(s *Store) (records, bytes, recountRecords, recountBytes int64) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for _, rec := range sh.recs {
+		for _, i := range sh.index {
 			recountRecords++
-			recountBytes += size(rec)
+			recountBytes += sh.slots[i].size()
 		}
 		sh.mu.Unlock()
 	}
@@ -91,6 +91,19 @@ func Watchers(s *Store) int {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		n += len(sh.watchers)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Arena reports the bytes of the shards' arenas (keys, fingerprints and
+// values), garbage included.
+func Arena(s *Store) int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.data)
 		sh.mu.Unlock()
 	}
 	return n

@@ -1,20 +1,35 @@
 package memstore
 
 import (
+	"math"
 	"sync"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
 )
 
+// A shard keeps its records without pointers, so that the garbage
+// collector has next to nothing to scan however many records the store
+// holds: a record is a slot (times as offsets from the store's epoch) and
+// its key, fingerprint and value are bytes of one arena. Only the index
+// from keys to slots holds a pointer per record (its key), and a record's
+// memo once a duplicate has read its outcome.
 type shard struct {
-	mu       sync.Mutex
-	recs     map[string]*idemtype.Record
+	mu    sync.Mutex
+	index map[string]uint32 // key to slot
+	slots []slot
+	memos []*idemtype.Memo // by slot; made when a duplicate reads the record
+	free  []uint32         // slots of removed records, for reuse
+	// data holds the records' bytes. It is only appended to: a record
+	// handed out keeps reading its bytes after the record changes, and a
+	// rebuild makes a new arena rather than moving bytes in this one.
+	data     []byte
+	garbage  int // bytes of data no record refers to any more
 	exp      expiries
 	watchers map[string]*watch
 	use      *usage // the Store's, shared by its shards
 
-	// The most entries recs and watchers held since they were made; see
+	// The most entries index and watchers held since they were made; see
 	// shrink.
 	recsPeak, watchPeak int
 	noShrink            bool // tests only: show what shrinking buys
@@ -22,45 +37,181 @@ type shard struct {
 	_ [64]byte // keep neighbouring shards' locks off one cache line
 }
 
-// entry is a record with its memo in one allocation: the shard's map
-// holds a pointer to rec, which keeps both alive.
-type entry struct {
-	rec  idemtype.Record
-	memo idemtype.Memo
+// never is the expiry of a record kept for ever (a zero ExpiresAt).
+const never = math.MaxInt64
+
+// slot is a record. Times are nanoseconds since the store's epoch (see
+// Store.offset), which keeps the monotonic clock's judgement of leases and
+// expiry that time.Time comparisons have.
+type slot struct {
+	at         int // the key's first byte in data, then the fingerprint's
+	keyLen     uint32
+	fpLen      uint32
+	valAt      int
+	valLen     int
+	token      idemtype.Token
+	leaseUntil int64
+	expiresAt  int64 // never: kept for ever
+	createdAt  int64
+	updatedAt  int64
+	gen        uint32          // counts the slot's uses, for expiry entries
+	status     idemtype.Status // zero: the slot is free
 }
+
+func (sl *slot) size() int64 {
+	return RecordOverhead + int64(sl.keyLen) + int64(sl.fpLen) + int64(sl.valLen)
+}
+
+// live reports whether sl is live at now, as idemtype.Live does.
+func (sl *slot) live(now int64) bool { return sl.expiresAt == never || now < sl.expiresAt }
 
 type watch struct {
 	ch chan struct{}
 	n  int
 }
 
-// live returns the key's record unless it is missing or expired; an expired
-// one is removed on the way.
-func (sh *shard) live(key string, now time.Time) *idemtype.Record {
-	rec := sh.recs[key]
-	if rec == nil {
+func (sh *shard) key(sl *slot) []byte { return sh.data[sl.at : sl.at+int(sl.keyLen)] }
+
+func (sh *shard) fingerprint(sl *slot) []byte {
+	at := sl.at + int(sl.keyLen)
+	return sh.data[at : at+int(sl.fpLen)]
+}
+
+// value returns sl's value, capped so that no append by the caller reaches
+// the arena.
+func (sh *shard) value(sl *slot) []byte {
+	if sl.valLen == 0 {
 		return nil
 	}
-	if !idemtype.Live(rec, now) {
+	end := sl.valAt + sl.valLen
+	return sh.data[sl.valAt:end:end]
+}
+
+// live returns the key's slot unless it is missing or expired; an expired
+// one is removed on the way.
+func (sh *shard) live(key string, now int64) (uint32, bool) {
+	i, ok := sh.index[key]
+	if !ok {
+		return 0, false
+	}
+	if !sh.slots[i].live(now) {
 		sh.remove(key)
-		return nil
+		return 0, false
+	}
+	return i, true
+}
+
+// put makes a slot for the new record rec and returns it.
+func (sh *shard) put(s *Store, rec *idemtype.Record) uint32 {
+	var i uint32
+	if n := len(sh.free); n > 0 {
+		i = sh.free[n-1]
+		sh.free = sh.free[:n-1]
+	} else {
+		i = uint32(len(sh.slots))
+		sh.slots = append(sh.slots, slot{})
+		sh.memos = append(sh.memos, nil)
+	}
+	sl := &sh.slots[i]
+	*sl = slot{
+		at:     len(sh.data),
+		keyLen: uint32(len(rec.Key)),
+		fpLen:  uint32(len(rec.Fingerprint)),
+		gen:    sl.gen,
+	}
+	sh.data = append(append(sh.data, rec.Key...), rec.Fingerprint...)
+	sh.write(s, i, rec)
+	sh.index[rec.Key] = i
+	sh.schedule(i, never)
+	return i
+}
+
+// write sets the slot's state from rec: status, token, times and, when
+// it differs, the value (copied: the store owns its bytes).
+func (sh *shard) write(s *Store, i uint32, rec *idemtype.Record) {
+	sl := &sh.slots[i]
+	sl.status, sl.token = rec.Status, rec.Token
+	sl.leaseUntil, sl.createdAt, sl.updatedAt = s.offset(rec.LeaseUntil), s.offset(rec.CreatedAt), s.offset(rec.UpdatedAt)
+	sl.expiresAt = never
+	if !rec.ExpiresAt.IsZero() {
+		sl.expiresAt = s.offset(rec.ExpiresAt)
+	}
+	if len(rec.Value) == 0 {
+		sh.garbage += sl.valLen
+		sl.valAt, sl.valLen = 0, 0
+		return
+	}
+	if sl.valLen == len(rec.Value) && &sh.data[sl.valAt] == &rec.Value[0] {
+		return // its own value, read back
+	}
+	sh.garbage += sl.valLen
+	sl.valAt, sl.valLen = len(sh.data), len(rec.Value)
+	sh.data = append(sh.data, rec.Value...)
+}
+
+// record returns slot i as a Record for key. fp is the fingerprint the
+// caller has at hand: when the record's is the same, its string is used
+// rather than a copy.
+func (sh *shard) record(s *Store, i uint32, key, fp string) idemtype.Record {
+	rec := sh.state(s, i, key)
+	if f := sh.fingerprint(&sh.slots[i]); string(f) != fp {
+		fp = string(f)
+	}
+	rec.Fingerprint = fp
+	return rec
+}
+
+// state is record without the fingerprint, for the writes of the owner,
+// which need none.
+func (sh *shard) state(s *Store, i uint32, key string) idemtype.Record {
+	sl := &sh.slots[i]
+	rec := idemtype.Record{
+		Key:        key,
+		Status:     sl.status,
+		Token:      sl.token,
+		Value:      sh.value(sl),
+		LeaseUntil: s.time(sl.leaseUntil),
+		CreatedAt:  s.time(sl.createdAt),
+		UpdatedAt:  s.time(sl.updatedAt),
+		Memo:       sh.memos[i],
+	}
+	if sl.expiresAt != never {
+		rec.ExpiresAt = s.time(sl.expiresAt)
 	}
 	return rec
 }
 
-func (sh *shard) put(rec *idemtype.Record) {
-	sh.recs[rec.Key] = rec
-	sh.schedule(rec, time.Time{})
+// memo returns slot i's memo, making it on first use.
+func (sh *shard) memo(i uint32) *idemtype.Memo {
+	if sh.memos[i] == nil {
+		sh.memos[i] = new(idemtype.Memo)
+	}
+	return sh.memos[i]
 }
 
 func (sh *shard) remove(key string) {
-	if rec, ok := sh.recs[key]; ok {
-		delete(sh.recs, key)
-		sh.use.free(rec)
-		sh.notify(key)
-		sh.compact()
-		sh.shrink()
+	i, ok := sh.index[key]
+	if !ok {
+		return
 	}
+	delete(sh.index, key)
+	sl := &sh.slots[i]
+	sh.use.free(sl.size())
+	sh.garbage += int(sl.keyLen) + int(sl.fpLen) + sl.valLen
+	*sl = slot{gen: sl.gen + 1}
+	sh.memos[i] = nil
+	sh.free = append(sh.free, i)
+	sh.notify(key)
+	if len(sh.index) == 0 {
+		// Nothing left: every expiry entry is stale, and the slots and
+		// arena can go whole.
+		sh.slots, sh.memos, sh.free, sh.data, sh.garbage = nil, nil, nil, nil, 0
+		clear(sh.exp)
+		sh.exp = sh.exp[:0]
+	}
+	sh.compact()
+	sh.shrink()
+	sh.pack()
 }
 
 // compact rebuilds the expiry heap when entries of removed records (a
@@ -68,12 +219,12 @@ func (sh *shard) remove(key string) {
 // live records, so that many failing calls cannot hold memory for a TTL.
 // A rebuild follows at least as many removals as it costs.
 func (sh *shard) compact() {
-	if len(sh.exp) <= 2*len(sh.recs)+64 {
+	if len(sh.exp) <= 2*len(sh.index)+64 {
 		return
 	}
 	sh.exp = sh.exp[:0]
-	for _, rec := range sh.recs {
-		sh.schedule(rec, time.Time{})
+	for _, i := range sh.index {
+		sh.schedule(i, never)
 	}
 }
 
@@ -84,42 +235,106 @@ func (sh *shard) notify(key string) {
 	}
 }
 
-// schedule makes sure rec has an expiry entry no later than its ExpiresAt.
-// An entry that comes due before a record expires (its expiry was moved
-// later) is pushed again then, so moving an expiry later costs nothing now
-// and the heap holds about one entry per record.
-func (sh *shard) schedule(rec *idemtype.Record, old time.Time) {
-	if !rec.ExpiresAt.IsZero() && (old.IsZero() || rec.ExpiresAt.Before(old)) {
-		sh.exp.push(expiryEntry{at: rec.ExpiresAt.UnixNano(), key: rec.Key})
+// schedule makes sure slot i has an expiry entry no later than its
+// expiry, given the expiry it had (never for a new record). An entry that
+// comes due before a record expires (its expiry was moved later) is pushed
+// again then, so moving an expiry later costs nothing now and the heap
+// holds about one entry per record.
+func (sh *shard) schedule(i uint32, old int64) {
+	if at := sh.slots[i].expiresAt; at != never && at < old {
+		sh.exp.push(expiryEntry{at: at, slot: i, gen: sh.slots[i].gen})
 	}
 }
 
 // expire removes the records that expired by now and reports how many.
-func (sh *shard) expire(now time.Time) int {
-	n, at := 0, now.UnixNano()
-	for len(sh.exp) > 0 && sh.exp[0].at <= at {
-		key := sh.exp[0].key
-		rec := sh.recs[key]
+func (sh *shard) expire(now int64) int {
+	n := 0
+	for len(sh.exp) > 0 && sh.exp[0].at <= now {
+		e := sh.exp[0]
+		sl := &sh.slots[e.slot]
 		switch {
-		case rec == nil || rec.ExpiresAt.IsZero():
+		case sl.gen != e.gen || sl.status == 0 || sl.expiresAt == never:
 			sh.exp.pop()
-		case !idemtype.Live(rec, now):
+		case !sl.live(now):
 			sh.exp.pop()
-			sh.remove(key)
+			sh.remove(string(sh.key(sl)))
 			n++
 		default:
 			// Its expiry was moved later: move the entry in place, past
 			// now so that the loop ends whatever the clocks say.
-			sh.exp[0].at = max(rec.ExpiresAt.UnixNano(), at+1)
+			sh.exp[0].at = max(sl.expiresAt, now+1)
 			sh.exp.down(0)
 		}
 	}
 	return n
 }
 
+// rebuild makes the shard's containers anew for its live records, sized
+// for them: slots renumbered, the arena without garbage, the expiry heap
+// (whose capacity shrink manages) with the entries of live slots only.
+func (sh *shard) rebuild() {
+	n := len(sh.index)
+	index := make(map[string]uint32, n)
+	slots := make([]slot, 0, n)
+	memos := make([]*idemtype.Memo, 0, n)
+	data := make([]byte, 0, len(sh.data)-sh.garbage)
+	renum := make([]uint32, len(sh.slots)) // old slot to new slot + 1
+	for k, i := range sh.index {
+		sl := sh.slots[i]
+		j := uint32(len(slots))
+		renum[i] = j + 1
+		sh.copyBytes(&data, &sl)
+		slots = append(slots, sl)
+		memos = append(memos, sh.memos[i])
+		index[k] = j
+	}
+	exp := sh.exp[:0]
+	for _, e := range sh.exp {
+		if j := renum[e.slot]; j != 0 && sh.slots[e.slot].gen == e.gen {
+			e.slot, e.gen = j-1, slots[j-1].gen
+			exp = append(exp, e)
+		}
+	}
+	clear(sh.exp[len(exp):])
+	sh.exp = exp
+	sh.exp.init()
+	sh.index, sh.slots, sh.memos, sh.data, sh.garbage, sh.free = index, slots, memos, data, 0, nil
+}
+
+// pack copies the arena without its garbage once garbage is most of it,
+// so that records replaced by new ones at a steady count do not grow it
+// for ever. A copy follows at least as many bytes made garbage as it
+// moves.
+func (sh *shard) pack() {
+	if sh.garbage < packMin || 2*sh.garbage < len(sh.data) {
+		return
+	}
+	data := make([]byte, 0, 2*(len(sh.data)-sh.garbage))
+	for _, i := range sh.index {
+		sh.copyBytes(&data, &sh.slots[i])
+	}
+	sh.data, sh.garbage = data, 0
+}
+
+// copyBytes appends sl's bytes to data and points sl at them there.
+func (sh *shard) copyBytes(data *[]byte, sl *slot) {
+	at := len(*data)
+	*data = append(*data, sh.data[sl.at:sl.at+int(sl.keyLen)+int(sl.fpLen)]...)
+	if sl.valLen > 0 {
+		va := len(*data)
+		*data = append(*data, sh.data[sl.valAt:sl.valAt+sl.valLen]...)
+		sl.valAt = va
+	}
+	sl.at = at
+}
+
+// packMin is the garbage below which the arena is never packed.
+const packMin = 4 << 10
+
 type expiryEntry struct {
-	at  int64 // Unix nanoseconds: smaller and quicker to compare than a time.Time
-	key string
+	at   int64 // the store's offset (see Store.offset)
+	slot uint32
+	gen  uint32 // the slot's gen when pushed: an entry of an earlier use is stale
 }
 
 // expiries is a min-heap by time, typed to spare container/heap's boxing.
@@ -149,6 +364,13 @@ func (h *expiries) pop() expiryEntry {
 	return top
 }
 
+// init orders the heap from scratch.
+func (h expiries) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
 // down restores the heap below i after q[i] moved later.
 func (h expiries) down(i int) {
 	for {
@@ -166,3 +388,10 @@ func (h expiries) down(i int) {
 		i = small
 	}
 }
+
+// offset returns t as nanoseconds since the store's epoch: by the
+// monotonic clock when both have its reading, as time.Time.Sub does.
+func (s *Store) offset(t time.Time) int64 { return int64(t.Sub(s.epoch)) }
+
+// time returns the instant offset nanoseconds after the store's epoch.
+func (s *Store) time(offset int64) time.Time { return s.epoch.Add(time.Duration(offset)) }

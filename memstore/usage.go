@@ -52,8 +52,8 @@ func (u *usage) reserve(n int64) error {
 	return nil
 }
 
-// free uncounts a removed record.
-func (u *usage) free(rec *idemtype.Record) {
+// free uncounts a removed record of n bytes.
+func (u *usage) free(n int64) {
 	u.records.Add(-1)
-	u.bytes.Add(-size(rec))
+	u.bytes.Add(-n)
 }
