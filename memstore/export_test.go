@@ -47,9 +47,11 @@ func Usage(s *Store) (records, bytes, recountRecords, recountBytes int64) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for _, i := range sh.index {
-			recountRecords++
-			recountBytes += sh.slots[i].size()
+		for i := range sh.slots {
+			if sh.slots[i].status != 0 {
+				recountRecords++
+				recountBytes += sh.slots[i].size()
+			}
 		}
 		sh.mu.Unlock()
 	}

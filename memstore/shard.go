@@ -11,13 +11,13 @@ import (
 // A shard keeps its records without pointers, so that the garbage
 // collector has next to nothing to scan however many records the store
 // holds: a record is a slot (times as offsets from the store's epoch) and
-// its key, fingerprint and value are bytes of one arena. Only the index
-// from keys to slots holds a pointer per record (its key), and a record's
-// memo once a duplicate has read its outcome.
+// its key, fingerprint and value are bytes of one arena, and the index
+// from keys to slots holds hashes. The one pointer a record may have is its
+// memo, once a duplicate has read its outcome.
 type shard struct {
 	mu    sync.Mutex
-	index map[string]uint32 // key to slot
-	slots []slot
+	index index
+	slots []slot           // a record's; free ones have a zero status
 	memos []*idemtype.Memo // by slot; made when a duplicate reads the record
 	free  []uint32         // slots of removed records, for reuse
 	// data holds the records' bytes. It is only appended to: a record
@@ -54,6 +54,7 @@ type slot struct {
 	expiresAt  int64 // never: kept for ever
 	createdAt  int64
 	updatedAt  int64
+	hash       uint32          // the key's, for its index entry
 	gen        uint32          // counts the slot's uses, for expiry entries
 	status     idemtype.Status // zero: the slot is free
 }
@@ -87,22 +88,29 @@ func (sh *shard) value(sl *slot) []byte {
 	return sh.data[sl.valAt:end:end]
 }
 
-// live returns the key's slot unless it is missing or expired; an expired
-// one is removed on the way.
-func (sh *shard) live(key string, now int64) (uint32, bool) {
-	i, ok := sh.index[key]
-	if !ok {
+// lookup returns the position in the index of key, whose hash is h, or -1.
+func (sh *shard) lookup(key string, h uint32) int {
+	return sh.index.find(h, func(i uint32) bool { return string(sh.key(&sh.slots[i])) == key })
+}
+
+// live returns the slot of key, whose hash is h, unless it is missing or
+// expired; an expired one is removed on the way.
+func (sh *shard) live(key string, h uint32, now int64) (uint32, bool) {
+	pos := sh.lookup(key, h)
+	if pos < 0 {
 		return 0, false
 	}
+	i := sh.index.entries[pos].slot - 1
 	if !sh.slots[i].live(now) {
-		sh.remove(key)
+		sh.removeAt(pos, key)
 		return 0, false
 	}
 	return i, true
 }
 
-// put makes a slot for the new record rec and returns it.
-func (sh *shard) put(s *Store, rec *idemtype.Record) uint32 {
+// put makes a slot for the new record rec, whose key's hash is h, and
+// returns it.
+func (sh *shard) put(s *Store, rec *idemtype.Record, h uint32) uint32 {
 	var i uint32
 	if n := len(sh.free); n > 0 {
 		i = sh.free[n-1]
@@ -117,11 +125,12 @@ func (sh *shard) put(s *Store, rec *idemtype.Record) uint32 {
 		at:     len(sh.data),
 		keyLen: uint32(len(rec.Key)),
 		fpLen:  uint32(len(rec.Fingerprint)),
+		hash:   h,
 		gen:    sl.gen,
 	}
 	sh.data = append(append(sh.data, rec.Key...), rec.Fingerprint...)
 	sh.write(s, i, rec)
-	sh.index[rec.Key] = i
+	sh.index.insert(h, i)
 	sh.schedule(i, never)
 	return i
 }
@@ -189,12 +198,17 @@ func (sh *shard) memo(i uint32) *idemtype.Memo {
 	return sh.memos[i]
 }
 
-func (sh *shard) remove(key string) {
-	i, ok := sh.index[key]
-	if !ok {
-		return
+// remove removes the record of key, whose hash is h, if there is one.
+func (sh *shard) remove(key string, h uint32) {
+	if pos := sh.lookup(key, h); pos >= 0 {
+		sh.removeAt(pos, key)
 	}
-	delete(sh.index, key)
+}
+
+// removeAt removes the record of key, at position pos of the index.
+func (sh *shard) removeAt(pos int, key string) {
+	i := sh.index.entries[pos].slot - 1
+	sh.index.remove(pos)
 	sl := &sh.slots[i]
 	sh.use.free(sl.size())
 	sh.garbage += int(sl.keyLen) + int(sl.fpLen) + sl.valLen
@@ -202,7 +216,7 @@ func (sh *shard) remove(key string) {
 	sh.memos[i] = nil
 	sh.free = append(sh.free, i)
 	sh.notify(key)
-	if len(sh.index) == 0 {
+	if sh.index.n == 0 {
 		// Nothing left: every expiry entry is stale, and the slots and
 		// arena can go whole.
 		sh.slots, sh.memos, sh.free, sh.data, sh.garbage = nil, nil, nil, nil, 0
@@ -214,21 +228,33 @@ func (sh *shard) remove(key string) {
 	sh.pack()
 }
 
+// removeSlot removes the record in slot i.
+func (sh *shard) removeSlot(i uint32) {
+	h := sh.slots[i].hash
+	pos := sh.index.find(h, func(j uint32) bool { return j == i })
+	sh.removeAt(pos, string(sh.key(&sh.slots[i])))
+}
+
 // compact rebuilds the expiry heap when entries of removed records (a
 // release or delete leaves its entry until it comes due) outnumber the
 // live records, so that many failing calls cannot hold memory for a TTL.
 // A rebuild follows at least as many removals as it costs.
 func (sh *shard) compact() {
-	if len(sh.exp) <= 2*len(sh.index)+64 {
+	if len(sh.exp) <= 2*sh.index.n+64 {
 		return
 	}
 	sh.exp = sh.exp[:0]
-	for _, i := range sh.index {
-		sh.schedule(i, never)
+	for i := range sh.slots {
+		if sh.slots[i].status != 0 {
+			sh.schedule(uint32(i), never)
+		}
 	}
 }
 
 func (sh *shard) notify(key string) {
+	if len(sh.watchers) == 0 {
+		return
+	}
 	if w := sh.watchers[key]; w != nil {
 		close(w.ch)
 		delete(sh.watchers, key)
@@ -257,7 +283,7 @@ func (sh *shard) expire(now int64) int {
 			sh.exp.pop()
 		case !sl.live(now):
 			sh.exp.pop()
-			sh.remove(string(sh.key(sl)))
+			sh.removeSlot(e.slot)
 			n++
 		default:
 			// Its expiry was moved later: move the entry in place, past
@@ -273,20 +299,23 @@ func (sh *shard) expire(now int64) int {
 // for them: slots renumbered, the arena without garbage, the expiry heap
 // (whose capacity shrink manages) with the entries of live slots only.
 func (sh *shard) rebuild() {
-	n := len(sh.index)
-	index := make(map[string]uint32, n)
+	n := sh.index.n
+	index := sized(n)
 	slots := make([]slot, 0, n)
 	memos := make([]*idemtype.Memo, 0, n)
 	data := make([]byte, 0, len(sh.data)-sh.garbage)
 	renum := make([]uint32, len(sh.slots)) // old slot to new slot + 1
-	for k, i := range sh.index {
+	for i := range sh.slots {
 		sl := sh.slots[i]
+		if sl.status == 0 {
+			continue
+		}
 		j := uint32(len(slots))
 		renum[i] = j + 1
 		sh.copyBytes(&data, &sl)
 		slots = append(slots, sl)
 		memos = append(memos, sh.memos[i])
-		index[k] = j
+		index.insert(sl.hash, j)
 	}
 	exp := sh.exp[:0]
 	for _, e := range sh.exp {
@@ -310,8 +339,10 @@ func (sh *shard) pack() {
 		return
 	}
 	data := make([]byte, 0, 2*(len(sh.data)-sh.garbage))
-	for _, i := range sh.index {
-		sh.copyBytes(&data, &sh.slots[i])
+	for i := range sh.slots {
+		if sh.slots[i].status != 0 {
+			sh.copyBytes(&data, &sh.slots[i])
+		}
 	}
 	sh.data, sh.garbage = data, 0
 }

@@ -31,7 +31,7 @@ func (sh *shard) shrink() {
 	if sh.noShrink {
 		return
 	}
-	if underPeak(len(sh.index), &sh.recsPeak) {
+	if underPeak(sh.index.n, &sh.recsPeak) {
 		sh.rebuild()
 	}
 	if sh.watchers != nil && underPeak(len(sh.watchers), &sh.watchPeak) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,7 +93,6 @@ func New(opts *Options) *Store {
 	s.use.maxRecords = bound(int64(o.MaxRecords), DefaultMaxRecords)
 	s.use.maxBytes = bound(o.MaxBytes, DefaultMaxBytes)
 	for i := range s.shards {
-		s.shards[i].index = make(map[string]uint32)
 		s.shards[i].use = &s.use
 	}
 	interval := o.SweepInterval
@@ -118,8 +116,11 @@ func bound(v, def int64) int64 {
 	return v
 }
 
-func (s *Store) shard(key string) *shard {
-	return &s.shards[maphash.String(s.seed, key)&s.mask]
+// shard returns key's shard and the hash of key in that shard's index:
+// one hash of the key serves both.
+func (s *Store) shard(key string) (*shard, uint32) {
+	h := maphash.String(s.seed, key)
+	return &s.shards[h&s.mask], uint32(h >> 32)
 }
 
 func (s *Store) nextToken() idemtype.Token { return idemtype.Token(s.tokens.Add(1)) }
@@ -148,12 +149,12 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 func (s *Store) claim(req *idemtype.ClaimRequest, c *idemtype.Claim) error {
 	now := s.now()
 	at := s.offset(now)
-	sh := s.shard(req.Key)
+	sh, h := s.shard(req.Key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	sh.expire(at)
 	var rec *idemtype.Record
-	i, ok := sh.live(req.Key, at)
+	i, ok := sh.live(req.Key, h, at)
 	if ok {
 		c.Record = sh.record(s, i, req.Key, req.Fingerprint)
 		rec = &c.Record
@@ -183,7 +184,7 @@ func (s *Store) claim(req *idemtype.ClaimRequest, c *idemtype.Claim) error {
 		return err
 	}
 	c.Record.Token = s.nextToken()
-	sh.put(s, &c.Record)
+	sh.put(s, &c.Record, h)
 	c.Acquired = true
 	return nil
 }
@@ -222,12 +223,12 @@ func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, 
 // Release implements idemtype.Store.
 func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) error {
 	var rec idemtype.Record
-	sh, _, _, err := s.owned(ctx, "release", key, token, &rec)
+	sh, i, _, err := s.owned(ctx, "release", key, token, &rec)
 	if err != nil {
 		return err
 	}
 	defer sh.mu.Unlock()
-	sh.remove(key)
+	sh.removeSlot(i)
 	return nil
 }
 
@@ -239,9 +240,9 @@ func (s *Store) owned(ctx context.Context, op, key string, token idemtype.Token,
 		return nil, 0, now, err
 	}
 	now = s.now()
-	sh = s.shard(key)
+	sh, h := s.shard(key)
 	sh.mu.Lock()
-	i, ok := sh.live(key, s.offset(now))
+	i, ok := sh.live(key, h, s.offset(now))
 	if ok {
 		*rec = sh.state(s, i, key)
 	}
@@ -258,10 +259,10 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 		return idemtype.Record{}, err
 	}
 	at := s.offset(s.now())
-	sh := s.shard(key)
+	sh, h := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if i, ok := sh.live(key, at); ok {
+	if i, ok := sh.live(key, h, at); ok {
 		return sh.record(s, i, key, ""), nil
 	}
 	return idemtype.Record{}, idemtype.ErrNotFound
@@ -272,10 +273,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.usable(ctx, "delete", key); err != nil {
 		return err
 	}
-	sh := s.shard(key)
+	sh, h := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.remove(key)
+	sh.remove(key, h)
 	return nil
 }
 
@@ -285,7 +286,7 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	sh := s.shard(key)
+	sh, _ := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	// Under the lock: Close wakes each shard's watchers under it after
@@ -328,9 +329,10 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record
 		at := s.offset(s.now())
 		sh.mu.Lock()
 		var recs []idemtype.Record
-		for k, j := range sh.index {
-			if strings.HasPrefix(k, prefix) && sh.slots[j].live(at) {
-				recs = append(recs, sh.record(s, j, k, ""))
+		for j := range sh.slots {
+			sl := &sh.slots[j]
+			if k := sh.key(sl); sl.status != 0 && sl.live(at) && len(k) >= len(prefix) && string(k[:len(prefix)]) == prefix {
+				recs = append(recs, sh.record(s, uint32(j), string(k), ""))
 			}
 		}
 		sh.mu.Unlock()
@@ -376,7 +378,7 @@ func (s *Store) Len() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += len(sh.index)
+		n += sh.index.n
 		sh.mu.Unlock()
 	}
 	return n
@@ -388,11 +390,13 @@ func (s *Store) Clear() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for k, i := range sh.index {
-			sh.notify(k)
-			s.use.free(sh.slots[i].size())
+		for i := range sh.slots {
+			if sl := &sh.slots[i]; sl.status != 0 {
+				sh.notify(string(sh.key(sl)))
+				s.use.free(sl.size())
+			}
 		}
-		sh.index = make(map[string]uint32)
+		sh.index = index{}
 		sh.slots, sh.memos, sh.free, sh.data, sh.garbage = nil, nil, nil, nil, 0
 		sh.exp = nil
 		sh.recsPeak = 0
