@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // execution is the context fn runs under: cancelled with ErrLeaseLost when
@@ -222,10 +223,6 @@ func (e *execution) stop() {
 	e.q.mu.Lock()
 	e.stopped = true
 	e.q.unlink(e)
-	if e.q.head == nil && !e.q.at.IsZero() {
-		e.q.t.Stop()
-		e.q.at = time.Time{}
-	}
 	e.q.mu.Unlock()
 	if e.limit != nil {
 		e.limit.Stop()
@@ -244,9 +241,11 @@ const renewalQueuesLog2 = 3
 // renewal, served by one timer. Executions of a Guard share one Lease, so
 // they come due about in the order they started and joining the queue is
 // cheap. A call that ends within Lease/3 (nearly all of them) costs two
-// list operations under a lock, and the timer is made once per queue
-// rather than once per call. It is stopped when the queue empties, so that
-// no timer keeps an idle Guard alive.
+// list operations under a lock: the timer is made once per queue, and it
+// is left to fire when the queue empties rather than stopped, so that the
+// next call need not arm it again (it fires at most once per Lease/3 while
+// calls come, and once, to no effect, after the last). It holds the queue
+// only weakly, so that no timer keeps an idle Guard alive.
 type renewals struct {
 	clock      clock
 	mu         sync.Mutex
@@ -291,7 +290,12 @@ func (r *renewals) arm(now, at time.Time) {
 	r.at = at
 	d := at.Sub(now)
 	if r.t == nil {
-		r.t = r.clock.AfterFunc(d, r.fire)
+		q := weak.Make(r)
+		r.t = r.clock.AfterFunc(d, func() {
+			if r := q.Value(); r != nil {
+				r.fire()
+			}
+		})
 		return
 	}
 	r.t.Reset(d)
