@@ -139,8 +139,16 @@ func (sh *shard) put(s *Store, rec *idemtype.Record, h uint32) uint32 {
 // it differs, the value (copied: the store owns its bytes).
 func (sh *shard) write(s *Store, i uint32, rec *idemtype.Record) {
 	sl := &sh.slots[i]
-	sl.status, sl.token = rec.Status, rec.Token
-	sl.leaseUntil, sl.createdAt, sl.updatedAt = s.offset(rec.LeaseUntil), s.offset(rec.CreatedAt), s.offset(rec.UpdatedAt)
+	sl.token = rec.Token
+	sl.leaseUntil, sl.createdAt = s.offset(rec.LeaseUntil), s.offset(rec.CreatedAt)
+	sh.writeOutcome(s, i, rec)
+}
+
+// writeOutcome sets what [idemtype.Completed] changes: status, value,
+// update and expiry.
+func (sh *shard) writeOutcome(s *Store, i uint32, rec *idemtype.Record) {
+	sl := &sh.slots[i]
+	sl.status, sl.updatedAt = rec.Status, s.offset(rec.UpdatedAt)
 	sl.expiresAt = never
 	if !rec.ExpiresAt.IsZero() {
 		sl.expiresAt = s.offset(rec.ExpiresAt)
@@ -158,6 +166,12 @@ func (sh *shard) write(s *Store, i uint32, rec *idemtype.Record) {
 	sh.data = append(sh.data, rec.Value...)
 }
 
+// writeLease sets what [idemtype.Extended] changes: lease and update.
+func (sh *shard) writeLease(s *Store, i uint32, rec *idemtype.Record) {
+	sl := &sh.slots[i]
+	sl.leaseUntil, sl.updatedAt = s.offset(rec.LeaseUntil), s.offset(rec.UpdatedAt)
+}
+
 // record returns slot i as a Record for key. fp is the fingerprint the
 // caller has at hand: when the record's is the same, its string is used
 // rather than a copy.
@@ -170,20 +184,21 @@ func (sh *shard) record(s *Store, i uint32, key, fp string) idemtype.Record {
 	return rec
 }
 
-// state is record without the fingerprint, for the writes of the owner,
-// which need none.
+// state is record without the fingerprint, for Get and List.
 func (sh *shard) state(s *Store, i uint32, key string) idemtype.Record {
+	rec := sh.owned(s, i, key)
 	sl := &sh.slots[i]
-	rec := idemtype.Record{
-		Key:        key,
-		Status:     sl.status,
-		Token:      sl.token,
-		Value:      sh.value(sl),
-		LeaseUntil: s.time(sl.leaseUntil),
-		CreatedAt:  s.time(sl.createdAt),
-		UpdatedAt:  s.time(sl.updatedAt),
-		Memo:       sh.memos[i],
-	}
+	rec.LeaseUntil, rec.CreatedAt, rec.UpdatedAt = s.time(sl.leaseUntil), s.time(sl.createdAt), s.time(sl.updatedAt)
+	rec.Memo = sh.memos[i]
+	return rec
+}
+
+// owned is what of slot i [idemtype.Owns] judges, for its owner's writes
+// (writeOutcome, writeLease), which set the rest: key, status, token,
+// value and expiry.
+func (sh *shard) owned(s *Store, i uint32, key string) idemtype.Record {
+	sl := &sh.slots[i]
+	rec := idemtype.Record{Key: key, Status: sl.status, Token: sl.token, Value: sh.value(sl)}
 	if sl.expiresAt != never {
 		rec.ExpiresAt = s.time(sl.expiresAt)
 	}

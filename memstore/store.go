@@ -198,7 +198,7 @@ func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, le
 	}
 	defer sh.mu.Unlock()
 	idemtype.Extended(&rec, lease, now)
-	sh.write(s, i, &rec)
+	sh.writeLease(s, i, &rec)
 	return nil
 }
 
@@ -214,7 +214,7 @@ func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, 
 	old, oldExpiry := len(rec.Value), sh.slots[i].expiresAt
 	idemtype.Completed(&rec, out, now)
 	s.use.bytes.Add(int64(len(rec.Value) - old))
-	sh.write(s, i, &rec)
+	sh.writeOutcome(s, i, &rec)
 	sh.schedule(i, oldExpiry)
 	sh.notify(key)
 	return nil
@@ -233,8 +233,8 @@ func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) e
 }
 
 // owned locks the key's shard if token owns an in-progress record, and
-// returns with the lock held, rec holding the record (its fingerprint
-// left out) to change and i the slot to write it back to.
+// returns with the lock held, rec holding what of the record the owner's
+// writes need (see shard.owned) and i the slot to write it back to.
 func (s *Store) owned(ctx context.Context, op, key string, token idemtype.Token, rec *idemtype.Record) (sh *shard, i uint32, now time.Time, err error) {
 	if err := s.usable(ctx, op, key); err != nil {
 		return nil, 0, now, err
@@ -244,7 +244,7 @@ func (s *Store) owned(ctx context.Context, op, key string, token idemtype.Token,
 	sh.mu.Lock()
 	i, ok := sh.live(key, h, s.offset(now))
 	if ok {
-		*rec = sh.state(s, i, key)
+		*rec = sh.owned(s, i, key)
 	}
 	if !ok || !idemtype.Owns(rec, token, now) {
 		sh.mu.Unlock()
