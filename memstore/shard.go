@@ -353,7 +353,10 @@ func (sh *shard) pack() {
 	if sh.garbage < packMin || 2*sh.garbage < len(sh.data) {
 		return
 	}
-	data := make([]byte, 0, 2*(len(sh.data)-sh.garbage))
+	// Room for the garbage of the next pack, so that at a steady count
+	// the arena is not grown (copied) in between.
+	live := len(sh.data) - sh.garbage
+	data := make([]byte, 0, live+max(live, packMin)+packMin/2)
 	for i := range sh.slots {
 		if sh.slots[i].status != 0 {
 			sh.copyBytes(&data, &sh.slots[i])
