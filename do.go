@@ -90,7 +90,8 @@ func replay[T any](ctx context.Context, g *Guard, rec Record, cached *localEntry
 // with a bug) makes a result that cannot be encoded: fn has run, so its
 // claim must still be settled, or the key would be run again once the
 // lease lapsed.
-func encode[T any](c Codec, v T) (b []byte, err error) {
+// With jb, the default codec encodes into jb's buffer.
+func encode[T any](c Codec, v T, jb *jsonBuffer) (b []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			b, err = nil, fmt.Errorf("idempotency: Marshal panicked: %v", p)
@@ -101,6 +102,9 @@ func encode[T any](c Codec, v T) (b []byte, err error) {
 			err = errors.New("idempotency: MarshalResult returned no bytes")
 		}
 		return b, err
+	}
+	if jb != nil {
+		return jb.marshal(v)
 	}
 	return c.Marshal(v)
 }
@@ -182,8 +186,9 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 		return v, err
 	}
 	out := Outcome{Status: StatusCompleted, TTL: g.ttl(co)}
+	jb := g.getJSONBuffer()
 	var eerr error
-	if out.Value, eerr = encode(g.cfg.Codec, v); eerr != nil {
+	if out.Value, eerr = encode(g.cfg.Codec, v, jb); eerr != nil {
 		// Duplicates get ErrResultUnavailable; fn never runs again.
 		g.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: result cannot be encoded; recorded without a value",
 			g.keyAttr(key), slog.Any("error", eerr))
@@ -195,6 +200,7 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 	} else {
 		g.remember(c.Record, out, co)
 	}
+	putJSONBuffer(jb)
 	g.deliver(ctx, e, executed, settled)
 	return v, err
 }
