@@ -231,7 +231,7 @@ func (sh *shard) removeAt(pos int, key string) {
 	sh.memos[i] = nil
 	sh.free = append(sh.free, i)
 	sh.notify(key)
-	if sh.index.n == 0 {
+	if sh.index.n == 0 && !sh.noShrink {
 		// Nothing left: every expiry entry is stale, and the slots and
 		// arena can go whole.
 		sh.slots, sh.memos, sh.free, sh.data, sh.garbage = nil, nil, nil, nil, 0

@@ -14,10 +14,11 @@ const (
 	// DefaultMaxBytes is the default of [Options.MaxBytes]: 1 GiB.
 	DefaultMaxBytes = 1 << 30
 	// RecordOverhead is what a record costs beyond its key, fingerprint and
-	// value, counted against [Options.MaxBytes]: the record, its map entry
-	// and its expiry entry, as measured on 64-bit platforms
-	// (TestMemoryFollowsLiveRecords checks the estimate).
-	RecordOverhead = 300
+	// value, counted against [Options.MaxBytes]: its slot, its index and
+	// expiry entries and its share of the containers' spare room, as
+	// measured on 64-bit platforms (TestMemoryFollowsLiveRecords checks the
+	// estimate).
+	RecordOverhead = 150
 )
 
 // ErrFull is the error a claim of a new key reports when the store holds
