@@ -110,3 +110,24 @@ func Arena(s *Store) int {
 	}
 	return n
 }
+
+// StaleReads reports how many reads (records as duplicates are given
+// them) hold a value outside their shard's arena: one left behind when
+// the arena was made anew, which would keep the old arena alive.
+func StaleReads(s *Store) int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for j, r := range sh.reads {
+			if r != nil && len(r.rec.Value) > 0 {
+				sl := &sh.slots[j]
+				if &r.rec.Value[0] != &sh.data[sl.valAt] {
+					n++
+				}
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}

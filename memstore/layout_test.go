@@ -66,6 +66,19 @@ func (r *layoutCase) check(t *testing.T, s *memstore.Store, start time.Time) {
 	if !g.ExpiresAt.Equal(start.Add(r.ttl)) || !g.CreatedAt.Equal(start) {
 		t.Fatalf("Get(%s): expires %v, created %v; want %v, %v", r.key, g.ExpiresAt, g.CreatedAt, start.Add(r.ttl), start)
 	}
+	// A duplicate is given the same record.
+	c, err := s.Claim(context.Background(), idemtype.ClaimRequest{Key: r.key, Fingerprint: r.fp, Lease: time.Hour, TTL: r.ttl})
+	if err != nil || c.Acquired {
+		t.Fatalf("duplicate Claim(%s) = %+v, %v", r.key, c, err)
+	}
+	d := c.Record
+	if d.Key != g.Key || d.Fingerprint != g.Fingerprint || d.Token != g.Token || d.Status != g.Status || !bytes.Equal(d.Value, g.Value) ||
+		!d.ExpiresAt.Equal(g.ExpiresAt) || !d.CreatedAt.Equal(g.CreatedAt) || !d.UpdatedAt.Equal(g.UpdatedAt) || !d.LeaseUntil.Equal(g.LeaseUntil) {
+		t.Fatalf("duplicate of %s given %+v, Get gives %+v", r.key, d, g)
+	}
+	if status == idemtype.StatusCompleted && d.Memo == nil {
+		t.Fatalf("duplicate of completed %s given no memo", r.key)
+	}
 }
 
 // Removing most records rebuilds the shard; the rest keep their state,
@@ -78,9 +91,15 @@ func TestRecordsSurviveRebuild(t *testing.T) {
 	s := memstore.New(&memstore.Options{Shards: 1, Now: clk.Now, SweepInterval: -1})
 	defer s.Close()
 	recs := makeRecords(t, s, "k", 1200)
+	for _, r := range recs {
+		r.check(t, s, start) // duplicates make their reads
+	}
+	// Kept: every fourth record but the last of them, 299 of 1200: the
+	// last removal makes the shard hold under a quarter of its peak, so
+	// that the rebuild is the last thing that moves the arena.
 	var kept []layoutCase
 	for i, r := range recs {
-		if i%10 != 7 {
+		if i%4 != 0 || i == 1196 {
 			if err := s.Delete(ctx, r.key); err != nil {
 				t.Fatal(err)
 			}
@@ -93,6 +112,9 @@ func TestRecordsSurviveRebuild(t *testing.T) {
 	}
 	for _, r := range kept {
 		r.check(t, s, start)
+	}
+	if n := memstore.StaleReads(s); n != 0 {
+		t.Fatalf("%d reads left pointing into the arena before the rebuild", n)
 	}
 	// The owners of records in progress settle them after the rebuild.
 	for i := range kept {
@@ -134,6 +156,9 @@ func TestArenaPackedAtSteadyCount(t *testing.T) {
 	s := memstore.New(&memstore.Options{Shards: 1, Now: clk.Now, SweepInterval: -1})
 	defer s.Close()
 	live := makeRecords(t, s, "live", 100)
+	for _, r := range live {
+		r.check(t, s, start) // duplicates make their reads
+	}
 	before := memstore.Arena(s)
 	for round := range 200 {
 		prefix := fmt.Sprint("churn", round, ":")
@@ -145,6 +170,9 @@ func TestArenaPackedAtSteadyCount(t *testing.T) {
 	}
 	if got := memstore.Arena(s); got > 4*before+8<<10 {
 		t.Fatalf("arena %d bytes after churn, %d before: not packed", got, before)
+	}
+	if n := memstore.StaleReads(s); n != 0 {
+		t.Fatalf("%d reads left pointing into an arena packed away", n)
 	}
 	for _, r := range live {
 		r.check(t, s, start)
@@ -183,5 +211,37 @@ func TestStaleExpiryEntryDropped(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, "new"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A slot freed and used again for another record (of the same key or not)
+// gives duplicates that record, not what the slot held for an earlier one.
+func TestReusedSlotGivesItsOwnRecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := oneShard(t)
+	claim(t, s, "keep") // the shard is not emptied
+	dup := func(key string) idemtype.Record {
+		t.Helper()
+		c, err := s.Claim(ctx, idemtype.ClaimRequest{Key: key, Lease: time.Minute, TTL: time.Hour})
+		if err != nil || c.Acquired {
+			t.Fatalf("duplicate Claim(%s) = %+v, %v", key, c, err)
+		}
+		return c.Record
+	}
+	for round, key := range []string{"a", "a", "b"} {
+		tok := claim(t, s, key)
+		value := []byte(fmt.Sprint("value ", round))
+		if err := s.Complete(ctx, key, tok, idemtype.Outcome{Status: idemtype.StatusCompleted, Value: value, TTL: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // the second is given what the first made
+			if r := dup(key); r.Key != key || r.Token != tok || string(r.Value) != string(value) {
+				t.Fatalf("round %d: duplicate of %s given %s token %d %q; want token %d %q", round, key, r.Key, r.Token, r.Value, tok, value)
+			}
+		}
+		if err := s.Delete(ctx, key); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -13,13 +13,13 @@ import (
 // holds: a record is a slot (times as offsets from the store's epoch) and
 // its key, fingerprint and value are bytes of one arena, and the index
 // from keys to slots holds hashes. The one pointer a record may have is its
-// memo, once a duplicate has read its outcome.
+// read, once a duplicate has read its outcome.
 type shard struct {
 	mu    sync.Mutex
 	index index
-	slots []slot           // a record's; free ones have a zero status
-	memos []*idemtype.Memo // by slot; made when a duplicate reads the record
-	free  []uint32         // slots of removed records, for reuse
+	slots []slot   // a record's; free ones have a zero status
+	reads []*read  // by slot; made when a duplicate reads a completed record
+	free  []uint32 // slots of removed records, for reuse
 	// data holds the records' bytes. It is only appended to: a record
 	// handed out keeps reading its bytes after the record changes, and a
 	// rebuild makes a new arena rather than moving bytes in this one.
@@ -118,7 +118,7 @@ func (sh *shard) put(s *Store, rec *idemtype.Record, h uint32) uint32 {
 	} else {
 		i = uint32(len(sh.slots))
 		sh.slots = append(sh.slots, slot{})
-		sh.memos = append(sh.memos, nil)
+		sh.reads = append(sh.reads, nil)
 	}
 	sl := &sh.slots[i]
 	*sl = slot{
@@ -189,7 +189,9 @@ func (sh *shard) state(s *Store, i uint32, key string) idemtype.Record {
 	rec := sh.owned(s, i, key)
 	sl := &sh.slots[i]
 	rec.LeaseUntil, rec.CreatedAt, rec.UpdatedAt = s.time(sl.leaseUntil), s.time(sl.createdAt), s.time(sl.updatedAt)
-	rec.Memo = sh.memos[i]
+	if r := sh.reads[i]; r != nil {
+		rec.Memo = &r.memo
+	}
 	return rec
 }
 
@@ -205,12 +207,31 @@ func (sh *shard) owned(s *Store, i uint32, key string) idemtype.Record {
 	return rec
 }
 
-// memo returns slot i's memo, making it on first use.
-func (sh *shard) memo(i uint32) *idemtype.Memo {
-	if sh.memos[i] == nil {
-		sh.memos[i] = new(idemtype.Memo)
+// read is a completed record as duplicates are given it, made once: a
+// completed record does not change until it is removed, and making it
+// from its slot each time would cost a duplicate more than the rest of
+// its claim. It holds the record's memo, where callers keep the result
+// they decode.
+type read struct {
+	rec  idemtype.Record // its Memo is memo
+	memo idemtype.Memo
+}
+
+// keep makes rec, the completed record of slot i, slot i's read.
+func (sh *shard) keep(i uint32, rec *idemtype.Record) *read {
+	r := &read{rec: *rec}
+	r.rec.Memo = &r.memo
+	sh.reads[i] = r
+	return r
+}
+
+// moved points the reads at their values after the arena was made anew.
+func (sh *shard) moved() {
+	for i, r := range sh.reads {
+		if r != nil {
+			r.rec.Value = sh.value(&sh.slots[i])
+		}
 	}
-	return sh.memos[i]
 }
 
 // remove removes the record of key, whose hash is h, if there is one.
@@ -228,13 +249,13 @@ func (sh *shard) removeAt(pos int, key string) {
 	sh.use.free(sl.size())
 	sh.garbage += int(sl.keyLen) + int(sl.fpLen) + sl.valLen
 	*sl = slot{gen: sl.gen + 1}
-	sh.memos[i] = nil
+	sh.reads[i] = nil
 	sh.free = append(sh.free, i)
 	sh.notify(key)
 	if sh.index.n == 0 && !sh.noShrink {
 		// Nothing left: every expiry entry is stale, and the slots and
 		// arena can go whole.
-		sh.slots, sh.memos, sh.free, sh.data, sh.garbage = nil, nil, nil, nil, 0
+		sh.slots, sh.reads, sh.free, sh.data, sh.garbage = nil, nil, nil, nil, 0
 		clear(sh.exp)
 		sh.exp = sh.exp[:0]
 	}
@@ -317,7 +338,7 @@ func (sh *shard) rebuild() {
 	n := sh.index.n
 	index := sized(n)
 	slots := make([]slot, 0, n)
-	memos := make([]*idemtype.Memo, 0, n)
+	reads := make([]*read, 0, n)
 	data := make([]byte, 0, len(sh.data)-sh.garbage)
 	renum := make([]uint32, len(sh.slots)) // old slot to new slot + 1
 	for i := range sh.slots {
@@ -329,7 +350,7 @@ func (sh *shard) rebuild() {
 		renum[i] = j + 1
 		sh.copyBytes(&data, &sl)
 		slots = append(slots, sl)
-		memos = append(memos, sh.memos[i])
+		reads = append(reads, sh.reads[i])
 		index.insert(sl.hash, j)
 	}
 	exp := sh.exp[:0]
@@ -342,7 +363,8 @@ func (sh *shard) rebuild() {
 	clear(sh.exp[len(exp):])
 	sh.exp = exp
 	sh.exp.init()
-	sh.index, sh.slots, sh.memos, sh.data, sh.garbage, sh.free = index, slots, memos, data, 0, nil
+	sh.index, sh.slots, sh.reads, sh.data, sh.garbage, sh.free = index, slots, reads, data, 0, nil
+	sh.moved()
 }
 
 // pack copies the arena without its garbage once garbage is most of it,
@@ -363,6 +385,7 @@ func (sh *shard) pack() {
 		}
 	}
 	sh.data, sh.garbage = data, 0
+	sh.moved()
 }
 
 // copyBytes appends sl's bytes to data and points sl at them there.

@@ -155,15 +155,20 @@ func (s *Store) claim(req *idemtype.ClaimRequest, c *idemtype.Claim) error {
 	sh.expire(at)
 	var rec *idemtype.Record
 	i, ok := sh.live(req.Key, h, at)
+	var r *read
 	if ok {
-		c.Record = sh.record(s, i, req.Key, req.Fingerprint)
+		if r = sh.reads[i]; r != nil {
+			c.Record = r.rec
+		} else {
+			c.Record = sh.record(s, i, req.Key, req.Fingerprint)
+		}
 		rec = &c.Record
 	}
 	switch v, abandoned := idemtype.JudgeClaim(rec, req, now); v {
 	case idemtype.Refuse:
 		c.Abandoned = abandoned
-		if rec.Status == idemtype.StatusCompleted {
-			c.Record.Memo = sh.memo(i)
+		if r == nil && rec.Status == idemtype.StatusCompleted {
+			c.Record.Memo = &sh.keep(i, rec).memo
 		}
 		return nil
 	case idemtype.TakeOver:
@@ -397,7 +402,7 @@ func (s *Store) Clear() {
 			}
 		}
 		sh.index = index{}
-		sh.slots, sh.memos, sh.free, sh.data, sh.garbage = nil, nil, nil, nil, 0
+		sh.slots, sh.reads, sh.free, sh.data, sh.garbage = nil, nil, nil, nil, 0
 		sh.exp = nil
 		sh.recsPeak = 0
 		sh.mu.Unlock()
