@@ -268,7 +268,11 @@ func (sh *shard) removeAt(pos int, key string) {
 func (sh *shard) removeSlot(i uint32) {
 	h := sh.slots[i].hash
 	pos := sh.index.find(h, func(j uint32) bool { return j == i })
-	sh.removeAt(pos, string(sh.key(&sh.slots[i])))
+	var key string // only watchers need it: spare expiries a copy of long keys
+	if len(sh.watchers) > 0 {
+		key = string(sh.key(&sh.slots[i]))
+	}
+	sh.removeAt(pos, key)
 }
 
 // compact rebuilds the expiry heap when entries of removed records (a
