@@ -26,6 +26,8 @@ func (c *FakeClock) Now() time.Time {
 	return c.now
 }
 
+func (c *FakeClock) Tick() time.Time { return c.Now() }
+
 func (c *FakeClock) AfterFunc(d time.Duration, f func()) timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()

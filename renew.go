@@ -51,7 +51,7 @@ type execution struct {
 }
 
 func (g *Guard) start(ctx context.Context, key string, token Token) *execution {
-	now := g.clock.Now()
+	now := g.clock.Tick()
 	// Tokens are unique per key and spread over the queues, which keeps
 	// concurrent first calls from contending on one lock.
 	q := &g.renewals[uint64(token)*0x9E3779B97F4A7C15>>(64-renewalQueuesLog2)]
