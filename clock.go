@@ -8,6 +8,11 @@ import "time"
 // the load of the machine.
 type clock interface {
 	Now() time.Time
+	// Tick is Now for the start of an execution's renewals: a reading
+	// compared only with other readings of this clock, by its monotonic
+	// part, which the real clock gets with one read of the system clock
+	// rather than two.
+	Tick() time.Time
 	AfterFunc(d time.Duration, f func()) timer
 }
 
@@ -19,5 +24,13 @@ type timer interface {
 type realClock struct{}
 
 func (realClock) Now() time.Time { return time.Now() }
+
+// tickEpoch is where realClock's ticks count from.
+var tickEpoch = time.Now()
+
+// Tick is tickEpoch plus the monotonic time since: its wall time does not
+// follow steps of the wall clock, which no comparison with another reading
+// of the clock uses (both have monotonic readings).
+func (realClock) Tick() time.Time { return tickEpoch.Add(time.Since(tickEpoch)) }
 
 func (realClock) AfterFunc(d time.Duration, f func()) timer { return time.AfterFunc(d, f) }

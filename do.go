@@ -90,7 +90,8 @@ func replay[T any](ctx context.Context, g *Guard, rec Record, cached *localEntry
 // with a bug) makes a result that cannot be encoded: fn has run, so its
 // claim must still be settled, or the key would be run again once the
 // lease lapsed.
-func encode[T any](c Codec, v T) (b []byte, err error) {
+// With jb, the default codec encodes into jb's buffer.
+func encode[T any](c Codec, v T, jb *jsonBuffer) (b []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			b, err = nil, fmt.Errorf("idempotency: Marshal panicked: %v", p)
@@ -101,6 +102,9 @@ func encode[T any](c Codec, v T) (b []byte, err error) {
 			err = errors.New("idempotency: MarshalResult returned no bytes")
 		}
 		return b, err
+	}
+	if jb != nil {
+		return jb.marshal(v)
 	}
 	return c.Marshal(v)
 }
@@ -132,11 +136,14 @@ func decode[T any](c Codec, data []byte) (T, error) {
 func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Context) (T, error), co *callOptions) (v T, err error) {
 	key, token := c.Record.Key, c.Record.Token
 	e := g.start(ctx, key, token)
-	defer e.cancel(nil)
+	defer e.end()
 	if c.TookOver {
 		g.observe(ctx, Event{Kind: EventTakeover, Key: key, Token: token})
 	}
-	start := time.Now()
+	var start time.Time // read only for an Observer: the clock costs
+	if g.cfg.Observer != nil {
+		start = time.Now()
+	}
 	done := false
 	defer func() {
 		if done {
@@ -146,7 +153,7 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 		// the failure), then let the panic go on.
 		p := recover()
 		e.stop()
-		took := time.Since(start)
+		took := g.took(start)
 		perr := fmt.Errorf("panic: %v", p)
 		if p == nil {
 			perr = errors.New("the guarded function exited its goroutine")
@@ -162,7 +169,7 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 	done = true
 	e.stop()
 	co.lost = e.leaseLost()
-	executed := Event{Kind: EventExecuted, Key: key, Token: token, Took: time.Since(start), Err: err}
+	executed := Event{Kind: EventExecuted, Key: key, Token: token, Took: g.took(start), Err: err}
 	var settled Event
 	if err != nil {
 		switch {
@@ -179,8 +186,9 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 		return v, err
 	}
 	out := Outcome{Status: StatusCompleted, TTL: g.ttl(co)}
+	jb := g.getJSONBuffer()
 	var eerr error
-	if out.Value, eerr = encode(g.cfg.Codec, v); eerr != nil {
+	if out.Value, eerr = encode(g.cfg.Codec, v, jb); eerr != nil {
 		// Duplicates get ErrResultUnavailable; fn never runs again.
 		g.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "idempotency: result cannot be encoded; recorded without a value",
 			g.keyAttr(key), slog.Any("error", eerr))
@@ -192,8 +200,17 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 	} else {
 		g.remember(c.Record, out, co)
 	}
+	putJSONBuffer(jb)
 	g.deliver(ctx, e, executed, settled)
 	return v, err
+}
+
+// took is fn's run time since start, for an Observer.
+func (g *Guard) took(start time.Time) time.Duration {
+	if g.cfg.Observer == nil {
+		return 0
+	}
+	return time.Since(start)
 }
 
 // deliver observes, once the claim is settled, what happened during the

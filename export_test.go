@@ -26,6 +26,8 @@ func (c *FakeClock) Now() time.Time {
 	return c.now
 }
 
+func (c *FakeClock) Tick() time.Time { return c.Now() }
+
 func (c *FakeClock) AfterFunc(d time.Duration, f func()) timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -121,12 +123,14 @@ func WaitRenewals(t testing.TB, g *Guard) {
 	}
 }
 
-// RenewalsArmed reports whether any renewal timer of g is armed.
+// RenewalsArmed reports whether any execution of g is waiting for a
+// renewal or being renewed. (A queue's timer may still be pending: it is
+// left to fire, to no effect, rather than stopped; it holds g weakly.)
 func RenewalsArmed(g *Guard) bool {
 	for i := range g.renewals {
 		r := &g.renewals[i]
 		r.mu.Lock()
-		armed := !r.at.IsZero()
+		armed := r.head != nil || r.inflight > 0
 		r.mu.Unlock()
 		if armed {
 			return true

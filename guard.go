@@ -24,6 +24,7 @@ type Guard struct {
 	memo     *memoOwner  // this guard, in records' memos
 	local    *localCache // nil unless Config.LocalCache is on
 	clock    clock
+	poolJSON bool // results are encoded into pooled buffers (see jsonBuffer)
 	renewals [1 << renewalQueuesLog2]renewals
 }
 
@@ -42,6 +43,8 @@ func New(store Store, cfg *Config) *Guard {
 	}
 	g := &Guard{cfg: c.withDefaults(), store: store, replays: &replayCache{seed: maphash.MakeSeed()}, memo: new(memoOwner)}
 	g.local = newLocalCache(g.cfg.LocalCache)
+	_, isJSON := g.cfg.Codec.(JSONCodec)
+	g.poolJSON = isJSON && g.local == nil
 	g.setClock(realClock{})
 	if store == nil {
 		m := memstore.New(nil)

@@ -7,24 +7,35 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // execution is the context fn runs under: cancelled with ErrLeaseLost when
 // the claim is lost, carrying the claim's token, and renewing the lease
 // every Lease/3 until stopped.
+//
+// Its cancellation is made when first needed (fn asks for Done, the claim
+// is lost, or the context is used after the call ended), not per call:
+// until then nothing can have cancelled it but its parent, so the
+// parent's Err and values are its own, and most calls never pay for a
+// cancellable context.
 type execution struct {
-	context.Context // fn's: cancelled by cancel
-	parent          context.Context
-	cancel          context.CancelCauseFunc
-	g               *Guard
-	key             string
-	token           Token
-	renewed         time.Time // last time the lease was known to be ours
+	parent  context.Context
+	g       *Guard
+	key     string
+	token   Token
+	renewed time.Time // last time the lease was known to be ours
 	// claimLost is set when this execution's own claim was lost. fn's
 	// context cause cannot say so alone: a parent context cancelled with
 	// ErrLeaseLost (an enclosing guarded call that lost its claim) gives
 	// it the same cause.
 	claimLost atomic.Bool
+
+	// built is set, under q.mu, once ctx and cancel hold the cancellable
+	// context; ended once the call returned (ctx is then cancelled).
+	built, ended atomic.Bool
+	ctx          context.Context
+	cancel       context.CancelCauseFunc
 
 	q *renewals // the queue e is renewed from
 
@@ -40,17 +51,88 @@ type execution struct {
 }
 
 func (g *Guard) start(ctx context.Context, key string, token Token) *execution {
-	runCtx, cancel := context.WithCancelCause(ctx)
-	now := g.clock.Now()
+	now := g.clock.Tick()
 	// Tokens are unique per key and spread over the queues, which keeps
 	// concurrent first calls from contending on one lock.
 	q := &g.renewals[uint64(token)*0x9E3779B97F4A7C15>>(64-renewalQueuesLog2)]
-	e := &execution{Context: runCtx, parent: ctx, cancel: cancel, g: g, key: key, token: token, renewed: now, q: q}
-	q.add(e, now.Add(g.cfg.Lease/3))
+	e := &execution{parent: ctx, g: g, key: key, token: token, renewed: now, q: q}
+	q.add(e, now, now.Add(g.cfg.Lease/3))
 	if g.cfg.MaxExecution > 0 {
 		e.limit = g.clock.AfterFunc(g.cfg.MaxExecution, e.expire)
 	}
 	return e
+}
+
+// Deadline implements context.Context: the parent's.
+func (e *execution) Deadline() (time.Time, bool) { return e.parent.Deadline() }
+
+// Done implements context.Context.
+func (e *execution) Done() <-chan struct{} { return e.cancellable().Done() }
+
+// Err implements context.Context.
+func (e *execution) Err() error {
+	if c := e.made(); c != nil {
+		return c.Err()
+	}
+	return e.parent.Err()
+}
+
+// Value implements context.Context and serves TokenFrom.
+func (e *execution) Value(key any) any {
+	if key == (tokenKey{}) {
+		return e.token
+	}
+	if c := e.made(); c != nil {
+		// context.Cause finds the cancellation this way.
+		return c.Value(key)
+	}
+	return e.parent.Value(key)
+}
+
+// made returns the cancellable context if it exists or must (the call
+// ended), else nil: the parent answers for it.
+func (e *execution) made() context.Context {
+	switch {
+	case e.built.Load():
+		return e.ctx
+	case e.ended.Load():
+		return e.cancellable()
+	}
+	return nil
+}
+
+// cancellable returns the cancellable context, making it on first use.
+func (e *execution) cancellable() context.Context {
+	if !e.built.Load() {
+		e.q.mu.Lock()
+		if !e.built.Load() {
+			e.ctx, e.cancel = context.WithCancelCause(e.parent)
+			if e.ended.Load() {
+				e.cancel(nil)
+			}
+			e.built.Store(true)
+		}
+		e.q.mu.Unlock()
+	}
+	return e.ctx
+}
+
+// cancelWith cancels fn's context with cause.
+func (e *execution) cancelWith(cause error) {
+	e.cancellable()
+	e.cancel(cause)
+}
+
+// end cancels fn's context as the call returns, as a context of its own
+// would be: goroutines fn left behind with it stop.
+func (e *execution) end() {
+	e.q.mu.Lock()
+	e.ended.Store(true)
+	built := e.built.Load()
+	e.q.mu.Unlock()
+	if built {
+		e.cancel(nil)
+	}
 }
 
 // expire ends an execution that ran past Config.MaxExecution: no more
@@ -66,15 +148,7 @@ func (e *execution) expire() {
 	e.q.mu.Unlock()
 	e.g.cfg.Logger.LogAttrs(e.parent, slog.LevelWarn, "idempotency: execution ran past MaxExecution; cancelling fn",
 		e.g.keyAttr(e.key), slog.Uint64("token", uint64(e.token)), slog.Duration("max_execution", e.g.cfg.MaxExecution))
-	e.cancel(ErrMaxExecution)
-}
-
-// Value serves TokenFrom.
-func (e *execution) Value(key any) any {
-	if key == (tokenKey{}) {
-		return e.token
-	}
-	return e.Context.Value(key)
+	e.cancelWith(ErrMaxExecution)
 }
 
 // renew extends the lease once, then queues the next renewal.
@@ -108,7 +182,8 @@ func (e *execution) renew() {
 		// Try again, and look again no later than the lease lapses.
 		next = min(next, left)
 	}
-	e.q.add(e, e.g.clock.Now().Add(next))
+	now := e.g.clock.Now()
+	e.q.add(e, now, now.Add(next))
 }
 
 func (e *execution) lost(err error) {
@@ -122,7 +197,7 @@ func (e *execution) lost(err error) {
 		e.g.keyAttr(e.key), slog.Uint64("token", uint64(e.token)), slog.Any("error", err))
 	e.report(Event{Kind: EventLeaseLost, Key: e.key, Token: e.token, Err: err})
 	e.claimLost.Store(true)
-	e.cancel(ErrLeaseLost)
+	e.cancelWith(ErrLeaseLost)
 }
 
 // report keeps an event of the renewal for the caller to observe once fn
@@ -148,10 +223,6 @@ func (e *execution) stop() {
 	e.q.mu.Lock()
 	e.stopped = true
 	e.q.unlink(e)
-	if e.q.head == nil && !e.q.at.IsZero() {
-		e.q.t.Stop()
-		e.q.at = time.Time{}
-	}
 	e.q.mu.Unlock()
 	if e.limit != nil {
 		e.limit.Stop()
@@ -170,9 +241,11 @@ const renewalQueuesLog2 = 3
 // renewal, served by one timer. Executions of a Guard share one Lease, so
 // they come due about in the order they started and joining the queue is
 // cheap. A call that ends within Lease/3 (nearly all of them) costs two
-// list operations under a lock, and the timer is made once per queue
-// rather than once per call. It is stopped when the queue empties, so that
-// no timer keeps an idle Guard alive.
+// list operations under a lock: the timer is made once per queue, and it
+// is left to fire when the queue empties rather than stopped, so that the
+// next call need not arm it again (it fires at most once per Lease/3 while
+// calls come, and once, to no effect, after the last). It holds the queue
+// only weakly, so that no timer keeps an idle Guard alive.
 type renewals struct {
 	clock      clock
 	mu         sync.Mutex
@@ -183,7 +256,7 @@ type renewals struct {
 }
 
 // add queues e for renewal at due, unless e was stopped.
-func (r *renewals) add(e *execution, due time.Time) {
+func (r *renewals) add(e *execution, now, due time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if e.stopped || e.expired {
@@ -206,18 +279,23 @@ func (r *renewals) add(e *execution, due time.Time) {
 	} else {
 		e.next.prev = e
 	}
-	r.arm(due)
+	r.arm(now, due)
 }
 
 // arm makes the timer fire no later than at. r.mu is held.
-func (r *renewals) arm(at time.Time) {
+func (r *renewals) arm(now, at time.Time) {
 	if !r.at.IsZero() && !r.at.After(at) {
 		return
 	}
 	r.at = at
-	d := at.Sub(r.clock.Now())
+	d := at.Sub(now)
 	if r.t == nil {
-		r.t = r.clock.AfterFunc(d, r.fire)
+		q := weak.Make(r)
+		r.t = r.clock.AfterFunc(d, func() {
+			if r := q.Value(); r != nil {
+				r.fire()
+			}
+		})
 		return
 	}
 	r.t.Reset(d)
@@ -264,7 +342,7 @@ func (r *renewals) fire() {
 		due = append(due, e)
 	}
 	if r.head != nil {
-		r.arm(r.head.due)
+		r.arm(now, r.head.due)
 	}
 	r.mu.Unlock()
 	for _, e := range due {

@@ -205,9 +205,9 @@ func TestRenewalsOfManyExecutions(t *testing.T) {
 	}
 }
 
-// A Guard whose calls have ended holds no armed timer, whatever the calls
-// did, so that nothing keeps it reachable: guards made and dropped (one
-// per request, say) are collected.
+// A Guard whose calls have ended has no renewal due, whatever the calls
+// did, and nothing keeps it reachable: guards made and dropped (one per
+// request, say) are collected.
 func TestIdleGuardIsCollected(t *testing.T) {
 	t.Parallel()
 	calls := map[string]func(t *testing.T, g *idempotency.Guard){
@@ -232,7 +232,9 @@ func TestIdleGuardIsCollected(t *testing.T) {
 			t.Parallel()
 			s := newStore(t, nil)
 			wp := func() weak.Pointer[idempotency.Guard] {
-				g := idempotency.New(s, nil)
+				// A renewal timer left pending fires an hour on: only a
+				// timer that holds the Guard weakly lets it go sooner.
+				g := idempotency.New(s, &idempotency.Config{Lease: 3 * time.Hour})
 				call(t, g)
 				if idempotency.RenewalsArmed(g) {
 					t.Fatal("a renewal timer is armed after the calls ended")
@@ -320,5 +322,43 @@ func TestRenewalFailureStopsAtLapse(t *testing.T) {
 		case now.Sub(start) > 3*lease:
 			t.Fatalf("fn still running %v in, with its store down", now.Sub(start))
 		}
+	}
+}
+
+// A queue's timer is left pending when its last execution ends. Firing
+// with nothing due, it arms itself again for the executions that joined
+// since, which are renewed on time.
+func TestRenewalAfterIdleTimer(t *testing.T) {
+	t.Parallel()
+	const lease = 30 * time.Second
+	c := newClock()
+	s := newExtendLog(t, newStore(t, c))
+	g := newGuardAt(t, s, &idempotency.Config{Lease: lease}, c)
+	// Every queue's timer left pending, due a Lease/3 from now.
+	for i := range 64 {
+		if _, err := idempotency.Do(context.Background(), g, fmt.Sprint("short", i), func(context.Context) (int, error) { return 1, nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Advance(lease / 6)
+	_, release, done := blocked(t, g, "long")
+	c.Advance(lease / 6) // the pending timers fire: nothing is due
+	idempotency.WaitRenewals(t, g)
+	if n := s.count("long"); n != 0 {
+		t.Fatalf("%d renewals a Lease/6 into the call, want 0", n)
+	}
+	c.Advance(lease/6 - time.Nanosecond)
+	idempotency.WaitRenewals(t, g)
+	if n := s.count("long"); n != 0 {
+		t.Fatalf("%d renewals just before a Lease/3 into the call, want 0", n)
+	}
+	c.Advance(time.Nanosecond)
+	idempotency.WaitRenewals(t, g)
+	if n := s.count("long"); n != 1 {
+		t.Fatalf("%d renewals a Lease/3 into the call, want 1", n)
+	}
+	close(release)
+	if err := receive(t, done, "outcome"); err != nil {
+		t.Fatal(err)
 	}
 }

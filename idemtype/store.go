@@ -42,7 +42,8 @@ type Store interface {
 	// Complete stores the outcome of the execution owned by token: status,
 	// value and expiry (out.TTL from now; <= 0: never). It returns
 	// ErrLeaseLost when token no longer owns an in-progress record for key,
-	// and then changes nothing.
+	// and then changes nothing. The store keeps its own copy of out.Value:
+	// the caller may reuse the slice once Complete returns.
 	Complete(ctx context.Context, key string, token Token, out Outcome) error
 
 	// Release removes the in-progress record owned by token, so that the

@@ -34,7 +34,7 @@ func NextDue(s *Store) int64 {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		if len(sh.exp) > 0 {
-			due = min(due, sh.exp[0].at)
+			due = min(due, s.time(sh.exp[0].at).UnixNano())
 		}
 		sh.mu.Unlock()
 	}
@@ -47,9 +47,11 @@ func Usage(s *Store) (records, bytes, recountRecords, recountBytes int64) {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for _, rec := range sh.recs {
-			recountRecords++
-			recountBytes += size(rec)
+		for i := range sh.slots {
+			if sh.slots[i].status != 0 {
+				recountRecords++
+				recountBytes += sh.slots[i].size()
+			}
 		}
 		sh.mu.Unlock()
 	}
@@ -91,6 +93,40 @@ func Watchers(s *Store) int {
 		sh := &s.shards[i]
 		sh.mu.Lock()
 		n += len(sh.watchers)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Arena reports the bytes of the shards' arenas (keys, fingerprints and
+// values), garbage included.
+func Arena(s *Store) int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.data)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// StaleReads reports how many reads (records as duplicates are given
+// them) hold a value outside their shard's arena: one left behind when
+// the arena was made anew, which would keep the old arena alive.
+func StaleReads(s *Store) int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		for j, r := range sh.reads {
+			if r != nil && len(r.rec.Value) > 0 {
+				sl := &sh.slots[j]
+				if &r.rec.Value[0] != &sh.data[sl.valAt] {
+					n++
+				}
+			}
+		}
 		sh.mu.Unlock()
 	}
 	return n

@@ -12,23 +12,18 @@ package memstore
 // shards are not worth the copying.
 const shrinkMin = 256
 
-// shrinkMap returns m, or a copy of m sized for its entries when it holds
-// under a quarter of *peak, which it then resets. *peak tracks the most
-// entries m held since it was made.
-func shrinkMap[V any](m map[string]V, peak *int) map[string]V {
-	n := len(m)
+// underPeak reports whether a container of n entries holds under a
+// quarter of *peak, the most it held since it was made, and then resets
+// *peak to n: it is to be rebuilt.
+func underPeak(n int, peak *int) bool {
 	if n > *peak {
 		*peak = n
 	}
 	if *peak < shrinkMin || 4*n >= *peak {
-		return m
-	}
-	c := make(map[string]V, n)
-	for k, v := range m {
-		c[k] = v
+		return false
 	}
 	*peak = n
-	return c
+	return true
 }
 
 // shrink rebuilds the shard's containers that fell well below their peak.
@@ -36,9 +31,15 @@ func (sh *shard) shrink() {
 	if sh.noShrink {
 		return
 	}
-	sh.recs = shrinkMap(sh.recs, &sh.recsPeak)
-	if sh.watchers != nil {
-		sh.watchers = shrinkMap(sh.watchers, &sh.watchPeak)
+	if underPeak(sh.index.n, &sh.recsPeak) {
+		sh.rebuild()
+	}
+	if sh.watchers != nil && underPeak(len(sh.watchers), &sh.watchPeak) {
+		w := make(map[string]*watch, len(sh.watchers))
+		for k, v := range sh.watchers {
+			w[k] = v
+		}
+		sh.watchers = w
 	}
 	if c := cap(sh.exp); c >= shrinkMin && 4*len(sh.exp) < c {
 		sh.exp = append(make(expiries, 0, 2*len(sh.exp)), sh.exp...)

@@ -1,11 +1,9 @@
 package memstore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"hash/maphash"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +53,7 @@ type Store struct {
 	mask   uint64
 	seed   maphash.Seed
 	now    func() time.Time
+	epoch  time.Time // records' times are kept as offsets from it
 	tokens atomic.Uint64
 	use    usage
 	life   idemtype.Lifecycle
@@ -90,10 +89,10 @@ func New(opts *Options) *Store {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.epoch = s.now()
 	s.use.maxRecords = bound(int64(o.MaxRecords), DefaultMaxRecords)
 	s.use.maxBytes = bound(o.MaxBytes, DefaultMaxBytes)
 	for i := range s.shards {
-		s.shards[i].recs = make(map[string]*idemtype.Record)
 		s.shards[i].use = &s.use
 	}
 	interval := o.SweepInterval
@@ -117,8 +116,11 @@ func bound(v, def int64) int64 {
 	return v
 }
 
-func (s *Store) shard(key string) *shard {
-	return &s.shards[maphash.String(s.seed, key)&s.mask]
+// shard returns key's shard and the hash of key in that shard's index:
+// one hash of the key serves both.
+func (s *Store) shard(key string) (*shard, uint32) {
+	h := maphash.String(s.seed, key)
+	return &s.shards[h&s.mask], uint32(h >> 32)
 }
 
 func (s *Store) nextToken() idemtype.Token { return idemtype.Token(s.tokens.Add(1)) }
@@ -146,79 +148,114 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 // a duplicate's claim is the hot path.
 func (s *Store) claim(req *idemtype.ClaimRequest, c *idemtype.Claim) error {
 	now := s.now()
-	sh := s.shard(req.Key)
+	at := s.offset(now)
+	sh, h := s.shard(req.Key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.expire(now)
-	rec := sh.live(req.Key, now)
+	sh.expire(at)
+	var rec *idemtype.Record
+	i, ok := sh.live(req.Key, h, at)
+	var r *read
+	if ok {
+		if r = sh.reads[i]; r != nil {
+			c.Record = r.rec
+		} else {
+			c.Record = sh.record(s, i, req.Key, req.Fingerprint)
+		}
+		rec = &c.Record
+	}
 	switch v, abandoned := idemtype.JudgeClaim(rec, req, now); v {
 	case idemtype.Refuse:
-		c.Record, c.Abandoned = *rec, abandoned
+		c.Abandoned = abandoned
+		if r == nil && rec.Status == idemtype.StatusCompleted {
+			c.Record.Memo = &sh.keep(i, rec).memo
+		}
 		return nil
 	case idemtype.TakeOver:
-		old := *rec
-		*rec = idemtype.Claimed(*req, s.nextToken(), now)
-		rec.CreatedAt, rec.Memo = old.CreatedAt, old.Memo
-		s.use.bytes.Add(size(rec) - size(&old))
-		sh.schedule(rec, old.ExpiresAt)
+		old := c.Record
+		c.Record = idemtype.Claimed(*req, s.nextToken(), now)
+		c.Record.CreatedAt, c.Record.Memo = old.CreatedAt, old.Memo
+		s.use.bytes.Add(size(&c.Record) - size(&old))
+		oldExpiry := sh.slots[i].expiresAt
+		sh.write(s, i, &c.Record)
+		sh.schedule(i, oldExpiry)
 		sh.notify(req.Key)
-		c.Acquired, c.TookOver, c.Record = true, true, *rec
+		c.Acquired, c.TookOver = true, true
 		return nil
 	}
-	e := new(entry)
-	rec = &e.rec
-	*rec = idemtype.Claimed(*req, 0, now)
-	rec.Memo = &e.memo
-	if err := s.use.reserve(size(rec)); err != nil {
+	c.Record = idemtype.Claimed(*req, 0, now)
+	if err := s.use.reserve(size(&c.Record)); err != nil {
+		c.Record = idemtype.Record{}
 		return err
 	}
-	rec.Token = s.nextToken()
-	sh.put(rec)
-	c.Acquired, c.Record = true, *rec
+	c.Record.Token = s.nextToken()
+	sh.put(s, &c.Record, h)
+	c.Acquired = true
 	return nil
 }
 
 // Extend implements idemtype.Store.
 func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, lease time.Duration) error {
-	return s.owned(ctx, "extend", key, token, func(sh *shard, rec *idemtype.Record, now time.Time) {
-		idemtype.Extended(rec, lease, now)
-	})
+	var rec idemtype.Record
+	sh, i, now, err := s.owned(ctx, "extend", key, token, &rec)
+	if err != nil {
+		return err
+	}
+	defer sh.mu.Unlock()
+	idemtype.Extended(&rec, lease, now)
+	sh.writeLease(s, i, &rec)
+	return nil
 }
 
-// Complete implements idemtype.Store.
+// Complete implements idemtype.Store. The value is copied into the
+// store: the caller may reuse its slice.
 func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
-	out.Value = bytes.Clone(out.Value)
-	return s.owned(ctx, "complete", key, token, func(sh *shard, rec *idemtype.Record, now time.Time) {
-		old, oldExpiry := len(rec.Value), rec.ExpiresAt
-		idemtype.Completed(rec, out, now)
-		s.use.bytes.Add(int64(len(rec.Value) - old))
-		sh.schedule(rec, oldExpiry)
-		sh.notify(key)
-	})
+	var rec idemtype.Record
+	sh, i, now, err := s.owned(ctx, "complete", key, token, &rec)
+	if err != nil {
+		return err
+	}
+	defer sh.mu.Unlock()
+	old, oldExpiry := len(rec.Value), sh.slots[i].expiresAt
+	idemtype.Completed(&rec, out, now)
+	s.use.bytes.Add(int64(len(rec.Value) - old))
+	sh.writeOutcome(s, i, &rec)
+	sh.schedule(i, oldExpiry)
+	sh.notify(key)
+	return nil
 }
 
 // Release implements idemtype.Store.
 func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) error {
-	return s.owned(ctx, "release", key, token, func(sh *shard, rec *idemtype.Record, _ time.Time) {
-		sh.remove(key)
-	})
-}
-
-// owned runs f under the key's lock if token owns an in-progress record.
-func (s *Store) owned(ctx context.Context, op, key string, token idemtype.Token, f func(*shard, *idemtype.Record, time.Time)) error {
-	if err := s.usable(ctx, op, key); err != nil {
+	var rec idemtype.Record
+	sh, i, _, err := s.owned(ctx, "release", key, token, &rec)
+	if err != nil {
 		return err
 	}
-	now := s.now()
-	sh := s.shard(key)
-	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	rec := sh.live(key, now)
-	if !idemtype.Owns(rec, token, now) {
-		return idemtype.ErrLeaseLost
-	}
-	f(sh, rec, now)
+	sh.removeSlot(i)
 	return nil
+}
+
+// owned locks the key's shard if token owns an in-progress record, and
+// returns with the lock held, rec holding what of the record the owner's
+// writes need (see shard.owned) and i the slot to write it back to.
+func (s *Store) owned(ctx context.Context, op, key string, token idemtype.Token, rec *idemtype.Record) (sh *shard, i uint32, now time.Time, err error) {
+	if err := s.usable(ctx, op, key); err != nil {
+		return nil, 0, now, err
+	}
+	now = s.now()
+	sh, h := s.shard(key)
+	sh.mu.Lock()
+	i, ok := sh.live(key, h, s.offset(now))
+	if ok {
+		*rec = sh.owned(s, i, key)
+	}
+	if !ok || !idemtype.Owns(rec, token, now) {
+		sh.mu.Unlock()
+		return nil, 0, now, idemtype.ErrLeaseLost
+	}
+	return sh, i, now, nil
 }
 
 // Get implements idemtype.Store.
@@ -226,12 +263,12 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 	if err := s.usable(ctx, "get", key); err != nil {
 		return idemtype.Record{}, err
 	}
-	now := s.now()
-	sh := s.shard(key)
+	at := s.offset(s.now())
+	sh, h := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if rec := sh.live(key, now); rec != nil {
-		return *rec, nil
+	if i, ok := sh.live(key, h, at); ok {
+		return sh.record(s, i, key, ""), nil
 	}
 	return idemtype.Record{}, idemtype.ErrNotFound
 }
@@ -241,10 +278,10 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.usable(ctx, "delete", key); err != nil {
 		return err
 	}
-	sh := s.shard(key)
+	sh, h := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	sh.remove(key)
+	sh.remove(key, h)
 	return nil
 }
 
@@ -254,7 +291,7 @@ func (s *Store) Watch(ctx context.Context, key string) (<-chan struct{}, func(),
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	sh := s.shard(key)
+	sh, _ := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	// Under the lock: Close wakes each shard's watchers under it after
@@ -294,12 +331,13 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record
 			return err
 		}
 		sh := &s.shards[i]
-		now := s.now()
+		at := s.offset(s.now())
 		sh.mu.Lock()
 		var recs []idemtype.Record
-		for k, rec := range sh.recs {
-			if strings.HasPrefix(k, prefix) && idemtype.Live(rec, now) {
-				recs = append(recs, *rec)
+		for j := range sh.slots {
+			sl := &sh.slots[j]
+			if k := sh.key(sl); sl.status != 0 && sl.live(at) && len(k) >= len(prefix) && string(k[:len(prefix)]) == prefix {
+				recs = append(recs, sh.record(s, uint32(j), string(k), ""))
 			}
 		}
 		sh.mu.Unlock()
@@ -328,7 +366,7 @@ func (s *Store) sweep(ctx context.Context) (int, error) {
 		}
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += sh.expire(s.now())
+		n += sh.expire(s.offset(s.now()))
 		sh.mu.Unlock()
 	}
 	return n, nil
@@ -345,7 +383,7 @@ func (s *Store) Len() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += len(sh.recs)
+		n += sh.index.n
 		sh.mu.Unlock()
 	}
 	return n
@@ -357,11 +395,14 @@ func (s *Store) Clear() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		for k, rec := range sh.recs {
-			sh.notify(k)
-			s.use.free(rec)
+		for i := range sh.slots {
+			if sl := &sh.slots[i]; sl.status != 0 {
+				sh.notify(string(sh.key(sl)))
+				s.use.free(sl.size())
+			}
 		}
-		sh.recs = make(map[string]*idemtype.Record)
+		sh.index = index{}
+		sh.slots, sh.reads, sh.free, sh.data, sh.garbage = nil, nil, nil, nil, 0
 		sh.exp = nil
 		sh.recsPeak = 0
 		sh.mu.Unlock()

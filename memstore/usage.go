@@ -14,10 +14,11 @@ const (
 	// DefaultMaxBytes is the default of [Options.MaxBytes]: 1 GiB.
 	DefaultMaxBytes = 1 << 30
 	// RecordOverhead is what a record costs beyond its key, fingerprint and
-	// value, counted against [Options.MaxBytes]: the record, its map entry
-	// and its expiry entry, as measured on 64-bit platforms
-	// (TestMemoryFollowsLiveRecords checks the estimate).
-	RecordOverhead = 300
+	// value, counted against [Options.MaxBytes]: its slot, its index and
+	// expiry entries and its share of the containers' spare room, as
+	// measured on 64-bit platforms (TestMemoryFollowsLiveRecords checks the
+	// estimate).
+	RecordOverhead = 150
 )
 
 // ErrFull is the error a claim of a new key reports when the store holds
@@ -52,8 +53,8 @@ func (u *usage) reserve(n int64) error {
 	return nil
 }
 
-// free uncounts a removed record.
-func (u *usage) free(rec *idemtype.Record) {
+// free uncounts a removed record of n bytes.
+func (u *usage) free(n int64) {
 	u.records.Add(-1)
-	u.bytes.Add(-size(rec))
+	u.bytes.Add(-n)
 }
