@@ -55,6 +55,12 @@ func TestReplayTrailersAsSent(t *testing.T) {
 			_, _ = w.Write([]byte("x"))
 			w.Header().Set("X-Sum", "9")
 		}},
+		{"declared, with a Content-Length of 0", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Trailer", "X-Sum")
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusOK)
+			w.Header().Set("X-Sum", "9")
+		}},
 		{"declared, with a Content-Length", func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Trailer", "X-Sum")
 			w.Header().Set("Content-Length", "1")
