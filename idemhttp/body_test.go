@@ -30,6 +30,8 @@ func TestRequestBodyLengths(t *testing.T) {
 		{"unknown length, at the limit", full, -1, http.StatusCreated},
 		{"unknown length, over the limit", full + "!", -1, http.StatusRequestEntityTooLarge},
 		{"declared over the limit", full + "!", limit + 1, http.StatusRequestEntityTooLarge},
+		// Not a buffer of the declared size: the limit bounds it.
+		{"declared far over the limit", full + "!", 1 << 50, http.StatusRequestEntityTooLarge},
 		{"declared shorter than the body, over the limit", full + "!", 5, http.StatusRequestEntityTooLarge},
 		{"declared shorter than the body, within the limit", full[:20], 5, http.StatusCreated},
 	} {
@@ -61,6 +63,46 @@ func TestRequestBodyLengths(t *testing.T) {
 			h.ServeHTTP(w, r)
 			if w.Code != tc.want || (runs == 1) != (tc.want == http.StatusCreated) {
 				t.Fatalf("status %d after %d runs, want %d", w.Code, runs, tc.want)
+			}
+		})
+	}
+}
+
+// A request body over MaxRequestBytes gets 413 and the connection is
+// closed after it, so that the server reads no more of the body: whether
+// the length was declared or not (chunked).
+func TestRequestTooLargeClosesTheConnection(t *testing.T) {
+	t.Parallel()
+	const limit = 1000
+	body := strings.Repeat("x", limit+1)
+	for _, tc := range []struct {
+		name   string
+		length int64 // ContentLength; -1: unknown (chunked)
+	}{
+		{"Declared", limit + 1},
+		{"Chunked", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			e := newEnv(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				c.add("x")
+			}), &envOptions{mw: &idemhttp.Config{MaxRequestBytes: limit}})
+			r, err := http.NewRequest(http.MethodPost, e.srv.URL, io.MultiReader(strings.NewReader(body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.ContentLength = tc.length
+			r.Header.Set("Authorization", defaultAuth)
+			r.Header.Set(idemhttp.HeaderKey, `"k"`)
+			res, err := e.client.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusRequestEntityTooLarge || !res.Close || c.total() != 0 {
+				t.Fatalf("status %d, Close %v, handler ran %d times; want 413, the connection closed, no run", res.StatusCode, res.Close, c.total())
 			}
 		})
 	}

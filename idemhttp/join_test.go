@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -143,6 +144,42 @@ func TestJoinTooLarge(t *testing.T) {
 		if !errors.Is(writeErr, idemhttp.ErrResponseTooLarge) || c.total() != i {
 			t.Fatalf("Write past the limit: %v, runs %d; want ErrResponseTooLarge, %d (released)", writeErr, c.total(), i)
 		}
+	}
+}
+
+// TestJoinHoldsUpToTheLimit: a body of exactly MaxResponseBytes is held
+// and delivered; one byte more is refused.
+func TestJoinHoldsUpToTheLimit(t *testing.T) {
+	t.Parallel()
+	const limit = 16
+	for _, tc := range []struct {
+		name string
+		size int
+		held bool
+	}{
+		{"AtTheLimit", limit, true},
+		{"OneOver", limit + 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			body := strings.Repeat("b", tc.size)
+			var writeErr error
+			e := joinEnv(t, &fakeJoin{}, &idemhttp.Config{MaxResponseBytes: limit}, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusCreated)
+				_, writeErr = io.WriteString(w, body)
+			})
+			res := e.do(req{key: "k"})
+			if !tc.held {
+				res.wantProblem(t, http.StatusInternalServerError, idemhttp.ProblemResponseTooLarge)
+				if !errors.Is(writeErr, idemhttp.ErrResponseTooLarge) {
+					t.Fatalf("Write: %v, want ErrResponseTooLarge", writeErr)
+				}
+				return
+			}
+			if writeErr != nil || res.status != http.StatusCreated || string(res.body) != body {
+				t.Fatalf("Write: %v; delivered %d %q, want 201 and the whole body", writeErr, res.status, res.body)
+			}
+		})
 	}
 }
 

@@ -744,14 +744,40 @@ func TestUnrecordedResponseStillReachesTheClient(t *testing.T) {
 	}
 }
 
+// A record key (prefix, scope and key) of up to idempotency.MaxKeyLen
+// bytes is guarded; one byte more cannot be, and gets 500 without a run.
 func TestScopeTooLong(t *testing.T) {
 	t.Parallel()
-	var c counter
-	e := newEnv(t, paymentHandler(&c), &envOptions{mw: &idemhttp.Config{
-		Scope: func(*http.Request) string { return strings.Repeat("s", idempotency.MaxKeyLen) },
-	}})
-	e.do(req{key: "k"}).wantProblem(t, http.StatusInternalServerError, idemhttp.ProblemInternal)
-	if c.total() != 0 {
-		t.Fatalf("handler ran %d times", c.total())
+	// The scope that makes the record key of "k" exactly MaxKeyLen long.
+	n := idempotency.MaxKeyLen - len(idemhttp.RecordKey("", "", "k"))
+	for len(idemhttp.RecordKey("", strings.Repeat("s", n), "k")) > idempotency.MaxKeyLen {
+		n--
+	}
+	for _, tc := range []struct {
+		name  string
+		scope string
+		runs  int
+	}{
+		{"AtTheLimit", strings.Repeat("s", n), 1},
+		{"OneOver", strings.Repeat("s", n+1), 0},
+		{"FarOver", strings.Repeat("s", idempotency.MaxKeyLen), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var c counter
+			e := newEnv(t, paymentHandler(&c), &envOptions{mw: &idemhttp.Config{
+				Scope: func(*http.Request) string { return tc.scope },
+			}})
+			recKey := idemhttp.RecordKey("", tc.scope, "k")
+			r := e.do(req{key: "k"})
+			if tc.runs == 0 {
+				r.wantProblem(t, http.StatusInternalServerError, idemhttp.ProblemInternal)
+			} else if _, err := e.guard.Lookup(context.Background(), recKey); r.status != http.StatusCreated || len(recKey) != idempotency.MaxKeyLen || err != nil {
+				t.Fatalf("status %d, record key of %d bytes: %v; want 201 and a record under a key of %d bytes", r.status, len(recKey), err, idempotency.MaxKeyLen)
+			}
+			if c.total() != tc.runs {
+				t.Fatalf("handler ran %d times, want %d", c.total(), tc.runs)
+			}
+		})
 	}
 }

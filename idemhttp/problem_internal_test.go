@@ -32,3 +32,26 @@ func FuzzProblemDocument(f *testing.F) {
 		}
 	})
 }
+
+// A limit in a problem's detail reads in the largest unit that divides it.
+func TestByteSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 bytes"},
+		{1023, "1023 bytes"},
+		{1 << 10, "1 KiB"},
+		{1<<10 + 1, "1025 bytes"},
+		{1536, "1536 bytes"},
+		{1<<20 - 1<<10, "1023 KiB"},
+		{1 << 20, "1 MiB"},
+		{1<<20 + 1<<10, "1025 KiB"},
+		{3 << 20, "3 MiB"},
+	} {
+		if got := byteSize(tc.n); got != tc.want {
+			t.Errorf("byteSize(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}

@@ -229,11 +229,16 @@ func (r *recorder) lengthDiffers(req *http.Request) bool {
 	if req.Method == http.MethodHead || !bodyAllowed(status) {
 		return false
 	}
-	if cl == "" {
-		return false
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(cl), 10, 64)
-	return err == nil && n != r.written
+	n, ok := declaredLength(cl)
+	return ok && n != r.written
+}
+
+// declaredLength reads a Content-Length as net/http's server does: a value
+// that is not a length (negative, spaced) it drops (and logs) unsent, so
+// the response goes as if none were declared.
+func declaredLength(v string) (int64, bool) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil && n >= 0
 }
 
 // finalStatus is the status of the response, once the handler returned:
@@ -252,10 +257,10 @@ type sentHeader struct {
 	kept          string          // to record, as sent (asSent), as a header block; "": none
 	declared      map[string]bool // trailers the Trailer header declared; nil: none
 	connection    map[string]bool // names the Connection header lists; nil: none
-	contentLength string
-	trailing      bool // a name under http.TrailerPrefix
-	typed         bool // a Content-Type field, even without values
-	encoded       bool // a Transfer-Encoding or Content-Encoding
+	contentLength string          // a length net/http sends (declaredLength); "": none
+	trailing      bool            // a name under http.TrailerPrefix
+	typed         bool            // a Content-Type field, even without values
+	encoded       bool            // a Transfer-Encoding or Content-Encoding
 }
 
 // snapshot reads the handler's headers hd, sent with status. The headers
@@ -271,6 +276,9 @@ func (r *recorder) snapshot(hd http.Header, status int) sentHeader {
 		encoded:       first(hd["Transfer-Encoding"]) != "" || first(hd["Content-Encoding"]) != "",
 		declared:      namesIn(hd["Trailer"]), // as net/http reads it
 		connection:    namesIn(headerValues(hd, "Connection")),
+	}
+	if _, ok := declaredLength(sh.contentLength); !ok {
+		sh.contentLength = "" // dropped by net/http (a held response's map still has it)
 	}
 	_, sh.typed = hd["Content-Type"]
 	for k := range hd {
@@ -288,7 +296,7 @@ func (r *recorder) snapshot(hd http.Header, status int) sentHeader {
 		if !r.recordable(ck, &sh) || sh.declared[ck] || strings.HasPrefix(k, http.TrailerPrefix) || r.before[k] != nil && slices.Equal(r.before[k], vs) {
 			continue
 		}
-		if len(vs) == 0 && k != "Content-Type" {
+		if len(vs) == 0 && k != "Content-Type" || k == "Content-Length" && sh.contentLength == "" {
 			continue // not sent; a removed Content-Type is kept, so that none is sniffed on replay
 		}
 		m := 0
@@ -314,10 +322,8 @@ func (r *recorder) snapshot(hd http.Header, status int) sentHeader {
 		return sh
 	}
 	hint := int64(128) // most API responses are small; a larger body grows the buffer
-	if sh.contentLength != "" {
-		if cl, err := strconv.ParseInt(sh.contentLength, 10, 64); err == nil && cl >= 0 && cl <= r.h.cfg.MaxResponseBytes {
-			hint = cl
-		}
+	if cl, ok := declaredLength(sh.contentLength); ok && cl <= r.h.cfg.MaxResponseBytes {
+		hint = cl
 	}
 	b := make([]byte, 0, 3*binary.MaxVarintLen64+len(fields)+recordGap+int(hint)+1) // +1: no trailers
 	b = append(b, recordVersion)

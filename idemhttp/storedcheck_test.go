@@ -46,6 +46,10 @@ func TestStoredRecordBounds(t *testing.T) {
 		b = append(b, 0, 0, 0, 0) // no marker, no header, no body, no trailer
 		return append(b, extra...)
 	}
+	// statusAs is a record whose status is encoded as the bytes given.
+	statusAs := func(status ...byte) []byte {
+		return append(append([]byte{recordVersion}, status...), 0, 0, 0, 0)
+	}
 	for _, c := range []struct {
 		name string
 		data []byte
@@ -57,6 +61,10 @@ func TestStoredRecordBounds(t *testing.T) {
 		{"TrailingByte", record(200, 0), false, "trailing bytes"},
 		{"VersionOnly", []byte{recordVersion}, false, "bad length"},
 		{"TruncatedStatus", []byte{recordVersion, 0x80}, false, "bad length"},
+		// A varint takes ten bytes at most, and the tenth holds one bit.
+		{"StatusTenBytes", statusAs(0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01), false, "status 9223372036854775808"},
+		{"StatusTenBytesOverflow", statusAs(0xc8, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02), false, "bad length"},
+		{"StatusElevenBytes", statusAs(0xc8, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00), false, "bad length"},
 		// Three headers announced, two bytes left: each takes two or more,
 		// so the count is refused before any is read or allocated for.
 		{"CountPastTheEnd", []byte{recordVersion, 200, 1, 0, 3, 0, 0}, false, "count past the end"},
@@ -90,22 +98,40 @@ func TestStoredRecordHeadersRoundTrip(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			s := storedResponse{Status: 204, Header: c.h, Trailer: c.h}
-			b, err := s.MarshalResult()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var back storedResponse
-			err = back.UnmarshalResult(b)
-			header := storedHeader(&back)
-			if err != nil || back.Status != 204 || len(header) != len(c.h) || len(back.Trailer) != len(c.h) {
-				t.Fatalf("read back %+v, %v", back, err)
-			}
-			for k, vs := range c.h {
-				if got := header[k]; len(got) != 1 || got[0] != vs[0] {
-					t.Fatalf("header %s = %q, want %q", k, got, vs)
-				}
-			}
+			roundTrip(t, s, c.h, c.h)
 		})
+		// Trailers alone, with nothing else to pad the encoder's guess.
+		t.Run("TrailerOnly"+c.name, func(t *testing.T) {
+			t.Parallel()
+			roundTrip(t, storedResponse{Status: 204, Trailer: c.h}, nil, c.h)
+		})
+	}
+}
+
+// roundTrip encodes s and decodes it, and checks the header and trailer
+// read back.
+func roundTrip(t *testing.T, s storedResponse, header, trailer http.Header) {
+	t.Helper()
+	b, err := s.MarshalResult()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back storedResponse
+	if err := back.UnmarshalResult(b); err != nil || back.Status != s.Status {
+		t.Fatalf("read back %+v, %v", back, err)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want http.Header
+	}{{"header", storedHeader(&back), header}, {"trailer", back.Trailer, trailer}} {
+		if len(c.got) != len(c.want) {
+			t.Fatalf("%s read back %q, want %q", c.name, c.got, c.want)
+		}
+		for k, vs := range c.want {
+			if got := c.got[k]; len(got) != 1 || got[0] != vs[0] {
+				t.Fatalf("%s %s = %q, want %q", c.name, k, got, vs)
+			}
+		}
 	}
 }
 

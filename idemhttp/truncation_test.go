@@ -1,8 +1,10 @@
 package idemhttp_test
 
 import (
+	"cmp"
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -104,5 +106,57 @@ func TestHeadDeclaresLengthWithoutBody(t *testing.T) {
 	sameResponse(t, first, e.do(req{method: http.MethodHead, key: "k"}))
 	if n := c.get("x"); n != 1 {
 		t.Fatalf("handler ran %d times", n)
+	}
+}
+
+// A Content-Length out of any buffer's range (far over MaxResponseBytes
+// on a response without a body), or one net/http drops as not a length
+// (negative, spaced), is only a header: the response is recorded and
+// replayed as any other, streamed or held (Config.Join).
+func TestDeclaredLengthOutOfRange(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		status int // 0: the handler writes no status
+		length string
+		body   string
+	}{
+		{"NoContentFarOverTheLimit", http.StatusNoContent, "1125899906842624", ""},
+		{"Negative", http.StatusOK, "-1000000", "x"},
+		{"NegativeNoStatus", 0, "-5", ""},
+		{"Spaced", http.StatusOK, " 5", "x"},
+	} {
+		for _, join := range []bool{false, true} {
+			t.Run(tc.name+"/Join="+strconv.FormatBool(join), func(t *testing.T) {
+				t.Parallel()
+				var c counter
+				h := func(w http.ResponseWriter, r *http.Request) {
+					c.add("x")
+					w.Header().Set("Content-Type", "text/plain")
+					w.Header().Set("Content-Length", tc.length)
+					if tc.status != 0 {
+						w.WriteHeader(tc.status)
+					}
+					if tc.body != "" {
+						_, _ = w.Write([]byte(tc.body))
+					}
+				}
+				status := cmp.Or(tc.status, http.StatusOK)
+				var e *env
+				if join {
+					e = joinEnv(t, &fakeJoin{}, nil, h)
+				} else {
+					e = newEnv(t, http.HandlerFunc(h), nil)
+				}
+				first := e.do(req{key: "k"})
+				if first.status != status || string(first.body) != tc.body {
+					t.Fatalf("first: %d %q", first.status, first.body)
+				}
+				again := e.do(req{key: "k"})
+				if !again.replayed() || again.status != status || string(again.body) != tc.body || c.get("x") != 1 {
+					t.Fatalf("retry: %d %q replayed=%v after %d runs; want the first response replayed", again.status, again.body, again.replayed(), c.get("x"))
+				}
+			})
+		}
 	}
 }

@@ -263,7 +263,7 @@ func TestDoTxDuplicates(t *testing.T) {
 				})
 				first <- result{id, err}
 			}()
-			<-inside
+			recv(t, "inside", inside)
 			second := make(chan result, 1)
 			go func() {
 				ctx := ctx
@@ -277,14 +277,14 @@ func TestDoTxDuplicates(t *testing.T) {
 			}()
 			var got result
 			if tc.want != nil {
-				got = <-second // decided while the first still runs
+				got = recv(t, "second", second) // decided while the first still runs
 				close(release)
 			} else {
 				time.Sleep(400 * time.Millisecond) // let the duplicate block and time out on the lock a few times
 				close(release)
-				got = <-second
+				got = recv(t, "second", second)
 			}
-			f := <-first
+			f := recv(t, "first", first)
 			if f.err != nil {
 				t.Fatalf("first call: %v", f.err)
 			}
@@ -394,7 +394,7 @@ func TestPlainDoWaitsForDoTx(t *testing.T) {
 		})
 		done <- err
 	}()
-	<-inside
+	recv(t, "inside", inside)
 	got := make(chan string, 1)
 	go func() {
 		v, err := idempotency.Do(ctx, g, "k", func(context.Context) (string, error) { return "plain", nil })
@@ -405,10 +405,10 @@ func TestPlainDoWaitsForDoTx(t *testing.T) {
 	}()
 	time.Sleep(200 * time.Millisecond)
 	close(release)
-	if err := <-done; err != nil {
+	if err := recv(t, "done", done); err != nil {
 		t.Fatal(err)
 	}
-	if v := <-got; v != "tx" {
+	if v := recv(t, "got", got); v != "tx" {
 		t.Fatalf("plain Do during DoTx got %q; want the transaction's %q", v, "tx")
 	}
 }

@@ -308,7 +308,7 @@ func TestDoTxSQLConcurrentDuplicates(t *testing.T) {
 		defer wg.Done()
 		ids[0], errs[0] = pgstore.DoTxSQL(ctx, g, "k", fn)
 	}()
-	<-inside // the first call holds the row: every other one finds it locked
+	recv(t, "inside", inside) // the first call holds the row: every other one finds it locked
 	for i := 1; i < callers; i++ {
 		wg.Add(1)
 		go func() {

@@ -87,7 +87,7 @@ func TestJoinTxKilledMidTransaction(t *testing.T) {
 			// The handler's booking is written, uncommitted, and the
 			// record's row locked.
 			p.Kill(t)
-			if err := <-sent; err == nil {
+			if err := recv(t, "sent", sent); err == nil {
 				t.Fatal("the client got no error from the killed server")
 			}
 			e.want("k", 0, 0, 0)

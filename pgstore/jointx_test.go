@@ -526,9 +526,9 @@ func TestJoinTxConcurrentDuplicate(t *testing.T) {
 				}()
 				e.waitBlocked(ctx)
 				close(release)
-				orig := <-first
+				orig := recv(t, "first", first)
 				wantStatus(t, orig, http.StatusCreated, "booked in run 1")
-				res := <-dup
+				res := recv(t, "dup", dup)
 				if res.status != orig.status || res.body != orig.body || res.header.Get(idemhttp.HeaderReplayed) != "true" {
 					t.Fatalf("waiting duplicate got %d %v %q; want the first response replayed", res.status, res.header, res.body)
 				}

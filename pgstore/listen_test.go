@@ -88,10 +88,10 @@ func testWaiterAcrossSpellings(t *testing.T, qualifiedFirst bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	close(release)
-	if err := <-firstDone; err != nil {
+	if err := recv(t, "firstDone", firstDone); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-got; err != nil || v != 7 {
+	if err := recv(t, "got", got); err != nil || v != 7 {
 		t.Fatalf("waiting duplicate = %d, %v; want the first call's 7", v, err)
 	}
 }

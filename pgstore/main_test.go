@@ -110,3 +110,17 @@ func testCtx(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// recv receives from ch within 20 s, or fails the test saying what it
+// waited for: no wait of a test goes unbounded, whatever the code does.
+func recv[T any](t testing.TB, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: nothing received within 20 s", what)
+		var zero T
+		return zero
+	}
+}

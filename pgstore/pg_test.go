@@ -196,7 +196,7 @@ func TestClaimSeesRowCommittedMidStatement(t *testing.T) {
 				})
 				done <- err
 			}()
-			<-inside
+			recv(t, "inside", inside)
 			c.take()
 			got := make(chan idemtype.Claim, 1)
 			go func() {
@@ -208,8 +208,8 @@ func TestClaimSeesRowCommittedMidStatement(t *testing.T) {
 			}()
 			time.Sleep(200 * time.Millisecond) // the claim now waits on the row lock
 			close(release)
-			<-done
-			cl := <-got
+			recv(t, "done", done)
+			cl := recv(t, "got", got)
 			n := c.take()
 			if status == idemtype.StatusCompleted {
 				if cl.Acquired || cl.Record.Status != idemtype.StatusCompleted || string(cl.Record.Value) != `"v"` {
@@ -540,7 +540,7 @@ func TestWaitingDuplicateIsNotified(t *testing.T) {
 			return "first", nil
 		})
 	}()
-	<-inside
+	recv(t, "inside", inside)
 	got := make(chan string, 1)
 	go func() {
 		v, err := idempotency.Do(ctx, gb, "k", func(context.Context) (string, error) { return "second", nil })
@@ -612,7 +612,7 @@ func TestPollingWithoutListener(t *testing.T) {
 	if err := a.Complete(ctx, "k", cl.Record.Token, idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte(`"first"`), TTL: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-got; err != nil {
+	if err := recv(t, "got", got); err != nil {
 		t.Fatalf("waiter without notifications: %v", err)
 	}
 }

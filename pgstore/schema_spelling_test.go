@@ -117,10 +117,10 @@ func TestMigrateSerialisedAcrossSpellings(t *testing.T) {
 			}
 			close(hold.release)
 			released = true
-			if err := <-firstDone; err != nil {
+			if err := recv(t, "firstDone", firstDone); err != nil {
 				t.Fatalf("the first New: %v", err)
 			}
-			if err := <-secondDone; err != nil {
+			if err := recv(t, "secondDone", secondDone); err != nil {
 				t.Fatalf("the second New, after the first committed: %v", err)
 			}
 		})
