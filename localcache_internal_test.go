@@ -37,3 +37,23 @@ func TestLocalCachePutKeepsTheLaterExecution(t *testing.T) {
 		})
 	}
 }
+
+// A local cache is split into shards of at least localShardMin entries,
+// at most 32, so that a small MaxEntries is exact and a large one is not
+// behind one lock; each shard holds its part of MaxEntries.
+func TestLocalCacheShards(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		max, shards int
+	}{
+		{1, 1}, {255, 1}, {256, 2}, {511, 2}, {512, 4}, {4095, 16}, {4096, 32}, {8192, 32}, {1 << 20, 32},
+	} {
+		c := newLocalCache(LocalCacheConfig{MaxAge: time.Minute, MaxEntries: tc.max})
+		if len(c.shards) != tc.shards || c.limit != tc.max/tc.shards {
+			t.Errorf("MaxEntries %d: %d shards of %d, want %d of %d", tc.max, len(c.shards), c.limit, tc.shards, tc.max/tc.shards)
+		}
+	}
+	if c := newLocalCache(LocalCacheConfig{MaxEntries: 100}); c != nil {
+		t.Errorf("a local cache without MaxAge: %+v, want none", c)
+	}
+}
