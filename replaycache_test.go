@@ -15,9 +15,42 @@ import (
 
 // Replayed results are the callers' own: mutating one cannot change what
 // the next duplicate gets, and a key run again replays its new result.
+// Over a store that keeps records in memory they are kept in each record's
+// memo, and over one that does not (a record without a memo), in the
+// guard's replay cache: both are checked.
 func TestReplaysAreIndependent(t *testing.T) {
 	t.Parallel()
-	g := newGuard(t, nil, nil)
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) idempotency.Store
+	}{
+		{"Memo", func(t *testing.T) idempotency.Store { return newStore(t, nil) }},
+		{"ReplayCache", func(t *testing.T) idempotency.Store { return noMemoStore{newStore(t, nil)} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			replaysAreIndependent(t, newGuard(t, tc.store(t), nil))
+		})
+	}
+}
+
+// noMemoStore hands out its records without their memo, as a store that
+// does not keep records in memory does.
+type noMemoStore struct{ idempotency.Store }
+
+func (s noMemoStore) Claim(ctx context.Context, r idempotency.ClaimRequest) (idempotency.Claim, error) {
+	c, err := s.Store.Claim(ctx, r)
+	c.Record.Memo = nil
+	return c, err
+}
+
+func (s noMemoStore) Get(ctx context.Context, key string) (idempotency.Record, error) {
+	rec, err := s.Store.Get(ctx, key)
+	rec.Memo = nil
+	return rec, err
+}
+
+func replaysAreIndependent(t *testing.T, g *idempotency.Guard) {
 	ctx := context.Background()
 	mk := func(context.Context) ([]int, error) { return []int{1, 2, 3}, nil }
 	_, _ = idempotency.Do(ctx, g, "slice", mk)
@@ -25,6 +58,18 @@ func TestReplaysAreIndependent(t *testing.T) {
 	a[0] = 99
 	if b, _ := idempotency.Do(ctx, g, "slice", mk); b[0] != 1 {
 		t.Fatalf("a caller's mutation reached another caller: %v", b)
+	}
+	// A struct is shared only if nothing in it can be mutated through.
+	type order struct {
+		At    time.Time
+		Items []int
+	}
+	mkOrder := func(context.Context) (order, error) { return order{Items: []int{1, 2, 3}}, nil }
+	_, _ = idempotency.Do(ctx, g, "struct", mkOrder)
+	o, _ := idempotency.Do(ctx, g, "struct", mkOrder)
+	o.Items[0] = 99
+	if p, _ := idempotency.Do(ctx, g, "struct", mkOrder); p.Items[0] != 1 {
+		t.Fatalf("a caller's mutation reached another caller through a struct's slice: %v", p)
 	}
 
 	type receipt struct {

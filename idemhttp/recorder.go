@@ -234,8 +234,8 @@ func (r *recorder) lengthDiffers(req *http.Request) bool {
 }
 
 // declaredLength reads a Content-Length as net/http's server does: a value
-// that is not a length (negative, spaced) it drops (and logs) unsent, so
-// the response goes as if none were declared.
+// that is not a length (negative, spaced) it logs and does not frame the
+// body by, so the response goes as if none were declared.
 func declaredLength(v string) (int64, bool) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	return n, err == nil && n >= 0
@@ -278,7 +278,7 @@ func (r *recorder) snapshot(hd http.Header, status int) sentHeader {
 		connection:    namesIn(headerValues(hd, "Connection")),
 	}
 	if _, ok := declaredLength(sh.contentLength); !ok {
-		sh.contentLength = "" // dropped by net/http (a held response's map still has it)
+		sh.contentLength = "" // not a length to net/http (a held response's map still has it)
 	}
 	_, sh.typed = hd["Content-Type"]
 	for k := range hd {
@@ -297,7 +297,7 @@ func (r *recorder) snapshot(hd http.Header, status int) sentHeader {
 			continue
 		}
 		if len(vs) == 0 && k != "Content-Type" || k == "Content-Length" && sh.contentLength == "" {
-			continue // not sent; a removed Content-Type is kept, so that none is sniffed on replay
+			continue // not sent, or not a length; a removed Content-Type is kept, so that none is sniffed on replay
 		}
 		m := 0
 		for _, v := range vs {

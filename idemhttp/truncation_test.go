@@ -110,7 +110,7 @@ func TestHeadDeclaresLengthWithoutBody(t *testing.T) {
 }
 
 // A Content-Length out of any buffer's range (far over MaxResponseBytes
-// on a response without a body), or one net/http drops as not a length
+// on a response without a body), or one net/http does not take for a length
 // (negative, spaced), is only a header: the response is recorded and
 // replayed as any other, streamed or held (Config.Join).
 func TestDeclaredLengthOutOfRange(t *testing.T) {
