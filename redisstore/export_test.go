@@ -14,6 +14,6 @@ local now = clock()
 local e = now + tonumber(ARGV[1])
 redis.call('HSET', KEYS[1], 's', '2', 'e', fmt(e))
 while clock() < e - 1 do end
-expire(e)
+expire(e, now)
 return {redis.call('EXISTS', KEYS[1]), e, clock()}
 `

@@ -101,18 +101,23 @@ end
 -- gone: idemtype.Live's rule for a record expiring at e (ms; 0 never) at
 -- now: at e itself the record is gone.
 local function gone(e, now) return e > 0 and e <= now end
--- expire makes the key vanish at e (ms; 0 never). Redis removes a key
--- once the time set has passed, so the key is set to expire at e - 1:
--- gone at e, and a plain read (see readFinished) that finds the key finds
--- it live. Redis 7.0 deletes a key at once when PEXPIREAT is not after
--- its clock as the command runs, which may have passed the script's now:
--- e - 1 is set only while the clock, read again, is still before it.
+-- expire makes the key vanish at e (ms; 0 never), now being the
+-- script's time. Redis removes a key once the time set has passed, so the
+-- key is set to expire at e - 1: gone at e, and a plain read (see
+-- readFinished) that finds the key finds it live. Redis 7.0 deletes a key
+-- at once when PEXPIREAT is not after its clock as the command runs,
+-- which may have passed the script's now: within a second of e, the clock
+-- is read again and e - 1 set only while it is still before it.
 -- Otherwise (a TTL of one millisecond, or a script that ran that long)
 -- the key keeps e itself, and such a record is left to the scripts.
-local function expire(e)
-  if e <= 0 then redis.call('PERSIST', KEYS[1])
-  elseif e - 1 > clock() then redis.call('PEXPIREAT', KEYS[1], fmt(e - 1))
-  else redis.call('PEXPIREAT', KEYS[1], fmt(e)) end
+local function expire(e, now)
+  if e <= 0 then
+    redis.call('PERSIST', KEYS[1])
+    return
+  end
+  local at = e - 1
+  if at - now < 1000 and at <= clock() then at = e end
+  redis.call('PEXPIREAT', KEYS[1], fmt(at))
 end
 `
 
@@ -172,7 +177,7 @@ if r[3] then
     local lease = now + tonumber(ARGV[3])
     local t = fmt(math.max(tok + 1, nowus))
     redis.call('HSET', KEYS[1], 't', t, 'l', fmt(lease), 'e', fmt(e), 'u', fmt(now), 'n', 't' .. ARGV[7])
-    expire(e)
+    expire(e, now)
     publish(ARGV[6], '1')
     return {'t', t, r[8], now, lease, e}
   end
@@ -192,7 +197,7 @@ local lease = now + tonumber(ARGV[3])
 local t = fmt(math.max(prev + 1, nowus))
 redis.call('HSET', KEYS[1], 'k', ARGV[1], 'f', ARGV[2], 's', '1', 't', t, 'v', '',
   'l', fmt(lease), 'e', fmt(e), 'c', fmt(now), 'u', fmt(now), 'n', 'a' .. ARGV[7])
-expire(e)
+expire(e, now)
 return {'a', t, now, now, lease, e}
 `)
 
@@ -241,7 +246,7 @@ local ttl = tonumber(ARGV[6])
 local e = 0
 if ttl > 0 then e = now + ttl end
 redis.call('HSET', KEYS[1], 's', ARGV[4], 'v', ARGV[5], 'e', fmt(e), 'u', fmt(now), 'n', 'c' .. ARGV[3])
-expire(e)
+expire(e, now)
 publish(ARGV[7], ARGV[4])
 return 1
 `)
