@@ -71,6 +71,12 @@ func (d *DuplicateRate) Observe(finished bool) {
 	d.v.Store(v)
 }
 
+// ObserveClaim records the answer of a store's claim: whether it found a
+// finished record (not acquired, not in progress).
+func (d *DuplicateRate) ObserveClaim(c Claim) {
+	d.Observe(!c.Acquired && c.Record.Status != StatusInProgress)
+}
+
 // ReadFirst reports whether the next claim should read first under mode.
 func (d *DuplicateRate) ReadFirst(mode ReadFirst) bool {
 	switch mode {

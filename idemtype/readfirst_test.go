@@ -98,3 +98,28 @@ func TestDuplicateRateConcurrent(t *testing.T) {
 		t.Fatal("5 new keys after: still reading first")
 	}
 }
+
+func TestObserveClaim(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		claim    idemtype.Claim
+		finished bool
+	}{
+		{"acquired", idemtype.Claim{Acquired: true, Record: idemtype.Record{Status: idemtype.StatusInProgress}}, false},
+		{"in progress", idemtype.Claim{Record: idemtype.Record{Status: idemtype.StatusInProgress}}, false},
+		{"completed", idemtype.Claim{Record: idemtype.Record{Status: idemtype.StatusCompleted}}, true},
+		{"failed", idemtype.Claim{Record: idemtype.Record{Status: idemtype.StatusFailed}}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var d idemtype.DuplicateRate
+			for range 22 {
+				d.ObserveClaim(tc.claim)
+			}
+			if got := d.ReadFirst(idemtype.ReadFirstAuto); got != tc.finished {
+				t.Fatalf("after 22 such claims ReadFirst = %v; want %v", got, tc.finished)
+			}
+		})
+	}
+}

@@ -47,7 +47,7 @@ func (s *core) claimFirst(ctx context.Context, q querier, req idemtype.ClaimRequ
 	}
 	c, err := s.claim(ctx, q, req)
 	if err == nil {
-		s.dups.Observe(c.Record.Status != idemtype.StatusInProgress)
+		s.dups.ObserveClaim(c)
 	}
 	return c, err
 }

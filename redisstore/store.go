@@ -122,7 +122,7 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 	if err != nil {
 		return idemtype.Claim{}, s.opErr("claim", req.Key, err)
 	}
-	s.dups.Observe(cl.Record.Status != idemtype.StatusInProgress)
+	s.dups.ObserveClaim(cl)
 	return cl, nil
 }
 
