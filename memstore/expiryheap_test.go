@@ -84,3 +84,31 @@ func TestExpiryHeapExpiresInOrder(t *testing.T) {
 		}
 	}
 }
+
+// A write that keeps or moves a record's expiry later pushes no entry: the
+// one it has comes due first. Only an earlier expiry is pushed.
+func TestExpiryEntryPushedOnlyForAnEarlierExpiry(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		ttl     time.Duration // of the completion, at the instant of the claim (TTL an hour)
+		entries int
+	}{
+		{name: "Same", ttl: time.Hour, entries: 1},
+		{name: "Later", ttl: 2 * time.Hour, entries: 1},
+		{name: "Earlier", ttl: time.Minute, entries: 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := oneShard(t)
+			tok := claim(t, s, "k") // TTL an hour
+			if err := s.Complete(ctx, "k", tok, idemtype.Outcome{Status: idemtype.StatusCompleted, TTL: c.ttl}); err != nil {
+				t.Fatal(err)
+			}
+			if n := memstore.ExpiryEntries(s); n != c.entries {
+				t.Fatalf("%d expiry entries, want %d", n, c.entries)
+			}
+		})
+	}
+}
