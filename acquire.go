@@ -6,23 +6,23 @@ import (
 	"time"
 )
 
-// acquire claims key. It returns a Claim that is either Acquired (run fn)
-// or holds a completed record (replay it); every other outcome is an
-// error. While the key is held by a running call it waits, as the
+// acquire claims key into c, which is then either Acquired (run fn) or
+// holds a completed record (replay it); every other outcome is an error.
+// c is filled in place: a Claim is large, and the duplicate's path is hot. While the key is held by a running call it waits, as the
 // duplicate policy allows, and claims again after every change.
-func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim, error) {
+func (g *Guard) acquire(ctx context.Context, key string, co *callOptions, c *Claim) error {
 	if err := validKey(key); err != nil {
-		return Claim{}, err
+		return err
 	}
 	req := ClaimRequest{Key: key, Lease: g.cfg.Lease, TTL: g.ttl(co), Takeover: !g.cfg.NoTakeover}
 	if req.TTL > 0 && req.TTL < req.Lease {
 		// The rule of Config.Validate, for WithTTL.
-		return Claim{}, &Error{Kind: ErrInvalidConfig, Key: key, Err: fmt.Errorf("WithTTL %v is shorter than Config.Lease %v", req.TTL, req.Lease)}
+		return &Error{Kind: ErrInvalidConfig, Key: key, Err: fmt.Errorf("WithTTL %v is shorter than Config.Lease %v", req.TTL, req.Lease)}
 	}
 	if co.hasPayload {
 		fp, err := fingerprint(co.payload)
 		if err != nil {
-			return Claim{}, err
+			return err
 		}
 		req.Fingerprint = fp
 	}
@@ -30,22 +30,21 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 	var poll pollState
 	var waiting Token // the running execution waited for, if any
 	for {
-		c, err := g.claim(ctx, req, co)
-		if err != nil {
+		if err := g.claim(ctx, &req, co, c); err != nil {
 			if waiting != 0 && ctx.Err() != nil {
 				// The caller gave up while waiting, as it claimed again:
 				// the same outcome as giving up during the wait.
-				return Claim{}, g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: waiting, Err: context.Cause(ctx)})
+				return g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: waiting, Err: context.Cause(ctx)})
 			}
 			g.storeError(ctx, "claim", key, 0, err)
-			return Claim{}, &Error{Kind: ErrStore, Key: key, Err: err}
+			return &Error{Kind: ErrStore, Key: key, Err: err}
 		}
 		if c.Acquired {
-			return c, nil // execute observes a takeover once renewals run
+			return nil // execute observes a takeover once renewals run
 		}
-		rec := c.Record
+		rec := &c.Record
 		if rec.Fingerprint != req.Fingerprint {
-			return Claim{}, g.conflict(ctx, &Error{Kind: ErrKeyReused, Key: key, Token: rec.Token})
+			return g.conflict(ctx, &Error{Kind: ErrKeyReused, Key: key, Token: rec.Token})
 		}
 		if g.cfg.OnDuplicate == Reject {
 			var cause error
@@ -55,18 +54,18 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 			case rec.Status == StatusInProgress:
 				cause = ErrInProgress
 			}
-			return Claim{}, g.conflict(ctx, &Error{Kind: ErrDuplicate, Key: key, Token: rec.Token, Err: cause})
+			return g.conflict(ctx, &Error{Kind: ErrDuplicate, Key: key, Token: rec.Token, Err: cause})
 		}
 		switch rec.Status {
 		case StatusCompleted:
-			return c, nil
+			return nil
 		case StatusFailed:
 			err := decodeFailure(key, rec.Value, &g.cfg)
 			g.observe(ctx, Event{Kind: EventReplayed, Key: key, Token: rec.Token, Err: err})
-			return Claim{}, err
+			return err
 		}
 		if c.Abandoned {
-			return Claim{}, g.conflict(ctx, &Error{Kind: ErrAbandoned, Key: key, Token: rec.Token})
+			return g.conflict(ctx, &Error{Kind: ErrAbandoned, Key: key, Token: rec.Token})
 		}
 		if deadline.IsZero() && g.cfg.OnDuplicate == ReturnStored {
 			wait := g.cfg.WaitTimeout
@@ -74,47 +73,50 @@ func (g *Guard) acquire(ctx context.Context, key string, co *callOptions) (Claim
 				wait = co.wait
 			}
 			if wait < 0 {
-				return Claim{}, g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: rec.Token})
+				return g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: rec.Token})
 			}
 			deadline = time.Now().Add(wait)
 		}
 		if !deadline.IsZero() && !time.Now().Before(deadline) {
-			return Claim{}, g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: rec.Token})
+			return g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: rec.Token})
 		}
 		waiting = rec.Token
-		if err := g.wait(ctx, rec, deadline, &poll); err != nil {
-			return Claim{}, g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: rec.Token, Err: err})
+		if err := g.wait(ctx, *rec, deadline, &poll); err != nil {
+			return g.conflict(ctx, &Error{Kind: ErrInProgress, Key: key, Token: rec.Token, Err: err})
 		}
 	}
 }
 
 // claim answers from the local cache when it holds the key, else claims
 // in the store and caches a final record the store answers with.
-func (g *Guard) claim(ctx context.Context, req ClaimRequest, co *callOptions) (Claim, error) {
+func (g *Guard) claim(ctx context.Context, req *ClaimRequest, co *callOptions, c *Claim) (err error) {
 	if g.local == nil {
-		return g.store.Claim(ctx, req)
+		*c, err = g.store.Claim(ctx, *req)
+		return err
 	}
 	now := g.clock.Now()
 	e, epoch := g.local.get(req.Key, now)
 	if e != nil {
 		co.cached = e
-		return Claim{Record: e.rec}, nil
+		*c = Claim{Record: e.rec}
+		return nil
 	}
 	co.epoch = epoch
-	c, err := g.store.Claim(ctx, req)
+	*c, err = g.store.Claim(ctx, *req)
 	if err == nil && !c.Acquired {
 		g.local.put(c.Record, epoch, now)
 	}
-	return c, err
+	return err
 }
 
 // remember caches the outcome out that the execution owning rec just
 // recorded.
-func (g *Guard) remember(rec Record, out Outcome, co *callOptions) {
+func (g *Guard) remember(claimed *Record, out Outcome, co *callOptions) {
 	if g.local == nil {
 		return
 	}
 	now := g.clock.Now()
+	rec := *claimed
 	rec.Status, rec.Value, rec.ExpiresAt = out.Status, out.Value, time.Time{}
 	if out.TTL > 0 {
 		rec.ExpiresAt = now.Add(out.TTL)

@@ -28,46 +28,46 @@ func Do[T any](ctx context.Context, g *Guard, key string, fn func(context.Contex
 		ctx, start = g.startCall(ctx, key)
 		defer func() { g.endCall(ctx, key, start, &co, err) }()
 	}
-	c, err := g.acquire(ctx, key, &co)
-	if err != nil {
+	var c Claim
+	if err = g.acquire(ctx, key, &co, &c); err != nil {
 		return v, err
 	}
 	co.token = c.Record.Token
 	if !c.Acquired {
-		return replay[T](ctx, g, c.Record, co.cached)
+		return replay[T](ctx, g, &c.Record, co.cached)
 	}
 	co.acquired, co.tookOver = true, c.TookOver
-	return execute(ctx, g, c, fn, &co)
+	return execute(ctx, g, &c, fn, &co)
 }
 
 // replay decodes a completed record's value. Decoded values of immutable
 // types are kept: with the entry of the local cache that answered (cached),
 // else in the replay cache.
-func replay[T any](ctx context.Context, g *Guard, rec Record, cached *localEntry) (T, error) {
+func replay[T any](ctx context.Context, g *Guard, rec *Record, cached *localEntry) (T, error) {
 	if len(rec.Value) == 0 {
 		err := &Error{Kind: ErrResultUnavailable, Key: rec.Key, Token: rec.Token, Err: errors.New("the result could not be encoded when it was recorded")}
 		g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token, Err: err})
 		var zero T
 		return zero, err
 	}
+	// The caches hold values of immutable types only: a value found needs
+	// no judging of its type, which costs a lookup of its own.
 	typ := reflect.TypeFor[T]()
-	cache := immutable(typ)
-	if cache {
-		var v any
-		var ok bool
-		switch {
-		case cached != nil:
-			v, ok = cached.value(typ)
-		case rec.Memo != nil:
-			v, ok = memoGet(g, &rec, typ)
-		default:
-			v, ok = g.replays.get(rec.Key, rec.Token, typ, rec.Value)
-		}
-		if ok {
-			g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token})
-			return v.(T), nil
-		}
+	var kept any
+	var ok bool
+	switch {
+	case cached != nil:
+		kept, ok = cached.value(typ)
+	case rec.Memo != nil:
+		kept, ok = memoGet(g, rec, typ)
+	default:
+		kept, ok = g.replays.get(rec.Key, rec.Token, typ, rec.Value)
 	}
+	if ok {
+		g.observe(ctx, Event{Kind: EventReplayed, Key: rec.Key, Token: rec.Token})
+		return kept.(T), nil
+	}
+	cache := immutable(typ)
 	v, err := decode[T](g.cfg.Codec, rec.Value)
 	if err != nil {
 		err = &Error{Kind: ErrResultUnavailable, Key: rec.Key, Token: rec.Token, Err: err}
@@ -78,7 +78,7 @@ func replay[T any](ctx context.Context, g *Guard, rec Record, cached *localEntry
 	case cache && cached != nil:
 		cached.keep(typ, v)
 	case cache && rec.Memo != nil:
-		memoPut(g, &rec, typ, v)
+		memoPut(g, rec, typ, v)
 	case cache:
 		g.replays.put(rec.Key, rec.Token, typ, rec.Value, v)
 	}
@@ -133,7 +133,7 @@ func decode[T any](c Codec, data []byte) (T, error) {
 // execute runs fn under the claim c and records its outcome. Events are
 // observed once the claim is settled, on the calling goroutine: whatever
 // an Observer does, it cannot keep a claim unsettled or delay a renewal.
-func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Context) (T, error), co *callOptions) (v T, err error) {
+func execute[T any](ctx context.Context, g *Guard, c *Claim, fn func(context.Context) (T, error), co *callOptions) (v T, err error) {
 	key, token := c.Record.Key, c.Record.Token
 	e := g.start(ctx, key, token)
 	defer e.end()
@@ -198,7 +198,7 @@ func execute[T any](ctx context.Context, g *Guard, c Claim, fn func(context.Cont
 		settled = g.settleFailed(ctx, "complete", key, token, cerr)
 		err = &Error{Kind: ErrNotRecorded, Key: key, Token: token, Err: cerr}
 	} else {
-		g.remember(c.Record, out, co)
+		g.remember(&c.Record, out, co)
 	}
 	putJSONBuffer(jb)
 	g.deliver(ctx, e, executed, settled)
@@ -250,7 +250,7 @@ func (g *Guard) ttl(co *callOptions) time.Duration {
 
 // fail settles a failed execution by the failure policy. It returns the
 // event of a failure to settle, if any, for the caller to observe.
-func (g *Guard) fail(ctx context.Context, c Claim, err error, co *callOptions) Event {
+func (g *Guard) fail(ctx context.Context, c *Claim, err error, co *callOptions) Event {
 	key, token := c.Record.Key, c.Record.Token
 	if g.cfg.OnFailure != Remember {
 		return g.release(ctx, key, token)
@@ -259,7 +259,7 @@ func (g *Guard) fail(ctx context.Context, c Claim, err error, co *callOptions) E
 	if serr := g.store.Complete(writeCtx(ctx), key, token, out); serr != nil {
 		return g.settleFailed(ctx, "complete", key, token, serr)
 	}
-	g.remember(c.Record, out, co)
+	g.remember(&c.Record, out, co)
 	return Event{}
 }
 

@@ -465,6 +465,26 @@ func (h expiries) down(i int) {
 	}
 }
 
+// clock returns the store's time and its offset from the epoch. The real
+// clock reads only the monotonic clock, once: offsets are monotonic
+// anyway, and a time.Now would read the wall clock too.
+func (s *Store) clock() (time.Time, int64) {
+	if s.now != nil {
+		t := s.now()
+		return t, s.offset(t)
+	}
+	d := time.Since(s.epoch)
+	return s.epoch.Add(d), int64(d)
+}
+
+// at is the offset of the store's time from the epoch.
+func (s *Store) at() int64 {
+	if s.now != nil {
+		return s.offset(s.now())
+	}
+	return int64(time.Since(s.epoch))
+}
+
 // offset returns t as nanoseconds since the store's epoch: by the
 // monotonic clock when both have its reading, as time.Time.Sub does.
 func (s *Store) offset(t time.Time) int64 { return int64(t.Sub(s.epoch)) }

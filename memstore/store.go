@@ -18,7 +18,9 @@ type Options struct {
 	// to a power of two, at most [MaxShards]. Default: 64.
 	Shards int
 	// Now is the store's clock, for tests that move time by hand.
-	// Default: time.Now.
+	// Default: the system's monotonic clock, counted from the wall time
+	// at New (a step of the wall clock after New moves no record's
+	// times).
 	Now func() time.Time
 	// SweepInterval is how often a background goroutine removes expired
 	// records; Close stops it. Default: one minute. Negative: no goroutine
@@ -52,8 +54,8 @@ type Store struct {
 	shards []shard
 	mask   uint64
 	seed   maphash.Seed
-	now    func() time.Time
-	epoch  time.Time // records' times are kept as offsets from it
+	now    func() time.Time // nil: the monotonic clock from epoch
+	epoch  time.Time        // records' times are kept as offsets from it
 	tokens atomic.Uint64
 	use    usage
 	life   idemtype.Lifecycle
@@ -86,10 +88,11 @@ func New(opts *Options) *Store {
 		seed:   maphash.MakeSeed(),
 		now:    o.Now,
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if s.now != nil {
+		s.epoch = s.now()
+	} else {
+		s.epoch = time.Now()
 	}
-	s.epoch = s.now()
 	s.use.maxRecords = bound(int64(o.MaxRecords), DefaultMaxRecords)
 	s.use.maxBytes = bound(o.MaxBytes, DefaultMaxBytes)
 	for i := range s.shards {
@@ -147,8 +150,7 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 // claim decides req into c, which it fills in place: a Claim is large, and
 // a duplicate's claim is the hot path.
 func (s *Store) claim(req *idemtype.ClaimRequest, c *idemtype.Claim) error {
-	now := s.now()
-	at := s.offset(now)
+	now, at := s.clock()
 	sh, h := s.shard(req.Key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -244,10 +246,10 @@ func (s *Store) owned(ctx context.Context, op, key string, token idemtype.Token,
 	if err := s.usable(ctx, op, key); err != nil {
 		return nil, 0, now, err
 	}
-	now = s.now()
+	now, at := s.clock()
 	sh, h := s.shard(key)
 	sh.mu.Lock()
-	i, ok := sh.live(key, h, s.offset(now))
+	i, ok := sh.live(key, h, at)
 	if ok {
 		*rec = sh.owned(s, i, key)
 	}
@@ -263,7 +265,7 @@ func (s *Store) Get(ctx context.Context, key string) (idemtype.Record, error) {
 	if err := s.usable(ctx, "get", key); err != nil {
 		return idemtype.Record{}, err
 	}
-	at := s.offset(s.now())
+	at := s.at()
 	sh, h := s.shard(key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -331,7 +333,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(idemtype.Record
 			return err
 		}
 		sh := &s.shards[i]
-		at := s.offset(s.now())
+		at := s.at()
 		sh.mu.Lock()
 		var recs []idemtype.Record
 		for j := range sh.slots {
@@ -366,7 +368,7 @@ func (s *Store) sweep(ctx context.Context) (int, error) {
 		}
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += sh.expire(s.offset(s.now()))
+		n += sh.expire(s.at())
 		sh.mu.Unlock()
 	}
 	return n, nil
