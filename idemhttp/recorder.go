@@ -237,6 +237,9 @@ func (r *recorder) lengthDiffers(req *http.Request) bool {
 // that is not a length (negative, spaced) it logs and does not frame the
 // body by, so the response goes as if none were declared.
 func declaredLength(v string) (int64, bool) {
+	if v == "" {
+		return 0, false // none declared, the common case: no error to make
+	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	return n, err == nil && n >= 0
 }
