@@ -2,8 +2,24 @@ package idempotency
 
 import "time"
 
-// CallOption is a rare per-call setting of Do.
-type CallOption func(*callOptions)
+// CallOption is a rare per-call setting of Do, made by [WithFingerprint],
+// [WithTTL] or [WithWaitTimeout]. The zero CallOption sets nothing.
+//
+// It is a value rather than a function so that applying options costs no
+// allocation.
+type CallOption struct {
+	set     optionKind
+	payload any
+	d       time.Duration
+}
+
+type optionKind uint8
+
+const (
+	optFingerprint optionKind = iota + 1
+	optTTL
+	optWait
+)
 
 type callOptions struct {
 	payload    any
@@ -20,17 +36,20 @@ type callOptions struct {
 	panicked                 error // fn panicked or exited its goroutine
 }
 
-// applyOptions keeps the options off the heap when there are none: the
-// duplicate path allocates nothing for them.
-func applyOptions(opts []CallOption) callOptions {
-	if len(opts) == 0 {
-		return callOptions{}
-	}
-	co := new(callOptions)
+// applyOptions returns the settings opts make; later options override
+// earlier ones.
+func applyOptions(opts []CallOption) (co callOptions) {
 	for _, o := range opts {
-		o(co)
+		switch o.set {
+		case optFingerprint:
+			co.payload, co.hasPayload = o.payload, true
+		case optTTL:
+			co.ttl = o.d
+		case optWait:
+			co.wait = o.d
+		}
 	}
-	return *co
+	return co
 }
 
 // WithFingerprint binds the key to payload: a later call with the same key
@@ -39,7 +58,7 @@ func applyOptions(opts []CallOption) callOptions {
 // they are; other values by their canonical encoding (see Key). A payload
 // that cannot be encoded fails the call with [ErrInvalidKey].
 func WithFingerprint(payload any) CallOption {
-	return func(o *callOptions) { o.payload, o.hasPayload = payload, true }
+	return CallOption{set: optFingerprint, payload: payload}
 }
 
 // WithTTL overrides [Config.TTL] for this call's outcome: 0 keeps
@@ -47,12 +66,12 @@ func WithFingerprint(payload any) CallOption {
 // shorter than [Config.Lease] fails the call with [ErrInvalidConfig], fn not
 // run (see [Config.Validate]).
 func WithTTL(ttl time.Duration) CallOption {
-	return func(o *callOptions) { o.ttl = ttl }
+	return CallOption{set: optTTL, d: ttl}
 }
 
 // WithWaitTimeout overrides [Config.WaitTimeout] for this call: how long a
 // duplicate waits for a first call that is still running, under
 // ReturnStored. Negative: do not wait ([ErrInProgress] at once).
 func WithWaitTimeout(d time.Duration) CallOption {
-	return func(o *callOptions) { o.wait = d }
+	return CallOption{set: optWait, d: d}
 }
