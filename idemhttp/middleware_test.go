@@ -570,6 +570,13 @@ func TestCorruptRecordIsNotReplayed(t *testing.T) {
 		{"header splitting", `{"status":200,"header":{"X-A":["a\r\nSet-Cookie: x=1"]}}`},
 		{"bad header name", `{"status":200,"header":{"Bad Name":["v"]}}`},
 		{"hop-by-hop header", `{"status":200,"header":{"Transfer-Encoding":["chunked"]}}`},
+		// Well-formed records of the middleware's own format whose content
+		// a replay must not write.
+		{"encoded header splitting", string(idemhttp.EncodeStored(200, http.Header{"X-A": {"a\r\nSet-Cookie: x=1"}}, nil, "hi"))},
+		{"encoded bad header name", string(idemhttp.EncodeStored(200, http.Header{"Bad Name": {"v"}}, nil, "hi"))},
+		{"encoded hop-by-hop header", string(idemhttp.EncodeStored(200, http.Header{"Connection": {"close"}}, nil, "hi"))},
+		{"encoded trailer splitting", string(idemhttp.EncodeStored(200, nil, http.Header{"X-T": {"a\nSet-Cookie: x=1"}}, "hi"))},
+		{"encoded informational status", string(idemhttp.EncodeStored(101, nil, nil, ""))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -82,8 +82,9 @@ func headerBlock(n int, fields []byte) string {
 var errRecordFormat = fmt.Errorf("%w: not a stored response of this version", errStoredInvalid)
 
 // UnmarshalResult implements idempotency.ResultUnmarshaler. The bytes
-// come from the store: every length is checked against what is left, and
-// anything else is an error matching ErrCorrupt.
+// come from the store: every length is checked against what is left, the
+// status, header names and values are checked as a replay would write
+// them (validate), and anything else is an error matching ErrCorrupt.
 //
 // The header stays encoded, and the replay decodes it straight into the
 // writer; it and the body are substrings of one copy of the data, which
@@ -122,7 +123,12 @@ func (s *storedResponse) UnmarshalResult(data []byte) error {
 		t := decoder[string]{data: string(tail)}
 		s.Trailer = t.header(tn, tv)
 	}
-	return nil
+	if s.NotReplayable != "" {
+		return nil // answered with a problem, never written as it is
+	}
+	// Checked once here rather than at every replay: the decoded
+	// response is shared by the duplicates that follow (SharedResult).
+	return s.validate()
 }
 
 // decoder reads an encoded storedResponse: from the store's bytes, or
