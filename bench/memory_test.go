@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/testbench"
 	"github.com/idempotency-go/idempotency/memstore"
 	"golang.org/x/sync/singleflight"
 )
@@ -129,6 +130,24 @@ func BenchmarkDuplicate(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	})
+	// singleflight and memstore alternated in rounds of 64 calls, so that
+	// both meet the same load: memstore's time over singleflight's.
+	b.Run("paired", func(b *testing.B) {
+		var sf singleflight.Group
+		g := idempotency.New(nil, nil)
+		if _, err := idempotency.Do(ctx, g, "invoice:1", work); err != nil {
+			b.Fatal(err)
+		}
+		testbench.PairedRounds(b, 1, 64,
+			func(ctx context.Context, _ int) error {
+				_, err, _ := sf.Do("invoice:1", func() (any, error) { return work(ctx) })
+				return err
+			},
+			func(ctx context.Context, _ int) error {
+				_, err := idempotency.Do(ctx, g, "invoice:1", work)
+				return err
+			})
 	})
 }
 

@@ -34,25 +34,35 @@ func Run(b *testing.B, par int, op Op) {
 }
 
 // Paired runs the baseline and op alternately and reports x-baseline,
-// op's time per call over the baseline's: both meet the same load. On one
-// goroutine the two alternate call by call (latency); on more, in rounds
-// of par*PairedRound calls spread over par goroutines (throughput: wall
-// time per call of a round). Its allocs/op are those of both.
+// op's time per call over the baseline's, and extra-ns/op, op's time per
+// call less the baseline's: both meet the same load. On one goroutine the
+// two alternate call by call (latency); on more, in rounds of
+// par*PairedRound calls spread over par goroutines (throughput: wall time
+// per call of a round). Its allocs/op are those of both.
 func Paired(b *testing.B, par int, baseline, op Op) {
+	calls := PairedRound
+	if par == 1 {
+		calls = 1
+	}
+	PairedRounds(b, par, calls, baseline, op)
+}
+
+// PairedRounds is Paired with rounds of calls calls per goroutine, on one
+// goroutine too: for calls of well under a microsecond, whose time a
+// reading of the clock per call would blur.
+func PairedRounds(b *testing.B, par, calls int, baseline, op Op) {
 	b.ReportAllocs()
 	ctx := context.Background()
 	var baseNs, opNs time.Duration
 	for done := 0; done < b.N; {
-		n := min(par*PairedRound, b.N-done)
-		if par == 1 {
-			n = 1
-		}
+		n := min(par*calls, b.N-done)
 		baseNs += round(b, ctx, par, done, n, baseline)
 		opNs += round(b, ctx, par, done, n, op)
 		done += n
 	}
 	if baseNs > 0 {
 		b.ReportMetric(float64(opNs)/float64(baseNs), "x-baseline")
+		b.ReportMetric(float64(opNs-baseNs)/float64(b.N), "extra-ns/op")
 	}
 }
 

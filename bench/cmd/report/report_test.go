@@ -26,6 +26,9 @@ BenchmarkDuplicate/memstore-2     	 100000	    120 ns/op	      16 B/op	       1 
 BenchmarkDuplicate/bare-2         	1000000	      3.00 ns/op	       0 B/op	       0 allocs/op
 BenchmarkDuplicate/memstore-2     	 100000	    200 ns/op	      48 B/op	       3 allocs/op
 BenchmarkDuplicate/singleflight-2 	 100000	    100 ns/op
+BenchmarkDuplicate/paired-2 	 100000	    250 ns/op	        50.0 extra-ns/op	         1.50 x-baseline
+BenchmarkHTTP/fiber/paired/duplicate-2 	   1000	   4000 ns/op	      1230 extra-ns/op	         3.00 x-baseline
+BenchmarkHTTP/net-http/paired/duplicate-2 	   1000	   9000 ns/op	      1650 extra-ns/op	         1.20 x-baseline
 BenchmarkRecordMemory/memstore/records=1M-2   	       1	50748669747 ns/op	       307.1 B/record
 BenchmarkRedisRecordMemory/raw/records=10k-2   	       1	 175236760 ns/op	       165.7 B/record
 BenchmarkHTTP/fiber/bare-2 logging something that is not a result
@@ -49,8 +52,8 @@ func parseSample(t *testing.T) *Run {
 func TestParse(t *testing.T) {
 	t.Parallel()
 	run := parseSample(t)
-	wantOrder := []string{"Duplicate/bare", "Duplicate/memstore", "Duplicate/singleflight",
-		"RecordMemory/memstore/records=1M", "RedisRecordMemory/raw/records=10k"}
+	wantOrder := []string{"Duplicate/bare", "Duplicate/memstore", "Duplicate/singleflight", "Duplicate/paired",
+		"HTTP/fiber/paired/duplicate", "HTTP/net-http/paired/duplicate", "RecordMemory/memstore/records=1M", "RedisRecordMemory/raw/records=10k"}
 	if strings.Join(run.Order, ",") != strings.Join(wantOrder, ",") {
 		t.Errorf("Order = %q, want %q", run.Order, wantOrder)
 	}
@@ -169,9 +172,15 @@ func TestTargets(t *testing.T) {
 	if _, ok, _ := atMost("Duplicate/memstore", 149.9)(run); ok {
 		t.Error("atMost over the limit passed")
 	}
-	got, ok, _ = overheadAtMost("Duplicate/memstore", "Duplicate/bare", "Duplicate/singleflight", "Duplicate/bare")(run)
-	if ok || got != "+147 ns vs +97.0 ns" {
-		t.Errorf("overhead = %q, %v", got, ok)
+	got, ok, _ = extraAtMost("HTTP/net-http/paired/duplicate", "HTTP/fiber/paired/duplicate")(run)
+	if ok || got != "+1.65 µs vs +1.23 µs" {
+		t.Errorf("extra = %q, %v", got, ok)
+	}
+	if got, ok, _ := extraAtMost("HTTP/fiber/paired/duplicate", "HTTP/net-http/paired/duplicate")(run); !ok || got != "+1.23 µs vs +1.65 µs" {
+		t.Errorf("extra, the other way = %q, %v", got, ok)
+	}
+	if got := FormatValue(-35, "extra-ns/op"); got != "-35.0 ns" {
+		t.Errorf("FormatValue(-35, extra-ns/op) = %q", got)
 	}
 	if _, _, measured := atMost("Redis/first/g=1/guard", 1)(run); measured {
 		t.Error("a skipped benchmark was measured")
@@ -187,7 +196,7 @@ func TestTargets(t *testing.T) {
 	full := &Run{Samples: map[string]Samples{}}
 	for i, n := range names {
 		full.Order = append(full.Order, n)
-		full.Samples[n] = Samples{"ns/op": {float64(i + 1)}, "x-baseline": {1}}
+		full.Samples[n] = Samples{"ns/op": {float64(i + 1)}, "x-baseline": {1}, "extra-ns/op": {1}}
 	}
 	for _, tg := range targets {
 		if _, _, measured := tg.Check(full); !measured {

@@ -10,10 +10,12 @@ import (
 // Cells returns the header and rows of g's table as text.
 func Cells(g Group, lines []Line) (header []string, rows [][]string) {
 	unit := g.unit()
-	timed, paired := unit == "ns/op", unit == "x-baseline"
+	timed, paired := unit == "ns/op", unit == "x-baseline" || unit == "extra-ns/op"
 	switch {
 	case timed:
 		header = []string{"case", "time/op", "B/op", "allocs/op", "x baseline", "over baseline"}
+	case unit == "extra-ns/op":
+		header = []string{"case", "over its baseline, same load"}
 	case paired:
 		header = []string{"case", "guard over raw, same load"}
 	default:
