@@ -10,17 +10,17 @@ import (
 // startCall tells a CallObserver that a call begins and returns the
 // context the call goes on with. A Start that panics is logged, and the
 // call goes on with its own context.
-func (g *Guard) startCall(ctx context.Context, key string) (_ context.Context, start time.Time) {
-	start = time.Now()
+func (g *Guard) startCall(ctx context.Context, key string) (sctx context.Context, start time.Time) {
+	// Set before Start runs: a panic returns what the results hold.
+	sctx, start = ctx, time.Now()
 	defer func() {
 		if p := recover(); p != nil {
 			g.cfg.Logger.LogAttrs(ctx, slog.LevelError, "idempotency: Observer.Start panicked",
 				g.keyAttr(key), slog.Any("panic", p))
 		}
 	}()
-	sctx := g.calls.Start(ctx, Event{Kind: EventStart, Key: key, Name: g.name(key)})
-	if sctx == nil {
-		return ctx, start
+	if c := g.calls.Start(ctx, Event{Kind: EventStart, Key: key, Name: g.name(key)}); c != nil {
+		sctx = c
 	}
 	return sctx, start
 }

@@ -3,12 +3,14 @@ package idempotency_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/testchild"
 )
 
 type ctxMark struct{}
@@ -157,5 +159,74 @@ func TestCallObserverPanic(t *testing.T) {
 	end := events[len(events)-1]
 	if end.Kind != idempotency.EventEnd || end.Result != idempotency.ResultExecuted || end.Err == nil || !strings.Contains(end.Err.Error(), "boom") {
 		t.Fatalf("last event %+v, want EventEnd, executed, with the panic", end)
+	}
+}
+
+// startOnly is a CallObserver whose Start does what start says; it keeps
+// the events Observe gets.
+type startOnly struct {
+	recorder
+	start func(ctx context.Context) context.Context
+}
+
+func (s *startOnly) Start(ctx context.Context, e idempotency.Event) context.Context {
+	return s.start(ctx)
+}
+
+// TestCallObserverStartFails: a Start that panics or returns nil, or a
+// Config.Name that panics, costs the call nothing: fn runs once with the
+// caller's context, the outcome is recorded and replayed, EventEnd is
+// still observed, and a panic is logged.
+func TestCallObserverStartFails(t *testing.T) {
+	t.Parallel()
+	type callerMark struct{}
+	tests := []struct {
+		name    string
+		start   func(ctx context.Context) context.Context
+		keyName func(string) string
+		wantLog string // "": nothing logged
+	}{
+		{name: "StartPanics", start: func(context.Context) context.Context { panic("boom") }, wantLog: "Observer.Start panicked"},
+		{name: "StartReturnsNil", start: func(context.Context) context.Context { return nil }},
+		{name: "NamePanics", start: func(ctx context.Context) context.Context { return ctx },
+			keyName: func(string) string { panic("no name") }, wantLog: "Observer.Start panicked"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			obs := &startOnly{start: tc.start}
+			log := &testchild.Buffer{}
+			g := newGuard(t, nil, &idempotency.Config{Observer: obs, Name: tc.keyName, Logger: slog.New(slog.NewTextHandler(log, nil))})
+			ctx := context.WithValue(context.Background(), callerMark{}, true)
+			runs := 0
+			fn := func(ctx context.Context) (int, error) {
+				if ctx.Value(callerMark{}) == nil {
+					t.Error("fn's context does not derive from the caller's")
+				}
+				runs++
+				return 5, nil
+			}
+			for i := range 2 {
+				if v, err := idempotency.Do(ctx, g, "k:1", fn); v != 5 || err != nil {
+					t.Fatalf("call %d: %v, %v; want 5, nil", i, v, err)
+				}
+			}
+			if runs != 1 {
+				t.Errorf("fn ran %d times, want 1", runs)
+			}
+			ends := 0
+			events, _ := obs.take()
+			for _, e := range events {
+				if e.Kind == idempotency.EventEnd {
+					ends++
+				}
+			}
+			if tc.keyName == nil && ends != 2 {
+				t.Errorf("%d EventEnd, want 2", ends)
+			}
+			if got := log.String(); tc.wantLog == "" && got != "" || !strings.Contains(got, tc.wantLog) {
+				t.Errorf("log %q, want %q", got, tc.wantLog)
+			}
+		})
 	}
 }
