@@ -13,13 +13,15 @@ import (
 // row, infinite times, a row forgotten after it completed, a lapsed claim,
 // another fingerprint), a claim reading first answers as the claim
 // statement alone does: the same record, the key acquired by both, or
-// ErrCorrupt from both.
+// ErrCorrupt from both; through pgx and through database/sql.
 func TestReadFirstRows(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, dsn)
 	ctx := testCtx(t)
 	first := newStore(t, pool, &pgstore.Options{ReadFirst: idemtype.ReadFirstAlways})
-	never := newStore(t, pool, &pgstore.Options{Table: first.Table()[1 : len(first.Table())-1], ReadFirst: idemtype.ReadFirstNever})
+	table := first.Table()[1 : len(first.Table())-1]
+	never := newStore(t, pool, &pgstore.Options{Table: table, ReadFirst: idemtype.ReadFirstNever})
+	firstDB := newDBStore(t, newSQLDB(t, dsn), &pgstore.Options{Table: table, ReadFirst: idemtype.ReadFirstAlways})
 	req := idemtype.ClaimRequest{Key: "k", Fingerprint: "fp", Lease: time.Minute, TTL: time.Hour, Takeover: true}
 	finish := func(t *testing.T, st idemtype.Status, fp string) {
 		t.Helper()
@@ -96,22 +98,24 @@ func TestReadFirstRows(t *testing.T) {
 				}
 				tc.setup(t)
 			}
-			setup()
-			want, wantErr := never.Claim(ctx, req)
-			if wantErr != nil || want.Acquired {
-				// The claim statement wrote: answer the read-first
-				// claim on the setup made again.
+			for _, first := range []idemtype.Store{first, firstDB} {
 				setup()
-			}
-			got, err := first.Claim(ctx, req)
-			switch {
-			case errors.Is(wantErr, idemtype.ErrCorrupt) && errors.Is(err, idemtype.ErrCorrupt):
-			case wantErr != nil || err != nil:
-				t.Fatalf("reading first: %v; claim statement alone: %v", err, wantErr)
-			case got.Acquired != want.Acquired || got.TookOver != want.TookOver || got.Abandoned != want.Abandoned:
-				t.Fatalf("reading first = %+v\nclaim alone  = %+v", got, want)
-			case !got.Acquired && !sameRecord(got.Record, want.Record):
-				t.Fatalf("reading first = %+v\nclaim alone  = %+v", got.Record, want.Record)
+				want, wantErr := never.Claim(ctx, req)
+				if wantErr != nil || want.Acquired {
+					// The claim statement wrote: answer the read-first
+					// claim on the setup made again.
+					setup()
+				}
+				got, err := first.Claim(ctx, req)
+				switch {
+				case errors.Is(wantErr, idemtype.ErrCorrupt) && errors.Is(err, idemtype.ErrCorrupt):
+				case wantErr != nil || err != nil:
+					t.Fatalf("%T reading first: %v; claim statement alone: %v", first, err, wantErr)
+				case got.Acquired != want.Acquired || got.TookOver != want.TookOver || got.Abandoned != want.Abandoned:
+					t.Fatalf("%T reading first = %+v\nclaim alone  = %+v", first, got, want)
+				case !got.Acquired && !sameRecord(got.Record, want.Record):
+					t.Fatalf("%T reading first = %+v\nclaim alone  = %+v", first, got.Record, want.Record)
+				}
 			}
 		})
 	}
