@@ -60,7 +60,8 @@ const (
 )
 
 // Observe records one claim: finished says whether it found a finished
-// record (by the read or by the claim itself).
+// record that a read first answers (by the read, or by the claim itself
+// when it did not read first).
 func (d *DuplicateRate) Observe(finished bool) {
 	v := d.v.Load()
 	if finished {
@@ -75,6 +76,21 @@ func (d *DuplicateRate) Observe(finished bool) {
 // finished record (not acquired, not in progress).
 func (d *DuplicateRate) ObserveClaim(c Claim) {
 	d.Observe(!c.Acquired && c.Record.Status != StatusInProgress)
+}
+
+// ObserveClaimAfter records the answer of a store's claim that follows
+// its read first when read is true: the read did not answer it, so it
+// counts as no duplicate whatever the claim found. A finished record the
+// read cannot trust (on Redis, a key whose expiry is not the one the
+// store's scripts set) would otherwise keep the store reading first, and
+// each of its duplicates would cost two round trips instead of one. Without
+// a read, it is ObserveClaim.
+func (d *DuplicateRate) ObserveClaimAfter(read bool, c Claim) {
+	if read {
+		d.Observe(false)
+		return
+	}
+	d.ObserveClaim(c)
 }
 
 // ReadFirst reports whether the next claim should read first under mode.

@@ -113,12 +113,21 @@ func TestObserveClaim(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var d idemtype.DuplicateRate
+			var d, after, read idemtype.DuplicateRate
 			for range 22 {
 				d.ObserveClaim(tc.claim)
+				after.ObserveClaimAfter(false, tc.claim)
+				read.ObserveClaimAfter(true, tc.claim)
 			}
 			if got := d.ReadFirst(idemtype.ReadFirstAuto); got != tc.finished {
 				t.Fatalf("after 22 such claims ReadFirst = %v; want %v", got, tc.finished)
+			}
+			if got := after.ReadFirst(idemtype.ReadFirstAuto); got != tc.finished {
+				t.Fatalf("after 22 such claims without a read first ReadFirst = %v; want %v", got, tc.finished)
+			}
+			// A claim the read first did not answer is no duplicate.
+			if read.ReadFirst(idemtype.ReadFirstAuto) {
+				t.Fatal("after 22 such claims after a read first that did not answer them: ReadFirst = true; want false")
 			}
 		})
 	}

@@ -35,7 +35,8 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 // A finished record the read finds is the claim's answer, as the claim
 // statement would give it; for anything else the claim statement runs.
 func (s *core) claimFirst(ctx context.Context, q querier, req idemtype.ClaimRequest) (idemtype.Claim, error) {
-	if s.dups.ReadFirst(s.opts.ReadFirst) {
+	read := s.dups.ReadFirst(s.opts.ReadFirst)
+	if read {
 		rec, err := scanRecord(q.QueryRow(ctx, s.sql.finished, hashKey(req.Key)), "claim", req.Key)
 		if err == nil {
 			s.dups.Observe(true)
@@ -47,7 +48,7 @@ func (s *core) claimFirst(ctx context.Context, q querier, req idemtype.ClaimRequ
 	}
 	c, err := s.claim(ctx, q, req)
 	if err == nil {
-		s.dups.ObserveClaim(c)
+		s.dups.ObserveClaimAfter(read, c)
 	}
 	return c, err
 }

@@ -107,16 +107,18 @@ local function gone(e, now) return e > 0 and e <= now end
 -- readFinished) that finds the key finds it live. Redis 7.0 deletes a key
 -- at once when PEXPIREAT is not after its clock as the command runs,
 -- which may have passed the script's now: within a second of e, the clock
--- is read again and e - 1 set only while it is still before it.
--- Otherwise (a TTL of one millisecond, or a script that ran that long)
--- the key keeps e itself, and such a record is left to the scripts.
+-- is read again and e - 1 set only while it is more than a millisecond
+-- ahead, since the millisecond may change in the microseconds between
+-- that reading and PEXPIREAT. Otherwise (a TTL of a millisecond or two,
+-- or a script that ran that long) the key keeps e itself, and such a
+-- record is left to the scripts.
 local function expire(e, now)
   if e <= 0 then
     redis.call('PERSIST', KEYS[1])
     return
   end
   local at = e - 1
-  if at - now < 1000 and at <= clock() then at = e end
+  if at - now < 1000 and at <= clock() + 1 then at = e end
   redis.call('PEXPIREAT', KEYS[1], fmt(at))
 end
 `

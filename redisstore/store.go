@@ -99,7 +99,8 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 		return idemtype.Claim{}, err
 	}
 	name := s.name(req.Key)
-	if s.dups.ReadFirst(s.readFirst) {
+	read := s.dups.ReadFirst(s.readFirst)
+	if read {
 		rec, ok, err := s.readFinished(ctx, name, req.Key)
 		if err != nil {
 			return idemtype.Claim{}, s.opErr("claim", req.Key, err)
@@ -122,7 +123,7 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 	if err != nil {
 		return idemtype.Claim{}, s.opErr("claim", req.Key, err)
 	}
-	s.dups.ObserveClaim(cl)
+	s.dups.ObserveClaimAfter(read, cl)
 	return cl, nil
 }
 
