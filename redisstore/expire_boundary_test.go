@@ -40,7 +40,7 @@ func TestExpireAtMillisecondBoundary(t *testing.T) {
 				ttl, before, after, e)
 		}
 	}
-	if counted < 100 {
+	if counted < 20 { // a machine too loaded to run the script within a few ms proves nothing
 		t.Fatalf("only %d of 400 tries set the expiry before expires_at", counted)
 	}
 }
