@@ -104,6 +104,14 @@ type ownText struct{ A int }
 
 func (ownText) MarshalText() ([]byte, error) { return []byte("own"), nil }
 
+// afterHidden's exported field encodes after its unexported one (names
+// sort by length first): leaving the unexported field must restore the
+// encoder, or the later MarshalText is not called.
+type afterHidden struct {
+	a  int
+	Zz ownText
+}
+
 func TestKeyOwnMarshalerStandsForTheValue(t *testing.T) {
 	t.Parallel()
 	when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -112,6 +120,7 @@ func TestKeyOwnMarshalerStandsForTheValue(t *testing.T) {
 		"Plain":        {ownText{1}, ownText{2}},
 		"Pointer":      {&ownText{1}, ownText{2}},
 		"SameText":     {ownOverEmbedded{when, 1}, ownText{2}},
+		"AfterHidden":  {afterHidden{1, ownText{1}}, afterHidden{1, ownText{2}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
