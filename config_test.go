@@ -28,6 +28,7 @@ func TestConfigValidate(t *testing.T) {
 		{"TinyLease", &idempotency.Config{Lease: time.Microsecond}, []string{"Lease 1µs is shorter than MinLease 1ms"}},
 		{"NegativeLease", &idempotency.Config{Lease: -time.Second}, []string{"Lease -1s is shorter than MinLease"}},
 		{"TTLBelowLease", &idempotency.Config{TTL: 10 * time.Second, Lease: time.Minute}, []string{"TTL 10s is shorter than Lease 1m0s"}},
+		{"TTLBelowMinLease", &idempotency.Config{TTL: time.Millisecond - 1, Lease: idempotency.MinLease}, []string{"TTL 999.999µs is shorter than Lease 1ms"}},
 		{"TTLJustBelowLease", &idempotency.Config{TTL: time.Minute - 1, Lease: time.Minute}, []string{"TTL 59.999999999s is shorter than Lease 1m0s"}},
 		{"TTLBelowDefaultLease", &idempotency.Config{TTL: time.Second}, []string{"TTL 1s is shorter than Lease 30s"}},
 		{"DefaultTTLBelowLease", &idempotency.Config{Lease: 25 * time.Hour}, []string{"TTL 24h0m0s is shorter than Lease 25h0m0s"}},
