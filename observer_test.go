@@ -409,3 +409,43 @@ func TestLeaseLostObservedOnce(t *testing.T) {
 		t.Fatalf("events %s, want lease_lost,executed", got)
 	}
 }
+
+// TestExecutedTook: EventExecuted's Took is fn's run time, however fn
+// ends: at least what fn slept, at most the whole call.
+func TestExecutedTook(t *testing.T) {
+	t.Parallel()
+	const nap = 2 * time.Millisecond
+	tests := []struct {
+		name string
+		fn   func(context.Context) (int, error)
+	}{
+		{"Returns", func(context.Context) (int, error) { time.Sleep(nap); return 1, nil }},
+		{"Fails", func(context.Context) (int, error) { time.Sleep(nap); return 0, errors.New("declined") }},
+		{"Panics", func(context.Context) (int, error) { time.Sleep(nap); panic("boom") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var mu sync.Mutex
+			var took []time.Duration
+			g := newGuard(t, nil, &idempotency.Config{Observer: idempotency.ObserverFunc(func(_ context.Context, e idempotency.Event) {
+				if e.Kind == idempotency.EventExecuted {
+					mu.Lock()
+					took = append(took, e.Took)
+					mu.Unlock()
+				}
+			})})
+			start := time.Now()
+			func() {
+				defer func() { _ = recover() }()
+				_, _ = idempotency.Do(context.Background(), g, "k", tc.fn)
+			}()
+			whole := time.Since(start)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(took) != 1 || took[0] < nap || took[0] > whole {
+				t.Fatalf("EventExecuted took %v, want one in [%v, %v]", took, nap, whole)
+			}
+		})
+	}
+}
