@@ -39,3 +39,34 @@ func TestLargeJSONBufferNotPooled(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeHashingBufferNotPooled: the same bound for the encoders keys
+// and fingerprints are hashed with.
+func TestLargeHashingBufferNotPooled(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		size   int
+		pooled bool
+	}{
+		{"AtTheBound", maxPooledBuf, true},
+		{"PastTheBound", maxPooledBuf + 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			found := false
+			for range 50 {
+				s := getHashing()
+				s.e.buf = make([]byte, 0, tc.size)
+				s.release()
+				got := hashings.Get()
+				if got == any(s) {
+					found = true
+					break
+				}
+				hashings.Put(got)
+			}
+			if found != tc.pooled {
+				t.Fatalf("an encoder of %d bytes came back from the pool: %v, want %v", tc.size, found, tc.pooled)
+			}
+		})
+	}
+}
