@@ -21,7 +21,11 @@ import (
 // is renewed after its execution recorded an outcome.
 type extendLog struct {
 	idempotency.Store
-	t       *testing.T
+	t *testing.T
+	// maxWait, if set, is the longest a renewal may wait for the store:
+	// a renewal stuck on a store that does not answer must give up while
+	// the lease still holds.
+	maxWait time.Duration
 	mu      sync.Mutex
 	settled map[string]bool
 	extends map[string]int
@@ -38,6 +42,9 @@ func (s *extendLog) Extend(ctx context.Context, key string, tok idempotency.Toke
 	}
 	s.extends[key]++
 	s.mu.Unlock()
+	if d, ok := ctx.Deadline(); s.maxWait > 0 && (!ok || time.Until(d) > s.maxWait) {
+		s.t.Errorf("%s: renewal waits for the store until %v, more than %v", key, d, s.maxWait)
+	}
 	return s.Store.Extend(ctx, key, tok, lease)
 }
 
@@ -73,13 +80,15 @@ func receive[T any](t *testing.T, ch <-chan T, what string) T {
 }
 
 // A lease is renewed every Lease/3 while fn runs, each renewal moving it a
-// whole Lease past the renewal, so that a duplicate never finds it lapsed;
-// once fn has returned it is never renewed again.
+// whole Lease past the renewal and waiting for the store at most Lease/3,
+// so that a duplicate never finds it lapsed; once fn has returned it is
+// never renewed again.
 func TestRenewalCadence(t *testing.T) {
 	t.Parallel()
 	const lease = 30 * time.Second
 	c := newClock()
 	s := newExtendLog(t, newStore(t, c))
+	s.maxWait = lease / 3
 	g := idempotency.NewAt(s, &idempotency.Config{Lease: lease, WaitTimeout: -1}, c)
 	_, release, done := blocked(t, g, "k")
 	for i := 1; i <= 9; i++ {
