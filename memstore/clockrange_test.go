@@ -3,6 +3,7 @@ package memstore_test
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -60,6 +61,38 @@ func TestClockSetAfterNew(t *testing.T) {
 			clk.Advance(1)
 			if got, err := s.Get(ctx, "k"); !errors.Is(err, idemtype.ErrNotFound) {
 				t.Fatalf("Get at expiry = %+v, %v; want ErrNotFound", got, err)
+			}
+		})
+	}
+}
+
+// A record kept for the largest time.Duration expires at the last instant
+// of Unix nanoseconds, as the rules give it: the store reports that
+// instant, not "never", on the real clock and on one it is given.
+func TestForeverReportedAsTheLastNanosecond(t *testing.T) {
+	t.Parallel()
+	last := time.Unix(0, math.MaxInt64)
+	clk := storetest.NewClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	for name, opts := range map[string]*memstore.Options{
+		"RealClock":     {SweepInterval: -1},
+		"InjectedClock": {Now: clk.Now, SweepInterval: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := memstore.New(opts)
+			defer s.Close()
+			ctx := context.Background()
+			const forever = time.Duration(math.MaxInt64)
+			c, err := s.Claim(ctx, idemtype.ClaimRequest{Key: "k", Lease: forever, TTL: forever})
+			if err != nil || !c.Acquired {
+				t.Fatalf("Claim = %+v, %v", c, err)
+			}
+			got, err := s.Get(ctx, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.ExpiresAt.Equal(last) || !got.LeaseUntil.Equal(last) {
+				t.Fatalf("Get = lease until %v, expires %v; want %v for both", got.LeaseUntil, got.ExpiresAt, last)
 			}
 		})
 	}

@@ -17,7 +17,9 @@ type Options struct {
 	// Shards is the number of independently locked partitions, rounded up
 	// to a power of two, at most [MaxShards]. Default: 64.
 	Shards int
-	// Now is the store's clock, for tests that move time by hand.
+	// Now is the store's clock, for tests that move time by hand. Its
+	// readings must lie in Unix nanoseconds' range (years 1678 to 2262),
+	// as the times of [idemtype]'s rules do; they may jump anywhere in it.
 	// Default: the system's monotonic clock, counted from the wall time
 	// at New (a step of the wall clock after New moves no record's
 	// times).
@@ -89,7 +91,12 @@ func New(opts *Options) *Store {
 		now:    o.Now,
 	}
 	if s.now != nil {
-		s.epoch = s.now()
+		// Not the clock's first reading: a clock made before it is set
+		// reads the zero time at New, and offsets from there would
+		// saturate. From the Unix epoch, offsets are Unix nanoseconds,
+		// exact over the range the rules keep times to; one nanosecond
+		// after it, so that the rules' last instant is not never.
+		s.epoch = time.Unix(0, 1).In(s.now().Location())
 	} else {
 		s.epoch = time.Now()
 	}
