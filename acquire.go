@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -117,7 +118,9 @@ func (g *Guard) remember(claimed *Record, out Outcome, co *callOptions) {
 	}
 	now := g.clock.Now()
 	rec := *claimed
-	rec.Status, rec.Value, rec.ExpiresAt = out.Status, out.Value, time.Time{}
+	// A copy: the encoding may be bytes that the result or the Codec keeps
+	// (a MarshalResult that returns the result's own), and may change.
+	rec.Status, rec.Value, rec.ExpiresAt = out.Status, bytes.Clone(out.Value), time.Time{}
 	if out.TTL > 0 {
 		rec.ExpiresAt = now.Add(out.TTL)
 	}

@@ -12,7 +12,7 @@ import (
 // zero-copy binary result would.
 type keptBlob struct{ B []byte }
 
-func (b keptBlob) MarshalResult() ([]byte, error)    { return b.B, nil }
+func (b keptBlob) MarshalResult() ([]byte, error)     { return b.B, nil }
 func (b *keptBlob) UnmarshalResult(data []byte) error { b.B = data; return nil }
 
 // rawCodec decodes a []byte result as the stored bytes themselves.
