@@ -210,8 +210,8 @@ func (sh *shard) owned(s *Store, i uint32, key string) idemtype.Record {
 // read is a completed record as duplicates are given it, made once (per
 // arena: see moved): a completed record does not change until it is
 // removed, and making it from its slot each time would cost a duplicate
-// more than the rest of its claim. It holds the record's memo, where callers keep the result
-// they decode.
+// more than the rest of its claim. It holds the record's memo, where
+// callers keep the result they decode.
 type read struct {
 	rec  idemtype.Record // its Memo is memo
 	memo idemtype.Memo
