@@ -13,7 +13,6 @@ import (
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/memstore"
-	"github.com/idempotency-go/idempotency/storetest"
 )
 
 // The result types of the replay model: immutable ones (kept in records'
@@ -102,24 +101,37 @@ type modelRecord struct {
 // the records' memos. Every call must run fn exactly when the model has no
 // live record, and a duplicate must get its own guard's fresh decoding of
 // the key's current outcome; the store's times and counters must match.
+//
+// Local: one guard with a local cache, on the store's clock, forgets
+// every key it forgets itself, so its cache must never answer for a
+// forgotten or expired outcome either.
 func TestReplayMatchesModel(t *testing.T) {
 	t.Parallel()
 	for seed := range uint64(3) {
 		t.Run(fmt.Sprint("Seed", seed), func(t *testing.T) {
 			t.Parallel()
-			runReplayModel(t, seed, 6000)
+			runReplayModel(t, seed, 6000, false)
 		})
 	}
+	t.Run("Local", func(t *testing.T) {
+		t.Parallel()
+		runReplayModel(t, 3, 6000, true)
+	})
 }
 
-func runReplayModel(t *testing.T, seed uint64, steps int) {
+func runReplayModel(t *testing.T, seed uint64, steps int, local bool) {
 	rng := rand.New(rand.NewPCG(seed, 7))
-	clk := storetest.NewClock(time.Date(2031, 3, 4, 5, 6, 7, 8, time.UTC))
+	clk := newClock()
 	s := memstore.New(&memstore.Options{Shards: 1, Now: clk.Now, SweepInterval: -1})
 	t.Cleanup(func() { _ = s.Close() })
 	cfg := idempotency.Config{Lease: time.Second}
 	gs := []*idempotency.Guard{newGuard(t, s, &cfg), newGuard(t, s, &idempotency.Config{Lease: time.Second, Codec: offsetCodec{}})}
 	codecs := []idempotency.Codec{idempotency.JSONCodec{}, offsetCodec{}}
+	if local {
+		cfg.LocalCache = idempotency.LocalCacheConfig{MaxAge: time.Hour, MaxEntries: 300}
+		g := newGuardAt(t, s, &cfg, clk)
+		gs, codecs = []*idempotency.Guard{g, g}, []idempotency.Codec{idempotency.JSONCodec{}, idempotency.JSONCodec{}}
+	}
 	ctx := context.Background()
 	keys := make([]string, 700)
 	for i := range keys {
@@ -194,7 +206,7 @@ func runReplayModel(t *testing.T, seed uint64, steps int) {
 				}
 			}
 		case op < 80:
-			if rng.IntN(2) == 0 {
+			if local || rng.IntN(2) == 0 {
 				if err := gs[rng.IntN(2)].Forget(ctx, key); err != nil {
 					t.Fatal(err)
 				}
