@@ -93,6 +93,22 @@ func TestReplayUnderChurn(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// What the store counts is what it holds.
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var bytes int64
+	if err := s.List(ctx, "", func(r idempotency.Record) bool {
+		n++
+		bytes += memstore.RecordOverhead + int64(len(r.Key)+len(r.Fingerprint)+len(r.Value))
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != n || s.Bytes() != bytes {
+		t.Fatalf("the store counts %d records, %d bytes; it lists %d, %d", s.Len(), s.Bytes(), n, bytes)
+	}
 }
 
 func churnWorker(ctx context.Context, g *idempotency.Guard, s *memstore.Store, w, steps int, shared []string, completed *sync.Map, execs *atomic.Int64) error {
@@ -162,8 +178,12 @@ func churnWorker(ctx context.Context, g *idempotency.Guard, s *memstore.Store, w
 					return fmt.Errorf("worker %d: Do(%q) = %+v, an execution of %v", w, key, v, k)
 				}
 			}
-		case op < 8:
+		case op < 7:
 			if err := g.Forget(ctx, key); err != nil {
+				return err
+			}
+		case op < 8:
+			if err := s.Delete(ctx, key); err != nil {
 				return err
 			}
 		default:
