@@ -1,7 +1,6 @@
 package idempotency
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -118,9 +117,7 @@ func (g *Guard) remember(claimed *Record, out Outcome, co *callOptions) {
 	}
 	now := g.clock.Now()
 	rec := *claimed
-	// A copy: the encoding may be bytes that the result or the Codec keeps
-	// (a MarshalResult that returns the result's own), and may change.
-	rec.Status, rec.Value, rec.ExpiresAt = out.Status, bytes.Clone(out.Value), time.Time{}
+	rec.Status, rec.Value, rec.ExpiresAt = out.Status, out.Value, time.Time{}
 	if out.TTL > 0 {
 		rec.ExpiresAt = now.Add(out.TTL)
 	}
