@@ -2,7 +2,9 @@ package memstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -72,5 +74,48 @@ func TestReplayedRecordDoesNotKeepOldArena(t *testing.T) {
 		if after > arena/8 {
 			t.Errorf("%s: after the pack the store keeps %d bytes of its %d-byte arena: the replayed record holds it", name, after, arena)
 		}
+	}
+}
+
+// heapAfterGrowth completes records with values of a KiB one by one, so
+// that the shard's arena grows (an append copies it to a larger array)
+// many times over, each read once by a duplicate when dups, and reports
+// the live heap above the start's.
+func heapAfterGrowth(t *testing.T, dups bool) uint64 {
+	ctx := context.Background()
+	s := memstore.New(&memstore.Options{Shards: 1, SweepInterval: -1, MaxRecords: -1, MaxBytes: -1})
+	defer s.Close()
+	g := idempotency.New(s, nil)
+	base := liveHeap()
+	val := strings.Repeat("v", 1<<10)
+	for i := range 10_000 {
+		k := fmt.Sprint("k", i)
+		if _, err := idempotency.Do(ctx, g, k, func(context.Context) (string, error) { return val, nil }); err != nil {
+			t.Fatal(err)
+		}
+		if dups {
+			// Read as another type: the read is made, nothing decoded kept.
+			if _, err := idempotency.Do(ctx, g, k, func(context.Context) (int, error) { return 0, nil }); !errors.Is(err, idempotency.ErrResultUnavailable) {
+				t.Fatalf("duplicate Do[int](%s) = %v; want ErrResultUnavailable", k, err)
+			}
+		}
+	}
+	after := max(liveHeap(), base) - base
+	runtime.KeepAlive(s)
+	return after
+}
+
+// TestDuplicatesDoNotKeepGrownArenas: a duplicate's read of a record made
+// before its shard's arena grew must not keep the smaller array the arena
+// was copied from alive: with a duplicate after every completion, every
+// array the arena ever grew through would stay (four times the arena
+// again, at Go's growth of a quarter). Not parallel, for the readings.
+func TestDuplicatesDoNotKeepGrownArenas(t *testing.T) {
+	control := heapAfterGrowth(t, false)
+	after := heapAfterGrowth(t, true)
+	t.Logf("live heap: %d KiB, %d KiB without duplicates", after>>10, control>>10)
+	// The reads themselves cost a few hundred bytes a record.
+	if limit := control + control/2; after > limit {
+		t.Errorf("with duplicates the store keeps %d bytes, without %d: the reads keep arrays the arena grew out of", after, control)
 	}
 }
