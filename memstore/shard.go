@@ -128,7 +128,7 @@ func (sh *shard) put(s *Store, rec *idemtype.Record, h uint32) uint32 {
 		hash:   h,
 		gen:    sl.gen,
 	}
-	sh.data = append(append(sh.data, rec.Key...), rec.Fingerprint...)
+	grow(sh, rec.Key, rec.Fingerprint)
 	sh.write(s, i, rec)
 	sh.index.insert(h, i)
 	sh.schedule(i, never)
@@ -163,7 +163,19 @@ func (sh *shard) writeOutcome(s *Store, i uint32, rec *idemtype.Record) {
 	}
 	sh.garbage += sl.valLen
 	sl.valAt, sl.valLen = len(sh.data), len(rec.Value)
-	sh.data = append(sh.data, rec.Value...)
+	grow(sh, rec.Value, nil)
+}
+
+// grow appends a and b to the arena. An append that outgrows the arena
+// copies it to a larger array: the reads, which point into the old one,
+// are dropped then (see moved), else every array the arena grew through
+// would stay alive.
+func grow[B string | []byte](sh *shard, a, b B) {
+	c := cap(sh.data)
+	sh.data = append(append(sh.data, a...), b...)
+	if cap(sh.data) != c {
+		sh.moved()
+	}
 }
 
 // writeLease sets what [idemtype.Extended] changes: lease and update.
