@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -121,10 +122,18 @@ func selfEncoding[T any](p *T) (ResultMarshaler, bool) {
 	return m, ok
 }
 
+// decode decodes a stored outcome. Its bytes may be shared with every
+// later duplicate (memstore's own, a local cache entry's), so decoders
+// that may keep what they are given, and hand it to a caller who writes
+// into its result, get a copy: a ResultUnmarshaler, and every Codec but
+// JSONCodec (encoding/json copies what it keeps).
 func decode[T any](c Codec, data []byte) (T, error) {
 	var v T
 	if _, ok := selfEncoding(&v); ok {
-		return v, any(&v).(ResultUnmarshaler).UnmarshalResult(data)
+		return v, any(&v).(ResultUnmarshaler).UnmarshalResult(bytes.Clone(data))
+	}
+	if _, ok := c.(JSONCodec); !ok {
+		data = bytes.Clone(data)
 	}
 	err := c.Unmarshal(data, &v)
 	return v, err

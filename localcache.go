@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"bytes"
 	"hash/maphash"
 	"reflect"
 	"sync"
@@ -140,6 +141,11 @@ func (c *localCache) put(rec Record, epoch uint64, now time.Time) {
 	if !now.Before(until) {
 		return
 	}
+	// The entry's own copy of the value, and no memo: the store's bytes
+	// may be an arena the store packs away (memstore), which the entry
+	// would keep alive for MaxAge, and a recorded encoding may be bytes the
+	// result keeps and its caller changes.
+	rec.Value, rec.Memo = bytes.Clone(rec.Value), nil
 	s := c.shard(rec.Key)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -128,7 +128,7 @@ func (sh *shard) put(s *Store, rec *idemtype.Record, h uint32) uint32 {
 		hash:   h,
 		gen:    sl.gen,
 	}
-	sh.data = append(append(sh.data, rec.Key...), rec.Fingerprint...)
+	grow(sh, rec.Key, rec.Fingerprint)
 	sh.write(s, i, rec)
 	sh.index.insert(h, i)
 	sh.schedule(i, never)
@@ -163,7 +163,19 @@ func (sh *shard) writeOutcome(s *Store, i uint32, rec *idemtype.Record) {
 	}
 	sh.garbage += sl.valLen
 	sl.valAt, sl.valLen = len(sh.data), len(rec.Value)
-	sh.data = append(sh.data, rec.Value...)
+	grow(sh, rec.Value, nil)
+}
+
+// grow appends a and b to the arena. An append that outgrows the arena
+// copies it to a larger array: the reads, which point into the old one,
+// are dropped then (see moved), else every array the arena grew through
+// would stay alive.
+func grow[B string | []byte](sh *shard, a, b B) {
+	c := cap(sh.data)
+	sh.data = append(append(sh.data, a...), b...)
+	if cap(sh.data) != c {
+		sh.moved()
+	}
 }
 
 // writeLease sets what [idemtype.Extended] changes: lease and update.
@@ -207,11 +219,11 @@ func (sh *shard) owned(s *Store, i uint32, key string) idemtype.Record {
 	return rec
 }
 
-// read is a completed record as duplicates are given it, made once: a
-// completed record does not change until it is removed, and making it
-// from its slot each time would cost a duplicate more than the rest of
-// its claim. It holds the record's memo, where callers keep the result
-// they decode.
+// read is a completed record as duplicates are given it, made once (per
+// arena: see moved): a completed record does not change until it is
+// removed, and making it from its slot each time would cost a duplicate
+// more than the rest of its claim. It holds the record's memo, where
+// callers keep the result they decode.
 type read struct {
 	rec  idemtype.Record // its Memo is memo
 	memo idemtype.Memo
@@ -225,14 +237,12 @@ func (sh *shard) keep(i uint32, rec *idemtype.Record) *read {
 	return r
 }
 
-// moved points the reads at their values after the arena was made anew.
-func (sh *shard) moved() {
-	for i, r := range sh.reads {
-		if r != nil {
-			r.rec.Value = sh.value(&sh.slots[i])
-		}
-	}
-}
+// moved drops the reads after the arena was made anew: a read's value,
+// and whatever callers keep in its memo (the guard keeps the bytes it
+// decoded), are bytes of the old arena, which they would keep alive for
+// as long as their records live. The next duplicate of each record makes
+// its read again, from the new arena.
+func (sh *shard) moved() { clear(sh.reads) }
 
 // remove removes the record of key, whose hash is h, if there is one.
 func (sh *shard) remove(key string, h uint32) {
@@ -342,7 +352,7 @@ func (sh *shard) rebuild() {
 	n := sh.index.n
 	index := sized(n)
 	slots := make([]slot, 0, n)
-	reads := make([]*read, 0, n)
+	reads := make([]*read, n) // none: see moved
 	data := make([]byte, 0, len(sh.data)-sh.garbage)
 	renum := make([]uint32, len(sh.slots)) // old slot to new slot + 1
 	for i := range sh.slots {
@@ -354,7 +364,6 @@ func (sh *shard) rebuild() {
 		renum[i] = j + 1
 		sh.copyBytes(&data, &sl)
 		slots = append(slots, sl)
-		reads = append(reads, sh.reads[i])
 		index.insert(sl.hash, j)
 	}
 	exp := sh.exp[:0]
@@ -368,7 +377,6 @@ func (sh *shard) rebuild() {
 	sh.exp = exp
 	sh.exp.init()
 	sh.index, sh.slots, sh.reads, sh.data, sh.garbage, sh.free = index, slots, reads, data, 0, nil
-	sh.moved()
 }
 
 // pack copies the arena without its garbage once garbage is most of it,

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -17,7 +18,9 @@ type Options struct {
 	// Shards is the number of independently locked partitions, rounded up
 	// to a power of two, at most [MaxShards]. Default: 64.
 	Shards int
-	// Now is the store's clock, for tests that move time by hand.
+	// Now is the store's clock, for tests that move time by hand. Its
+	// readings must lie in Unix nanoseconds' range (years 1678 to 2262),
+	// as the times of [idemtype]'s rules do; they may jump anywhere in it.
 	// Default: the system's monotonic clock, counted from the wall time
 	// at New (a step of the wall clock after New moves no record's
 	// times).
@@ -89,7 +92,12 @@ func New(opts *Options) *Store {
 		now:    o.Now,
 	}
 	if s.now != nil {
-		s.epoch = s.now()
+		// Not the clock's first reading: a clock made before it is set
+		// reads the zero time at New, and offsets from there would
+		// saturate. From the Unix epoch, offsets are Unix nanoseconds,
+		// exact over the range the rules keep times to; one nanosecond
+		// after it, so that the rules' last instant is not never.
+		s.epoch = time.Unix(0, 1).In(s.now().Location())
 	} else {
 		s.epoch = time.Now()
 	}
@@ -212,6 +220,11 @@ func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, le
 // Complete implements idemtype.Store. The value is copied into the
 // store: the caller may reuse its slice.
 func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
+	if out.Status != idemtype.StatusCompleted && out.Status != idemtype.StatusFailed {
+		// Any other status would leave the record unsettled for ever, or
+		// (zero) its slot marked free under the index.
+		return &idemtype.OpError{Store: "memstore", Op: "complete", Key: key, Err: fmt.Errorf("invalid outcome status %v", out.Status)}
+	}
 	var rec idemtype.Record
 	sh, i, now, err := s.owned(ctx, "complete", key, token, &rec)
 	if err != nil {
