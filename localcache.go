@@ -131,7 +131,7 @@ func (c *localCache) get(key string, now time.Time) (*localEntry, uint64) {
 // expires by now, or the key was dropped since epoch was read. A fresh
 // entry of a later execution (a larger token) is kept over rec.
 func (c *localCache) put(rec Record, epoch uint64, now time.Time) {
-	if rec.Status != StatusCompleted && rec.Status != StatusFailed {
+	if !rec.Status.Final() {
 		return
 	}
 	until := now.Add(c.maxAge)

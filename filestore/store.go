@@ -258,6 +258,9 @@ func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, le
 
 // Complete implements idemtype.Store.
 func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
+	if err := idemtype.CheckOutcome(out); err != nil {
+		return opErr("complete", key, err)
+	}
 	return s.owned(ctx, "complete", key, token, func(l loc, rec *idemtype.Record, now time.Time) error {
 		idemtype.Completed(rec, out, now)
 		if err := s.put(l, rec); err != nil {

@@ -1,6 +1,7 @@
 package idemtype
 
 import (
+	"fmt"
 	"math"
 	"time"
 )
@@ -113,6 +114,17 @@ func Claimed(req ClaimRequest, token Token, now time.Time) Record {
 func Extended(rec *Record, lease time.Duration, now time.Time) {
 	rec.LeaseUntil = after(now, lease)
 	rec.UpdatedAt = now
+}
+
+// CheckOutcome returns the error [Store.Complete] answers, before
+// anything else, for an outcome whose status is not final (neither
+// StatusCompleted nor StatusFailed): recorded, it would leave the record
+// unsettled for ever.
+func CheckOutcome(out Outcome) error {
+	if out.Status.Final() {
+		return nil
+	}
+	return fmt.Errorf("invalid outcome status %v", out.Status)
 }
 
 // Completed applies [Store.Complete] at now to rec, which token owns: the

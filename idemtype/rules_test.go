@@ -184,3 +184,26 @@ func equal(a, b idemtype.Record) bool {
 		string(a.Value) == string(b.Value) && a.LeaseUntil.Equal(b.LeaseUntil) && a.ExpiresAt.Equal(b.ExpiresAt) &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt)
 }
+
+func TestCheckOutcome(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		status idemtype.Status
+		ok     bool
+	}{
+		{0, false},
+		{idemtype.StatusInProgress, false},
+		{idemtype.StatusCompleted, true},
+		{idemtype.StatusFailed, true},
+		{idemtype.StatusFailed + 1, false},
+		{255, false},
+	} {
+		t.Run(tc.status.String(), func(t *testing.T) {
+			t.Parallel()
+			err := idemtype.CheckOutcome(idemtype.Outcome{Status: tc.status})
+			if (err == nil) != tc.ok || tc.status.Final() != tc.ok {
+				t.Fatalf("CheckOutcome = %v, Final = %v; want ok %v", err, tc.status.Final(), tc.ok)
+			}
+		})
+	}
+}

@@ -42,8 +42,10 @@ type Store interface {
 	// Complete stores the outcome of the execution owned by token: status,
 	// value and expiry (out.TTL from now; <= 0: never). It returns
 	// ErrLeaseLost when token no longer owns an in-progress record for key,
-	// and then changes nothing. The store keeps its own copy of out.Value:
-	// the caller may reuse the slice once Complete returns.
+	// and then changes nothing. An outcome whose status is not final it
+	// refuses, changing nothing, with the error of [CheckOutcome]. The
+	// store keeps its own copy of out.Value: the caller may reuse the slice
+	// once Complete returns.
 	Complete(ctx context.Context, key string, token Token, out Outcome) error
 
 	// Release removes the in-progress record owned by token, so that the
@@ -132,6 +134,10 @@ const (
 	StatusCompleted
 	StatusFailed
 )
+
+// Final reports whether s settles a record: StatusCompleted or
+// StatusFailed, the statuses of an [Outcome].
+func (s Status) Final() bool { return s == StatusCompleted || s == StatusFailed }
 
 // String returns "in_progress", "completed" or "failed".
 func (s Status) String() string {

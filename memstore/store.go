@@ -3,7 +3,6 @@ package memstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -220,10 +219,10 @@ func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, le
 // Complete implements idemtype.Store. The value is copied into the
 // store: the caller may reuse its slice.
 func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
-	if out.Status != idemtype.StatusCompleted && out.Status != idemtype.StatusFailed {
-		// Any other status would leave the record unsettled for ever, or
-		// (zero) its slot marked free under the index.
-		return &idemtype.OpError{Store: "memstore", Op: "complete", Key: key, Err: fmt.Errorf("invalid outcome status %v", out.Status)}
+	if err := idemtype.CheckOutcome(out); err != nil {
+		// Recorded, a zero status would also mark the slot free under the
+		// index.
+		return &idemtype.OpError{Store: "memstore", Op: "complete", Key: key, Err: err}
 	}
 	var rec idemtype.Record
 	sh, i, now, err := s.owned(ctx, "complete", key, token, &rec)

@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -55,8 +54,8 @@ func (s *core) extend(ctx context.Context, q querier2, key string, token idemtyp
 }
 
 func (s *core) complete(ctx context.Context, q querier2, key string, token idemtype.Token, out idemtype.Outcome) error {
-	if out.Status != idemtype.StatusCompleted && out.Status != idemtype.StatusFailed {
-		return wrap("complete", key, fmt.Errorf("invalid outcome status %v", out.Status))
+	if err := idemtype.CheckOutcome(out); err != nil {
+		return wrap("complete", key, err)
 	}
 	return s.exec(ctx, q, "complete", s.sql.complete, key, hashKey(key), []byte(key), tokenArg(token), int16(out.Status), out.Value, micros(out.TTL, 0))
 }

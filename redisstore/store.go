@@ -204,8 +204,8 @@ func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, 
 	if err := s.usable("complete", key); err != nil {
 		return err
 	}
-	if out.Status != idemtype.StatusCompleted && out.Status != idemtype.StatusFailed {
-		return s.opErr("complete", key, fmt.Errorf("invalid outcome status %d", out.Status))
+	if err := idemtype.CheckOutcome(out); err != nil {
+		return s.opErr("complete", key, err)
 	}
 	return s.owned(ctx, "complete", key, completeScript,
 		[]any{4: key, tokenArg(token), s.nonce(), int(out.Status), out.Value, millis(out.TTL), s.pubArg})

@@ -144,6 +144,26 @@ func testCompletedIsFinal(t *testing.T, s idemtype.Store) {
 	}
 }
 
+// testCompleteRefusesUnfinishedStatus: Complete refuses an outcome whose
+// status does not settle the record (idemtype.CheckOutcome) and changes
+// nothing: recorded, the record would stay unsettled for ever, and a
+// zero status is no state at all. The owner may then record its outcome.
+func testCompleteRefusesUnfinishedStatus(t *testing.T, s idemtype.Store) {
+	r := mustAcquire(t, s, req("k", longLease))
+	for _, st := range []idemtype.Status{0, idemtype.StatusInProgress, idemtype.StatusFailed + 1, 255} {
+		if err := s.Complete(ctx(t), "k", r.Token, idemtype.Outcome{Status: st, Value: []byte("x"), TTL: time.Hour}); err == nil {
+			t.Fatalf("Complete with status %d: no error", st)
+		}
+		if g := get(t, s, "k"); g.Status != idemtype.StatusInProgress || g.Token != r.Token || len(g.Value) != 0 {
+			t.Fatalf("after Complete with status %d refused: %+v, want the claim as it was", st, g)
+		}
+	}
+	complete(t, s, "k", r.Token, idemtype.StatusCompleted, []byte("v"), time.Hour)
+	if g := get(t, s, "k"); g.Status != idemtype.StatusCompleted || string(g.Value) != "v" {
+		t.Fatalf("after a valid Complete: %+v", g)
+	}
+}
+
 // testTakeoverRenewsExpiry: a takeover gives the record a new expiry from
 // the takeover on. Kept at the first claim's, the record would expire
 // under the new owner while it runs, and a third caller would run fn

@@ -52,6 +52,7 @@ func TestSuiteCatchesMutants(t *testing.T) {
 		{"LapsedOwnerLosesRecord", []string{"Run/TakeoverDisabled", "RunClock/LapsedOwnerMayFinish"}},
 		{"TokenRestartsWithRecord", []string{"Run/ReleaseFreesKey", "Run/DeleteFencesExecutor", "Run/TTLExpiry", "RunClock/RecordGoneAtExpiresAt"}},
 		{"ReleaseKeepsRecord", []string{"Run/ReleaseFreesKey"}},
+		{"CompleteAnyStatus", []string{"Run/CompleteRefusesUnfinishedStatus"}},
 		{"UsableAfterClose", []string{"Run/Close"}},
 		{"SweepAfterClose", []string{"Run/Close"}},
 		{"SecondCloseFails", []string{"Run/Close"}},

@@ -131,6 +131,9 @@ func (s *refStore) Extend(ctx context.Context, key string, token idemtype.Token,
 }
 
 func (s *refStore) Complete(ctx context.Context, key string, token idemtype.Token, out idemtype.Outcome) error {
+	if err := idemtype.CheckOutcome(out); err != nil && s.bug != "CompleteAnyStatus" {
+		return err
+	}
 	if s.bug != "CompleteKeepsCallersSlice" {
 		out.Value = bytes.Clone(out.Value)
 	}

@@ -55,6 +55,7 @@ var cases = []struct {
 	{"OneWinnerAmongConcurrentTakeovers", testOneTakeoverWinner},
 	{"ExtendMovesLease", testExtend},
 	{"CompletedIsFinal", testCompletedIsFinal},
+	{"CompleteRefusesUnfinishedStatus", testCompleteRefusesUnfinishedStatus},
 	{"TakeoverRenewsExpiry", testTakeoverRenewsExpiry},
 	// expiry.go
 	{"TTLExpiry", testTTLExpiry},
