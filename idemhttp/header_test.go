@@ -46,6 +46,13 @@ func TestParseKey(t *testing.T) {
 		{"unterminated parameter", `"k";a="x`, ""},
 		{"unterminated byte parameter", `"k";a=:aGk=`, ""},
 		{"bad boolean parameter", `"k";a=?2`, ""},
+		{"unterminated with escape", `"a\"b`, ""},
+		{"parameter key of every kind of character", `"k";a_b=1;c-d.e*f9=2;z=3`, "k"},
+		{"boolean parameter at the end", `"k";a=?1`, "k"},
+		{"boolean parameter cut short", `"k";a=?`, ""},
+		{"empty byte sequence parameter", `"k";a=::`, "k"},
+		{"byte sequence parameter of every character", `"k";a=:az+AZ/09=:`, "k"},
+		{"bad byte sequence parameter", `"k";a=:a#b:`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
