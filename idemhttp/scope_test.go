@@ -340,3 +340,60 @@ func TestScopeHeaders(t *testing.T) {
 		t.Errorf("blank header gives scope %q", s)
 	}
 }
+
+// TestScopeSecretLengths: a secret of MinScopeSecret bytes serves, one
+// byte shorter does not, whether it is Config.ScopeSecret (New panics) or
+// the stored one (503, the handler not run).
+func TestScopeSecretLengths(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		n    int
+		ok   bool
+	}{
+		{"AtTheMinimum", idemhttp.MinScopeSecret, true},
+		{"OneShort", idemhttp.MinScopeSecret - 1, false},
+	} {
+		t.Run("Stored"+tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s := memstore.New(&memstore.Options{SweepInterval: -1})
+			t.Cleanup(func() { _ = s.Close() })
+			key := idemhttp.DefaultKeyPrefix + idemhttp.SecretRecord
+			cl, err := s.Claim(ctx, idempotency.ClaimRequest{Key: key, Lease: time.Minute})
+			if err != nil || !cl.Acquired {
+				t.Fatal(cl, err)
+			}
+			secret := `"` + strings.Repeat("ab", tc.n) + `"` // hex of n bytes, as JSON
+			if err := s.Complete(ctx, key, cl.Record.Token, idempotency.Outcome{Status: idempotency.StatusCompleted, Value: []byte(secret)}); err != nil {
+				t.Fatal(err)
+			}
+			var c counter
+			srv := httptest.NewServer(idemhttp.New(idempotency.New(s, nil), nil)(paymentHandler(&c)))
+			t.Cleanup(srv.Close)
+			e := &env{t: t, srv: srv, client: srv.Client()}
+			r := e.do(req{key: "k", body: "b"})
+			if tc.ok {
+				if r.status != http.StatusCreated || c.total() != 1 {
+					t.Fatalf("status %d, %d runs; want 201, 1", r.status, c.total())
+				}
+				return
+			}
+			r.wantProblem(t, http.StatusServiceUnavailable, idemhttp.ProblemStore)
+			if c.total() != 0 {
+				t.Fatalf("%d runs", c.total())
+			}
+		})
+		t.Run("Config"+tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := idempotency.New(nil, nil)
+			defer g.Close()
+			defer func() {
+				if p := recover(); (p == nil) != tc.ok {
+					t.Fatalf("New with a ScopeSecret of %d bytes: panic %v", tc.n, p)
+				}
+			}()
+			idemhttp.New(g, &idemhttp.Config{ScopeSecret: make([]byte, tc.n)})
+		})
+	}
+}
