@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemhttp"
+	"github.com/idempotency-go/idempotency/memstore"
 )
 
 // heldHandler runs until its gate opens, counting runs, and answers
@@ -228,4 +230,57 @@ func TestErrorHandler(t *testing.T) {
 	}
 	g.open()
 	<-first
+}
+
+// storeCalls counts the claims and reads of a store, which it serves
+// without notifications (no Watcher): a waiter polls it.
+type storeCalls struct {
+	idempotency.Store
+	claims, gets atomic.Int64
+}
+
+func (s *storeCalls) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempotency.Claim, error) {
+	s.claims.Add(1)
+	return s.Store.Claim(ctx, req)
+}
+
+func (s *storeCalls) Get(ctx context.Context, key string) (idempotency.Record, error) {
+	s.gets.Add(1)
+	return s.Store.Get(ctx, key)
+}
+
+// A waiting duplicate reads the record until it changes and claims again
+// only then: while the first request runs, however long the wait, the
+// store sees the two requests' claims and nothing more of them.
+func TestWaiterClaimsOnlyOnChange(t *testing.T) {
+	t.Parallel()
+	var c counter
+	g := newGate()
+	defer g.open()
+	started := make(chan struct{}, 1)
+	calls := &storeCalls{Store: memstore.New(&memstore.Options{SweepInterval: -1})}
+	t.Cleanup(func() { _ = calls.Store.(*memstore.Store).Close() })
+	e := newEnv(t, heldHandler(&c, g, started, http.StatusCreated), &envOptions{store: calls, mw: &idemhttp.Config{Wait: time.Minute}})
+	first := make(chan *resp, 1)
+	go func() { first <- e.do(req{key: "k", body: "b"}) }()
+	<-started
+	waiter := make(chan *resp, 1)
+	go func() { waiter <- e.do(req{key: "k", body: "b"}) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for calls.gets.Load() < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the waiter read the record %d times in 20 s", calls.gets.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n := calls.claims.Load(); n != 2 {
+		t.Fatalf("%d claims while the first request runs, want 2: the waiter claims again without a change", n)
+	}
+	g.open()
+	if r := <-first; r.status != http.StatusCreated {
+		t.Fatalf("first: %d", r.status)
+	}
+	if r := <-waiter; r.status != http.StatusCreated || c.total() != 1 {
+		t.Fatalf("waiter: %d after %d runs", r.status, c.total())
+	}
 }
