@@ -53,6 +53,9 @@ func TestParseKey(t *testing.T) {
 		{"empty byte sequence parameter", `"k";a=::`, "k"},
 		{"byte sequence parameter of every character", `"k";a=:az+AZ/09=:`, "k"},
 		{"bad byte sequence parameter", `"k";a=:a#b:`, ""},
+		{"escapes with space and tilde", `"a b~\"c"`, `a b~"c`},
+		{"token parameter starting with *", `"k";a=*tok`, "k"},
+		{"parameter value starting with !", `"k";a=!x`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
