@@ -109,6 +109,9 @@ func TestMaxBytes(t *testing.T) {
 		t.Fatalf("Bytes = %d, want %d", got, want)
 	}
 	wantFull(t, s, "k2")
+	if records, _, recount, _ := memstore.Usage(s); records != 2 || recount != 2 {
+		t.Fatalf("%d records counted (%d held) after a claim refused for its bytes, want 2", records, recount)
+	}
 	if err := s.Delete(ctx, "k0"); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,15 +23,20 @@ func testLister(t *testing.T, s idemtype.Store) {
 	for _, k := range []string{"p:1", "p:2", "p:3", "q:1"} {
 		mustAcquire(t, s, req(k, longLease))
 	}
-	var got []string
-	if err := l.List(ctx(t), "p:", func(r idemtype.Record) bool {
-		got = append(got, r.Key)
-		return true
-	}); err != nil {
-		t.Fatalf("List: %v", err)
-	}
-	if len(got) != 3 {
-		t.Fatalf("List(p:) = %q, want the 3 p: keys", got)
+	// A prefix matches the keys that start with it: itself a whole key,
+	// that key; longer than every key, none.
+	for prefix, want := range map[string]string{"p:": "p:1 p:2 p:3", "p:1": "p:1", "p:1x": "", "": "p:1 p:2 p:3 q:1"} {
+		var got []string
+		if err := l.List(ctx(t), prefix, func(r idemtype.Record) bool {
+			got = append(got, r.Key)
+			return true
+		}); err != nil {
+			t.Fatalf("List(%q): %v", prefix, err)
+		}
+		slices.Sort(got)
+		if strings.Join(got, " ") != want {
+			t.Fatalf("List(%q) = %q, want %q", prefix, got, want)
+		}
 	}
 	n := 0
 	if err := l.List(ctx(t), "", func(idemtype.Record) bool { n++; return n < 2 }); err != nil {
