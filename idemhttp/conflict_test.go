@@ -249,9 +249,9 @@ func (s *storeCalls) Get(ctx context.Context, key string) (idempotency.Record, e
 	return s.Store.Get(ctx, key)
 }
 
-// A waiting duplicate reads the record until it changes and claims again
-// only then: while the first request runs, however long the wait, the
-// store sees the two requests' claims and nothing more of them.
+// A waiting duplicate reads the record until it changes, backing off, and
+// claims again only then: while the first request runs, however long the
+// wait, the store sees the two requests' claims and nothing more of them.
 func TestWaiterClaimsOnlyOnChange(t *testing.T) {
 	t.Parallel()
 	var c counter
@@ -265,6 +265,7 @@ func TestWaiterClaimsOnlyOnChange(t *testing.T) {
 	go func() { first <- e.do(req{key: "k", body: "b"}) }()
 	<-started
 	waiter := make(chan *resp, 1)
+	waitStart := time.Now()
 	go func() { waiter <- e.do(req{key: "k", body: "b"}) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for calls.gets.Load() < 4 {
@@ -275,6 +276,11 @@ func TestWaiterClaimsOnlyOnChange(t *testing.T) {
 	}
 	if n := calls.claims.Load(); n != 2 {
 		t.Fatalf("%d claims while the first request runs, want 2: the waiter claims again without a change", n)
+	}
+	// It polls no more often than every 5 ms (the first read at once):
+	// however slow the machine, the reads are bounded by the time taken.
+	if gets, took := calls.gets.Load(), time.Since(waitStart); gets > int64(took/(5*time.Millisecond))+2 {
+		t.Fatalf("%d reads in %v: polling faster than every 5 ms", gets, took)
 	}
 	g.open()
 	if r := <-first; r.status != http.StatusCreated {
