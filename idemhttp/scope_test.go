@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -395,5 +397,75 @@ func TestScopeSecretLengths(t *testing.T) {
 			}()
 			idemhttp.New(g, &idemhttp.Config{ScopeSecret: make([]byte, tc.n)})
 		})
+	}
+}
+
+// secretGate holds the completion of the scope secret's record until
+// released, and reports when the secret's record is claimed again while
+// held: a request waiting for it (the guard claims again as it polls).
+type secretGate struct {
+	idempotency.Store
+	key      string
+	held     chan struct{} // closed once a Complete of the secret waits
+	release  chan struct{}
+	reclaim  chan struct{} // a third claim of the secret's record
+	claims   atomic.Int32
+	heldOnce sync.Once
+}
+
+func (s *secretGate) Complete(ctx context.Context, key string, tok idempotency.Token, out idempotency.Outcome) error {
+	if key == s.key {
+		s.heldOnce.Do(func() { close(s.held) })
+		<-s.release
+	}
+	return s.Store.Complete(ctx, key, tok, out)
+}
+
+func (s *secretGate) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempotency.Claim, error) {
+	if req.Key == s.key && s.claims.Add(1) == 3 {
+		close(s.reclaim)
+	}
+	return s.Store.Claim(ctx, req)
+}
+
+// The default scope's secret is made once, by the first request that
+// needs it; a request arriving while it is being made waits for it, even
+// under a guard whose duplicates do not wait (a negative WaitTimeout).
+func TestScopeSecretWaitedFor(t *testing.T) {
+	t.Parallel()
+	ms := memstore.New(&memstore.Options{SweepInterval: -1})
+	t.Cleanup(func() { _ = ms.Close() })
+	gate := &secretGate{Store: ms, key: idemhttp.DefaultKeyPrefix + idemhttp.SecretRecord,
+		held: make(chan struct{}), release: make(chan struct{}), reclaim: make(chan struct{})}
+	var c counter
+	g := idempotency.New(gate, &idempotency.Config{WaitTimeout: -1})
+	srv := httptest.NewServer(idemhttp.New(g, nil)(paymentHandler(&c)))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv, client: srv.Client()}
+	first := make(chan *resp, 1)
+	go func() { first <- e.do(req{key: "a", body: "b"}) }()
+	select {
+	case <-gate.held:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the secret was not made within 20 s")
+	}
+	second := make(chan *resp, 1)
+	go func() { second <- e.do(req{key: "b", body: "b"}) }()
+	select {
+	case <-gate.reclaim: // the second request waited, and looks again
+	case r := <-second:
+		close(gate.release)
+		t.Fatalf("a request arriving while the secret was made got %d, want it to wait", r.status)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the second request neither waited nor answered within 20 s")
+	}
+	close(gate.release)
+	for _, ch := range []chan *resp{first, second} {
+		if r := <-ch; r.status != http.StatusCreated {
+			t.Fatalf("status %d, want 201", r.status)
+		}
+	}
+	if c.total() != 2 {
+		t.Fatalf("%d runs, want 2", c.total())
 	}
 }
