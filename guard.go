@@ -44,7 +44,7 @@ func New(store Store, cfg *Config) *Guard {
 	g := &Guard{cfg: c.withDefaults(), store: store, replays: &replayCache{seed: maphash.MakeSeed()}, memo: new(memoOwner)}
 	g.local = newLocalCache(g.cfg.LocalCache)
 	_, isJSON := g.cfg.Codec.(JSONCodec)
-	g.poolJSON = isJSON && g.local == nil
+	g.poolJSON = isJSON
 	g.setClock(realClock{})
 	if store == nil {
 		m := memstore.New(nil)

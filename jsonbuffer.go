@@ -12,7 +12,7 @@ import (
 // guard therefore encodes into a pooled buffer rather than paying for
 // json.Marshal's fresh copy of its output. The bytes are the same: an
 // Encoder writes what Marshal returns, and a newline, which is cut.
-// Guards that keep outcomes themselves (Config.LocalCache) do not pool.
+// A guard's local cache (Config.LocalCache) keeps its own copy too.
 
 // jsonBuffer is a buffer with its Encoder, reused across calls.
 type jsonBuffer struct {

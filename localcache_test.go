@@ -381,3 +381,28 @@ func TestLocalCacheDecodesOnce(t *testing.T) {
 		t.Fatalf("%d decodes, want one more for another type", n)
 	}
 }
+
+// TestLocalCacheKeepsItsOwnEncoding: a first call's result is encoded into
+// a buffer the next call reuses; the entry the local cache makes of it
+// must not share those bytes, or a duplicate of the first key would get
+// the next call's result.
+func TestLocalCacheKeepsItsOwnEncoding(t *testing.T) {
+	t.Parallel()
+	c := newCached(t, idempotency.Config{})
+	ctx := context.Background()
+	results := map[string]string{"k:a": "first", "k:b": "second, and longer"}
+	for _, k := range []string{"k:a", "k:b"} {
+		if _, err := idempotency.Do(ctx, c.g, k, func(context.Context) (string, error) { return results[k], nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"k:a", "k:b"} {
+		v, err := idempotency.Do(ctx, c.g, k, func(context.Context) (string, error) {
+			t.Errorf("%s ran again", k)
+			return "", nil
+		})
+		if err != nil || v != results[k] {
+			t.Fatalf("duplicate of %s = %q, %v; want %q", k, v, err, results[k])
+		}
+	}
+}
