@@ -179,11 +179,12 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, recKey string, bod
 	if h.cfg.Join == nil {
 		s, err = h.call(ctx, w, r, recKey, body, opts, cancel, &st)
 	} else {
-		// Only here does the call escape to the heap, through the Joiner.
-		j := new(joined)
+		// Only here does the call escape to the heap, through the Joiner,
+		// with a copy of opts: the caller's stay on its stack.
+		j := &joined{opts: slices.Clone(opts)}
 		err = h.cfg.Join(ctx, h.g, recKey, func(ctx context.Context) error {
 			j.called = true
-			j.s, j.err = h.call(ctx, w, r, recKey, body, opts, cancel, &j.ran)
+			j.s, j.err = h.call(ctx, w, r, recKey, body, j.opts, cancel, &j.ran)
 			return j.err
 		})
 		s, st = j.s, j.ran
@@ -216,6 +217,7 @@ type ran struct {
 // joined is a call made through Config.Join.
 type joined struct {
 	ran
+	opts   []idempotency.CallOption
 	called bool
 	s      storedResponse
 	err    error
