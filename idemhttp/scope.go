@@ -2,28 +2,17 @@ package idemhttp
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"hash"
 	"net/http"
 	"net/textproto"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/credscope"
 )
 
 // MinScopeSecret is the shortest Config.ScopeSecret accepted, in bytes.
-const MinScopeSecret = 16
+const MinScopeSecret = credscope.MinSecret
 
 // CredentialScope returns the Scope function that is the default when
 // Config.Scope is nil: a keyed digest (HMAC-SHA-256 under secret, 128 bits
@@ -39,7 +28,7 @@ const MinScopeSecret = 16
 // happen (rotating tokens, cookies set by other code), set Config.Scope to
 // the stable identity that authentication found instead.
 func CredentialScope(secret []byte) func(r *http.Request) string {
-	return credentialMAC(secret).scope
+	return credentialMAC(secret).Scope
 }
 
 // HeaderScope returns a Scope function like CredentialScope whose
@@ -49,34 +38,33 @@ func CredentialScope(secret []byte) func(r *http.Request) string {
 // the order of names. A request with none of them gets "", which the
 // middleware answers with 401. [Config.ScopeHeaders] makes it the default.
 func HeaderScope(secret []byte, names ...string) func(r *http.Request) string {
-	return headerMAC(secret, names).scope
+	return headerMAC(secret, names).Scope
 }
 
 // credentialMAC is the keyed digest behind CredentialScope.
-func credentialMAC(secret []byte) *macScope {
-	return newMACScope(secret, func(m *macState, r *http.Request) int {
+func credentialMAC(secret []byte) *credscope.MAC[*http.Request] {
+	return credscope.New(secret, func(m *credscope.State, r *http.Request) int {
 		n := 0
 		for _, v := range r.Header.Values("Authorization") {
 			if strings.TrimSpace(v) != "" {
-				part(m, 'a', v)
+				credscope.Part(m, 'a', v)
 				n++
 			}
 		}
-		m.cookies = cookiesOf(m.cookies[:0], r.Header["Cookie"])
-		slices.SortFunc(m.cookies, func(a, b [2]string) int {
+		m.Pairs = cookiesOf(m.Pairs, r.Header["Cookie"])
+		slices.SortFunc(m.Pairs, func(a, b [2]string) int {
 			if c := strings.Compare(a[0], b[0]); c != 0 {
 				return c
 			}
 			return strings.Compare(a[1], b[1])
 		})
-		for _, c := range m.cookies {
-			part(m, 'c', c[0])
-			part(m, '=', c[1])
+		for _, c := range m.Pairs {
+			credscope.Part(m, 'c', c[0])
+			credscope.Part(m, '=', c[1])
 			n++
 		}
-		clear(m.cookies) // the pool keeps no credentials
 		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-			part(m, 't', r.TLS.PeerCertificates[0].Raw)
+			credscope.Part(m, 't', r.TLS.PeerCertificates[0].Raw)
 			n++
 		}
 		return n
@@ -84,84 +72,20 @@ func credentialMAC(secret []byte) *macScope {
 }
 
 // headerMAC is the keyed digest behind HeaderScope.
-func headerMAC(secret []byte, names []string) *macScope {
+func headerMAC(secret []byte, names []string) *credscope.MAC[*http.Request] {
 	names = slices.Clone(names)
-	return newMACScope(secret, func(m *macState, r *http.Request) int {
+	return credscope.New(secret, func(m *credscope.State, r *http.Request) int {
 		n := 0
 		for i, name := range names {
 			for _, v := range r.Header.Values(name) {
 				if strings.TrimSpace(v) != "" {
-					part(m, byte('0'+i%64), v)
+					credscope.Part(m, byte('0'+i%64), v)
 					n++
 				}
 			}
 		}
 		return n
 	})
-}
-
-// macScope makes a scope as a keyed digest (HMAC-SHA-256) of a request's
-// credentials, which parts writes; 128 bits of it in base64url, always
-// macScopeLen bytes. Its states are pooled: a request costs no
-// allocation but the scope itself.
-type macScope struct {
-	pool  sync.Pool // of *macState
-	parts func(m *macState, r *http.Request) int
-}
-
-// macScopeLen is the length of every scope a macScope makes.
-var macScopeLen = base64.RawURLEncoding.EncodedLen(16)
-
-type macState struct {
-	mac     hash.Hash
-	buf     []byte // parts not yet written to mac
-	sum     [sha256.Size]byte
-	cookies [][2]string
-}
-
-func newMACScope(secret []byte, parts func(*macState, *http.Request) int) *macScope {
-	secret = slices.Clone(secret)
-	s := &macScope{parts: parts}
-	s.pool.New = func() any { return &macState{mac: hmac.New(sha256.New, secret)} }
-	return s
-}
-
-// scope is the Scope function.
-func (s *macScope) scope(r *http.Request) string {
-	var b [32]byte
-	sc, ok := s.appendScope(b[:0], r)
-	if !ok {
-		return ""
-	}
-	return string(sc)
-}
-
-// appendScope appends the scope of r to dst; ok is false, and nothing
-// appended, for a request without credentials.
-func (s *macScope) appendScope(dst []byte, r *http.Request) (_ []byte, ok bool) {
-	m := s.pool.Get().(*macState)
-	defer func() {
-		m.mac.Reset()
-		clear(m.buf)
-		if cap(m.buf) > 64<<10 {
-			m.buf = nil // an outsized credential: not kept for every request
-		}
-		m.buf = m.buf[:0]
-		s.pool.Put(m)
-	}()
-	if s.parts(m, r) == 0 {
-		return dst, false
-	}
-	m.mac.Write(m.buf)
-	return base64.RawURLEncoding.AppendEncode(dst, m.mac.Sum(m.sum[:0])[:16]), true
-}
-
-// part adds a tagged, length-prefixed part, so that no two lists of parts
-// hash alike.
-func part[S string | []byte](m *macState, tag byte, s S) {
-	m.buf = append(m.buf, tag)
-	m.buf = binary.AppendUvarint(m.buf, uint64(len(s)))
-	m.buf = append(m.buf, s...)
 }
 
 // cookiesOf appends to cs the name and value of every cookie in the Cookie
@@ -188,24 +112,19 @@ func cookiesOf(cs [][2]string, lines []string) [][2]string {
 
 // scoper finds the scope of a request by the configuration.
 type scoper struct {
-	fixed  func(*http.Request) string // Scope; nil: see below
-	mac    *macScope                  // the default scope under ScopeSecret
-	shared bool                       // SharedKeySpace: one key space
-	// digest makes the default scope under a secret: CredentialScope, or
-	// HeaderScope of Config.ScopeHeaders.
-	digest func(secret []byte) *macScope
-
-	// Otherwise, the default scope under a secret kept in the store.
-	g         *idempotency.Guard
-	secretKey string
-	stored    atomic.Pointer[macScope]
+	fixed  func(*http.Request) string       // Scope; nil: see below
+	mac    *credscope.MAC[*http.Request]    // the default scope under ScopeSecret
+	shared bool                             // SharedKeySpace: one key space
+	stored *credscope.Stored[*http.Request] // otherwise, under the secret kept in the store
 }
 
 func newScoper(g *idempotency.Guard, c *Config) *scoper {
+	// The default scope under a secret: CredentialScope, or HeaderScope of
+	// Config.ScopeHeaders.
 	digest := credentialMAC
 	if len(c.ScopeHeaders) > 0 {
 		names := c.ScopeHeaders
-		digest = func(secret []byte) *macScope { return headerMAC(secret, names) }
+		digest = func(secret []byte) *credscope.MAC[*http.Request] { return headerMAC(secret, names) }
 	}
 	switch {
 	case c.Scope != nil:
@@ -218,15 +137,7 @@ func newScoper(g *idempotency.Guard, c *Config) *scoper {
 		}
 		return &scoper{mac: digest(c.ScopeSecret)}
 	}
-	// The secret is made under the guard's store, codec and lease, but
-	// not its duplicate policies: a claim of it left behind (a failed
-	// completion, a crash) is taken over once its lease lapses, since
-	// making another secret has no effect to repeat, and a duplicate gets
-	// the stored secret. Under NoTakeover every guarded request would get
-	// 503 for ever.
-	cfg := g.Config()
-	cfg.NoTakeover, cfg.OnDuplicate, cfg.OnFailure = false, idempotency.ReturnStored, idempotency.Release
-	return &scoper{g: idempotency.New(g.Store(), &cfg), secretKey: c.KeyPrefix + SecretRecord, digest: digest}
+	return &scoper{stored: credscope.NewStored(g, c.KeyPrefix+SecretRecord, "idemhttp", digest)}
 }
 
 // SecretRecord follows Config.KeyPrefix in the key of the record that
@@ -248,41 +159,14 @@ func (s *scoper) recordKey(ctx context.Context, r *http.Request, prefix, key str
 	}
 	mac := s.mac
 	if mac == nil {
-		if mac = s.stored.Load(); mac == nil {
-			secret, err := s.loadSecret(ctx)
-			if err != nil {
-				return "", false, err
-			}
-			s.stored.CompareAndSwap(nil, s.digest(secret))
-			mac = s.stored.Load()
+		if mac, err = s.stored.MAC(ctx); err != nil {
+			return "", false, err
 		}
 	}
 	var buf [128]byte
-	b := appendKeyHead(buf[:0], prefix, macScopeLen)
-	if b, ok = mac.appendScope(b, r); !ok {
+	b := appendKeyHead(buf[:0], prefix, credscope.Len)
+	if b, ok = mac.Append(b, r); !ok {
 		return "", false, nil
 	}
 	return string(append(b, key...)), true, nil
-}
-
-// loadSecret reads the secret of the default scope from the store, making
-// it first if there is none: one secret for every process and server of
-// the store, across restarts, created at most once (the guard's claim).
-func (s *scoper) loadSecret(ctx context.Context) ([]byte, error) {
-	v, err := idempotency.Do(ctx, s.g, s.secretKey, func(context.Context) (string, error) {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b) // never fails (crypto/rand)
-		return hex.EncodeToString(b), nil
-	}, idempotency.WithTTL(idempotency.NoExpiry), idempotency.WithWaitTimeout(10*time.Second))
-	if err != nil {
-		return nil, fmt.Errorf("idempotency: idemhttp: scope secret: %w", err)
-	}
-	b, err := hex.DecodeString(v)
-	if err == nil && len(b) < MinScopeSecret {
-		err = errors.New("too short")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("idempotency: idemhttp: stored scope secret: %w: %w", idempotency.ErrCorrupt, err)
-	}
-	return b, nil
 }

@@ -1,0 +1,144 @@
+package credscope
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// req is a request of the tests: its credentials, each a part tagged 'a',
+// and cookies collected into Pairs.
+type req struct {
+	creds   []string
+	cookies [][2]string
+}
+
+func testMAC(secret string) *MAC[req] {
+	return New([]byte(secret), func(m *State, r req) int {
+		for _, c := range r.creds {
+			Part(m, 'a', c)
+		}
+		m.Pairs = append(m.Pairs, r.cookies...)
+		for _, c := range m.Pairs {
+			Part(m, 'c', c[0])
+			Part(m, '=', c[1])
+		}
+		return len(r.creds) + len(m.Pairs)
+	})
+}
+
+// TestScope: a scope is Len bytes of base64url, the same for the same
+// credentials and secret, another for other credentials, another secret,
+// or the same bytes split into other parts; none without credentials.
+func TestScope(t *testing.T) {
+	t.Parallel()
+	s := testMAC("0123456789abcdef")
+	a := s.Scope(req{creds: []string{"Bearer a"}})
+	if len(a) != Len || strings.Trim(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+		t.Fatalf("scope %q: want %d bytes of base64url", a, Len)
+	}
+	for _, tc := range []struct {
+		name string
+		mac  *MAC[req]
+		r    req
+		same bool
+	}{
+		{"SameCredentials", s, req{creds: []string{"Bearer a"}}, true},
+		{"OtherCredentials", s, req{creds: []string{"Bearer b"}}, false},
+		{"OtherSecret", testMAC("0123456789abcdeF"), req{creds: []string{"Bearer a"}}, false},
+		{"SplitOtherwise", s, req{creds: []string{"Bearer", " a"}}, false},
+		{"MoreParts", s, req{creds: []string{"Bearer a", ""}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tc.mac.Scope(tc.r); (got == a) != tc.same {
+				t.Fatalf("scope %q against %q: same = %v, want %v", got, a, got == a, tc.same)
+			}
+		})
+	}
+	// Without the lengths, the tag of the second part would read as the
+	// end of the first.
+	if s.Scope(req{creds: []string{"Beareraa"}}) == s.Scope(req{creds: []string{"Bearer", "a"}}) {
+		t.Fatal("parts Bearer and a hash as the one part Beareraa")
+	}
+	if got := s.Scope(req{}); got != "" {
+		t.Fatalf("scope without credentials = %q, want \"\"", got)
+	}
+	dst, ok := s.Append([]byte("head:"), req{})
+	if ok || string(dst) != "head:" {
+		t.Fatalf("Append without credentials = %q, %v; want head: unchanged, false", dst, ok)
+	}
+	dst, ok = s.Append([]byte("head:"), req{creds: []string{"Bearer a"}})
+	if !ok || string(dst) != "head:"+a {
+		t.Fatalf("Append = %q, %v; want %q, true", dst, ok, "head:"+a)
+	}
+}
+
+// TestSecretCopied: a caller that changes its secret after New changes no
+// scope.
+func TestSecretCopied(t *testing.T) {
+	t.Parallel()
+	secret := []byte("0123456789abcdef")
+	s := New(secret, testMAC("").parts)
+	r := req{creds: []string{"Bearer a"}}
+	before := s.Scope(r)
+	copy(secret, "XXXXXXXXXXXXXXXX")
+	if after := s.Scope(req{creds: []string{"Bearer b"}}); after == before {
+		t.Fatal("other credentials, same scope")
+	}
+	if again := s.Scope(r); again != before {
+		t.Fatalf("scope %q after the caller's secret changed, was %q", again, before)
+	}
+}
+
+// TestStatePooled: the state a scope is computed in is kept for the next
+// request without its credentials (the buffer cleared, the pairs
+// dropped), and its buffer only unless an outsized credential grew it past
+// 64 KiB. The pool may drop a state (a collection, the race detector), so
+// each is looked for over many tries.
+func TestStatePooled(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cred int // bytes of the credential
+		kept bool
+	}{
+		{"Small", 100, true},
+		{"Outsized", 100 << 10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := testMAC("secret")
+			r := req{creds: []string{"Bearer " + strings.Repeat("x", tc.cred)}, cookies: [][2]string{{"session", "s3cr3t"}}}
+			seen := false
+			for range 50 {
+				if _, ok := s.Append(nil, r); !ok {
+					t.Fatal("request not identified")
+				}
+				m := s.pool.Get().(*State)
+				if len(m.buf) != 0 || len(m.Pairs) != 0 {
+					t.Fatalf("a pooled state holds %d bytes and %d pairs", len(m.buf), len(m.Pairs))
+				}
+				if cap(m.Pairs) > 0 && m.Pairs[:1][0] != ([2]string{}) {
+					t.Fatalf("a pooled state keeps the pair %q", m.Pairs[:1][0])
+				}
+				if m.buf != nil {
+					seen = true
+					if !tc.kept || cap(m.buf) > maxPooledBuf {
+						t.Fatalf("a buffer of %d bytes kept after a credential of %d", cap(m.buf), tc.cred)
+					}
+					if bytes.Contains(m.buf[:cap(m.buf)], []byte("Bearer")) {
+						t.Fatal("a pooled buffer keeps the credential")
+					}
+				}
+				s.pool.Put(m)
+				if seen {
+					break
+				}
+			}
+			if tc.kept && !seen {
+				t.Fatal("the buffer was never kept")
+			}
+		})
+	}
+}
