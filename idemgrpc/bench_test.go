@@ -57,7 +57,7 @@ func BenchmarkUnary(b *testing.B) {
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
-				ctx := context.Background()
+				ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer client-a")
 				if c.key != nil {
 					ctx = metadata.AppendToOutgoingContext(ctx, idemgrpc.MetadataKey, c.key(i))
 				}

@@ -134,7 +134,7 @@ func TestClientInterceptorKeys(t *testing.T) {
 			NewKey:  func() string { n++; return "gen-" + string(rune('0'+n)) },
 		})),
 	}})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "authorization", clientA), 20*time.Second)
 	defer cancel()
 	req := newStruct(t, map[string]any{"amount": 1})
 	invoke := func(ctx context.Context, method string) {

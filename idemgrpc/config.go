@@ -23,11 +23,44 @@ type Config struct {
 	// Scope returns the identity of the client a call comes from (the
 	// authenticated peer, the account, the id of an API key), read from
 	// the call's context. It is part of the record key, so that one
-	// client's key can never replay another client's response. It appears
-	// in store keys: return an identifier, not a secret, and keep it short.
-	// Default nil: all clients share one key space, which suits only a
-	// service with a single client.
+	// client's key can never replay another client's response, nor be
+	// taken first by another client. It appears in store keys: return an
+	// identifier, not a secret, and keep it short. A call for which it
+	// returns "" gets codes.Unauthenticated and the handler does not run:
+	// an empty scope is never shared.
+	//
+	// Default nil: the scope is a keyed digest (HMAC-SHA-256 under
+	// ScopeSecret) of the call's credentials, which are its
+	// "authorization" metadata and its TLS client certificate
+	// ([CredentialScope]). A guarded call without either gets
+	// codes.Unauthenticated.
 	Scope func(ctx context.Context) string
+	// ScopeSecret keys the digest of credentials that is the default
+	// Scope, so that a scope seen in the store, a listing or a log cannot
+	// be matched against guessed tokens. Use at least 32 random bytes
+	// ([MinScopeSecret] at least), the same on every server that shares
+	// the store, and keep it for as long as records live: another secret
+	// puts every client in a new key space, so that retries run the
+	// handler again.
+	//
+	// Default nil: a secret of 32 random bytes made on the first guarded
+	// call and kept in the guard's store, without expiry, under KeyPrefix
+	// followed by [SecretRecord]; every process and server of the store
+	// then uses it, across restarts (a claim of it left behind is taken
+	// over once its lease lapsed, even under the guard's NoTakeover).
+	// Whoever can read that record can test guesses against the scopes in
+	// store keys, and a store that loses it puts every client in a new
+	// key space: set ScopeSecret from a secret manager where that matters.
+	// While the store cannot give the secret, guarded calls get
+	// codes.Unavailable and the handler does not run. Unused when Scope is
+	// set or SharedKeySpace.
+	ScopeSecret []byte
+	// SharedKeySpace puts every call in one key space, whoever makes it:
+	// one client's key replays its response to any other client that
+	// sends that key and request, and a client that sends a key first
+	// keeps another from running. Only for a service with a single client
+	// (or one trusted caller). Default false.
+	SharedKeySpace bool
 	// KeyPrefix starts every record key, to keep these records apart from
 	// other users of the store. Default "idemgrpc:".
 	KeyPrefix string
@@ -93,6 +126,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.TTL < 0 && d.TTL != idempotency.NoExpiry {
 		panic(fmt.Sprintf("idempotency: idemgrpc: invalid Config.TTL %v (want > 0, 0 for the guard's, or idempotency.NoExpiry)", d.TTL))
+	}
+	if d.Scope == nil && !d.SharedKeySpace && d.ScopeSecret != nil && len(d.ScopeSecret) < MinScopeSecret {
+		panic(fmt.Sprintf("idempotency: idemgrpc: Config.ScopeSecret is shorter than %d bytes", MinScopeSecret))
 	}
 	if d.ReleaseCodes == nil {
 		d.ReleaseCodes = DefaultReleaseCodes

@@ -17,8 +17,14 @@
 //
 // A unary call to a guarded method (Config.Methods, default all) that
 // carries MetadataKey runs the handler at most once per key, method and
-// client (Config.Scope) while the record lives (the guard's TTL, or
-// Config.TTL). Later calls with that key get:
+// client while the record lives (the guard's TTL, or Config.TTL). Clients
+// are kept apart by default: the scope of a call is Config.Scope or, by
+// default, a keyed digest of its credentials (CredentialScope: its
+// "authorization" metadata and its TLS client certificate), so that one
+// client's key never replays another client's response; a keyed call that
+// does not identify its client gets codes.Unauthenticated, and the handler
+// does not run (Config.SharedKeySpace opts in to one key space). Later
+// calls with that key, from that client, get:
 //
 //   - an equal response, stored as the protocol buffer wire encoding of
 //     the handler's response and decoded into its type from the global

@@ -39,8 +39,10 @@ func Example() {
 	}
 	defer conn.Close()
 
-	// The same logical call twice: one key.
-	ctx := idemgrpc.WithKey(context.Background(), "order-1042")
+	// The same logical call twice: one key, from one client (its
+	// credentials keep its keys apart from other clients').
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer sk_live_client_42")
+	ctx = idemgrpc.WithKey(ctx, "order-1042")
 	req, _ := structpb.NewStruct(map[string]any{"amount": 25})
 	for range 2 {
 		var header metadata.MD

@@ -2,6 +2,8 @@ package idemgrpc_test
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"net"
 	"testing"
 	"time"
@@ -68,8 +70,10 @@ type envOptions struct {
 	// outer runs before the interceptor under test.
 	outer grpc.UnaryServerInterceptor
 	// dial are extra client options (a service config, the client
-	// interceptor).
+	// interceptor, transport credentials replacing insecure ones).
 	dial []grpc.DialOption
+	// server are extra server options (transport credentials).
+	server []grpc.ServerOption
 }
 
 func newEnv(t *testing.T, h handlerFunc, o *envOptions) *env {
@@ -87,7 +91,7 @@ func newEnv(t *testing.T, h handlerFunc, o *envOptions) *env {
 	if o.outer != nil {
 		chain = append([]grpc.UnaryServerInterceptor{o.outer}, chain...)
 	}
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(chain...))
+	srv := grpc.NewServer(append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(chain...)}, o.server...)...)
 	srv.RegisterService(ledgerDesc(h), struct{}{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -124,11 +128,43 @@ func (r reply) replayed() bool {
 	return len(v) == 1 && v[0] == "true"
 }
 
-// call invokes method with key in the metadata ("" for none) under a
-// bound of its own.
+// clientA is the credentials of the tests' client; the interceptor's
+// default scope needs some.
+const clientA = "Bearer client-a"
+
+// call invokes method with key in the metadata ("" for none), as the
+// client of clientA, under a bound of its own.
 func (e *env) call(method, key string, req *structpb.Struct) reply {
+	return e.callAs(clientA, method, key, req)
+}
+
+// recordKey is the record key of a call of clientA with key: its scope is
+// the default one, under the secret the interceptor keeps in the store.
+func (e *env) recordKey(method, key string) string {
+	e.t.Helper()
+	rec, err := e.store.Get(context.Background(), idemgrpc.DefaultKeyPrefix+idemgrpc.SecretRecord)
+	if err != nil {
+		e.t.Fatalf("the scope secret: %v", err)
+	}
+	var text string
+	if err := json.Unmarshal(rec.Value, &text); err != nil {
+		e.t.Fatalf("the scope secret: %v", err)
+	}
+	secret, err := hex.DecodeString(text)
+	if err != nil {
+		e.t.Fatalf("the scope secret: %v", err)
+	}
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", clientA))
+	return idemgrpc.RecordKey("", idemgrpc.CredentialScope(secret)(ctx), method, key)
+}
+
+// callAs is call with auth as the "authorization" metadata ("" for none).
+func (e *env) callAs(auth, method, key string, req *structpb.Struct) reply {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	if auth != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", auth)
+	}
 	if key != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, idemgrpc.MetadataKey, key)
 	}

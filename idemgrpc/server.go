@@ -23,7 +23,7 @@ func UnaryServerInterceptor(g *idempotency.Guard, cfg *Config) grpc.UnaryServerI
 		panic("idempotency: idemgrpc: nil Guard")
 	}
 	c := cfg.withDefaults()
-	s := &server{g: g, cfg: c, opts: []idempotency.CallOption{idempotency.WithWaitTimeout(-1)}}
+	s := &server{g: g, cfg: c, scope: newScoper(g, &c), opts: []idempotency.CallOption{idempotency.WithWaitTimeout(-1)}}
 	if c.Wait > 0 {
 		s.opts[0] = idempotency.WithWaitTimeout(c.Wait)
 	}
@@ -38,6 +38,7 @@ func UnaryServerInterceptor(g *idempotency.Guard, cfg *Config) grpc.UnaryServerI
 type server struct {
 	g       *idempotency.Guard
 	cfg     Config
+	scope   *scoper
 	opts    []idempotency.CallOption
 	methods map[string]bool // nil: all
 	release []codes.Code
@@ -68,6 +69,14 @@ func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err := s.checkKey(values); err != nil {
 		return nil, err
 	}
+	scope, identified, err := s.scope.scope(ctx)
+	switch {
+	case err != nil:
+		s.g.Config().Logger.ErrorContext(ctx, "idempotency: idemgrpc: no scope secret", "error", err)
+		return nil, status.Error(codes.Unavailable, "idempotency: the call was not processed: its key could not be checked; retry later")
+	case !identified:
+		return nil, status.Error(codes.Unauthenticated, "idempotency: a call with "+MetadataKey+" metadata must identify its client (credentials), so that no other client shares its keys")
+	}
 	m, ok := req.(proto.Message)
 	if !ok {
 		return nil, status.Error(codes.Internal, "idempotency: the request is not a protocol buffer message; it cannot be guarded")
@@ -75,10 +84,6 @@ func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
 		return nil, status.Error(codes.Internal, "idempotency: the request cannot be marshalled: "+err.Error())
-	}
-	var scope string
-	if s.cfg.Scope != nil {
-		scope = s.cfg.Scope(ctx)
 	}
 	key := RecordKey(s.cfg.KeyPrefix, scope, info.FullMethod, values[0])
 	if len(key) > idempotency.MaxKeyLen {

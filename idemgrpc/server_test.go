@@ -133,7 +133,7 @@ func TestKeyIdentity(t *testing.T) {
 	e := newEnv(t, charge(&runs), &envOptions{cfg: &idemgrpc.Config{
 		Scope: func(ctx context.Context) string {
 			md, _ := metadata.FromIncomingContext(ctx)
-			return strings.Join(md.Get("account"), ",")
+			return strings.Join(md.Get("authorization"), ",")
 		},
 	}})
 	a := newStruct(t, map[string]any{"amount": 1, "currency": "EUR", "meta": map[string]any{"p": 1, "q": 2, "r": 3}})
@@ -172,7 +172,7 @@ func TestKeyIdentity(t *testing.T) {
 	})
 	t.Run("another scope", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(),
-			idemgrpc.MetadataKey, "k", "account", "acct-2"), 20*time.Second)
+			idemgrpc.MetadataKey, "k", "authorization", "Bearer client-b"), 20*time.Second)
 		defer cancel()
 		var hdr metadata.MD
 		resp := new(structpb.Struct)
@@ -186,7 +186,7 @@ func TestKeyIdentity(t *testing.T) {
 	if n := runs.Load(); n != 3 {
 		t.Fatalf("handler ran %d times, want 3", n)
 	}
-	if _, err := e.guard.Lookup(context.Background(), idemgrpc.RecordKey("", "acct-2", methodCharge, "k")); err != nil {
+	if _, err := e.guard.Lookup(context.Background(), idemgrpc.RecordKey("", "Bearer client-b", methodCharge, "k")); err != nil {
 		t.Fatalf("Lookup(RecordKey(...)): %v", err)
 	}
 }
@@ -310,18 +310,32 @@ func TestStoredErrorKeepsDetails(t *testing.T) {
 	}
 }
 
+// TestStoreDownFailsClosed: with the store down, a keyed call gets
+// codes.Unavailable and does not run, whether the scope's secret is in
+// the store (the default) or given (the claim is what fails).
 func TestStoreDownFailsClosed(t *testing.T) {
 	t.Parallel()
-	var runs atomic.Int64
-	e := newEnv(t, charge(&runs), &envOptions{store: teststore.Down(nil)})
-	r := e.call(methodCharge, "k", newStruct(t, map[string]any{"amount": 1}))
-	wantCode(t, r, codes.Unavailable)
-	if n := runs.Load(); n != 0 {
-		t.Fatalf("handler ran %d times with the store down, want 0", n)
-	}
-	// Without a key the store is not involved.
-	if r := e.call(methodCharge, "", newStruct(t, map[string]any{"amount": 1})); r.err != nil {
-		t.Fatal(r.err)
+	for _, tc := range []struct {
+		name string
+		cfg  *idemgrpc.Config
+	}{
+		{"StoredSecret", nil},
+		{"GivenSecret", &idemgrpc.Config{ScopeSecret: []byte("0123456789abcdef")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var runs atomic.Int64
+			e := newEnv(t, charge(&runs), &envOptions{store: teststore.Down(nil), cfg: tc.cfg})
+			r := e.call(methodCharge, "k", newStruct(t, map[string]any{"amount": 1}))
+			wantCode(t, r, codes.Unavailable)
+			if n := runs.Load(); n != 0 {
+				t.Fatalf("handler ran %d times with the store down, want 0", n)
+			}
+			// Without a key the store is not involved.
+			if r := e.call(methodCharge, "", newStruct(t, map[string]any{"amount": 1})); r.err != nil {
+				t.Fatal(r.err)
+			}
+		})
 	}
 }
 
@@ -335,6 +349,7 @@ func TestKeyRules(t *testing.T) {
 	}})
 	req := newStruct(t, map[string]any{"amount": 1})
 	invoke := func(method string, kv ...string) reply {
+		kv = append([]string{"authorization", clientA}, kv...)
 		ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), kv...), 20*time.Second)
 		defer cancel()
 		r := reply{resp: new(structpb.Struct)}
@@ -426,6 +441,7 @@ func TestInvalidConfigPanics(t *testing.T) {
 		"MaxKeyLength 2000":  func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{MaxKeyLength: 2000}) },
 		"negative TTL":       func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{TTL: -2}) },
 		"OK in ReleaseCodes": func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{ReleaseCodes: []codes.Code{codes.OK}}) },
+		"short ScopeSecret":  func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{ScopeSecret: []byte("0123456789abcde")}) },
 	} {
 		func() {
 			defer func() {

@@ -47,7 +47,7 @@ func TestUnreadableRecords(t *testing.T) {
 			if r := e.call(methodCharge, "k", req); r.err != nil {
 				t.Fatal(r.err)
 			}
-			key := idemgrpc.RecordKey("", "", methodCharge, "k")
+			key := e.recordKey(methodCharge, "k")
 			rec, err := e.store.Get(context.Background(), key)
 			if err != nil {
 				t.Fatal(err)
@@ -89,7 +89,7 @@ func TestNotProtoMessages(t *testing.T) {
 	g := idempotency.New(nil, nil)
 	defer g.Close()
 	icpt := idemgrpc.UnaryServerInterceptor(g, nil)
-	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(idemgrpc.MetadataKey, "k"))
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(idemgrpc.MetadataKey, "k", "authorization", "Bearer client-a"))
 	info := &grpc.UnaryServerInfo{FullMethod: methodCharge}
 	var runs atomic.Int64
 	h := func(ctx context.Context, req any) (any, error) { runs.Add(1); return "a string", nil }
@@ -145,7 +145,7 @@ func TestTTL(t *testing.T) {
 	if r := e.call(methodCharge, "k", newStruct(t, map[string]any{"amount": 1})); r.err != nil {
 		t.Fatal(r.err)
 	}
-	rec, err := e.guard.Lookup(context.Background(), idemgrpc.RecordKey("", "", methodCharge, "k"))
+	rec, err := e.guard.Lookup(context.Background(), e.recordKey(methodCharge, "k"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestPanicReleases(t *testing.T) {
 	g := idempotency.New(nil, nil)
 	defer g.Close()
 	icpt := idemgrpc.UnaryServerInterceptor(g, nil)
-	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(idemgrpc.MetadataKey, "k"))
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(idemgrpc.MetadataKey, "k", "authorization", "Bearer client-a"))
 	info := &grpc.UnaryServerInfo{FullMethod: methodCharge}
 	req := &structpb.Struct{}
 	func() {

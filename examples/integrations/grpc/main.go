@@ -112,7 +112,9 @@ func run(out io.Writer) error {
 	}
 	defer conn.Close()
 
-	ctx := context.Background()
+	// The client's credentials (per-RPC credentials set the same
+	// metadata): the interceptor keeps each client's keys apart by them.
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer sk_test_ledger_client")
 	for _, amount := range []float64{42, 7} {
 		req, _ := structpb.NewStruct(map[string]any{"amount": amount})
 		resp := new(structpb.Struct)

@@ -1,0 +1,98 @@
+package idemgrpc
+
+import (
+	"context"
+	"strings"
+
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+
+	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/credscope"
+)
+
+// MinScopeSecret is the shortest Config.ScopeSecret accepted, in bytes.
+const MinScopeSecret = credscope.MinSecret
+
+// SecretRecord follows Config.KeyPrefix in the key of the record that
+// keeps the default scope's secret when Config.ScopeSecret is not set. No
+// call's record key can be the same (RecordKey puts a digit there).
+const SecretRecord = "scope-secret"
+
+// CredentialScope returns the Scope function that is the default when
+// Config.Scope is nil: a keyed digest (HMAC-SHA-256 under secret, 128 bits
+// in base64url) of the call's credentials, which are the values of its
+// "authorization" metadata (where per-RPC credentials such as OAuth
+// tokens go) and the certificate its client presented over TLS. Blank
+// values do not count; a call without credentials gets "", which the
+// interceptor answers with codes.Unauthenticated.
+//
+// Any change to the credentials is another client: a retry sent with a
+// refreshed token runs the handler again. Where that can happen, set
+// Config.Scope to the stable identity that authentication found instead.
+func CredentialScope(secret []byte) func(ctx context.Context) string {
+	return credentialMAC(secret).Scope
+}
+
+// credentialMAC is the keyed digest behind CredentialScope.
+func credentialMAC(secret []byte) *credscope.MAC[context.Context] {
+	return credscope.New(secret, func(m *credscope.State, ctx context.Context) int {
+		n := 0
+		md, _ := metadata.FromIncomingContext(ctx)
+		for _, v := range md["authorization"] {
+			if strings.TrimSpace(v) != "" {
+				credscope.Part(m, 'a', v)
+				n++
+			}
+		}
+		if p, ok := peer.FromContext(ctx); ok {
+			if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
+				credscope.Part(m, 't', ti.State.PeerCertificates[0].Raw)
+				n++
+			}
+		}
+		return n
+	})
+}
+
+// scoper finds the scope of a call by the configuration.
+type scoper struct {
+	fixed  func(context.Context) string       // Scope; nil: see below
+	mac    *credscope.MAC[context.Context]    // the default scope under ScopeSecret
+	shared bool                               // SharedKeySpace: one key space
+	stored *credscope.Stored[context.Context] // otherwise, under the secret kept in the store
+}
+
+func newScoper(g *idempotency.Guard, c *Config) *scoper {
+	switch {
+	case c.Scope != nil:
+		return &scoper{fixed: c.Scope}
+	case c.SharedKeySpace:
+		return &scoper{shared: true}
+	case c.ScopeSecret != nil:
+		return &scoper{mac: credentialMAC(c.ScopeSecret)}
+	}
+	return &scoper{stored: credscope.NewStored(g, c.KeyPrefix+SecretRecord, "idemgrpc", credentialMAC)}
+}
+
+// scope returns the scope of the call; ok is false for a call that
+// cannot be told apart (no scope, and not SharedKeySpace), and err is set
+// when the stored secret cannot be read or made.
+func (s *scoper) scope(ctx context.Context) (scope string, ok bool, err error) {
+	switch {
+	case s.shared:
+		return "", true, nil
+	case s.fixed != nil:
+		scope = s.fixed(ctx)
+		return scope, scope != "", nil
+	}
+	mac := s.mac
+	if mac == nil {
+		if mac, err = s.stored.MAC(ctx); err != nil {
+			return "", false, err
+		}
+	}
+	scope = mac.Scope(ctx)
+	return scope, scope != "", nil
+}

@@ -1,0 +1,318 @@
+package idemgrpc_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"math/big"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/idemgrpc"
+	"github.com/idempotency-go/idempotency/internal/teststore"
+)
+
+// TestTenantsApartByDefault: under the defaults, two clients sending the
+// same key and request are two calls, each replayed its own response; a
+// client cannot read another's response, nor keep it from running by
+// sending its key first.
+func TestTenantsApartByDefault(t *testing.T) {
+	t.Parallel()
+	var runs atomic.Int64
+	e := newEnv(t, charge(&runs), nil)
+	req := newStruct(t, map[string]any{"amount": 1})
+	a := e.callAs("Bearer client-a", methodCharge, "k", req)
+	b := e.callAs("Bearer client-b", methodCharge, "k", req)
+	if a.err != nil || b.err != nil || a.replayed() || b.replayed() {
+		t.Fatalf("first calls: %v, %v, replayed %v, %v; want two calls run", a.err, b.err, a.replayed(), b.replayed())
+	}
+	if got := runs.Load(); got != 2 {
+		t.Fatalf("handler ran %d times for two clients, want 2", got)
+	}
+	for _, c := range []struct {
+		auth   string
+		charge float64
+	}{{"Bearer client-a", 1}, {"Bearer client-b", 2}} {
+		r := e.callAs(c.auth, methodCharge, "k", req)
+		if r.err != nil || !r.replayed() || r.resp.Fields["charge"].GetNumberValue() != c.charge {
+			t.Fatalf("%s again: %v, replayed %v, %v; want its own charge %v replayed", c.auth, r.err, r.replayed(), r.resp, c.charge)
+		}
+	}
+	if got := runs.Load(); got != 2 {
+		t.Fatalf("handler ran %d times, want 2", got)
+	}
+}
+
+// TestUnidentifiedCall: a keyed call that does not identify its client
+// gets codes.Unauthenticated and does not run, under the default scope and
+// under a Scope that returns ""; an empty scope is never shared. A call
+// without a key passes through as before.
+func TestUnidentifiedCall(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  *idemgrpc.Config
+		auth string
+	}{
+		{"DefaultNoCredentials", nil, ""},
+		{"DefaultBlankCredentials", nil, "  "},
+		{"GivenSecretNoCredentials", &idemgrpc.Config{ScopeSecret: []byte("0123456789abcdef")}, ""},
+		{"ScopeEmpty", &idemgrpc.Config{Scope: func(context.Context) string { return "" }}, "Bearer client-a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var runs atomic.Int64
+			e := newEnv(t, charge(&runs), &envOptions{cfg: tc.cfg})
+			req := newStruct(t, map[string]any{"amount": 1})
+			for range 2 {
+				r := e.callAs(tc.auth, methodCharge, "k", req)
+				wantCode(t, r, codes.Unauthenticated)
+				if !strings.HasPrefix(status.Convert(r.err).Message(), "idempotency: ") {
+					t.Fatalf("message %q", status.Convert(r.err).Message())
+				}
+			}
+			if got := runs.Load(); got != 0 {
+				t.Fatalf("handler ran %d times, want 0", got)
+			}
+			if n := e.store.Len(); n > 1 { // the stored secret at most
+				t.Fatalf("%d records in the store, want no call's", n)
+			}
+			if r := e.callAs(tc.auth, methodCharge, "", req); r.err != nil || runs.Load() != 1 {
+				t.Fatalf("a call without a key: %v, %d runs; want it run unguarded", r.err, runs.Load())
+			}
+		})
+	}
+}
+
+// TestSharedKeySpace: opted in, every client shares one key space.
+func TestSharedKeySpace(t *testing.T) {
+	t.Parallel()
+	var runs atomic.Int64
+	e := newEnv(t, charge(&runs), &envOptions{cfg: &idemgrpc.Config{SharedKeySpace: true}})
+	req := newStruct(t, map[string]any{"amount": 1})
+	if r := e.callAs("", methodCharge, "k", req); r.err != nil {
+		t.Fatal(r.err)
+	}
+	r := e.callAs("Bearer client-b", methodCharge, "k", req)
+	if r.err != nil || !r.replayed() || runs.Load() != 1 {
+		t.Fatalf("another client: %v, replayed %v, %d runs; want the first response replayed", r.err, r.replayed(), runs.Load())
+	}
+	if _, err := e.guard.Lookup(context.Background(), idemgrpc.RecordKey("", "", methodCharge, "k")); err != nil {
+		t.Fatalf("the record of the shared key space: %v", err)
+	}
+	if _, err := e.store.Get(context.Background(), idemgrpc.DefaultKeyPrefix+idemgrpc.SecretRecord); err == nil {
+		t.Fatal("a scope secret was kept in the store of a shared key space")
+	}
+}
+
+// TestScopeSecret: under a given secret, the scope in the store key is
+// CredentialScope's under that secret, no secret is kept in the store,
+// and the scope is keyed: no plain SHA-256 of the credentials.
+func TestScopeSecret(t *testing.T) {
+	t.Parallel()
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	var runs atomic.Int64
+	e := newEnv(t, charge(&runs), &envOptions{cfg: &idemgrpc.Config{ScopeSecret: secret}})
+	if r := e.call(methodCharge, "k", newStruct(t, map[string]any{"amount": 1})); r.err != nil {
+		t.Fatal(r.err)
+	}
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", clientA))
+	scope := idemgrpc.CredentialScope(secret)(ctx)
+	if _, err := e.guard.Lookup(context.Background(), idemgrpc.RecordKey("", scope, methodCharge, "k")); err != nil {
+		t.Fatalf("the record under CredentialScope(secret): %v", err)
+	}
+	if _, err := e.store.Get(context.Background(), idemgrpc.DefaultKeyPrefix+idemgrpc.SecretRecord); err == nil {
+		t.Fatal("a scope secret was kept in the store though one was given")
+	}
+	sum := sha256.Sum256([]byte(clientA))
+	for _, plain := range []string{hex.EncodeToString(sum[:]), base64.RawURLEncoding.EncodeToString(sum[:16]), base64.RawURLEncoding.EncodeToString(sum[:])} {
+		if strings.Contains(scope, plain) || strings.Contains(plain, scope) {
+			t.Fatalf("scope %q is a plain digest of the credentials", scope)
+		}
+	}
+	other := idemgrpc.CredentialScope([]byte("fedcba9876543210fedcba9876543210"))(ctx)
+	if other == scope || other == "" {
+		t.Fatalf("scope under another secret %q, under the secret %q", other, scope)
+	}
+}
+
+// TestStoredSecretShared: without ScopeSecret, the secret kept in the
+// store serves every interceptor of that store (another server, a
+// restart): a retry that reaches another server is replayed.
+func TestStoredSecretShared(t *testing.T) {
+	t.Parallel()
+	store := teststore.Memory(t)
+	var runs atomic.Int64
+	one := newEnv(t, charge(&runs), &envOptions{store: store})
+	two := newEnv(t, charge(&runs), &envOptions{store: store})
+	req := newStruct(t, map[string]any{"amount": 1})
+	if r := one.call(methodCharge, "k", req); r.err != nil {
+		t.Fatal(r.err)
+	}
+	r := two.call(methodCharge, "k", req)
+	if r.err != nil || !r.replayed() || runs.Load() != 1 {
+		t.Fatalf("on the second server: %v, replayed %v, %d runs; want a replay", r.err, r.replayed(), runs.Load())
+	}
+}
+
+// TestScopeSecretUnavailable: while the store cannot give the secret, a
+// keyed call gets codes.Unavailable and does not run; once it can, the
+// call runs. A stored secret that is not one is never replaced.
+func TestScopeSecretUnavailable(t *testing.T) {
+	t.Parallel()
+	t.Run("StoreDown", func(t *testing.T) {
+		t.Parallel()
+		flaky := teststore.Down(teststore.Memory(t))
+		var runs atomic.Int64
+		e := newEnv(t, charge(&runs), &envOptions{store: flaky})
+		req := newStruct(t, map[string]any{"amount": 1})
+		wantCode(t, e.call(methodCharge, "k", req), codes.Unavailable)
+		if runs.Load() != 0 {
+			t.Fatal("handler ran without a scope")
+		}
+		flaky.Down.Store(false)
+		if r := e.call(methodCharge, "k", req); r.err != nil || runs.Load() != 1 {
+			t.Fatalf("store back: %v, %d runs; want the call run", r.err, runs.Load())
+		}
+	})
+	t.Run("Corrupt", func(t *testing.T) {
+		t.Parallel()
+		store := teststore.Memory(t)
+		ctx := context.Background()
+		key := idemgrpc.DefaultKeyPrefix + idemgrpc.SecretRecord
+		c, err := store.Claim(ctx, idempotency.ClaimRequest{Key: key, Lease: time.Minute})
+		if err != nil || !c.Acquired {
+			t.Fatalf("claim: %v, %+v", err, c)
+		}
+		if err := store.Complete(ctx, key, c.Record.Token, idempotency.Outcome{Status: idempotency.StatusCompleted, Value: []byte(`"0a0b"`)}); err != nil {
+			t.Fatal(err)
+		}
+		var runs atomic.Int64
+		e := newEnv(t, charge(&runs), &envOptions{store: store})
+		wantCode(t, e.call(methodCharge, "k", newStruct(t, map[string]any{"amount": 1})), codes.Unavailable)
+		rec, err := store.Get(ctx, key)
+		if err != nil || string(rec.Value) != `"0a0b"` || runs.Load() != 0 {
+			t.Fatalf("after the call: %q, %v, %d runs; want the record kept and no run", rec.Value, err, runs.Load())
+		}
+	})
+}
+
+// TestTLSClientCertificate: over mutual TLS, the certificate a client
+// presents identifies it without any metadata: two certificates are two
+// clients, the same certificate one.
+func TestTLSClientCertificate(t *testing.T) {
+	t.Parallel()
+	ca := newCA(t)
+	serverCert := ca.issue(t, "server", true)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	serverCreds := credentials.NewTLS(&tls.Config{
+		Certificates: []tls.Certificate{serverCert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS13,
+	})
+	var runs atomic.Int64
+	clientA, clientB := ca.issue(t, "client-a", false), ca.issue(t, "client-b", false)
+	dial := func(cert tls.Certificate) grpc.DialOption {
+		return grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
+			Certificates: []tls.Certificate{cert},
+			RootCAs:      pool,
+			ServerName:   "server",
+			MinVersion:   tls.VersionTLS13,
+		}))
+	}
+	a := newEnv(t, charge(&runs), &envOptions{server: []grpc.ServerOption{grpc.Creds(serverCreds)}, dial: []grpc.DialOption{dial(clientA)}})
+	// The same server's store and secret, reached by client B.
+	b := newEnv(t, charge(&runs), &envOptions{store: a.store, server: []grpc.ServerOption{grpc.Creds(serverCreds)}, dial: []grpc.DialOption{dial(clientB)}})
+	req := newStruct(t, map[string]any{"amount": 1})
+	for i, e := range []*env{a, b} {
+		if r := e.callAs("", methodCharge, "k", req); r.err != nil || r.replayed() {
+			t.Fatalf("client %d: %v, replayed %v; want its call run", i, r.err, r.replayed())
+		}
+	}
+	if r := a.callAs("", methodCharge, "k", req); r.err != nil || !r.replayed() || r.resp.Fields["charge"].GetNumberValue() != 1 {
+		t.Fatalf("client A again: %v, replayed %v, %v; want its own response", r.err, r.replayed(), r.resp)
+	}
+	if got := runs.Load(); got != 2 {
+		t.Fatalf("handler ran %d times, want 2", got)
+	}
+}
+
+// ca is a certificate authority of a test.
+type ca struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+func newCA(t *testing.T) *ca {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &ca{cert: cert, key: key}
+}
+
+// issue makes a certificate for name, a server's or a client's.
+func (c *ca) issue(t *testing.T, name string, server bool) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if server {
+		tmpl.DNSNames = []string{name}
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
