@@ -64,14 +64,7 @@ func (s *MAC[R]) Scope(r R) string {
 func (s *MAC[R]) Append(dst []byte, r R) (_ []byte, ok bool) {
 	m := s.pool.Get().(*State)
 	defer func() {
-		m.mac.Reset()
-		clear(m.buf)
-		if cap(m.buf) > maxPooledBuf {
-			m.buf = nil // an outsized credential: not kept for every request
-		}
-		m.buf = m.buf[:0]
-		clear(m.Pairs)
-		m.Pairs = m.Pairs[:0]
+		m.reset()
 		s.pool.Put(m)
 	}()
 	if s.parts(m, r) == 0 {
@@ -79,6 +72,19 @@ func (s *MAC[R]) Append(dst []byte, r R) (_ []byte, ok bool) {
 	}
 	m.mac.Write(m.buf)
 	return base64.RawURLEncoding.AppendEncode(dst, m.mac.Sum(m.sum[:0])[:16]), true
+}
+
+// reset readies m for the next request, keeping none of this one's
+// credentials.
+func (m *State) reset() {
+	m.mac.Reset()
+	clear(m.buf)
+	if cap(m.buf) > maxPooledBuf {
+		m.buf = nil // an outsized credential: not kept for every request
+	}
+	m.buf = m.buf[:0]
+	clear(m.Pairs)
+	m.Pairs = m.Pairs[:0]
 }
 
 // maxPooledBuf bounds the buffers a pooled State keeps.

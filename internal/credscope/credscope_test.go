@@ -142,3 +142,35 @@ func TestStatePooled(t *testing.T) {
 		})
 	}
 }
+
+// TestStateReset: a buffer of up to 64 KiB is kept for the next request,
+// a larger one dropped; either way nothing of the request stays.
+func TestStateReset(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cap  int
+		kept bool
+	}{
+		{"Small", 128, true},
+		{"AtTheBound", maxPooledBuf, true},
+		{"PastTheBound", maxPooledBuf + 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := testMAC("secret").pool.Get().(*State)
+			m.buf = append(make([]byte, 0, tc.cap), "Bearer token"...)
+			m.Pairs = append(m.Pairs, [2]string{"session", "s3cr3t"})
+			m.reset()
+			if len(m.buf) != 0 || len(m.Pairs) != 0 || m.Pairs[:1][0] != ([2]string{}) {
+				t.Fatalf("after reset: %d bytes, pairs %q", len(m.buf), m.Pairs[:1])
+			}
+			if kept := m.buf != nil; kept != tc.kept {
+				t.Fatalf("buffer of %d bytes kept = %v, want %v", tc.cap, kept, tc.kept)
+			}
+			if m.buf != nil && bytes.Contains(m.buf[:cap(m.buf)], []byte("Bearer")) {
+				t.Fatal("the kept buffer holds the credential")
+			}
+		})
+	}
+}
