@@ -3,6 +3,7 @@ package idemgrpc
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -32,8 +33,8 @@ type Config struct {
 	// Default nil: the scope is a keyed digest (HMAC-SHA-256 under
 	// ScopeSecret) of the call's credentials, which are its
 	// "authorization" metadata and its TLS client certificate
-	// ([CredentialScope]). A guarded call without either gets
-	// codes.Unauthenticated.
+	// ([CredentialScope]), or the metadata ScopeMetadata names. A guarded
+	// call without any of them gets codes.Unauthenticated.
 	Scope func(ctx context.Context) string
 	// ScopeSecret keys the digest of credentials that is the default
 	// Scope, so that a scope seen in the store, a listing or a log cannot
@@ -55,6 +56,13 @@ type Config struct {
 	// codes.Unavailable and the handler does not run. Unused when Scope is
 	// set or SharedKeySpace.
 	ScopeSecret []byte
+	// ScopeMetadata, when set, names the metadata keys whose values are a
+	// client's credentials for the default scope (see [MetadataScope]),
+	// instead of "authorization" and the TLS client certificate: an API
+	// key, or a key an authenticating proxy in front of this server sets.
+	// Keyed by ScopeSecret (or the stored secret) as the default is.
+	// Unused when Scope is set or SharedKeySpace. Default none.
+	ScopeMetadata []string
 	// SharedKeySpace puts every call in one key space, whoever makes it:
 	// one client's key replays its response to any other client that
 	// sends that key and request, and a client that sends a key first
@@ -130,6 +138,7 @@ func (c *Config) withDefaults() Config {
 	if d.Scope == nil && !d.SharedKeySpace && d.ScopeSecret != nil && len(d.ScopeSecret) < MinScopeSecret {
 		panic(fmt.Sprintf("idempotency: idemgrpc: Config.ScopeSecret is shorter than %d bytes", MinScopeSecret))
 	}
+	d.ScopeMetadata = slices.Clone(d.ScopeMetadata)
 	if d.ReleaseCodes == nil {
 		d.ReleaseCodes = DefaultReleaseCodes
 	}

@@ -35,17 +35,38 @@ func CredentialScope(secret []byte) func(ctx context.Context) string {
 	return credentialMAC(secret).Scope
 }
 
+// MetadataScope returns a Scope function like CredentialScope whose
+// credentials are the values of the named metadata keys instead (an API
+// key, a key an authenticating proxy in front sets): a keyed digest
+// (HMAC-SHA-256 under secret) of every non-blank value of each, in the
+// order of names. Keys are matched as gRPC does, in any case. A call with
+// none of them gets "", which the interceptor answers with
+// codes.Unauthenticated. [Config.ScopeMetadata] makes it the default.
+func MetadataScope(secret []byte, names ...string) func(ctx context.Context) string {
+	return metadataMAC(secret, names).Scope
+}
+
+// metadataMAC is the keyed digest behind MetadataScope.
+func metadataMAC(secret []byte, names []string) *credscope.MAC[context.Context] {
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = strings.ToLower(n) // as metadata keeps them
+	}
+	return credscope.New(secret, func(m *credscope.State, ctx context.Context) int {
+		md, _ := metadata.FromIncomingContext(ctx)
+		n := 0
+		for i, k := range keys {
+			n += credscope.Values(m, credscope.NameTag(i), md[k])
+		}
+		return n
+	})
+}
+
 // credentialMAC is the keyed digest behind CredentialScope.
 func credentialMAC(secret []byte) *credscope.MAC[context.Context] {
 	return credscope.New(secret, func(m *credscope.State, ctx context.Context) int {
-		n := 0
 		md, _ := metadata.FromIncomingContext(ctx)
-		for _, v := range md["authorization"] {
-			if strings.TrimSpace(v) != "" {
-				credscope.Part(m, 'a', v)
-				n++
-			}
-		}
+		n := credscope.Values(m, 'a', md["authorization"])
 		if p, ok := peer.FromContext(ctx); ok {
 			if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
 				credscope.Part(m, 't', ti.State.PeerCertificates[0].Raw)
@@ -65,15 +86,22 @@ type scoper struct {
 }
 
 func newScoper(g *idempotency.Guard, c *Config) *scoper {
+	// The default scope under a secret: CredentialScope, or MetadataScope
+	// of Config.ScopeMetadata.
+	digest := credentialMAC
+	if len(c.ScopeMetadata) > 0 {
+		names := c.ScopeMetadata
+		digest = func(secret []byte) *credscope.MAC[context.Context] { return metadataMAC(secret, names) }
+	}
 	switch {
 	case c.Scope != nil:
 		return &scoper{fixed: c.Scope}
 	case c.SharedKeySpace:
 		return &scoper{shared: true}
 	case c.ScopeSecret != nil:
-		return &scoper{mac: credentialMAC(c.ScopeSecret)}
+		return &scoper{mac: digest(c.ScopeSecret)}
 	}
-	return &scoper{stored: credscope.NewStored(g, c.KeyPrefix+SecretRecord, "idemgrpc", credentialMAC)}
+	return &scoper{stored: credscope.NewStored(g, c.KeyPrefix+SecretRecord, "idemgrpc", digest)}
 }
 
 // scope returns the scope of the call; ok is false for a call that

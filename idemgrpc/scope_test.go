@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/idemgrpc"
@@ -315,4 +316,55 @@ func (c *ca) issue(t *testing.T, name string, server bool) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestScopeMetadata: with ScopeMetadata, the named metadata (an API key)
+// tells clients apart instead of "authorization", in any case of its
+// name; a call without it gets codes.Unauthenticated.
+func TestScopeMetadata(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  *idemgrpc.Config
+	}{
+		{"StoredSecret", &idemgrpc.Config{ScopeMetadata: []string{"X-Api-Key"}}},
+		{"ScopeSecret", &idemgrpc.Config{ScopeMetadata: []string{"x-api-key"}, ScopeSecret: []byte("0123456789abcdef")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var runs atomic.Int64
+			e := newEnv(t, charge(&runs), &envOptions{cfg: tc.cfg})
+			req := newStruct(t, map[string]any{"amount": 1})
+			call := func(kv ...string) reply {
+				ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(),
+					append([]string{idemgrpc.MetadataKey, "k", "authorization", "Bearer same"}, kv...)...), 20*time.Second)
+				defer cancel()
+				r := reply{resp: new(structpb.Struct)}
+				r.err = e.conn.Invoke(ctx, methodCharge, req, r.resp, grpc.Header(&r.header))
+				return r
+			}
+			a, b := call("x-api-key", "key-a"), call("x-api-key", "key-b")
+			if a.err != nil || b.err != nil || runs.Load() != 2 {
+				t.Fatalf("two API keys: %v, %v, %d runs; want two calls run", a.err, b.err, runs.Load())
+			}
+			if r := call("x-api-key", "key-a"); r.err != nil || !r.replayed() || r.resp.Fields["charge"].GetNumberValue() != 1 {
+				t.Fatalf("key-a again: %v, replayed %v, %v; want its own response", r.err, r.replayed(), r.resp)
+			}
+			wantCode(t, call(), codes.Unauthenticated)
+			wantCode(t, call("x-api-key", " "), codes.Unauthenticated)
+			if got := runs.Load(); got != 2 {
+				t.Fatalf("handler ran %d times, want 2", got)
+			}
+		})
+	}
+	scope := idemgrpc.MetadataScope([]byte("0123456789abcdef"), "X-Api-Key", "x-tenant")
+	in := func(kv ...string) string {
+		return scope(metadata.NewIncomingContext(context.Background(), metadata.Pairs(kv...)))
+	}
+	if in("x-api-key", "a", "x-tenant", "b") == in("x-api-key", "b", "x-tenant", "a") || in("x-api-key", "a") == in("x-tenant", "a") {
+		t.Error("MetadataScope does not tell the keys apart")
+	}
+	if in("x-api-key", "a") == "" || in("authorization", "Bearer a") != "" {
+		t.Error("MetadataScope reads other metadata than it names")
+	}
 }

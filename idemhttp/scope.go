@@ -44,13 +44,7 @@ func HeaderScope(secret []byte, names ...string) func(r *http.Request) string {
 // credentialMAC is the keyed digest behind CredentialScope.
 func credentialMAC(secret []byte) *credscope.MAC[*http.Request] {
 	return credscope.New(secret, func(m *credscope.State, r *http.Request) int {
-		n := 0
-		for _, v := range r.Header.Values("Authorization") {
-			if strings.TrimSpace(v) != "" {
-				credscope.Part(m, 'a', v)
-				n++
-			}
-		}
+		n := credscope.Values(m, 'a', r.Header.Values("Authorization"))
 		m.Pairs = cookiesOf(m.Pairs, r.Header["Cookie"])
 		slices.SortFunc(m.Pairs, func(a, b [2]string) int {
 			if c := strings.Compare(a[0], b[0]); c != 0 {
@@ -77,12 +71,7 @@ func headerMAC(secret []byte, names []string) *credscope.MAC[*http.Request] {
 	return credscope.New(secret, func(m *credscope.State, r *http.Request) int {
 		n := 0
 		for i, name := range names {
-			for _, v := range r.Header.Values(name) {
-				if strings.TrimSpace(v) != "" {
-					credscope.Part(m, byte('0'+i%64), v)
-					n++
-				}
-			}
+			n += credscope.Values(m, credscope.NameTag(i), r.Header.Values(name))
 		}
 		return n
 	})

@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"hash"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -89,6 +90,23 @@ func (m *State) reset() {
 
 // maxPooledBuf bounds the buffers a pooled State keeps.
 const maxPooledBuf = 64 << 10
+
+// Values adds each non-blank value of vs as a part tagged tag, and
+// returns how many it added: blank values are no credentials.
+func Values(m *State, tag byte, vs []string) int {
+	n := 0
+	for _, v := range vs {
+		if strings.TrimSpace(v) != "" {
+			Part(m, tag, v)
+			n++
+		}
+	}
+	return n
+}
+
+// NameTag is the tag of the values of the i-th of a list of names (headers,
+// metadata keys) whose values are the credentials.
+func NameTag(i int) byte { return byte('0' + i%64) }
 
 // Part adds a part of the credentials: tagged and length-prefixed, so that
 // no two lists of parts hash alike.

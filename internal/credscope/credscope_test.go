@@ -15,15 +15,13 @@ type req struct {
 
 func testMAC(secret string) *MAC[req] {
 	return New([]byte(secret), func(m *State, r req) int {
-		for _, c := range r.creds {
-			Part(m, 'a', c)
-		}
+		n := Values(m, 'a', r.creds)
 		m.Pairs = append(m.Pairs, r.cookies...)
 		for _, c := range m.Pairs {
 			Part(m, 'c', c[0])
 			Part(m, '=', c[1])
 		}
-		return len(r.creds) + len(m.Pairs)
+		return n + len(m.Pairs)
 	})
 }
 
@@ -47,7 +45,11 @@ func TestScope(t *testing.T) {
 		{"OtherCredentials", s, req{creds: []string{"Bearer b"}}, false},
 		{"OtherSecret", testMAC("0123456789abcdeF"), req{creds: []string{"Bearer a"}}, false},
 		{"SplitOtherwise", s, req{creds: []string{"Bearer", " a"}}, false},
-		{"MoreParts", s, req{creds: []string{"Bearer a", ""}}, false},
+		{"MoreParts", s, req{creds: []string{"Bearer a", "x"}}, false},
+		{"BlankNotCounted", s, req{creds: []string{" ", "Bearer a", "\t"}}, true},
+		{"NameTags", New([]byte("0123456789abcdef"), func(m *State, r req) int {
+			return Values(m, NameTag(0), r.creds)
+		}), req{creds: []string{"Bearer a"}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -60,6 +62,12 @@ func TestScope(t *testing.T) {
 	// end of the first.
 	if s.Scope(req{creds: []string{"Beareraa"}}) == s.Scope(req{creds: []string{"Bearer", "a"}}) {
 		t.Fatal("parts Bearer and a hash as the one part Beareraa")
+	}
+	if got := s.Scope(req{creds: []string{"", " \t"}}); got != "" {
+		t.Fatalf("scope of blank credentials = %q, want \"\"", got)
+	}
+	if NameTag(0) == NameTag(1) || NameTag(1) == 'a' {
+		t.Fatal("name tags alike")
 	}
 	if got := s.Scope(req{}); got != "" {
 		t.Fatalf("scope without credentials = %q, want \"\"", got)
