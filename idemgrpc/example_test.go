@@ -97,3 +97,27 @@ func ExampleConfig_scope() {
 	fmt.Println(idemgrpc.RecordKey("", "acct-9", "/ledger.Ledger/Charge", "order-1042"))
 	// Output: idemgrpc:6:acct-921:/ledger.Ledger/Chargeorder-1042
 }
+
+// The default scope is a keyed digest of a call's credentials: the same
+// for one client's calls, another for another client, none without
+// credentials (such a keyed call gets codes.Unauthenticated).
+func ExampleCredentialScope() {
+	scope := idemgrpc.CredentialScope([]byte("32 random bytes from a vault...."))
+	from := func(auth string) context.Context {
+		return metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", auth))
+	}
+	a := scope(from("Bearer token-a"))
+	fmt.Println(len(a), a == scope(from("Bearer token-a")), a == scope(from("Bearer token-b")))
+	fmt.Printf("%q\n", scope(context.Background()))
+	// Output:
+	// 22 true false
+	// ""
+}
+
+// An API key in metadata tells clients apart instead of "authorization".
+func ExampleMetadataScope() {
+	scope := idemgrpc.MetadataScope([]byte("32 random bytes from a vault...."), "x-api-key")
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-api-key", "key-live-42"))
+	fmt.Println(len(scope(ctx)))
+	// Output: 22
+}
