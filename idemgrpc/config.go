@@ -135,9 +135,6 @@ func (c *Config) withDefaults() Config {
 	if d.TTL < 0 && d.TTL != idempotency.NoExpiry {
 		panic(fmt.Sprintf("idempotency: idemgrpc: invalid Config.TTL %v (want > 0, 0 for the guard's, or idempotency.NoExpiry)", d.TTL))
 	}
-	if d.Scope == nil && !d.SharedKeySpace && d.ScopeSecret != nil && len(d.ScopeSecret) < MinScopeSecret {
-		panic(fmt.Sprintf("idempotency: idemgrpc: Config.ScopeSecret is shorter than %d bytes", MinScopeSecret))
-	}
 	d.ScopeMetadata = slices.Clone(d.ScopeMetadata)
 	if d.ReleaseCodes == nil {
 		d.ReleaseCodes = DefaultReleaseCodes

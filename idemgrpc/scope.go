@@ -77,50 +77,17 @@ func credentialMAC(secret []byte) *credscope.MAC[context.Context] {
 	})
 }
 
-// scoper finds the scope of a call by the configuration.
-type scoper struct {
-	fixed  func(context.Context) string       // Scope; nil: see below
-	mac    *credscope.MAC[context.Context]    // the default scope under ScopeSecret
-	shared bool                               // SharedKeySpace: one key space
-	stored *credscope.Stored[context.Context] // otherwise, under the secret kept in the store
-}
-
-func newScoper(g *idempotency.Guard, c *Config) *scoper {
-	// The default scope under a secret: CredentialScope, or MetadataScope
-	// of Config.ScopeMetadata.
+// newScoper returns the scope of calls under c: Config.Scope,
+// SharedKeySpace, or CredentialScope (MetadataScope of ScopeMetadata)
+// under ScopeSecret or the secret kept in g's store.
+func newScoper(g *idempotency.Guard, c *Config) *credscope.Scoper[context.Context] {
 	digest := credentialMAC
 	if len(c.ScopeMetadata) > 0 {
 		names := c.ScopeMetadata
 		digest = func(secret []byte) *credscope.MAC[context.Context] { return metadataMAC(secret, names) }
 	}
-	switch {
-	case c.Scope != nil:
-		return &scoper{fixed: c.Scope}
-	case c.SharedKeySpace:
-		return &scoper{shared: true}
-	case c.ScopeSecret != nil:
-		return &scoper{mac: digest(c.ScopeSecret)}
-	}
-	return &scoper{stored: credscope.NewStored(g, c.KeyPrefix+SecretRecord, "idemgrpc", digest)}
-}
-
-// scope returns the scope of the call; ok is false for a call that
-// cannot be told apart (no scope, and not SharedKeySpace), and err is set
-// when the stored secret cannot be read or made.
-func (s *scoper) scope(ctx context.Context) (scope string, ok bool, err error) {
-	switch {
-	case s.shared:
-		return "", true, nil
-	case s.fixed != nil:
-		scope = s.fixed(ctx)
-		return scope, scope != "", nil
-	}
-	mac := s.mac
-	if mac == nil {
-		if mac, err = s.stored.MAC(ctx); err != nil {
-			return "", false, err
-		}
-	}
-	scope = mac.Scope(ctx)
-	return scope, scope != "", nil
+	return credscope.NewScoper(credscope.Choice[context.Context]{
+		Scope: c.Scope, Shared: c.SharedKeySpace, Secret: c.ScopeSecret, Digest: digest,
+		Guard: g, SecretKey: c.KeyPrefix + SecretRecord, Name: "idemgrpc",
+	})
 }

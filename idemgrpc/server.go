@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/credscope"
 )
 
 // UnaryServerInterceptor returns an interceptor that guards unary calls
@@ -38,7 +39,7 @@ func UnaryServerInterceptor(g *idempotency.Guard, cfg *Config) grpc.UnaryServerI
 type server struct {
 	g       *idempotency.Guard
 	cfg     Config
-	scope   *scoper
+	scope   *credscope.Scoper[context.Context]
 	opts    []idempotency.CallOption
 	methods map[string]bool // nil: all
 	release []codes.Code
@@ -69,7 +70,8 @@ func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err := s.checkKey(values); err != nil {
 		return nil, err
 	}
-	scope, identified, err := s.scope.scope(ctx)
+	var sb [64]byte
+	scope, identified, err := s.scope.Append(ctx, sb[:0], ctx)
 	switch {
 	case err != nil:
 		s.g.Config().Logger.ErrorContext(ctx, "idempotency: idemgrpc: no scope secret", "error", err)
@@ -85,7 +87,7 @@ func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err != nil {
 		return nil, status.Error(codes.Internal, "idempotency: the request cannot be marshalled: "+err.Error())
 	}
-	key := RecordKey(s.cfg.KeyPrefix, scope, info.FullMethod, values[0])
+	key := RecordKey(s.cfg.KeyPrefix, string(scope), info.FullMethod, values[0])
 	if len(key) > idempotency.MaxKeyLen {
 		return nil, status.Error(codes.Internal, "idempotency: the client scope is too long to form a key")
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/internal/credscope"
 )
 
 // New returns middleware that guards requests carrying an Idempotency-Key
@@ -60,7 +61,7 @@ func New(g *idempotency.Guard, cfg *Config) func(http.Handler) http.Handler {
 type handler struct {
 	g       *idempotency.Guard
 	cfg     Config
-	scope   *scoper
+	scope   *credscope.Scoper[*http.Request]
 	opts    []idempotency.CallOption
 	omit    map[string]bool // canonical names
 	allow   map[string]bool // ReplayHeaders; nil: every header
@@ -97,7 +98,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Detail: "Idempotency-Key: " + err.(*KeyError).Reason + ".", Err: err})
 		return
 	}
-	recKey, identified, err := h.scope.recordKey(r.Context(), r, h.cfg.KeyPrefix, key)
+	recKey, identified, err := recordKey(r.Context(), h.scope, r, h.cfg.KeyPrefix, key)
 	switch {
 	case err != nil:
 		h.g.Config().Logger.ErrorContext(r.Context(), "idempotency: idemhttp: no scope secret", "error", err)

@@ -99,34 +99,19 @@ func cookiesOf(cs [][2]string, lines []string) [][2]string {
 	return cs
 }
 
-// scoper finds the scope of a request by the configuration.
-type scoper struct {
-	fixed  func(*http.Request) string       // Scope; nil: see below
-	mac    *credscope.MAC[*http.Request]    // the default scope under ScopeSecret
-	shared bool                             // SharedKeySpace: one key space
-	stored *credscope.Stored[*http.Request] // otherwise, under the secret kept in the store
-}
-
-func newScoper(g *idempotency.Guard, c *Config) *scoper {
-	// The default scope under a secret: CredentialScope, or HeaderScope of
-	// Config.ScopeHeaders.
+// newScoper returns the scope of requests under c: Config.Scope,
+// SharedKeySpace, or CredentialScope (HeaderScope of ScopeHeaders) under
+// ScopeSecret or the secret kept in g's store.
+func newScoper(g *idempotency.Guard, c *Config) *credscope.Scoper[*http.Request] {
 	digest := credentialMAC
 	if len(c.ScopeHeaders) > 0 {
 		names := c.ScopeHeaders
 		digest = func(secret []byte) *credscope.MAC[*http.Request] { return headerMAC(secret, names) }
 	}
-	switch {
-	case c.Scope != nil:
-		return &scoper{fixed: c.Scope}
-	case c.SharedKeySpace:
-		return &scoper{shared: true}
-	case c.ScopeSecret != nil:
-		if len(c.ScopeSecret) < MinScopeSecret {
-			panic("idempotency: idemhttp: Config.ScopeSecret is shorter than 16 bytes")
-		}
-		return &scoper{mac: digest(c.ScopeSecret)}
-	}
-	return &scoper{stored: credscope.NewStored(g, c.KeyPrefix+SecretRecord, "idemhttp", digest)}
+	return credscope.NewScoper(credscope.Choice[*http.Request]{
+		Scope: c.Scope, Shared: c.SharedKeySpace, Secret: c.ScopeSecret, Digest: digest,
+		Guard: g, SecretKey: c.KeyPrefix + SecretRecord, Name: "idemhttp",
+	})
 }
 
 // SecretRecord follows Config.KeyPrefix in the key of the record that
@@ -136,26 +121,15 @@ const SecretRecord = "scope-secret"
 
 // recordKey returns RecordKey(prefix, scope of r, key); ok is false for a
 // request that cannot be told apart (no scope, and not SharedKeySpace),
-// and err is set when the stored secret cannot be read or made. A keyed
-// digest is written straight into the key: one allocation.
-func (s *scoper) recordKey(ctx context.Context, r *http.Request, prefix, key string) (recKey string, ok bool, err error) {
-	switch {
-	case s.shared:
-		return RecordKey(prefix, "", key), true, nil
-	case s.fixed != nil:
-		scope := s.fixed(r)
-		return RecordKey(prefix, scope, key), scope != "", nil
-	}
-	mac := s.mac
-	if mac == nil {
-		if mac, err = s.stored.MAC(ctx); err != nil {
-			return "", false, err
-		}
+// and err is set when the stored secret cannot be read or made. One
+// allocation: the key.
+func recordKey(ctx context.Context, s *credscope.Scoper[*http.Request], r *http.Request, prefix, key string) (recKey string, ok bool, err error) {
+	var sb [64]byte
+	scope, ok, err := s.Append(ctx, sb[:0], r)
+	if !ok {
+		return "", false, err
 	}
 	var buf [128]byte
-	b := appendKeyHead(buf[:0], prefix, credscope.Len)
-	if b, ok = mac.Append(b, r); !ok {
-		return "", false, nil
-	}
-	return string(append(b, key...)), true, nil
+	b := appendKeyHead(buf[:0], prefix, len(scope))
+	return string(append(append(b, scope...), key...)), true, nil
 }
