@@ -182,3 +182,32 @@ func TestStateReset(t *testing.T) {
 		})
 	}
 }
+
+// TestStable: scopes are in the keys of stored records, so that the same
+// credentials under the same secret must make the same scope in every
+// version: another would put every client in a new key space. The tags of
+// named values are part of it. The figures are HMAC-SHA-256 computed apart
+// (Python's hmac over the tagged, length-prefixed parts).
+func TestStable(t *testing.T) {
+	t.Parallel()
+	named := New([]byte("0123456789abcdef"), func(m *State, r req) int {
+		n := 0
+		for i, c := range r.creds {
+			n += Values(m, NameTag(i), []string{c})
+		}
+		return n
+	})
+	for _, tc := range []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"Credentials", testMAC("0123456789abcdef").Scope(req{creds: []string{"Bearer a"}, cookies: [][2]string{{"s", "1"}}}), "n0Gt_46biA2DFQWlZ7VhcQ"},
+		{"Named", named.Scope(req{creds: []string{"a", "b", "c"}}), "u-AhN7XZ0Iw5Z2Wtoh1Ipg"},
+		{"Tags", string([]byte{NameTag(0), NameTag(1), NameTag(63), NameTag(64)}), "01o0"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+}
