@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"math/big"
 	"strings"
 	"sync/atomic"
@@ -366,5 +367,47 @@ func TestScopeMetadata(t *testing.T) {
 	}
 	if in("x-api-key", "a") == "" || in("authorization", "Bearer a") != "" {
 		t.Error("MetadataScope reads other metadata than it names")
+	}
+}
+
+// TestScopeFunctionsRefuseShortSecret: CredentialScope and MetadataScope
+// are keyed digests. Under a secret shorter than MinScopeSecret (none at
+// all, say, from an unset environment variable) the digest would be one
+// anyone can compute, and a scope seen in the store would give a guessed
+// token away; they panic instead, as Config.ScopeSecret does.
+func TestScopeFunctionsRefuseShortSecret(t *testing.T) {
+	t.Parallel()
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer a", "x-api-key", "key-a"))
+	for _, tc := range []struct {
+		name   string
+		secret []byte
+		ok     bool
+	}{
+		{"Nil", nil, false},
+		{"Empty", []byte{}, false},
+		{"OneByteShort", []byte(strings.Repeat("s", idemgrpc.MinScopeSecret-1)), false},
+		{"Shortest", []byte(strings.Repeat("s", idemgrpc.MinScopeSecret)), true},
+	} {
+		for _, f := range []struct {
+			name  string
+			scope func(secret []byte) func(context.Context) string
+		}{
+			{"CredentialScope", idemgrpc.CredentialScope},
+			{"MetadataScope", func(secret []byte) func(context.Context) string { return idemgrpc.MetadataScope(secret, "x-api-key") }},
+		} {
+			t.Run(f.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				scope, p := func() (scope func(context.Context) string, p any) {
+					defer func() { p = recover() }()
+					return f.scope(tc.secret), nil
+				}()
+				switch {
+				case tc.ok && (p != nil || scope(ctx) == ""):
+					t.Fatalf("a secret of %d bytes: panic %v; want a scope", len(tc.secret), p)
+				case !tc.ok && !strings.HasPrefix(fmt.Sprint(p), "idempotency: "):
+					t.Fatalf("a secret of %d bytes: panic %v; want one starting with %q", len(tc.secret), p, "idempotency: ")
+				}
+			})
+		}
 	}
 }

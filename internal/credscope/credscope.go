@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"hash"
 	"slices"
 	"strings"
@@ -42,8 +43,13 @@ type State struct {
 	Pairs [][2]string
 }
 
-// New returns the MAC of secret over the credentials parts writes.
+// New returns the MAC of secret over the credentials parts writes. It
+// panics on a secret shorter than MinSecret: the digest under it would be
+// one anyone can compute.
 func New[R any](secret []byte, parts func(m *State, r R) int) *MAC[R] {
+	if len(secret) < MinSecret {
+		panic(fmt.Sprintf("idempotency: a scope secret of %d bytes, shorter than %d", len(secret), MinSecret))
+	}
 	secret = slices.Clone(secret)
 	s := &MAC[R]{parts: parts}
 	s.pool.New = func() any { return &State{mac: hmac.New(sha256.New, secret)} }

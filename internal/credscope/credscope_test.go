@@ -2,6 +2,7 @@ package credscope
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -13,16 +14,16 @@ type req struct {
 	cookies [][2]string
 }
 
-func testMAC(secret string) *MAC[req] {
-	return New([]byte(secret), func(m *State, r req) int {
-		n := Values(m, 'a', r.creds)
-		m.Pairs = append(m.Pairs, r.cookies...)
-		for _, c := range m.Pairs {
-			Part(m, 'c', c[0])
-			Part(m, '=', c[1])
-		}
-		return n + len(m.Pairs)
-	})
+func testMAC(secret string) *MAC[req] { return New([]byte(secret), testParts) }
+
+func testParts(m *State, r req) int {
+	n := Values(m, 'a', r.creds)
+	m.Pairs = append(m.Pairs, r.cookies...)
+	for _, c := range m.Pairs {
+		Part(m, 'c', c[0])
+		Part(m, '=', c[1])
+	}
+	return n + len(m.Pairs)
 }
 
 // TestScope: a scope is Len bytes of base64url, the same for the same
@@ -82,12 +83,39 @@ func TestScope(t *testing.T) {
 	}
 }
 
+// TestShortSecretRefused: under a secret shorter than MinSecret the
+// digest would be one anyone can compute; New panics instead.
+func TestShortSecretRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		secret string
+		ok     bool
+	}{
+		{"None", "", false},
+		{"OneByteShort", strings.Repeat("s", MinSecret-1), false},
+		{"Shortest", strings.Repeat("s", MinSecret), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := func() (p any) {
+				defer func() { p = recover() }()
+				testMAC(tc.secret)
+				return nil
+			}()
+			if (p == nil) != tc.ok || p != nil && !strings.HasPrefix(fmt.Sprint(p), "idempotency: ") {
+				t.Fatalf("New with a secret of %d bytes: panic %v, want a panic %v", len(tc.secret), p, !tc.ok)
+			}
+		})
+	}
+}
+
 // TestSecretCopied: a caller that changes its secret after New changes no
 // scope.
 func TestSecretCopied(t *testing.T) {
 	t.Parallel()
 	secret := []byte("0123456789abcdef")
-	s := New(secret, testMAC("").parts)
+	s := New(secret, testParts)
 	r := req{creds: []string{"Bearer a"}}
 	before := s.Scope(r)
 	copy(secret, "XXXXXXXXXXXXXXXX")
@@ -116,7 +144,7 @@ func TestStatePooled(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := testMAC("secret")
+			s := testMAC("0123456789abcdef")
 			r := req{creds: []string{"Bearer " + strings.Repeat("x", tc.cred)}, cookies: [][2]string{{"session", "s3cr3t"}}}
 			seen := false
 			for range 50 {
@@ -166,7 +194,7 @@ func TestStateReset(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			m := testMAC("secret").pool.Get().(*State)
+			m := testMAC("0123456789abcdef").pool.Get().(*State)
 			m.buf = append(make([]byte, 0, tc.cap), "Bearer token"...)
 			m.Pairs = append(m.Pairs, [2]string{"session", "s3cr3t"})
 			m.reset()
