@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // MinSecret is the shortest secret accepted, in bytes.
@@ -91,11 +92,18 @@ func (m *State) reset() {
 	}
 	m.buf = m.buf[:0]
 	clear(m.Pairs)
+	if cap(m.Pairs) > maxPooledPairs {
+		m.Pairs = nil // thousands of cookies: as an outsized credential
+	}
 	m.Pairs = m.Pairs[:0]
 }
 
-// maxPooledBuf bounds the buffers a pooled State keeps.
-const maxPooledBuf = 64 << 10
+// maxPooledBuf bounds the buffers a pooled State keeps, and maxPooledPairs
+// its room for pairs, to as many bytes.
+const (
+	maxPooledBuf   = 64 << 10
+	maxPooledPairs = maxPooledBuf / int(unsafe.Sizeof([2]string{}))
+)
 
 // Values adds each non-blank value of vs as a part tagged tag, and
 // returns how many it added: blank values are no credentials.
