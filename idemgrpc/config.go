@@ -33,7 +33,7 @@ type Config struct {
 	// Default nil: the scope is a keyed digest (HMAC-SHA-256 under
 	// ScopeSecret) of the call's credentials, which are its
 	// "authorization" metadata and its TLS client certificate
-	// ([CredentialScope]), or the metadata ScopeMetadata names. A guarded
+	// ([CredentialScope]), or the metadata ScopeMetadata names. A keyed
 	// call without any of them gets codes.Unauthenticated.
 	Scope func(ctx context.Context) string
 	// ScopeSecret keys the digest of credentials that is the default
@@ -50,8 +50,11 @@ type Config struct {
 	// then uses it, across restarts (a claim of it left behind is taken
 	// over once its lease lapsed, even under the guard's NoTakeover).
 	// Whoever can read that record can test guesses against the scopes in
-	// store keys, and a store that loses it puts every client in a new
-	// key space: set ScopeSecret from a secret manager where that matters.
+	// store keys. A store that loses it (deleted, evicted) splits the
+	// servers until they restart: one that read it keeps it, one that
+	// starts later makes another, and a retry that reaches another server
+	// than its call runs the handler again. Set ScopeSecret from a secret
+	// manager where that matters.
 	// While the store cannot give the secret, guarded calls get
 	// codes.Unavailable and the handler does not run. Unused when Scope is
 	// set or SharedKeySpace.

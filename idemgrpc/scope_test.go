@@ -411,3 +411,39 @@ func TestScopeFunctionsRefuseShortSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredSecretLost: a store that loses the secret's record splits
+// the servers until they restart: a server that read the secret keeps it,
+// so its own records stay reachable, while a server that starts after
+// makes another, and a retry that reaches it runs the handler again.
+// Servers started after the loss agree with each other.
+func TestStoredSecretLost(t *testing.T) {
+	t.Parallel()
+	store := teststore.Memory(t)
+	var runs atomic.Int64
+	old := newEnv(t, charge(&runs), &envOptions{store: store})
+	req := newStruct(t, map[string]any{"amount": 1})
+	if r := old.call(methodCharge, "k1", req); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if err := store.Delete(context.Background(), idemgrpc.DefaultKeyPrefix+idemgrpc.SecretRecord); err != nil {
+		t.Fatal(err)
+	}
+	if r := old.call(methodCharge, "k1", req); r.err != nil || !r.replayed() || runs.Load() != 1 {
+		t.Fatalf("the old server after the loss: %v, replayed %v, %d runs; want its record replayed", r.err, r.replayed(), runs.Load())
+	}
+	fresh := newEnv(t, charge(&runs), &envOptions{store: store})
+	if r := fresh.call(methodCharge, "k1", req); r.err != nil || r.replayed() || runs.Load() != 2 {
+		t.Fatalf("a server started after the loss: %v, replayed %v, %d runs; want the call run again", r.err, r.replayed(), runs.Load())
+	}
+	if r := old.call(methodCharge, "k2", req); r.err != nil || runs.Load() != 3 {
+		t.Fatalf("a new key on the old server: %v, %d runs", r.err, runs.Load())
+	}
+	if r := fresh.call(methodCharge, "k2", req); r.err != nil || r.replayed() || runs.Load() != 4 {
+		t.Fatalf("its retry on the new server: %v, replayed %v, %d runs; want it run again", r.err, r.replayed(), runs.Load())
+	}
+	restarted := newEnv(t, charge(&runs), &envOptions{store: store})
+	if r := restarted.call(methodCharge, "k2", req); r.err != nil || !r.replayed() || r.resp.Fields["charge"].GetNumberValue() != 4 {
+		t.Fatalf("a restarted server: %v, replayed %v, %v; want the new server's response", r.err, r.replayed(), r.resp)
+	}
+}
