@@ -11,9 +11,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -446,4 +448,84 @@ func TestStoredSecretLost(t *testing.T) {
 	if r := restarted.call(methodCharge, "k2", req); r.err != nil || !r.replayed() || r.resp.Fields["charge"].GetNumberValue() != 4 {
 		t.Fatalf("a restarted server: %v, replayed %v, %v; want the new server's response", r.err, r.replayed(), r.resp)
 	}
+}
+
+// TestStoredSecretRace: many first calls on several servers of one store
+// race to make the secret (held until every one of them is claiming it):
+// it is made once (one claim of its record acquired), every other call
+// waits for it instead of failing, and every server agrees on it, so one
+// client's key runs its handler once.
+func TestStoredSecretRace(t *testing.T) {
+	t.Parallel()
+	const servers, calls = 4, 32
+	store := &secretClaims{Store: teststore.Memory(t), racers: calls, all: make(chan struct{}), others: make(chan struct{})}
+	var runs atomic.Int64
+	var envs []*env
+	for range servers {
+		envs = append(envs, newEnv(t, charge(&runs), &envOptions{store: store, cfg: &idemgrpc.Config{Wait: 20 * time.Second}}))
+	}
+	req := newStruct(t, map[string]any{"amount": 1})
+	replies := make([]reply, calls)
+	var wg sync.WaitGroup
+	for i := range replies {
+		wg.Go(func() { replies[i] = envs[i%servers].call(methodCharge, "k", req) })
+	}
+	wg.Wait()
+	for i, r := range replies {
+		if r.err != nil || r.resp.Fields["charge"].GetNumberValue() != 1 {
+			t.Fatalf("call %d on server %d: %v, %v; want the one charge", i, i%servers, r.err, r.resp)
+		}
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("handler ran %d times, want 1", n)
+	}
+	if n := store.acquired.Load(); n != 1 {
+		t.Fatalf("the secret's record was claimed %d times, want once", n)
+	}
+}
+
+// secretClaims holds the claims of the default scope secret's record
+// until racers of them have arrived, and the secret's completion until
+// the others have been answered; it counts the claims acquired.
+type secretClaims struct {
+	idempotency.Store
+	racers   int64
+	arrived  atomic.Int64
+	all      chan struct{} // closed when racers claims have arrived
+	acquired atomic.Int64
+	answered atomic.Int64  // claims not acquired
+	others   chan struct{} // closed when racers-1 claims were not acquired
+}
+
+func (s *secretClaims) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempotency.Claim, error) {
+	if req.Key != idemgrpc.DefaultKeyPrefix+idemgrpc.SecretRecord {
+		return s.Store.Claim(ctx, req)
+	}
+	if s.arrived.Add(1) == s.racers {
+		close(s.all)
+	}
+	select {
+	case <-s.all:
+	case <-ctx.Done(): // the call's own bound
+		return idempotency.Claim{}, ctx.Err()
+	}
+	c, err := s.Store.Claim(ctx, req)
+	switch {
+	case err == nil && c.Acquired:
+		s.acquired.Add(1)
+	case err == nil && s.answered.Add(1) == s.racers-1:
+		close(s.others)
+	}
+	return c, err
+}
+
+func (s *secretClaims) Complete(ctx context.Context, key string, token idempotency.Token, out idempotency.Outcome) error {
+	if key == idemgrpc.DefaultKeyPrefix+idemgrpc.SecretRecord {
+		select {
+		case <-s.others:
+		case <-time.After(20 * time.Second):
+			return errors.New("timed out after 20s waiting for the other claims of the secret")
+		}
+	}
+	return s.Store.Complete(ctx, key, token, out)
 }
