@@ -26,9 +26,10 @@ type Config struct {
 	// the call's context. It is part of the record key, so that one
 	// client's key can never replay another client's response, nor be
 	// taken first by another client. It appears in store keys: return an
-	// identifier, not a secret, and keep it short. A call for which it
-	// returns "" gets codes.Unauthenticated and the handler does not run:
-	// an empty scope is never shared.
+	// identifier, not a secret, and keep it short (a call whose record key
+	// would pass idempotency.MaxKeyLen gets codes.Internal and does not
+	// run). A call for which it returns "" gets codes.Unauthenticated and
+	// the handler does not run: an empty scope is never shared.
 	//
 	// Default nil: the scope is a keyed digest (HMAC-SHA-256 under
 	// ScopeSecret) of the call's credentials, which are its

@@ -31,6 +31,11 @@ const SecretRecord = "scope-secret"
 // Any change to the credentials is another client: a retry sent with a
 // refreshed token runs the handler again. Where that can happen, set
 // Config.Scope to the stable identity that authentication found instead.
+// The credentials are those the interceptor sees: behind a proxy that
+// authenticates callers and reaches this server over mutual TLS without
+// their "authorization" metadata, or an interceptor in front that replaces
+// it, every caller has the proxy's credentials and is one client; set
+// Config.Scope, or Config.ScopeMetadata to what carries the caller.
 //
 // It panics on a secret shorter than [MinScopeSecret], under which the
 // digest would be one anyone can compute.

@@ -529,3 +529,38 @@ func (s *secretClaims) Complete(ctx context.Context, key string, token idempoten
 	}
 	return s.Store.Complete(ctx, key, token, out)
 }
+
+// TestScopeTooLong: a Scope so long that the record key would pass
+// idempotency.MaxKeyLen gets codes.Internal, saying so, and the handler
+// does not run; a record key of exactly MaxKeyLen serves.
+func TestScopeTooLong(t *testing.T) {
+	t.Parallel()
+	fits := idempotency.MaxKeyLen
+	for len(idemgrpc.RecordKey("", strings.Repeat("s", fits), methodCharge, "k")) > idempotency.MaxKeyLen {
+		fits--
+	}
+	for _, tc := range []struct {
+		name  string
+		scope int // bytes
+		code  codes.Code
+		runs  int64
+	}{
+		{"AtTheBound", fits, codes.OK, 1},
+		{"PastTheBound", fits + 1, codes.Internal, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			scope := strings.Repeat("s", tc.scope)
+			var runs atomic.Int64
+			e := newEnv(t, charge(&runs), &envOptions{cfg: &idemgrpc.Config{Scope: func(context.Context) string { return scope }}})
+			r := e.call(methodCharge, "k", newStruct(t, map[string]any{"amount": 1}))
+			wantCode(t, r, tc.code)
+			if msg := status.Convert(r.err).Message(); r.err != nil && !strings.Contains(msg, "scope is too long") {
+				t.Fatalf("message %q; want it to name the scope", msg)
+			}
+			if runs.Load() != tc.runs || int64(e.store.Len()) != tc.runs {
+				t.Fatalf("%d runs, %d records; want %d", runs.Load(), e.store.Len(), tc.runs)
+			}
+		})
+	}
+}
