@@ -71,7 +71,7 @@ type Config struct {
 	// one client's key replays its response to any other client that
 	// sends that key and request, and a client that sends a key first
 	// keeps another from running. Only for a service with a single client
-	// (or one trusted caller). Default false.
+	// (or one trusted caller). Unused when Scope is set. Default false.
 	SharedKeySpace bool
 	// KeyPrefix starts every record key, to keep these records apart from
 	// other users of the store. Default "idemgrpc:".

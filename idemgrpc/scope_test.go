@@ -78,6 +78,8 @@ func TestUnidentifiedCall(t *testing.T) {
 		{"DefaultBlankCredentials", nil, "  "},
 		{"GivenSecretNoCredentials", &idemgrpc.Config{ScopeSecret: []byte("0123456789abcdef")}, ""},
 		{"ScopeEmpty", &idemgrpc.Config{Scope: func(context.Context) string { return "" }}, "Bearer client-a"},
+		// Scope wins over SharedKeySpace: "" is still refused.
+		{"ScopeEmptyWithSharedKeySpace", &idemgrpc.Config{Scope: func(context.Context) string { return "" }, SharedKeySpace: true}, "Bearer client-a"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

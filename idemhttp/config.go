@@ -55,8 +55,9 @@ type Config struct {
 	// servers until they restart: one that read it keeps it, one that
 	// starts later makes another, and a retry that reaches another server
 	// than its request runs the handler again. Set ScopeSecret from a
-	// secret manager where that matters. While the store cannot give the secret, guarded requests
-	// get 503. Unused when Scope is set or SharedKeySpace.
+	// secret manager where that matters. While the store cannot give the
+	// secret, guarded requests get 503. Unused when Scope is set or
+	// SharedKeySpace.
 	ScopeSecret []byte
 	// ScopeHeaders, when set, names the request headers whose values are
 	// a client's credentials for the default scope (see [HeaderScope]),
