@@ -26,14 +26,15 @@ type Config struct {
 	// the call's context. It is part of the record key, so that one
 	// client's key can never replay another client's response, nor be
 	// taken first by another client. It appears in store keys: return an
-	// identifier, not a secret, and keep it short. A call for which it
-	// returns "" gets codes.Unauthenticated and the handler does not run:
-	// an empty scope is never shared.
+	// identifier, not a secret, and keep it short (a call whose record key
+	// would pass idempotency.MaxKeyLen gets codes.Internal and does not
+	// run). A call for which it returns "" gets codes.Unauthenticated and
+	// the handler does not run: an empty scope is never shared.
 	//
 	// Default nil: the scope is a keyed digest (HMAC-SHA-256 under
 	// ScopeSecret) of the call's credentials, which are its
 	// "authorization" metadata and its TLS client certificate
-	// ([CredentialScope]), or the metadata ScopeMetadata names. A guarded
+	// ([CredentialScope]), or the metadata ScopeMetadata names. A keyed
 	// call without any of them gets codes.Unauthenticated.
 	Scope func(ctx context.Context) string
 	// ScopeSecret keys the digest of credentials that is the default
@@ -50,8 +51,11 @@ type Config struct {
 	// then uses it, across restarts (a claim of it left behind is taken
 	// over once its lease lapsed, even under the guard's NoTakeover).
 	// Whoever can read that record can test guesses against the scopes in
-	// store keys, and a store that loses it puts every client in a new
-	// key space: set ScopeSecret from a secret manager where that matters.
+	// store keys. A store that loses it (deleted, evicted) splits the
+	// servers until they restart: one that read it keeps it, one that
+	// starts later makes another, and a retry that reaches another server
+	// than its call runs the handler again. Set ScopeSecret from a secret
+	// manager where that matters.
 	// While the store cannot give the secret, guarded calls get
 	// codes.Unavailable and the handler does not run. Unused when Scope is
 	// set or SharedKeySpace.
@@ -67,7 +71,7 @@ type Config struct {
 	// one client's key replays its response to any other client that
 	// sends that key and request, and a client that sends a key first
 	// keeps another from running. Only for a service with a single client
-	// (or one trusted caller). Default false.
+	// (or one trusted caller). Unused when Scope is set. Default false.
 	SharedKeySpace bool
 	// KeyPrefix starts every record key, to keep these records apart from
 	// other users of the store. Default "idemgrpc:".

@@ -20,7 +20,8 @@
 // client while the record lives (the guard's TTL, or Config.TTL). Clients
 // are kept apart by default: the scope of a call is Config.Scope or, by
 // default, a keyed digest of its credentials (CredentialScope: its
-// "authorization" metadata and its TLS client certificate), so that one
+// "authorization" metadata and its TLS client certificate; or the metadata
+// Config.ScopeMetadata names, MetadataScope), so that one
 // client's key never replays another client's response; a keyed call that
 // does not identify its client gets codes.Unauthenticated, and the handler
 // does not run (Config.SharedKeySpace opts in to one key space). Later

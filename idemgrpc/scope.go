@@ -31,6 +31,14 @@ const SecretRecord = "scope-secret"
 // Any change to the credentials is another client: a retry sent with a
 // refreshed token runs the handler again. Where that can happen, set
 // Config.Scope to the stable identity that authentication found instead.
+// The credentials are those the interceptor sees: behind a proxy that
+// authenticates callers and reaches this server over mutual TLS without
+// their "authorization" metadata, or an interceptor in front that replaces
+// it, every caller has the proxy's credentials and is one client; set
+// Config.Scope, or Config.ScopeMetadata to what carries the caller.
+//
+// It panics on a secret shorter than [MinScopeSecret], under which the
+// digest would be one anyone can compute.
 func CredentialScope(secret []byte) func(ctx context.Context) string {
 	return credentialMAC(secret).Scope
 }
@@ -41,7 +49,9 @@ func CredentialScope(secret []byte) func(ctx context.Context) string {
 // (HMAC-SHA-256 under secret) of every non-blank value of each, in the
 // order of names. Keys are matched as gRPC does, in any case. A call with
 // none of them gets "", which the interceptor answers with
-// codes.Unauthenticated. [Config.ScopeMetadata] makes it the default.
+// codes.Unauthenticated. [Config.ScopeMetadata] makes it the default. It
+// panics on a secret shorter than [MinScopeSecret], as CredentialScope
+// does.
 func MetadataScope(secret []byte, names ...string) func(ctx context.Context) string {
 	return metadataMAC(secret, names).Scope
 }

@@ -11,8 +11,11 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -75,6 +78,8 @@ func TestUnidentifiedCall(t *testing.T) {
 		{"DefaultBlankCredentials", nil, "  "},
 		{"GivenSecretNoCredentials", &idemgrpc.Config{ScopeSecret: []byte("0123456789abcdef")}, ""},
 		{"ScopeEmpty", &idemgrpc.Config{Scope: func(context.Context) string { return "" }}, "Bearer client-a"},
+		// Scope wins over SharedKeySpace: "" is still refused.
+		{"ScopeEmptyWithSharedKeySpace", &idemgrpc.Config{Scope: func(context.Context) string { return "" }, SharedKeySpace: true}, "Bearer client-a"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -366,5 +371,198 @@ func TestScopeMetadata(t *testing.T) {
 	}
 	if in("x-api-key", "a") == "" || in("authorization", "Bearer a") != "" {
 		t.Error("MetadataScope reads other metadata than it names")
+	}
+}
+
+// TestScopeFunctionsRefuseShortSecret: CredentialScope and MetadataScope
+// are keyed digests. Under a secret shorter than MinScopeSecret (none at
+// all, say, from an unset environment variable) the digest would be one
+// anyone can compute, and a scope seen in the store would give a guessed
+// token away; they panic instead, as Config.ScopeSecret does.
+func TestScopeFunctionsRefuseShortSecret(t *testing.T) {
+	t.Parallel()
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer a", "x-api-key", "key-a"))
+	for _, tc := range []struct {
+		name   string
+		secret []byte
+		ok     bool
+	}{
+		{"Nil", nil, false},
+		{"Empty", []byte{}, false},
+		{"OneByteShort", []byte(strings.Repeat("s", idemgrpc.MinScopeSecret-1)), false},
+		{"Shortest", []byte(strings.Repeat("s", idemgrpc.MinScopeSecret)), true},
+	} {
+		for _, f := range []struct {
+			name  string
+			scope func(secret []byte) func(context.Context) string
+		}{
+			{"CredentialScope", idemgrpc.CredentialScope},
+			{"MetadataScope", func(secret []byte) func(context.Context) string { return idemgrpc.MetadataScope(secret, "x-api-key") }},
+		} {
+			t.Run(f.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				scope, p := func() (scope func(context.Context) string, p any) {
+					defer func() { p = recover() }()
+					return f.scope(tc.secret), nil
+				}()
+				switch {
+				case tc.ok && (p != nil || scope(ctx) == ""):
+					t.Fatalf("a secret of %d bytes: panic %v; want a scope", len(tc.secret), p)
+				case !tc.ok && !strings.HasPrefix(fmt.Sprint(p), "idempotency: "):
+					t.Fatalf("a secret of %d bytes: panic %v; want one starting with %q", len(tc.secret), p, "idempotency: ")
+				}
+			})
+		}
+	}
+}
+
+// TestStoredSecretLost: a store that loses the secret's record splits
+// the servers until they restart: a server that read the secret keeps it,
+// so its own records stay reachable, while a server that starts after
+// makes another, and a retry that reaches it runs the handler again.
+// Servers started after the loss agree with each other.
+func TestStoredSecretLost(t *testing.T) {
+	t.Parallel()
+	store := teststore.Memory(t)
+	var runs atomic.Int64
+	old := newEnv(t, charge(&runs), &envOptions{store: store})
+	req := newStruct(t, map[string]any{"amount": 1})
+	if r := old.call(methodCharge, "k1", req); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if err := store.Delete(context.Background(), idemgrpc.DefaultKeyPrefix+idemgrpc.SecretRecord); err != nil {
+		t.Fatal(err)
+	}
+	if r := old.call(methodCharge, "k1", req); r.err != nil || !r.replayed() || runs.Load() != 1 {
+		t.Fatalf("the old server after the loss: %v, replayed %v, %d runs; want its record replayed", r.err, r.replayed(), runs.Load())
+	}
+	fresh := newEnv(t, charge(&runs), &envOptions{store: store})
+	if r := fresh.call(methodCharge, "k1", req); r.err != nil || r.replayed() || runs.Load() != 2 {
+		t.Fatalf("a server started after the loss: %v, replayed %v, %d runs; want the call run again", r.err, r.replayed(), runs.Load())
+	}
+	if r := old.call(methodCharge, "k2", req); r.err != nil || runs.Load() != 3 {
+		t.Fatalf("a new key on the old server: %v, %d runs", r.err, runs.Load())
+	}
+	if r := fresh.call(methodCharge, "k2", req); r.err != nil || r.replayed() || runs.Load() != 4 {
+		t.Fatalf("its retry on the new server: %v, replayed %v, %d runs; want it run again", r.err, r.replayed(), runs.Load())
+	}
+	restarted := newEnv(t, charge(&runs), &envOptions{store: store})
+	if r := restarted.call(methodCharge, "k2", req); r.err != nil || !r.replayed() || r.resp.Fields["charge"].GetNumberValue() != 4 {
+		t.Fatalf("a restarted server: %v, replayed %v, %v; want the new server's response", r.err, r.replayed(), r.resp)
+	}
+}
+
+// TestStoredSecretRace: many first calls on several servers of one store
+// race to make the secret (held until every one of them is claiming it):
+// it is made once (one claim of its record acquired), every other call
+// waits for it instead of failing, and every server agrees on it, so one
+// client's key runs its handler once.
+func TestStoredSecretRace(t *testing.T) {
+	t.Parallel()
+	const servers, calls = 4, 32
+	store := &secretClaims{Store: teststore.Memory(t), racers: calls, all: make(chan struct{}), others: make(chan struct{})}
+	var runs atomic.Int64
+	var envs []*env
+	for range servers {
+		envs = append(envs, newEnv(t, charge(&runs), &envOptions{store: store, cfg: &idemgrpc.Config{Wait: 20 * time.Second}}))
+	}
+	req := newStruct(t, map[string]any{"amount": 1})
+	replies := make([]reply, calls)
+	var wg sync.WaitGroup
+	for i := range replies {
+		wg.Go(func() { replies[i] = envs[i%servers].call(methodCharge, "k", req) })
+	}
+	wg.Wait()
+	for i, r := range replies {
+		if r.err != nil || r.resp.Fields["charge"].GetNumberValue() != 1 {
+			t.Fatalf("call %d on server %d: %v, %v; want the one charge", i, i%servers, r.err, r.resp)
+		}
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("handler ran %d times, want 1", n)
+	}
+	if n := store.acquired.Load(); n != 1 {
+		t.Fatalf("the secret's record was claimed %d times, want once", n)
+	}
+}
+
+// secretClaims holds the claims of the default scope secret's record
+// until racers of them have arrived, and the secret's completion until
+// the others have been answered; it counts the claims acquired.
+type secretClaims struct {
+	idempotency.Store
+	racers   int64
+	arrived  atomic.Int64
+	all      chan struct{} // closed when racers claims have arrived
+	acquired atomic.Int64
+	answered atomic.Int64  // claims not acquired
+	others   chan struct{} // closed when racers-1 claims were not acquired
+}
+
+func (s *secretClaims) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempotency.Claim, error) {
+	if req.Key != idemgrpc.DefaultKeyPrefix+idemgrpc.SecretRecord {
+		return s.Store.Claim(ctx, req)
+	}
+	if s.arrived.Add(1) == s.racers {
+		close(s.all)
+	}
+	select {
+	case <-s.all:
+	case <-ctx.Done(): // the call's own bound
+		return idempotency.Claim{}, ctx.Err()
+	}
+	c, err := s.Store.Claim(ctx, req)
+	switch {
+	case err == nil && c.Acquired:
+		s.acquired.Add(1)
+	case err == nil && s.answered.Add(1) == s.racers-1:
+		close(s.others)
+	}
+	return c, err
+}
+
+func (s *secretClaims) Complete(ctx context.Context, key string, token idempotency.Token, out idempotency.Outcome) error {
+	if key == idemgrpc.DefaultKeyPrefix+idemgrpc.SecretRecord {
+		select {
+		case <-s.others:
+		case <-time.After(20 * time.Second):
+			return errors.New("timed out after 20s waiting for the other claims of the secret")
+		}
+	}
+	return s.Store.Complete(ctx, key, token, out)
+}
+
+// TestScopeTooLong: a Scope so long that the record key would pass
+// idempotency.MaxKeyLen gets codes.Internal, saying so, and the handler
+// does not run; a record key of exactly MaxKeyLen serves.
+func TestScopeTooLong(t *testing.T) {
+	t.Parallel()
+	fits := idempotency.MaxKeyLen
+	for len(idemgrpc.RecordKey("", strings.Repeat("s", fits), methodCharge, "k")) > idempotency.MaxKeyLen {
+		fits--
+	}
+	for _, tc := range []struct {
+		name  string
+		scope int // bytes
+		code  codes.Code
+		runs  int64
+	}{
+		{"AtTheBound", fits, codes.OK, 1},
+		{"PastTheBound", fits + 1, codes.Internal, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			scope := strings.Repeat("s", tc.scope)
+			var runs atomic.Int64
+			e := newEnv(t, charge(&runs), &envOptions{cfg: &idemgrpc.Config{Scope: func(context.Context) string { return scope }}})
+			r := e.call(methodCharge, "k", newStruct(t, map[string]any{"amount": 1}))
+			wantCode(t, r, tc.code)
+			if msg := status.Convert(r.err).Message(); r.err != nil && !strings.Contains(msg, "scope is too long") {
+				t.Fatalf("message %q; want it to name the scope", msg)
+			}
+			if runs.Load() != tc.runs || int64(e.store.Len()) != tc.runs {
+				t.Fatalf("%d runs, %d records; want %d", runs.Load(), e.store.Len(), tc.runs)
+			}
+		})
 	}
 }

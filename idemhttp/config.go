@@ -51,11 +51,13 @@ type Config struct {
 	// behind is taken over once its lease lapsed, even under the guard's
 	// NoTakeover, since making another secret repeats no effect).
 	// Whoever can read that record can test guesses against the scopes
-	// in store keys, and a
-	// store that loses it (deleted, evicted) puts every client in a new
-	// key space: set ScopeSecret from a secret manager where that
-	// matters. While the store cannot give the secret, guarded requests
-	// get 503. Unused when Scope is set or SharedKeySpace.
+	// in store keys. A store that loses it (deleted, evicted) splits the
+	// servers until they restart: one that read it keeps it, one that
+	// starts later makes another, and a retry that reaches another server
+	// than its request runs the handler again. Set ScopeSecret from a
+	// secret manager where that matters. While the store cannot give the
+	// secret, guarded requests get 503. Unused when Scope is set or
+	// SharedKeySpace.
 	ScopeSecret []byte
 	// ScopeHeaders, when set, names the request headers whose values are
 	// a client's credentials for the default scope (see [HeaderScope]),

@@ -27,6 +27,9 @@ const MinScopeSecret = credscope.MinSecret
 // refreshed token or a new cookie runs the handler again. Where that can
 // happen (rotating tokens, cookies set by other code), set Config.Scope to
 // the stable identity that authentication found instead.
+//
+// It panics on a secret shorter than [MinScopeSecret], under which the
+// digest would be one anyone can compute.
 func CredentialScope(secret []byte) func(r *http.Request) string {
 	return credentialMAC(secret).Scope
 }
@@ -37,6 +40,8 @@ func CredentialScope(secret []byte) func(r *http.Request) string {
 // digest (HMAC-SHA-256 under secret) of every non-blank value of each, in
 // the order of names. A request with none of them gets "", which the
 // middleware answers with 401. [Config.ScopeHeaders] makes it the default.
+// It panics on a secret shorter than [MinScopeSecret], as CredentialScope
+// does.
 func HeaderScope(secret []byte, names ...string) func(r *http.Request) string {
 	return headerMAC(secret, names).Scope
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -467,5 +468,49 @@ func TestScopeSecretWaitedFor(t *testing.T) {
 	}
 	if c.total() != 2 {
 		t.Fatalf("%d runs, want 2", c.total())
+	}
+}
+
+// CredentialScope and HeaderScope are keyed digests: under a secret
+// shorter than MinScopeSecret (none at all, say, from an unset
+// environment variable) anyone could compute them, and a scope seen in
+// the store would give a guessed password away. They panic instead, as
+// Config.ScopeSecret does.
+func TestScopeFunctionsRefuseShortSecret(t *testing.T) {
+	t.Parallel()
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	r.Header.Set("Authorization", "Bearer a")
+	r.Header.Set("X-Api-Key", "key-a")
+	for _, tc := range []struct {
+		name   string
+		secret []byte
+		ok     bool
+	}{
+		{"Nil", nil, false},
+		{"Empty", []byte{}, false},
+		{"OneByteShort", []byte(strings.Repeat("s", idemhttp.MinScopeSecret-1)), false},
+		{"Shortest", []byte(strings.Repeat("s", idemhttp.MinScopeSecret)), true},
+	} {
+		for _, f := range []struct {
+			name  string
+			scope func(secret []byte) func(*http.Request) string
+		}{
+			{"CredentialScope", idemhttp.CredentialScope},
+			{"HeaderScope", func(secret []byte) func(*http.Request) string { return idemhttp.HeaderScope(secret, "X-Api-Key") }},
+		} {
+			t.Run(f.name+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				scope, p := func() (scope func(*http.Request) string, p any) {
+					defer func() { p = recover() }()
+					return f.scope(tc.secret), nil
+				}()
+				switch {
+				case tc.ok && (p != nil || scope(r) == ""):
+					t.Fatalf("a secret of %d bytes: panic %v; want a scope", len(tc.secret), p)
+				case !tc.ok && !strings.HasPrefix(fmt.Sprint(p), "idempotency: "):
+					t.Fatalf("a secret of %d bytes: panic %v; want one starting with %q", len(tc.secret), p, "idempotency: ")
+				}
+			})
+		}
 	}
 }

@@ -11,10 +11,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"fmt"
 	"hash"
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 )
 
 // MinSecret is the shortest secret accepted, in bytes.
@@ -42,8 +44,13 @@ type State struct {
 	Pairs [][2]string
 }
 
-// New returns the MAC of secret over the credentials parts writes.
+// New returns the MAC of secret over the credentials parts writes. It
+// panics on a secret shorter than MinSecret: the digest under it would be
+// one anyone can compute.
 func New[R any](secret []byte, parts func(m *State, r R) int) *MAC[R] {
+	if len(secret) < MinSecret {
+		panic(fmt.Sprintf("idempotency: a scope secret of %d bytes, shorter than %d", len(secret), MinSecret))
+	}
 	secret = slices.Clone(secret)
 	s := &MAC[R]{parts: parts}
 	s.pool.New = func() any { return &State{mac: hmac.New(sha256.New, secret)} }
@@ -85,11 +92,18 @@ func (m *State) reset() {
 	}
 	m.buf = m.buf[:0]
 	clear(m.Pairs)
+	if cap(m.Pairs) > maxPooledPairs {
+		m.Pairs = nil // thousands of cookies: as an outsized credential
+	}
 	m.Pairs = m.Pairs[:0]
 }
 
-// maxPooledBuf bounds the buffers a pooled State keeps.
-const maxPooledBuf = 64 << 10
+// maxPooledBuf bounds the buffers a pooled State keeps, and maxPooledPairs
+// its room for pairs, to as many bytes.
+const (
+	maxPooledBuf   = 64 << 10
+	maxPooledPairs = maxPooledBuf / int(unsafe.Sizeof([2]string{}))
+)
 
 // Values adds each non-blank value of vs as a part tagged tag, and
 // returns how many it added: blank values are no credentials.

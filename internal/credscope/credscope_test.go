@@ -2,8 +2,10 @@ package credscope
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // req is a request of the tests: its credentials, each a part tagged 'a',
@@ -13,16 +15,16 @@ type req struct {
 	cookies [][2]string
 }
 
-func testMAC(secret string) *MAC[req] {
-	return New([]byte(secret), func(m *State, r req) int {
-		n := Values(m, 'a', r.creds)
-		m.Pairs = append(m.Pairs, r.cookies...)
-		for _, c := range m.Pairs {
-			Part(m, 'c', c[0])
-			Part(m, '=', c[1])
-		}
-		return n + len(m.Pairs)
-	})
+func testMAC(secret string) *MAC[req] { return New([]byte(secret), testParts) }
+
+func testParts(m *State, r req) int {
+	n := Values(m, 'a', r.creds)
+	m.Pairs = append(m.Pairs, r.cookies...)
+	for _, c := range m.Pairs {
+		Part(m, 'c', c[0])
+		Part(m, '=', c[1])
+	}
+	return n + len(m.Pairs)
 }
 
 // TestScope: a scope is Len bytes of base64url, the same for the same
@@ -82,12 +84,39 @@ func TestScope(t *testing.T) {
 	}
 }
 
+// TestShortSecretRefused: under a secret shorter than MinSecret the
+// digest would be one anyone can compute; New panics instead.
+func TestShortSecretRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		secret string
+		ok     bool
+	}{
+		{"None", "", false},
+		{"OneByteShort", strings.Repeat("s", MinSecret-1), false},
+		{"Shortest", strings.Repeat("s", MinSecret), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := func() (p any) {
+				defer func() { p = recover() }()
+				testMAC(tc.secret)
+				return nil
+			}()
+			if (p == nil) != tc.ok || p != nil && !strings.HasPrefix(fmt.Sprint(p), "idempotency: ") {
+				t.Fatalf("New with a secret of %d bytes: panic %v, want a panic %v", len(tc.secret), p, !tc.ok)
+			}
+		})
+	}
+}
+
 // TestSecretCopied: a caller that changes its secret after New changes no
 // scope.
 func TestSecretCopied(t *testing.T) {
 	t.Parallel()
 	secret := []byte("0123456789abcdef")
-	s := New(secret, testMAC("").parts)
+	s := New(secret, testParts)
 	r := req{creds: []string{"Bearer a"}}
 	before := s.Scope(r)
 	copy(secret, "XXXXXXXXXXXXXXXX")
@@ -116,7 +145,7 @@ func TestStatePooled(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			s := testMAC("secret")
+			s := testMAC("0123456789abcdef")
 			r := req{creds: []string{"Bearer " + strings.Repeat("x", tc.cred)}, cookies: [][2]string{{"session", "s3cr3t"}}}
 			seen := false
 			for range 50 {
@@ -152,29 +181,37 @@ func TestStatePooled(t *testing.T) {
 }
 
 // TestStateReset: a buffer of up to 64 KiB is kept for the next request,
-// a larger one dropped; either way nothing of the request stays.
+// a larger one dropped, and so are the pairs (a request with thousands of
+// cookies); either way nothing of the request stays.
 func TestStateReset(t *testing.T) {
 	t.Parallel()
+	pairBound := maxPooledBuf / int(unsafe.Sizeof([2]string{}))
 	for _, tc := range []struct {
-		name string
-		cap  int
-		kept bool
+		name      string
+		cap       int // of the buffer
+		pairs     int // capacity of the pairs
+		kept      bool
+		pairsKept bool
 	}{
-		{"Small", 128, true},
-		{"AtTheBound", maxPooledBuf, true},
-		{"PastTheBound", maxPooledBuf + 1, false},
+		{"Small", 128, 4, true, true},
+		{"AtTheBound", maxPooledBuf, pairBound, true, true},
+		{"PastTheBound", maxPooledBuf + 1, 4, false, true},
+		{"PairsPastTheBound", 128, pairBound + 1, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			m := testMAC("secret").pool.Get().(*State)
+			m := testMAC("0123456789abcdef").pool.Get().(*State)
 			m.buf = append(make([]byte, 0, tc.cap), "Bearer token"...)
-			m.Pairs = append(m.Pairs, [2]string{"session", "s3cr3t"})
+			m.Pairs = append(make([][2]string, 0, tc.pairs), [2]string{"session", "s3cr3t"})
 			m.reset()
-			if len(m.buf) != 0 || len(m.Pairs) != 0 || m.Pairs[:1][0] != ([2]string{}) {
-				t.Fatalf("after reset: %d bytes, pairs %q", len(m.buf), m.Pairs[:1])
+			if len(m.buf) != 0 || len(m.Pairs) != 0 || cap(m.Pairs) > 0 && m.Pairs[:1][0] != ([2]string{}) {
+				t.Fatalf("after reset: %d bytes, %d pairs", len(m.buf), len(m.Pairs))
 			}
 			if kept := m.buf != nil; kept != tc.kept {
 				t.Fatalf("buffer of %d bytes kept = %v, want %v", tc.cap, kept, tc.kept)
+			}
+			if kept := m.Pairs != nil; kept != tc.pairsKept {
+				t.Fatalf("room for %d pairs kept = %v, want %v", tc.pairs, kept, tc.pairsKept)
 			}
 			if m.buf != nil && bytes.Contains(m.buf[:cap(m.buf)], []byte("Bearer")) {
 				t.Fatal("the kept buffer holds the credential")

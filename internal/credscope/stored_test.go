@@ -17,7 +17,7 @@ const secretKey = "test:scope-secret"
 
 func storedMAC(store idempotency.Store) *Stored[req] {
 	return NewStored(idempotency.New(store, nil), secretKey, "test", func(secret []byte) *MAC[req] {
-		return New(secret, testMAC("").parts)
+		return New(secret, testParts)
 	})
 }
 
@@ -53,7 +53,7 @@ func TestStoredSecretMadeOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := two.Scope(r), one.Scope(r); got != want || got != New(secret, testMAC("").parts).Scope(r) {
+	if got, want := two.Scope(r), one.Scope(r); got != want || got != New(secret, testParts).Scope(r) {
 		t.Fatalf("scopes %q and %q; want both under the stored secret", got, want)
 	}
 	if again, _ := s.MAC(ctx); again != two {
@@ -126,7 +126,7 @@ func TestStoredSecretTakenOver(t *testing.T) {
 		t.Fatalf("claim: %v, %+v", err, c)
 	}
 	g := idempotency.New(store, &idempotency.Config{NoTakeover: true, OnDuplicate: idempotency.Reject})
-	s := NewStored(g, secretKey, "test", func(secret []byte) *MAC[req] { return New(secret, testMAC("").parts) })
+	s := NewStored(g, secretKey, "test", func(secret []byte) *MAC[req] { return New(secret, testParts) })
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		m, err := s.MAC(ctx)
