@@ -17,7 +17,7 @@ func TestScoper(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	secret := []byte("0123456789abcdef")
-	digest := func(secret []byte) *MAC[req] { return New(secret, testMAC("").parts) }
+	digest := func(secret []byte) *MAC[req] { return New(secret, testParts) }
 	fixed := func(r req) string { return strings.Join(r.creds, ",") }
 	alice := req{creds: []string{"alice"}}
 	underSecret := digest(secret).Scope(alice)
@@ -62,7 +62,7 @@ func TestScoper(t *testing.T) {
 // request with the store's error, without a scope.
 func TestScoperSecretRefused(t *testing.T) {
 	t.Parallel()
-	digest := func(secret []byte) *MAC[req] { return New(secret, testMAC("").parts) }
+	digest := func(secret []byte) *MAC[req] { return New(secret, testParts) }
 	func() {
 		defer func() {
 			if p := recover(); p == nil || !strings.Contains(p.(string), "idempotency: test: Config.ScopeSecret is shorter than 16 bytes") {
