@@ -65,7 +65,9 @@ type Config struct {
 	// instead of "authorization" and the TLS client certificate: an API
 	// key, or a key an authenticating proxy in front of this server sets.
 	// Keyed by ScopeSecret (or the stored secret) as the default is.
-	// Unused when Scope is set or SharedKeySpace. Default none.
+	// Unused when Scope is set or SharedKeySpace. A name that is not a
+	// metadata key (letters, digits, "-", "_" and "." only) makes
+	// UnaryServerInterceptor panic. Default none.
 	ScopeMetadata []string
 	// SharedKeySpace puts every call in one key space, whoever makes it:
 	// one client's key replays its response to any other client that

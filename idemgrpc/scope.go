@@ -2,6 +2,7 @@ package idemgrpc
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"google.golang.org/grpc/credentials"
@@ -51,17 +52,28 @@ func CredentialScope(secret []byte) func(ctx context.Context) string {
 // none of them gets "", which the interceptor answers with
 // codes.Unauthenticated. [Config.ScopeMetadata] makes it the default. It
 // panics on a secret shorter than [MinScopeSecret], as CredentialScope
-// does.
+// does, and on a name that is not a metadata key.
 func MetadataScope(secret []byte, names ...string) func(ctx context.Context) string {
 	return metadataMAC(secret, names).Scope
 }
 
-// metadataMAC is the keyed digest behind MetadataScope.
-func metadataMAC(secret []byte, names []string) *credscope.MAC[context.Context] {
+// scopeKeys returns names as metadata keeps them, in lower case: the keys
+// of MetadataScope. It panics on a name that is not a metadata key: no
+// call would have it, and every call would be unidentified.
+func scopeKeys(names []string) []string {
 	keys := make([]string, len(names))
 	for i, n := range names {
-		keys[i] = strings.ToLower(n) // as metadata keeps them
+		keys[i] = strings.ToLower(n)
+		if keys[i] == "" || strings.Trim(keys[i], "abcdefghijklmnopqrstuvwxyz0123456789-_.") != "" {
+			panic(fmt.Sprintf("idempotency: idemgrpc: scope metadata key %q is not a metadata key", n))
+		}
 	}
+	return keys
+}
+
+// metadataMAC is the keyed digest behind MetadataScope.
+func metadataMAC(secret []byte, names []string) *credscope.MAC[context.Context] {
+	keys := scopeKeys(names)
 	return credscope.New(secret, func(m *credscope.State, ctx context.Context) int {
 		md, _ := metadata.FromIncomingContext(ctx)
 		n := 0
@@ -93,7 +105,7 @@ func credentialMAC(secret []byte) *credscope.MAC[context.Context] {
 func newScoper(g *idempotency.Guard, c *Config) *credscope.Scoper[context.Context] {
 	digest := credentialMAC
 	if len(c.ScopeMetadata) > 0 {
-		names := c.ScopeMetadata
+		names := scopeKeys(c.ScopeMetadata) // checked now, not at the first call
 		digest = func(secret []byte) *credscope.MAC[context.Context] { return metadataMAC(secret, names) }
 	}
 	return credscope.NewScoper(credscope.Choice[context.Context]{

@@ -437,11 +437,15 @@ func TestInvalidConfigPanics(t *testing.T) {
 	g := idempotency.New(nil, nil)
 	defer g.Close()
 	for name, f := range map[string]func(){
-		"nil guard":          func() { idemgrpc.UnaryServerInterceptor(nil, nil) },
-		"MaxKeyLength 2000":  func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{MaxKeyLength: 2000}) },
-		"negative TTL":       func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{TTL: -2}) },
-		"OK in ReleaseCodes": func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{ReleaseCodes: []codes.Code{codes.OK}}) },
-		"short ScopeSecret":  func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{ScopeSecret: []byte("0123456789abcde")}) },
+		"nil guard":               func() { idemgrpc.UnaryServerInterceptor(nil, nil) },
+		"MaxKeyLength 2000":       func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{MaxKeyLength: 2000}) },
+		"negative TTL":            func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{TTL: -2}) },
+		"OK in ReleaseCodes":      func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{ReleaseCodes: []codes.Code{codes.OK}}) },
+		"short ScopeSecret":       func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{ScopeSecret: []byte("0123456789abcde")}) },
+		"empty ScopeMetadata key": func() { idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{ScopeMetadata: []string{""}}) },
+		"ScopeMetadata key with a space": func() {
+			idemgrpc.UnaryServerInterceptor(g, &idemgrpc.Config{ScopeMetadata: []string{"x-api key"}})
+		},
 	} {
 		func() {
 			defer func() {

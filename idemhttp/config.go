@@ -64,7 +64,8 @@ type Config struct {
 	// instead of Authorization, cookies and the TLS client certificate:
 	// an API key header, or a header an authenticating proxy in front of
 	// this one sets. Keyed by ScopeSecret (or the stored secret) as the
-	// default is. Unused when Scope is set or SharedKeySpace. Default none.
+	// default is. Unused when Scope is set or SharedKeySpace. A name that
+	// is not a header field name makes New panic. Default none.
 	ScopeHeaders []string
 	// SharedKeySpace puts every request in one key space, whoever sends
 	// it: one client's key replays its response to any other client that

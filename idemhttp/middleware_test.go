@@ -681,6 +681,8 @@ func TestNewPanicsOnBadConfig(t *testing.T) {
 		{"key length too large", g, &idemhttp.Config{MaxKeyLength: 5000}},
 		{"negative TTL", g, &idemhttp.Config{TTL: -time.Hour}},
 		{"negative MaxWaiters", g, &idemhttp.Config{MaxWaiters: -1}},
+		{"blank ScopeHeaders name", g, &idemhttp.Config{ScopeHeaders: []string{"X-Api-Key", " "}}},
+		{"ScopeHeaders name with a colon", g, &idemhttp.Config{ScopeHeaders: []string{"X-Api-Key:"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -2,6 +2,7 @@ package idemhttp
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/textproto"
 	"slices"
@@ -41,7 +42,7 @@ func CredentialScope(secret []byte) func(r *http.Request) string {
 // the order of names. A request with none of them gets "", which the
 // middleware answers with 401. [Config.ScopeHeaders] makes it the default.
 // It panics on a secret shorter than [MinScopeSecret], as CredentialScope
-// does.
+// does, and on a name that is not a header field name.
 func HeaderScope(secret []byte, names ...string) func(r *http.Request) string {
 	return headerMAC(secret, names).Scope
 }
@@ -70,9 +71,21 @@ func credentialMAC(secret []byte) *credscope.MAC[*http.Request] {
 	})
 }
 
+// scopeHeaders returns a copy of names, the headers of HeaderScope. It
+// panics on a name that is not a header field name: no request would have
+// it, and every request would be unidentified.
+func scopeHeaders(names []string) []string {
+	for _, n := range names {
+		if !validFieldName(n) {
+			panic(fmt.Sprintf("idempotency: idemhttp: scope header %q is not a header field name", n))
+		}
+	}
+	return slices.Clone(names)
+}
+
 // headerMAC is the keyed digest behind HeaderScope.
 func headerMAC(secret []byte, names []string) *credscope.MAC[*http.Request] {
-	names = slices.Clone(names)
+	names = scopeHeaders(names)
 	return credscope.New(secret, func(m *credscope.State, r *http.Request) int {
 		n := 0
 		for i, name := range names {
@@ -110,7 +123,7 @@ func cookiesOf(cs [][2]string, lines []string) [][2]string {
 func newScoper(g *idempotency.Guard, c *Config) *credscope.Scoper[*http.Request] {
 	digest := credentialMAC
 	if len(c.ScopeHeaders) > 0 {
-		names := c.ScopeHeaders
+		names := scopeHeaders(c.ScopeHeaders) // checked now, not at the first request
 		digest = func(secret []byte) *credscope.MAC[*http.Request] { return headerMAC(secret, names) }
 	}
 	return credscope.NewScoper(credscope.Choice[*http.Request]{
