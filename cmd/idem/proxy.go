@@ -79,6 +79,8 @@ func (f *proxyFlags) check(fs *flag.FlagSet) string {
 		return "--read-timeout, --write-timeout and --idle-timeout must not be negative"
 	case f.sharedKeys && f.scopeHeader != "":
 		return "--shared-keys and --scope-header exclude each other"
+	case f.scopeHeader != "" && !fieldName(f.scopeHeader):
+		return fmt.Sprintf("--scope-header %q is not a header field name", f.scopeHeader)
 	case f.scopeSecret != "" && len(f.scopeSecret) < idemhttp.MinScopeSecret:
 		return fmt.Sprintf("--scope-secret (or IDEM_SCOPE_SECRET) must be at least %d bytes", idemhttp.MinScopeSecret)
 	case f.maxRequest.n == 0 || f.maxResponse.n == 0:
@@ -206,4 +208,15 @@ func (a *app) proxy(ctx context.Context, common commonFlags, args []string) int 
 		return a.fail(context.Background(), &codeError{code: exitSoftware, err: fmt.Errorf("idempotency: proxy shutdown: %w", err)})
 	}
 	return exitOK
+}
+
+// fieldName reports an HTTP header field name (an RFC 9110 token).
+func fieldName(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }

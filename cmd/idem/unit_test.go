@@ -285,6 +285,7 @@ func TestUsage(t *testing.T) {
 		{"proxy negative wait", []string{"proxy", "--target", "http://x", "--wait", "-1s"}, exitUsage, "", "--wait must not be negative"},
 		{"proxy bad metrics address", []string{"--store", "redis://127.0.0.1:1", "proxy", "--target", "http://x", "--metrics-listen", "nowhere"}, exitUsage, "", "--metrics-listen"},
 		{"proxy with argument", []string{"proxy", "--target", "http://x", "extra"}, exitUsage, "", "takes no arguments"},
+		{"proxy bad scope header", []string{"proxy", "--target", "http://x", "--scope-header", "X-Api Key"}, exitUsage, "", "--scope-header \"X-Api Key\" is not a header field name"},
 		{"unknown store", []string{"--store", "mysql://h/db", "get", "k"}, exitUsage, "", "unknown scheme"},
 		{"store flag after command", []string{"get", "--store", store, "k"}, exitNoRecord, "", "record not found"},
 	}
