@@ -139,6 +139,47 @@ func TestDoTxFailureRollsBack(t *testing.T) {
 	}
 }
 
+// TestDoTxFailureKeepsTheConnection: fn's error rolls the transaction back
+// on its connection, which goes back to the pool for the next call (pgx
+// closes a connection whose rollback could not be sent): on a pool of one
+// connection, every call runs on the same server process.
+func TestDoTxFailureKeepsTheConnection(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	g := idempotency.New(newStore(t, pool, nil), nil)
+	ctx := testCtx(t)
+	errFn := errors.New("fn failed")
+	var pids []int
+	for _, fail := range []bool{true, true, false} {
+		_, err := pgstore.DoTx(ctx, g, "k", func(ctx context.Context, tx pgx.Tx) (int, error) {
+			var pid int
+			if err := tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+				return 0, err
+			}
+			pids = append(pids, pid)
+			if fail {
+				return 0, errFn
+			}
+			return pid, nil
+		})
+		if fail != errors.Is(err, errFn) || !fail && err != nil {
+			t.Fatalf("DoTx (fn failing: %v) = %v", fail, err)
+		}
+	}
+	if len(pids) != 3 || pids[0] != pids[1] || pids[1] != pids[2] {
+		t.Fatalf("the calls ran on server processes %v; want one connection throughout", pids)
+	}
+}
+
 func TestDoTxPanicRollsBack(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, dsn)
