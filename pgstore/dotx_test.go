@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/idempotency-go/idempotency"
+	"github.com/idempotency-go/idempotency/idemtype"
 	"github.com/idempotency-go/idempotency/memstore"
 	"github.com/idempotency-go/idempotency/pgstore"
 	"github.com/jackc/pgx/v5"
@@ -135,6 +136,47 @@ func TestDoTxFailureRollsBack(t *testing.T) {
 				t.Fatalf("fn ran %d times, %d ledger rows; want 1 and 0", runs.Load(), ledgerRows(t, pool, table, "k"))
 			}
 		})
+	}
+}
+
+// TestDoTxFailureKeepsTheConnection: fn's error rolls the transaction back
+// on its connection, which goes back to the pool for the next call (pgx
+// closes a connection whose rollback could not be sent): on a pool of one
+// connection, every call runs on the same server process.
+func TestDoTxFailureKeepsTheConnection(t *testing.T) {
+	t.Parallel()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	g := idempotency.New(newStore(t, pool, nil), nil)
+	ctx := testCtx(t)
+	errFn := errors.New("fn failed")
+	var pids []int
+	for _, fail := range []bool{true, true, false} {
+		_, err := pgstore.DoTx(ctx, g, "k", func(ctx context.Context, tx pgx.Tx) (int, error) {
+			var pid int
+			if err := tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+				return 0, err
+			}
+			pids = append(pids, pid)
+			if fail {
+				return 0, errFn
+			}
+			return pid, nil
+		})
+		if fail != errors.Is(err, errFn) || !fail && err != nil {
+			t.Fatalf("DoTx (fn failing: %v) = %v", fail, err)
+		}
+	}
+	if len(pids) != 3 || pids[0] != pids[1] || pids[1] != pids[2] {
+		t.Fatalf("the calls ran on server processes %v; want one connection throughout", pids)
 	}
 }
 
@@ -410,6 +452,54 @@ func TestPlainDoWaitsForDoTx(t *testing.T) {
 	}
 	if v := recv(t, "got", got); v != "tx" {
 		t.Fatalf("plain Do during DoTx got %q; want the transaction's %q", v, "tx")
+	}
+}
+
+// TestDoTxWaitsForPlainDo: a DoTx duplicate of a plain call still running
+// (its record committed, in progress) marks the record watched like any
+// waiter, so that the completion notifies it: it gets the stored result
+// without polling (PollInterval an hour) long before the lease (a minute)
+// would lapse, and fn does not run.
+func TestDoTxWaitsForPlainDo(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, dsn)
+	s := newStore(t, pool, &pgstore.Options{PollInterval: time.Hour})
+	g := idempotency.New(s, &idempotency.Config{OnDuplicate: idempotency.Wait, Lease: time.Minute})
+	ctx := testCtx(t)
+	cl, err := s.Claim(ctx, idemtype.ClaimRequest{Key: "k", Lease: time.Minute, TTL: time.Hour})
+	if err != nil || !cl.Acquired {
+		t.Fatal(cl, err)
+	}
+	type result struct {
+		v   string
+		err error
+	}
+	got := make(chan result, 1)
+	var runs atomic.Int64
+	go func() {
+		v, err := pgstore.DoTx(ctx, g, "k", func(context.Context, pgx.Tx) (string, error) {
+			runs.Add(1)
+			return "dotx", nil
+		})
+		got <- result{v, err}
+	}()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var watched bool
+		if err := pool.QueryRow(ctx, `SELECT waiters FROM `+s.Table()+` WHERE key = 'k'::bytea`).Scan(&watched); err != nil {
+			t.Fatal(err)
+		}
+		if watched {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the DoTx duplicate did not mark the running call's record watched within 20 s: its completion would not notify it")
+		}
+	}
+	if err := s.Complete(ctx, "k", cl.Record.Token, idemtype.Outcome{Status: idemtype.StatusCompleted, Value: []byte(`"plain"`), TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if r := recv(t, "the DoTx duplicate's result (no polling, lease a minute: only the notification wakes it)", got); r.err != nil || r.v != "plain" || runs.Load() != 0 {
+		t.Fatalf("DoTx duplicate = %q, %v, fn ran %d times; want the plain call's %q, fn not run", r.v, r.err, runs.Load(), "plain")
 	}
 }
 

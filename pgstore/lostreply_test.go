@@ -164,3 +164,66 @@ func TestLostReply(t *testing.T) {
 		})
 	}
 }
+
+// claimArm is a pgx tracer that arms a replyDropper, passing the results
+// on, when the first DoTx claim's batch starts.
+type claimArm struct {
+	p    *replyDropper
+	done atomic.Bool
+}
+
+func (a *claimArm) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	if q := d.Batch.QueuedQueries; len(q) > 0 && strings.Contains(q[0].SQL, "set_config('lock_timeout', $1") && a.done.CompareAndSwap(false, true) {
+		a.p.keepResults.Store(true)
+		a.p.armed.Store(true)
+	}
+	return ctx
+}
+
+func (a *claimArm) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (a *claimArm) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+func (a *claimArm) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+func (a *claimArm) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestDoTxClaimCutBeforeReady: the connection breaks as the reply to a
+// DoTx claim ends: the batch's three results arrived, its ReadyForQuery
+// did not. The claim fails (ErrStore) rather than hand fn a transaction
+// that is gone; nothing is recorded, and a retry runs fn once.
+func TestDoTxClaimCutBeforeReady(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	direct := newPool(t, dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newReplyDropper(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
+	host, port, _ := net.SplitHostPort(proxy.addr())
+	p, _ := strconv.Atoi(port)
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
+	cfg.ConnConfig.Tracer = &claimArm{p: proxy}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	s := newStore(t, pool, nil)
+	g := idempotency.New(s, nil)
+	table := ledger(t, direct)
+	var runs atomic.Int64
+	_, err = pgstore.DoTx(ctx, g, "k", insert(table, "k", 1, &runs))
+	if proxy.dropped.Load() != 1 {
+		t.Fatal("the claim's ReadyForQuery was not lost")
+	}
+	if !errors.Is(err, idempotency.ErrStore) || runs.Load() != 0 {
+		t.Fatalf("DoTx = %v, fn ran %d times; want ErrStore, fn not run", err, runs.Load())
+	}
+	if rec, err := s.Get(ctx, "k"); !errors.Is(err, idempotency.ErrNotFound) {
+		t.Fatalf("record after the cut claim = %+v, %v; want none", rec, err)
+	}
+	if _, err := pgstore.DoTx(ctx, g, "k", insert(table, "k", 1, &runs)); err != nil || runs.Load() != 1 || ledgerRows(t, direct, table, "k") != 1 {
+		t.Fatalf("retry = %v, fn ran %d times, %d ledger rows; want it run once", err, runs.Load(), ledgerRows(t, direct, table, "k"))
+	}
+}

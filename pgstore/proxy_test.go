@@ -14,12 +14,15 @@ import (
 // simple Query) reach the server, swallows the server's whole reply up to
 // ReadyForQuery, sent after the server committed, and cuts that
 // connection: a reply lost on the way after the statement took effect.
+// With keepResults, it passes the reply's results on and loses only its
+// ReadyForQuery: a connection cut as the reply ends.
 type replyDropper struct {
-	ln       net.Listener
-	target   string
-	armed    atomic.Bool
-	dropped  atomic.Int64
-	executes atomic.Int64 // queries clients sent
+	ln          net.Listener
+	target      string
+	armed       atomic.Bool
+	keepResults atomic.Bool
+	dropped     atomic.Int64
+	executes    atomic.Int64 // queries clients sent
 
 	mu    sync.Mutex
 	conns []net.Conn
@@ -56,7 +59,7 @@ func (p *replyDropper) accept() {
 		p.mu.Lock()
 		p.conns = append(p.conns, c, s)
 		p.mu.Unlock()
-		var drop atomic.Bool
+		var drop, keep atomic.Bool
 		p.wg.Add(2)
 		go func() { // client to server
 			defer p.wg.Done()
@@ -71,6 +74,7 @@ func (p *replyDropper) accept() {
 				if typ == 'E' || typ == 'Q' {
 					p.executes.Add(1)
 					if p.armed.CompareAndSwap(true, false) {
+						keep.Store(p.keepResults.Load())
 						drop.Store(true)
 					}
 				}
@@ -93,7 +97,9 @@ func (p *replyDropper) accept() {
 						s.Close()
 						return
 					}
-					continue
+					if !keep.Load() {
+						continue
+					}
 				}
 				if _, err := c.Write(msg); err != nil {
 					return
