@@ -108,3 +108,30 @@ func claimK(ctx context.Context, s *filestore.Store) error {
 	_, err := s.Claim(ctx, claimReq("k"))
 	return err
 }
+
+// TestWatchStopLeavesOthers stops one of two watchers of a key: the other
+// is still woken by the next change, with polling off.
+func TestWatchStopLeavesOthers(t *testing.T) {
+	t.Parallel()
+	s := newStore(t, &filestore.Options{NoSync: true, SweepInterval: -1, PollInterval: -1})
+	ctx := testCtx(t)
+	_, stopA, err := s.Watch(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, stopB, err := s.Watch(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopB()
+	stopA()
+	stopA() // a second stop does nothing
+	if _, err := s.Claim(ctx, claimReq("k")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b:
+	default:
+		t.Fatal("watcher not woken by a claim after another watcher of the key stopped")
+	}
+}
