@@ -4,6 +4,7 @@ package filestore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func TestWatchWokenByEveryChange(t *testing.T) {
 			clk.Advance(2 * time.Minute) // past the lease
 			c, err := s.Claim(ctx, claimReq("k"))
 			if err == nil && !c.TookOver {
-				t.Errorf("claim after the lease = %+v, want a takeover", c)
+				err = fmt.Errorf("claim after the lease = %+v, want a takeover", c)
 			}
 			return err
 		}},
@@ -57,7 +58,7 @@ func TestWatchWokenByEveryChange(t *testing.T) {
 			clk.Advance(2 * time.Minute) // past the outcome's TTL
 			n, err := s.Sweep(ctx)
 			if err == nil && n != 1 {
-				t.Errorf("Sweep removed %d records, want 1", n)
+				err = fmt.Errorf("Sweep removed %d records, want 1", n)
 			}
 			return err
 		}},
