@@ -340,18 +340,7 @@ func TestLockRespectsContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Take every stripe's flock by hand through fresh descriptions.
-	var held []*os.File
-	for i := range 64 {
-		f, err := os.OpenFile(filepath.Join(dir, "locks", fmt.Sprintf("%02d.lock", i)), os.O_RDWR|os.O_CREATE, 0o600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, f)
-	}
+	release := holdLocks(t, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := s.Extend(ctx, "k", c.Record.Token, time.Minute); !errors.Is(err, context.DeadlineExceeded) {
@@ -363,12 +352,36 @@ func TestLockRespectsContext(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Extend(testCtx(t), "k", c.Record.Token, time.Minute) }()
-	for _, f := range held {
-		_ = f.Close()
-	}
+	release()
 	if err := <-done; err != nil {
 		t.Fatalf("Extend once the lock is free: %v", err)
 	}
+}
+
+// holdLocks takes every stripe's flock of the store in dir by hand, through
+// descriptions of its own, as another process would; release (also run at
+// the test's end) drops them.
+func holdLocks(t *testing.T, dir string) (release func()) {
+	t.Helper()
+	var held []*os.File
+	release = func() {
+		for _, f := range held {
+			_ = f.Close()
+		}
+		held = nil
+	}
+	t.Cleanup(release)
+	for i := range 64 {
+		f, err := os.OpenFile(filepath.Join(dir, "locks", fmt.Sprintf("%02d.lock", i)), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, f)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return release
 }
 
 // TestStoresShareDirectory runs two Stores on one directory from many

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/idempotency-go/idempotency"
@@ -31,6 +32,10 @@ const (
 	envResume  = "FILESTORE_TEST_RESUME"  // "stall": finish once this file exists
 	envSeed    = "FILESTORE_TEST_SEED"    // "race": key order
 )
+
+// fsizeLimit is the "bigwrite" child's limit on the size of a file it
+// writes (RLIMIT_FSIZE).
+const fsizeLimit = 4096
 
 // childResult is a child's report.
 type childResult struct {
@@ -113,6 +118,30 @@ func child(role string) (childResult, error) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		})
+	case "bigwrite":
+		// Write a record larger than the file size limit allows: the
+		// claim fails, and a small one succeeds after it.
+		var lim syscall.Rlimit
+		if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+			return res, err
+		}
+		lim.Cur = fsizeLimit
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+			return res, err
+		}
+		req := idempotency.ClaimRequest{Key: key, Fingerprint: strings.Repeat("f", 2*fsizeLimit), Lease: lease}
+		if _, err := s.Claim(ctx, req); err != nil {
+			res.Err = err.Error()
+		}
+		req.Key, req.Fingerprint = key+"/small", "f"
+		c, err := s.Claim(ctx, req)
+		if err != nil {
+			return res, err
+		}
+		if c.Acquired {
+			res.Value = "claimed " + req.Key
+		}
+		return res, nil
 	case "call":
 		// A plain duplicate: wait for the key's outcome, taking over a
 		// lapsed lease unless strict.

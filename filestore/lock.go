@@ -90,6 +90,9 @@ func (s *Store) flock(ctx context.Context, st *stripe) error {
 			}
 			return nil
 		}
+		if s.backoff != nil {
+			s.backoff(delay)
+		}
 		if t == nil {
 			t = time.NewTimer(delay)
 		} else {

@@ -4,7 +4,10 @@ package filestore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +21,8 @@ func sampleRecords() []idemtype.Record {
 		{Key: "a/b\x00\xff", Fingerprint: "fp", Status: idemtype.StatusCompleted, Token: 1 << 62, Value: []byte(`{"id":1}`),
 			LeaseUntil: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now, UpdatedAt: now.Add(time.Second)},
 		{Key: string(bytes.Repeat([]byte{'k'}, 4096)), Status: idemtype.StatusFailed, Token: ^idemtype.Token(0), Value: []byte("boom")},
+		// The shortest record: every field empty, every time zero.
+		{Status: idemtype.StatusInProgress, Token: 2},
 	}
 }
 
@@ -53,6 +58,32 @@ func TestDecodeRejectsEveryFlip(t *testing.T) {
 		if _, err := decode(b[:n]); err == nil {
 			t.Fatalf("truncated to %d of %d bytes: decoded", n, len(b))
 		}
+	}
+}
+
+// TestDecodeShortFiles decodes every file shorter than the shortest record,
+// each ending in the right checksum of the bytes before it: each is refused
+// as too short, none read past its end.
+func TestDecodeShortFiles(t *testing.T) {
+	t.Parallel()
+	rec := sampleRecords()[1]
+	full := encode(&rec)
+	for n := range headerSize + trailer {
+		b := full[:n]
+		if n >= trailer {
+			body := bytes.Clone(full[:n-trailer])
+			b = binary.LittleEndian.AppendUint32(body, crc32.Checksum(body, castagnoli))
+		}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("decode of %d bytes panicked: %v", n, p)
+				}
+			}()
+			if got, err := decode(b); err == nil || !strings.Contains(err.Error(), "shorter than any record") {
+				t.Errorf("decode of %d bytes = %+v, %v; want an error: shorter than any record", n, got, err)
+			}
+		}()
 	}
 }
 

@@ -32,6 +32,9 @@ type Store struct {
 	// trace, when set (tests only, before the store is used), sees every
 	// fsync, rename and removal with its path, in order.
 	trace func(op, path string)
+	// backoff, when set (tests only, before the store is used), sees every
+	// wait of a lock taker polling a flock another process holds.
+	backoff func(time.Duration)
 
 	life idemtype.Lifecycle
 }
