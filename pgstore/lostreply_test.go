@@ -3,8 +3,6 @@ package pgstore_test
 import (
 	"context"
 	"errors"
-	"net"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,7 +11,6 @@ import (
 	"github.com/idempotency-go/idempotency"
 	"github.com/idempotency-go/idempotency/pgstore"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // armOn is a pgx tracer that arms a replyDropper when a statement
@@ -73,21 +70,8 @@ func TestLostReply(t *testing.T) {
 			t.Parallel()
 			ctx := testCtx(t)
 			direct := newPool(t, dsn)
-			cfg, err := pgxpool.ParseConfig(dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			proxy := newReplyDropper(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
-			host, port, _ := net.SplitHostPort(proxy.addr())
-			p, _ := strconv.Atoi(port)
-			cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
-			tracer := &armOn{p: proxy}
-			cfg.ConnConfig.Tracer = tracer
-			pool, err := pgxpool.NewWithConfig(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(pool.Close)
+			var tracer *armOn
+			pool, proxy := droppingPool(t, ctx, func(p *replyDropper) pgx.QueryTracer { tracer = &armOn{p: p}; return tracer })
 			s := newStore(t, pool, nil)
 			g := idempotency.New(s, &idempotency.Config{Lease: 500 * time.Millisecond, WaitTimeout: 20 * time.Second})
 			table := ledger(t, direct)
@@ -115,7 +99,7 @@ func TestLostReply(t *testing.T) {
 			m := tc.marker
 			tracer.marker.Store(&m)
 			before := proxy.executes.Load()
-			_, err = call()
+			_, err := call()
 			sent := proxy.executes.Load() - before
 			if proxy.dropped.Load() != 1 {
 				t.Fatalf("no reply dropped (marker %q)", tc.marker)
@@ -195,25 +179,12 @@ func TestDoTxClaimCutBeforeReady(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
 	direct := newPool(t, dsn)
-	cfg, err := pgxpool.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newReplyDropper(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
-	host, port, _ := net.SplitHostPort(proxy.addr())
-	p, _ := strconv.Atoi(port)
-	cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
-	cfg.ConnConfig.Tracer = &claimArm{p: proxy}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool, proxy := droppingPool(t, ctx, func(p *replyDropper) pgx.QueryTracer { return &claimArm{p: p} })
 	s := newStore(t, pool, nil)
 	g := idempotency.New(s, nil)
 	table := ledger(t, direct)
 	var runs atomic.Int64
-	_, err = pgstore.DoTx(ctx, g, "k", insert(table, "k", 1, &runs))
+	_, err := pgstore.DoTx(ctx, g, "k", insert(table, "k", 1, &runs))
 	if proxy.dropped.Load() != 1 {
 		t.Fatal("the claim's ReadyForQuery was not lost")
 	}

@@ -1,12 +1,17 @@
 package pgstore_test
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // replyDropper is a TCP proxy in front of the server that reads the
@@ -139,4 +144,26 @@ func (p *replyDropper) close() {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// droppingPool returns a pool of dsn whose connections go through a new
+// replyDropper, traced by the tracer trace makes for that dropper (the
+// tracer arms it before the statement whose reply is to be lost).
+func droppingPool(t *testing.T, ctx context.Context, trace func(*replyDropper) pgx.QueryTracer) (*pgxpool.Pool, *replyDropper) {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newReplyDropper(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
+	host, port, _ := net.SplitHostPort(proxy.addr())
+	p, _ := strconv.Atoi(port)
+	cfg.ConnConfig.Host, cfg.ConnConfig.Port = host, uint16(p)
+	cfg.ConnConfig.Tracer = trace(proxy)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool, proxy
 }
