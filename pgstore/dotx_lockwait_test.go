@@ -17,13 +17,10 @@ import (
 // lockTimeouts is a pgx tracer keeping the lock_timeout each DoTx claim
 // is sent with, in order.
 type lockTimeouts struct {
+	noTrace
 	mu   sync.Mutex
 	sent []string
 	more chan struct{} // a value each time one is kept
-}
-
-func (l *lockTimeouts) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	return ctx
 }
 
 func (l *lockTimeouts) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
@@ -38,14 +35,6 @@ func (l *lockTimeouts) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.Tra
 	default: // the test reads only the first few
 	}
 }
-
-func (l *lockTimeouts) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
-
-func (l *lockTimeouts) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	return ctx
-}
-
-func (l *lockTimeouts) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // TestDoTxDuplicateBlocksOnTheLock: a DoTx duplicate of a DoTx call still
 // running first tries the locked row without waiting (so that the guard's

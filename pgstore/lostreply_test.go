@@ -152,6 +152,7 @@ func TestLostReply(t *testing.T) {
 // claimArm is a pgx tracer that arms a replyDropper, passing the results
 // on, when the first DoTx claim's batch starts.
 type claimArm struct {
+	noTrace
 	p    *replyDropper
 	done atomic.Bool
 }
@@ -163,13 +164,6 @@ func (a *claimArm) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.Trace
 	}
 	return ctx
 }
-
-func (a *claimArm) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (a *claimArm) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
-func (a *claimArm) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	return ctx
-}
-func (a *claimArm) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // TestDoTxClaimCutBeforeReady: the connection breaks as the reply to a
 // DoTx claim ends: the batch's three results arrived, its ReadyForQuery

@@ -17,6 +17,20 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// noTrace is a pgx query and batch tracer that does nothing: a tracer
+// embeds it and writes only the hooks it needs.
+type noTrace struct{}
+
+func (noTrace) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	return ctx
+}
+func (noTrace) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (noTrace) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return ctx
+}
+func (noTrace) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (noTrace) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+
 // counter is a pgx tracer counting the statements sent, by their first
 // word, and the round trips (a query, or a batch of them) under "trips".
 type counter struct {
