@@ -37,10 +37,11 @@ func (s *Store) readFinished(ctx context.Context, name, key string) (rec idemtyp
 	copy(args[2:], fieldArgs[:])
 	vals := redis.NewSliceCmd(ctx, args[:2+len(fields)]...)
 	exp := redis.NewIntCmd(ctx, append(args[2+len(fields):2+len(fields)], "pexpiretime", args[1])...)
-	p := s.client.Pipeline()
-	_ = p.Process(ctx, vals)
-	_ = p.Process(ctx, exp)
-	if _, err = p.Exec(ctx); err != nil {
+	p := s.pipes.Get().(redis.Pipeliner)
+	_ = p.BatchProcess(ctx, vals, exp)
+	_, err = p.Exec(ctx)
+	s.pipes.Put(p) // Exec leaves it empty, whatever happened
+	if err != nil {
 		var re redis.Error
 		if errors.As(err, &re) {
 			// A reply of the server (WRONGTYPE: the name holds no hash):

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/idempotency-go/idempotency/idemtype"
@@ -20,12 +21,15 @@ var fields = []string{"k", "f", "s", "t", "v", "l", "e", "c", "u"}
 // while keeping everything one record needs in one slot.
 func (s *Store) name(key string) string {
 	sum := sha256.Sum256([]byte(key))
-	b := make([]byte, 0, len(s.prefix)+2+base64.RawURLEncoding.EncodedLen(len(sum)))
-	b = append(b, s.prefix...)
-	b = append(b, '{')
-	b = base64.RawURLEncoding.AppendEncode(b, sum[:])
-	b = append(b, '}')
-	return string(b)
+	var enc [43]byte // base64url of 32 bytes, unpadded
+	base64.RawURLEncoding.Encode(enc[:], sum[:])
+	var b strings.Builder // one allocation: the string itself
+	b.Grow(len(s.prefix) + 2 + len(enc))
+	b.WriteString(s.prefix)
+	b.WriteByte('{')
+	b.Write(enc[:])
+	b.WriteByte('}')
+	return b.String()
 }
 
 // decodeHash turns the nine field values of a record hash (k f s t v l e

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,7 @@ type Store struct {
 
 	readFirst idemtype.ReadFirst     // Options.ReadFirst
 	dups      idemtype.DuplicateRate // of the Store's claims, for ReadFirstAuto
+	pipes     sync.Pool              // of redis.Pipeliner, for readFinished
 }
 
 var (
@@ -86,6 +88,7 @@ func New(client redis.UniversalClient, opts *Options) *Store {
 	s.tombArg = strconv.FormatInt(millis(tomb), 10)
 	s.pubArg = s.pubCmd
 	s.watch.init(s)
+	s.pipes.New = func() any { return client.Pipeline() }
 	return s
 }
 
@@ -131,9 +134,13 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 // keep it in the record they write, to recognise a request that go-redis
 // sent again after losing its reply.
 func (s *Store) nonce() string {
-	b := make([]byte, 0, len(s.nonceBase)+13)
-	b = append(b, s.nonceBase...)
-	return string(strconv.AppendUint(b, s.nonceSeq.Add(1), 36))
+	var seq [13]byte // a uint64 in base 36
+	n := strconv.AppendUint(seq[:0], s.nonceSeq.Add(1), 36)
+	var b strings.Builder // one allocation: the string itself
+	b.Grow(len(s.nonceBase) + len(n))
+	b.WriteString(s.nonceBase)
+	b.Write(n)
+	return b.String()
 }
 
 // decodeClaim turns the claim script's reply into a Claim.
@@ -196,7 +203,7 @@ func decodeClaim(req idemtype.ClaimRequest, res []string) (idemtype.Claim, error
 
 // Extend implements idemtype.Store in one round trip.
 func (s *Store) Extend(ctx context.Context, key string, token idemtype.Token, lease time.Duration) error {
-	return s.owned(ctx, "extend", key, extendScript, []any{4: key, tokenArg(token), max(millis(lease), 1)})
+	return s.owned(ctx, "extend", key, extendScript, []any{4: key, uint64(token), max(millis(lease), 1)})
 }
 
 // Complete implements idemtype.Store in one round trip.
@@ -208,12 +215,12 @@ func (s *Store) Complete(ctx context.Context, key string, token idemtype.Token, 
 		return s.opErr("complete", key, err)
 	}
 	return s.owned(ctx, "complete", key, completeScript,
-		[]any{4: key, tokenArg(token), s.nonce(), int(out.Status), out.Value, millis(out.TTL), s.pubArg})
+		[]any{4: key, uint64(token), s.nonce(), int(out.Status), out.Value, millis(out.TTL), s.pubArg})
 }
 
 // Release implements idemtype.Store in one round trip.
 func (s *Store) Release(ctx context.Context, key string, token idemtype.Token) error {
-	return s.owned(ctx, "release", key, releaseScript, []any{4: key, tokenArg(token), s.nonce(), s.tombArg, s.pubArg})
+	return s.owned(ctx, "release", key, releaseScript, []any{4: key, uint64(token), s.nonce(), s.tombArg, s.pubArg})
 }
 
 // owned runs a script that writes only if the token owns the in-progress
@@ -234,8 +241,6 @@ func (s *Store) owned(ctx context.Context, op, key string, sc *script, args []an
 	}
 	return nil
 }
-
-func tokenArg(t idemtype.Token) string { return strconv.FormatUint(uint64(t), 10) }
 
 // Get implements idemtype.Store in one round trip: a read-only script
 // that returns the record with the server time, by which expiry is judged.
