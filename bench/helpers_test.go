@@ -1,3 +1,5 @@
+//go:build unix
+
 package bench
 
 import (
@@ -10,11 +12,13 @@ import (
 )
 
 // inParallel runs op b.N times over exactly g goroutines (b.RunParallel
-// would start a multiple of GOMAXPROCS) and reports allocations. op gets a
-// call number unique in this run.
-func inParallel(b *testing.B, g int, op func(i int) error) {
+// would start a multiple of GOMAXPROCS) and reports allocations and the
+// CPU time per call of this process and of server (see meterCPU). op gets
+// a call number unique in this run.
+func inParallel(b *testing.B, g int, op func(i int) error, server serverCPU) {
 	b.Helper()
 	b.ReportAllocs()
+	defer meterCPU(b, server)()
 	if g == 1 {
 		for i := 0; b.Loop(); i++ {
 			if err := op(i); err != nil {

@@ -27,6 +27,7 @@ import (
 // per call over raw's under the same load.
 func BenchmarkPostgres(b *testing.B) {
 	srv := testserver.StartPostgres(b, nil)
+	cpu := processTreeCPU(srv.Pid)
 	ctx := context.Background()
 	cfg, err := pgxpool.ParseConfig(srv.DSN("", ""))
 	if err != nil {
@@ -118,8 +119,8 @@ func BenchmarkPostgres(b *testing.B) {
 	for _, tc := range cases {
 		for _, par := range []int{1, 16} {
 			prefix := tc.name + "/g=" + strconv.Itoa(par)
-			b.Run(prefix+"/raw", func(b *testing.B) { inParallel(b, par, tc.raw) })
-			b.Run(prefix+"/guard", func(b *testing.B) { inParallel(b, par, tc.guard) })
+			b.Run(prefix+"/raw", func(b *testing.B) { inParallel(b, par, tc.raw, cpu) })
+			b.Run(prefix+"/guard", func(b *testing.B) { inParallel(b, par, tc.guard, cpu) })
 			b.Run(prefix+"/paired", func(b *testing.B) { paired(b, par, tc.raw, tc.guard) })
 		}
 	}

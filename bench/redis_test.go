@@ -21,6 +21,7 @@ import (
 func BenchmarkRedis(b *testing.B) {
 	c := startRedis(b)
 	g := newRedisGuard(b, c)
+	cpu := redisCPU(c)
 	ctx := context.Background()
 	for i := range dupKeys {
 		k := "dup:" + strconv.Itoa(i)
@@ -57,8 +58,8 @@ func BenchmarkRedis(b *testing.B) {
 	for _, tc := range cases {
 		for _, par := range []int{1, 64} {
 			prefix := tc.name + "/g=" + strconv.Itoa(par)
-			b.Run(prefix+"/raw", func(b *testing.B) { inParallel(b, par, tc.raw) })
-			b.Run(prefix+"/guard", func(b *testing.B) { inParallel(b, par, tc.guard) })
+			b.Run(prefix+"/raw", func(b *testing.B) { inParallel(b, par, tc.raw, cpu) })
+			b.Run(prefix+"/guard", func(b *testing.B) { inParallel(b, par, tc.guard, cpu) })
 			b.Run(prefix+"/paired", func(b *testing.B) { paired(b, par, tc.raw, tc.guard) })
 		}
 	}

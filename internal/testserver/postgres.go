@@ -114,6 +114,14 @@ func (p *Postgres) DSN(db, role string) string {
 // Port returns the server's TCP port.
 func (p *Postgres) Port() int { return p.port }
 
+// Pid returns the postmaster's process id, 0 while the server is stopped.
+// Its backends are its children.
+func (p *Postgres) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pid
+}
+
 // CreateDB creates a fresh database owned by a fresh unprivileged role
 // (no superuser, no createdb, no createrole) and returns a DSN that
 // connects to it as that role.

@@ -31,6 +31,12 @@ type Group struct {
 	Unit  string // the figure compared: "ns/op" (default) or another unit
 	Base  string // the baseline of the rows that name none
 	Rows  []Row
+	// CPU shows, beside time per call, the CPU time per call of the
+	// client process and of the server (client-cpu-ns/op,
+	// server-cpu-ns/op) instead of bytes and allocations: on which side
+	// of the connection the time over the baseline is spent. The chart
+	// leaves such a group out (its times are another group's).
+	CPU bool
 }
 
 func (g Group) unit() string {
@@ -89,6 +95,7 @@ var groups = []Group{
 	storeGroup("PostgreSQL", "Postgres", "raw pgx: INSERT then UPDATE (first), SELECT by primary key (duplicate), "+
 		"a transaction holding the INSERT, the ledger row and the UPDATE (DoTx)", 16, "first", "duplicate", "DoTx"),
 	pairedGroup(),
+	cpuGroup(storeGroup("Redis", "Redis", "", 64, "first", "duplicate"), storeGroup("PostgreSQL", "Postgres", "", 16, "first", "duplicate", "DoTx")),
 	{
 		Title: "In process side by side",
 		Note: "Ours and a baseline alternated in rounds (64 calls for the hot key, 16 requests for HTTP) so that both meet the same load: " +
@@ -135,6 +142,26 @@ func storeGroup(title, bench, raw string, par int, ops ...string) Group {
 	return g
 }
 
+// cpuGroup puts the rows of the store groups gs in one table of CPU time
+// per call, each label naming its store.
+func cpuGroup(gs ...Group) Group {
+	g := Group{
+		Title: "Stores: where the time goes",
+		Note: "The cases above again with the CPU time they cost per call, of this process (the guard, the store, the client library " +
+			"and the driver, the collector included) and of the server's processes (Redis's own account; PostgreSQL's postmaster and backends, " +
+			"from /proc). CPU time leaves waiting out; on 2 cores, time spent spinning or waking up counts too, most on 1 goroutine.",
+		CPU: true,
+	}
+	for _, sg := range gs {
+		store, _, _ := strings.Cut(sg.Title, " ")
+		for _, r := range sg.Rows {
+			r.Label = store + " " + r.Label
+			g.Rows = append(g.Rows, r)
+		}
+	}
+	return g
+}
+
 // pairedGroup lists the stores' paired cases: raw and guard calls
 // alternated, so that both meet the same load, and the guard's time per
 // call divided by raw's.
@@ -174,13 +201,16 @@ type Line struct {
 	Allocs  float64 // allocs/op, median (-1 when not reported)
 	Ratio   float64 // Value / the baseline's Value, 0 when not known
 	BaseVal float64 // the baseline's Value, 0 when not known
+	// For a CPU group: client-cpu-ns/op and server-cpu-ns/op, medians
+	// (-1 when not reported), and the baseline's (-1 when not known).
+	Client, Server, BaseClient, BaseServer float64
 }
 
 // Measure resolves the rows of g against run.
 func Measure(run *Run, g Group) []Line {
 	var lines []Line
 	for _, r := range g.Rows {
-		l := Line{Row: r, Bytes: -1, Allocs: -1}
+		l := Line{Row: r, Bytes: -1, Allocs: -1, Client: -1, Server: -1, BaseClient: -1, BaseServer: -1}
 		name, ok := run.Find(r.Bench)
 		if ok {
 			if v, ok := run.Median(name, g.unit()); ok {
@@ -202,11 +232,25 @@ func Measure(run *Run, g Group) []Line {
 				if bv, ok := run.Median(bn, g.unit()); ok && bv > 0 {
 					l.BaseVal, l.Ratio = bv, l.Value/bv
 				}
+				if g.CPU {
+					l.BaseClient, l.BaseServer = median(run, bn, "client-cpu-ns/op"), median(run, bn, "server-cpu-ns/op")
+				}
+			}
+			if g.CPU {
+				l.Client, l.Server = median(run, name, "client-cpu-ns/op"), median(run, name, "server-cpu-ns/op")
 			}
 		}
 		lines = append(lines, l)
 	}
 	return lines
+}
+
+// median is run.Median, -1 when name did not report unit.
+func median(run *Run, name, unit string) float64 {
+	if v, ok := run.Median(name, unit); ok {
+		return v
+	}
+	return -1
 }
 
 // Target is one goal the report checks.

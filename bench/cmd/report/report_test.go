@@ -351,3 +351,49 @@ func TestPairedTargets(t *testing.T) {
 		t.Errorf("row %q, want %q", rows[0], want)
 	}
 }
+
+func TestCPUGroup(t *testing.T) {
+	t.Parallel()
+	const out = `BenchmarkRedis/first/g=1/raw-2 	 100	 300000 ns/op	 150000 client-cpu-ns/op	 40000 server-cpu-ns/op	 500 B/op	 16 allocs/op
+BenchmarkRedis/first/g=1/guard-2 	 100	 400000 ns/op	 160000 client-cpu-ns/op	 90000 server-cpu-ns/op	 1400 B/op	 36 allocs/op
+BenchmarkRedis/first/g=1/raw-2 	 100	 320000 ns/op	 170000 client-cpu-ns/op	 42000 server-cpu-ns/op	 500 B/op	 16 allocs/op
+BenchmarkRedis/first/g=1/guard-2 	 100	 380000 ns/op	 140000 client-cpu-ns/op	 80000 server-cpu-ns/op	 1400 B/op	 36 allocs/op
+BenchmarkRedis/first/g=1/raw-2 	 100	 310000 ns/op	 160000 client-cpu-ns/op	 41000 server-cpu-ns/op	 500 B/op	 16 allocs/op
+BenchmarkRedis/first/g=1/guard-2 	 100	 390000 ns/op	 150000 client-cpu-ns/op	 85000 server-cpu-ns/op	 1400 B/op	 36 allocs/op
+BenchmarkRedis/duplicate/g=1/guard-2 	 100	 100000 ns/op	 50000 client-cpu-ns/op	 1400 B/op	 36 allocs/op
+`
+	run, err := Parse(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := cpuGroup(storeGroup("Redis", "Redis", "", 64, "first", "duplicate"))
+	header, rows := Cells(g, Measure(run, g))
+	if want := "case|time/op|client CPU/op|over baseline|server CPU/op|over baseline"; strings.Join(header, "|") != want {
+		t.Errorf("header = %q, want %q", header, want)
+	}
+	want := map[string]string{
+		"Redis first, 1 goroutine, raw":       "310 µs|160 µs||41.0 µs|",
+		"Redis first, 1 goroutine, guard":     "390 µs|150 µs|-10.0 µs|85.0 µs|+44.0 µs",
+		"Redis duplicate, 1 goroutine, guard": "100 µs|50.0 µs||not measured|", // no raw, no server figure
+		"Redis first, 64 goroutines, raw":     "not measured||||",
+	}
+	found := 0
+	for _, r := range rows {
+		if w, ok := want[r[0]]; ok {
+			found++
+			if got := strings.Join(r[1:], "|"); got != w {
+				t.Errorf("%s = %q, want %q", r[0], got, w)
+			}
+		}
+	}
+	if found != len(want) {
+		t.Errorf("rows %q lack some of %v", rows, want)
+	}
+	var svg bytes.Buffer
+	if err := WriteSVG(&svg, "t", run, []Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(svg.String(), "guard") {
+		t.Error("the chart shows the CPU group's rows")
+	}
+}

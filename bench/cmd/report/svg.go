@@ -39,7 +39,7 @@ func WriteSVG(w io.Writer, title string, run *Run, gs []Group) error {
 	y += panelGap
 	barSpace := chartWidth - 2*margin - labelWidth - valueWidth
 	for _, g := range gs {
-		if g.unit() != "ns/op" {
+		if g.unit() != "ns/op" || g.CPU {
 			continue
 		}
 		var lines []Line

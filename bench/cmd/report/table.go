@@ -12,6 +12,8 @@ func Cells(g Group, lines []Line) (header []string, rows [][]string) {
 	unit := g.unit()
 	timed, paired := unit == "ns/op", unit == "x-baseline" || unit == "extra-ns/op"
 	switch {
+	case g.CPU:
+		header = []string{"case", "time/op", "client CPU/op", "over baseline", "server CPU/op", "over baseline"}
 	case timed:
 		header = []string{"case", "time/op", "B/op", "allocs/op", "x baseline", "over baseline"}
 	case unit == "extra-ns/op":
@@ -50,6 +52,10 @@ func Cells(g Group, lines []Line) (header []string, rows [][]string) {
 			over = "" // the baseline itself, or a peer's
 		}
 		switch {
+		case g.CPU:
+			rows = append(rows, []string{label, FormatNs(l.Value), cpu(l.Client), cpuOver(l, l.Client, l.BaseClient),
+				cpu(l.Server), cpuOver(l, l.Server, l.BaseServer)})
+			continue
 		case paired:
 			rows = append(rows, []string{label, FormatValue(l.Value, unit)})
 			continue
@@ -65,6 +71,25 @@ func Cells(g Group, lines []Line) (header []string, rows [][]string) {
 // FormatRatio prints a ratio with about 3 significant digits: 0.87x,
 // 12.3x, 630x.
 func FormatRatio(r float64) string { return sig3(r) + "x" }
+
+func cpu(v float64) string {
+	if v < 0 {
+		return "not measured"
+	}
+	return FormatNs(v)
+}
+
+// cpuOver prints a CPU time over the baseline's, for l unless it is the
+// baseline.
+func cpuOver(l Line, v, base float64) string {
+	if l.Kind == Base || v < 0 || base < 0 {
+		return ""
+	}
+	if d := v - base; d < 0 {
+		return FormatNs(d)
+	}
+	return "+" + FormatNs(v-base)
+}
 
 func count(v float64) string {
 	if v < 0 {
