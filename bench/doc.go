@@ -7,7 +7,10 @@
 // module of its own so that benchmark dependencies stay out of users'
 // builds. The Redis and PostgreSQL cases start their own servers with
 // internal/testserver (Unix only) and are skipped when the binaries are
-// missing, unless IDEM_TEST_REQUIRE_SERVERS=1.
+// missing, unless IDEM_TEST_REQUIRE_SERVERS=1. Their raw and guard cases
+// also report the CPU time per call of this process (client-cpu-ns/op) and
+// of the server's processes (server-cpu-ns/op): on which side of the
+// connection the guard's extra time is spent.
 //
 // The report runs them, prints medians with ratios to the baseline of the
 // same run, checks the project's targets and writes docs/benchmarks.md and
