@@ -19,13 +19,20 @@ import (
 // inside): every caller may get the same copy.
 //
 // It is direct-mapped and lock-free: a slot holds the last value decoded
-// for the keys that hash to it.
+// for the keys that hash to it. It keeps only outcomes of at most
+// replayMaxBytes, so that what it holds stays within about
+// replaySlots * 2 * replayMaxBytes (the bytes and the value decoded from
+// them) whatever the results: decoding a larger outcome again costs
+// little beside moving it from the store.
 type replayCache struct {
 	seed  maphash.Seed
 	slots [replaySlots]atomic.Pointer[replayEntry]
 }
 
-const replaySlots = 1024
+const (
+	replaySlots    = 1024
+	replayMaxBytes = 4 << 10
+)
 
 type replayEntry struct {
 	key   string
@@ -79,6 +86,9 @@ func memoPut(g *Guard, rec *Record, typ reflect.Type, value any) {
 }
 
 func (c *replayCache) put(key string, token Token, typ reflect.Type, raw []byte, value any) {
+	if len(raw) > replayMaxBytes {
+		return
+	}
 	// A copy: the store's bytes are not ours to keep.
 	c.slot(key).Store(&replayEntry{key: key, token: token, typ: typ, raw: bytes.Clone(raw), value: value})
 }
