@@ -37,7 +37,7 @@ func (s *Store) Claim(ctx context.Context, req idemtype.ClaimRequest) (idemtype.
 func (s *core) claimFirst(ctx context.Context, q querier, req idemtype.ClaimRequest) (idemtype.Claim, error) {
 	read := s.dups.ReadFirst(s.opts.ReadFirst)
 	if read {
-		rec, err := scanRecord(q.QueryRow(ctx, s.sql.finished, hashKey(req.Key)), "claim", req.Key)
+		rec, err := queryRecord(ctx, q, "claim", req.Key, s.sql.finished, []any{hashKey(req.Key)})
 		if err == nil {
 			s.dups.Observe(true)
 			return idemtype.Claim{Record: rec}, nil
@@ -57,11 +57,12 @@ func (s *core) claimFirst(ctx context.Context, q querier, req idemtype.ClaimRequ
 func (s *core) claim(ctx context.Context, q querier, req idemtype.ClaimRequest) (idemtype.Claim, error) {
 	args := claimArgs(req)
 	for range claimAttempts {
-		c, err := scanClaim(q.QueryRow(ctx, s.sql.claim, args...), req.Key)
+		var c idemtype.Claim
+		rec, err := queryRecord(ctx, q, "claim", req.Key, s.sql.claim, args, claimFlags(&c)...)
 		if errors.Is(err, idemtype.ErrNotFound) {
 			continue // lost a race with a concurrent commit: look again
 		}
-		return c, err
+		return claimOf(c, rec, err)
 	}
 	return idemtype.Claim{}, wrap("claim", req.Key, fmt.Errorf("still racing after %d attempts", claimAttempts))
 }
@@ -94,7 +95,13 @@ func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimReques
 		_, err := br.Exec()
 		if err != nil {
 			err = wrap("claim", req.Key, err)
-		} else if c, err = scanClaim(br.QueryRow(), req.Key); err == nil {
+		} else {
+			rows, qerr := br.Query()
+			var rec idemtype.Record
+			rec, err = readRecord(rows, qerr, "claim", req.Key, claimFlags(&c)...)
+			c, err = claimOf(c, rec, err)
+		}
+		if err == nil {
 			if err = br.QueryRow().Scan(&lt, &xid); err != nil {
 				err = wrap("claim", req.Key, err)
 			}
@@ -110,17 +117,20 @@ func (s *Store) claimIn(ctx context.Context, tx pgx.Tx, req idemtype.ClaimReques
 	return idemtype.Claim{}, "", wrap("claim", req.Key, fmt.Errorf("still racing after %d attempts", claimAttempts))
 }
 
-func claimArgs(req idemtype.ClaimRequest) []any {
-	return []any{hashKey(req.Key), []byte(req.Key), []byte(req.Fingerprint), micros(req.Lease, 1), micros(req.TTL, 0), req.Takeover}
-}
+// claimFlags are the destinations of the claim statement's columns after
+// the record's.
+func claimFlags(c *idemtype.Claim) []*bool { return []*bool{&c.Acquired, &c.TookOver, &c.Abandoned} }
 
-// scanClaim reads the claim statement's row; no row is ErrNotFound.
-func scanClaim(r pgx.Row, key string) (idemtype.Claim, error) {
-	var c idemtype.Claim
-	rec, err := scanRecord(r, "claim", key, &c.Acquired, &c.TookOver, &c.Abandoned)
+// claimOf returns c with rec, the claim statement's row read into c's
+// flags, or err and no Claim.
+func claimOf(c idemtype.Claim, rec idemtype.Record, err error) (idemtype.Claim, error) {
 	if err != nil {
 		return idemtype.Claim{}, err
 	}
 	c.Record = rec
 	return c, nil
+}
+
+func claimArgs(req idemtype.ClaimRequest) []any {
+	return []any{hashKey(req.Key), []byte(req.Key), []byte(req.Fingerprint), micros(req.Lease, 1), micros(req.TTL, 0), req.Takeover}
 }

@@ -72,7 +72,7 @@ func (s *core) del(ctx context.Context, q dbtx, key string) error {
 }
 
 func (s *core) get(ctx context.Context, q querier, key string) (idemtype.Record, error) {
-	return scanRecord(q.QueryRow(ctx, s.sql.get, hashKey(key)), "get", key)
+	return queryRecord(ctx, q, "get", key, s.sql.get, []any{hashKey(key)})
 }
 
 func (s *core) list(ctx context.Context, q querier2, prefix string, fn func(idemtype.Record) bool) error {
