@@ -9,6 +9,7 @@ import (
 
 	"github.com/idempotency-go/idempotency/internal/testserver"
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestProcessTreeCPUEndedBackend: a backend that does its work and ends
@@ -95,5 +96,32 @@ func TestProcStatOddName(t *testing.T) {
 					ppid, ticks, children, ok, tc.ppid, tc.ticks, tc.children, tc.ok)
 			}
 		})
+	}
+}
+
+// TestRedisCPUUnits: Redis's own account of its CPU time (INFO cpu, in
+// seconds) agrees with the kernel's (/proc) over a script that keeps the
+// server busy.
+func TestRedisCPUUnits(t *testing.T) {
+	t.Parallel()
+	srv := testserver.StartRedis(t)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = c.Close() })
+	info, kernel := redisCPU(c), processTreeCPU(srv.Pid)
+	i0, ok1 := info()
+	k0, ok2 := kernel()
+	if !ok1 || !ok2 {
+		t.Fatalf("readings: INFO %v, /proc %v", ok1, ok2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.Eval(ctx, "local x = 0 for i = 1, 20000000 do x = x + i end return 1", nil).Err(); err != nil {
+		t.Fatal(err)
+	}
+	i1, _ := info()
+	k1, _ := kernel()
+	byInfo, byKernel := spent(i0, i1), spent(k0, k1)
+	if byKernel < 50*time.Millisecond || byInfo < byKernel/2 || byInfo > byKernel*2 {
+		t.Fatalf("server CPU: %v by INFO, %v by /proc", byInfo, byKernel)
 	}
 }

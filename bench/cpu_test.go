@@ -63,7 +63,7 @@ func selfCPU() time.Duration {
 }
 
 // redisCPU reads the server's own account of its CPU time (INFO cpu:
-// used_cpu_user and used_cpu_sys, in microseconds).
+// used_cpu_user and used_cpu_sys, in seconds with six decimals).
 func redisCPU(c *redis.Client) serverCPU {
 	return func() (map[int]time.Duration, bool) {
 		info, err := c.Info(context.Background(), "cpu").Result()
