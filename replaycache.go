@@ -20,10 +20,11 @@ import (
 //
 // It is direct-mapped and lock-free: a slot holds the last value decoded
 // for the keys that hash to it. It keeps only outcomes of at most
-// replayMaxBytes, so that what it holds stays within about
-// replaySlots * 2 * replayMaxBytes (the bytes and the value decoded from
-// them) whatever the results: decoding a larger outcome again costs
-// little beside moving it from the store.
+// replayMaxBytes decoded into values of at most about twice as many (a
+// codec that compresses decodes a few bytes into many), so that what it
+// holds stays within about replaySlots * 3 * replayMaxBytes whatever the
+// results and the codec: decoding a larger outcome again costs little
+// beside moving it from the store.
 type replayCache struct {
 	seed  maphash.Seed
 	slots [replaySlots]atomic.Pointer[replayEntry]
@@ -85,12 +86,76 @@ func memoPut(g *Guard, rec *Record, typ reflect.Type, value any) {
 	rec.Memo.Store(&replayEntry{key: rec.Key, token: rec.Token, typ: typ, raw: rec.Value, value: value, by: g.memo})
 }
 
+// put keeps value, decoded as typ from raw, unless either is too large.
 func (c *replayCache) put(key string, token Token, typ reflect.Type, raw []byte, value any) {
-	if len(raw) > replayMaxBytes {
+	if len(raw) > replayMaxBytes || heldBytes(reflect.ValueOf(value), 2*replayMaxBytes) > 2*replayMaxBytes {
 		return
 	}
 	// A copy: the store's bytes are not ours to keep.
 	c.slot(key).Store(&replayEntry{key: key, token: token, typ: typ, raw: bytes.Clone(raw), value: value})
+}
+
+// heldBytes returns about how many bytes v holds: its own size and what
+// its strings, slices, maps, pointers and interfaces reach (a SharedResult
+// may hold any), any number over limit once past it. A time.Time counts
+// its own size only: its Location is shared by all times in it.
+func heldBytes(v reflect.Value, limit int) int { return held(v, limit, 0) }
+
+func held(v reflect.Value, limit, depth int) int {
+	if !v.IsValid() {
+		return 0
+	}
+	n := int(v.Type().Size())
+	if n > limit {
+		return n
+	}
+	return n + reached(v, limit-n, depth)
+}
+
+// reached returns about how many bytes v reaches beyond its own size,
+// stopping once past limit (or deeper than a cycle would go).
+func reached(v reflect.Value, limit, depth int) int {
+	if depth > 16 || v.Type() == timeTypeForCache {
+		return 0
+	}
+	n := 0
+	switch v.Kind() {
+	case reflect.String:
+		return v.Len()
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return 0
+		}
+		return held(v.Elem(), limit, depth+1)
+	case reflect.Map:
+		n = v.Len() * int(v.Type().Key().Size()+v.Type().Elem().Size())
+		for it := v.MapRange(); n <= limit && it.Next(); {
+			n += reached(it.Key(), limit-n, depth+1) + reached(it.Value(), limit-n, depth+1)
+		}
+	case reflect.Slice:
+		n = v.Len() * int(v.Type().Elem().Size())
+		fallthrough
+	case reflect.Array:
+		if refs(v.Type().Elem().Kind()) {
+			for i := 0; n <= limit && i < v.Len(); i++ {
+				n += reached(v.Index(i), limit-n, depth+1)
+			}
+		}
+	case reflect.Struct:
+		for i := 0; n <= limit && i < v.NumField(); i++ {
+			n += reached(v.Field(i), limit-n, depth+1)
+		}
+	}
+	return n
+}
+
+// refs reports whether a value of kind k may reach bytes beyond its own.
+func refs(k reflect.Kind) bool {
+	switch k {
+	case reflect.String, reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Array, reflect.Struct:
+		return true
+	}
+	return false
 }
 
 var immutableTypes sync.Map // reflect.Type -> bool

@@ -20,13 +20,18 @@ import (
 // far, by process id; false when it cannot tell.
 type serverCPU func() (map[int]time.Duration, bool)
 
-// spent returns the CPU time used between two readings: a process that
-// ended meanwhile (an autovacuum worker) is left out, one that started
-// counts from zero.
+// spent returns the CPU time used between two readings: all of after's
+// less all of before's. A process that started meanwhile counts from
+// zero; one that ended is in neither reading's own entry but in its
+// parent's account of reaped children (see processTreeCPU), which holds
+// its whole life: its time before the first reading is taken off again.
 func spent(before, after map[int]time.Duration) time.Duration {
 	var d time.Duration
-	for p, t := range after {
-		d += t - before[p]
+	for _, t := range after {
+		d += t
+	}
+	for _, t := range before {
+		d -= t
 	}
 	return d
 }
@@ -58,7 +63,7 @@ func selfCPU() time.Duration {
 }
 
 // redisCPU reads the server's own account of its CPU time (INFO cpu:
-// used_cpu_user and used_cpu_sys, in microseconds).
+// used_cpu_user and used_cpu_sys, in seconds with six decimals).
 func redisCPU(c *redis.Client) serverCPU {
 	return func() (map[int]time.Duration, bool) {
 		info, err := c.Info(context.Background(), "cpu").Result()
@@ -87,7 +92,10 @@ func redisCPU(c *redis.Client) serverCPU {
 // postmaster and its backends) from /proc: Linux only. Each process's
 // scheduler total (/proc/PID/sched, in nanoseconds) is read where the
 // kernel has it, else its utime and stime (/proc/PID/stat, in ticks of
-// 10 ms), the same way for every reading of a run.
+// 10 ms), the same way for every reading of a run. The children that
+// ended (a backend whose connection closed, an autovacuum worker) count
+// too: once the postmaster reaped them, their time is its cutime and
+// cstime, kept under -pid.
 func processTreeCPU(pid func() int) serverCPU {
 	_, err := os.Stat("/proc/self/sched")
 	precise := err == nil
@@ -106,11 +114,14 @@ func processTreeCPU(pid func() int) serverCPU {
 			if err != nil {
 				continue
 			}
-			ppid, ticks, ok := procStat(p)
+			ppid, ticks, children, ok := procStat(p)
 			if !ok || (p != root && ppid != root) {
 				continue
 			}
 			cpu[p] = time.Duration(ticks) * 10 * time.Millisecond
+			if p == root {
+				cpu[-p] = time.Duration(children) * 10 * time.Millisecond
+			}
 			if precise {
 				if ns, ok := procSched(p); ok {
 					cpu[p] = ns
@@ -122,30 +133,43 @@ func processTreeCPU(pid func() int) serverCPU {
 	}
 }
 
-// procStat reads a process's parent and its utime+stime in clock ticks
-// (USER_HZ, 100 per second on Linux).
-func procStat(pid int) (ppid int, ticks int64, ok bool) {
+// procStat reads a process's parent, its utime+stime and the
+// cutime+cstime of its children it reaped, in clock ticks (USER_HZ, 100
+// per second on Linux).
+func procStat(pid int) (ppid int, ticks, children int64, ok bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
+	return parseProcStat(b)
+}
+
+// parseProcStat parses the contents of /proc/PID/stat for procStat.
+func parseProcStat(b []byte) (ppid int, ticks, children int64, ok bool) {
 	// The command name, in parentheses, may hold spaces: fields count
-	// from the last ')'. After it: state ppid ... utime (12th) stime.
+	// from the last ')'. After it: state ppid ... utime (12th) stime
+	// cutime cstime.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0, 0, false
+	if len(f) < 15 {
+		return 0, 0, 0, false
 	}
-	ppid, err1 := strconv.Atoi(f[1])
-	ut, err2 := strconv.ParseInt(f[11], 10, 64)
-	st, err3 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil {
-		return 0, 0, false
+	var n [4]int64
+	for j := range n {
+		v, err := strconv.ParseInt(f[11+j], 10, 64)
+		if err != nil {
+			return 0, 0, 0, false
+		}
+		n[j] = v
 	}
-	return ppid, ut + st, true
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	return ppid, n[0] + n[1], n[2] + n[3], true
 }
 
 // procSched reads se.sum_exec_runtime (milliseconds, with a fraction)
