@@ -85,7 +85,9 @@ func (r *row) decode(op, key string) (idemtype.Record, error) {
 	return rec, nil
 }
 
-// scanRecord reads one row for key, read by op; no row is ErrNotFound.
+// scanRecord reads one row for key, read by op, with Scan: through
+// database/sql, and wherever a row is not read raw (see queryRecord); no
+// row is ErrNotFound.
 func scanRecord(rows pgx.Row, op, key string, extra ...any) (idemtype.Record, error) {
 	var r row
 	if err := rows.Scan(r.dest(extra...)...); err != nil {
